@@ -1,1 +1,38 @@
-fn main() {}
+//! `kubectl-astro`: the kubectl plugin that deploys Astropods agents.
+
+mod cli;
+mod commands;
+mod exit;
+mod inputs;
+
+use std::io::Write;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Deploy(args) => commands::deploy::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(failure) => {
+            print_json(&failure.body);
+            eprintln!("error: {}: {}", failure.body.error, failure.body.details);
+            failure.code
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print JSON: {e}"),
+    }
+}

@@ -1,0 +1,121 @@
+//! Reading documents (requests, build records, specs) from JSON or YAML text, with limits
+//! against hostile input and errors that name the offending field.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, FieldError};
+
+/// Largest document accepted, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// Deepest nesting accepted in a document.
+const MAX_DEPTH: usize = 48;
+
+/// Parses `text` (JSON or YAML; JSON is tried when the text starts with `{`) into `T`.
+/// `what` names the document in errors (`request`, `build record`, …).
+pub fn parse_document<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, Error> {
+    let value = parse_value(what, text)?;
+    from_value(what, value)
+}
+
+/// Parses `text` into a JSON value, enforcing size, depth and YAML budgets.
+pub fn parse_value(what: &str, text: &str) -> Result<serde_json::Value, Error> {
+    let parse_err = |message: String| Error::Parse {
+        what: what.to_string(),
+        error: FieldError::new("", message),
+    };
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(parse_err(format!(
+            "document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+            text.len()
+        )));
+    }
+    if text.contains('\0') {
+        return Err(parse_err("document contains a NUL byte".into()));
+    }
+    let trimmed = text.trim_start();
+    let value: serde_json::Value = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        serde_json::from_str(text).map_err(|e| parse_err(format!("invalid JSON: {e}")))?
+    } else {
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_depth = MAX_DEPTH;
+        budget.max_documents = 1;
+        budget.max_aliases = 1_000;
+        budget.max_anchors = 1_000;
+        budget.max_nodes = 100_000;
+        let mut options = serde_saphyr::Options::default();
+        options.budget = Some(budget);
+        serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| parse_err(format!("invalid YAML: {}", one_line(&e.to_string()))))?
+    };
+    if depth(&value) > MAX_DEPTH {
+        return Err(parse_err(format!(
+            "document is nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    Ok(value)
+}
+
+/// Converts an already-parsed value into `T`, naming the field that does not fit.
+pub fn from_value<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> Result<T, Error> {
+    if value.is_null() {
+        return Err(Error::Parse {
+            what: what.to_string(),
+            error: FieldError::new("", "document is empty"),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let inner = e.into_inner().to_string();
+        let (field, message) = refine(field, &inner);
+        Error::Parse {
+            what: what.to_string(),
+            error: FieldError::new(field, message),
+        }
+    })
+}
+
+/// serde reports unknown and missing fields at the parent's path; name the field itself.
+fn refine(field: String, message: &str) -> (String, String) {
+    let join = |name: &str| {
+        if field.is_empty() {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        }
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        return (
+            join(name),
+            format!("unknown field{}", expected_suffix(rest)),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        return (join(name), "required field is missing".to_string());
+    }
+    (field, message.to_string())
+}
+
+fn expected_suffix(rest: &str) -> String {
+    match rest.split_once(", expected ") {
+        Some((_, expected)) => format!(" (expected {expected})"),
+        None => String::new(),
+    }
+}
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

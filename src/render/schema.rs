@@ -1,0 +1,106 @@
+//! Checks a rendered object against its k8s-openapi type: wrong types and fields the type
+//! does not know are errors (k8s-openapi itself would silently drop unknown fields).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::resolve::Kind;
+
+/// A field that does not fit the object's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// Dotted path inside the object.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Checks `value` as an object of `kind`.
+pub fn check(kind: Kind, value: &Value) -> Result<(), SchemaError> {
+    use k8s_openapi::api::{
+        apps::v1 as apps, batch::v1 as batch, core::v1 as core, networking::v1 as net,
+    };
+    match kind {
+        Kind::Namespace => typed::<core::Namespace>(value),
+        Kind::NetworkPolicy => typed::<net::NetworkPolicy>(value),
+        Kind::Secret => typed::<core::Secret>(value),
+        Kind::ConfigMap => typed::<core::ConfigMap>(value),
+        Kind::Service => typed::<core::Service>(value),
+        Kind::Deployment => typed::<apps::Deployment>(value),
+        Kind::StatefulSet => typed::<apps::StatefulSet>(value),
+        Kind::Job => typed::<batch::Job>(value),
+        Kind::CronJob => typed::<batch::CronJob>(value),
+        Kind::Ingress => typed::<net::Ingress>(value),
+    }
+}
+
+fn typed<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), SchemaError> {
+    let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| SchemaError {
+        field: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })?;
+    let back = serde_json::to_value(&parsed).map_err(|e| SchemaError {
+        field: String::new(),
+        message: e.to_string(),
+    })?;
+    match first_unknown(value, &back, "") {
+        Some(field) => Err(SchemaError {
+            field,
+            message: "unknown field: the Kubernetes type has no such field".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first path present (and non-null) in `original` but missing from `typed`.
+fn first_unknown(original: &Value, typed: &Value, path: &str) -> Option<String> {
+    match (original, typed) {
+        (Value::Object(o), Value::Object(t)) => o.iter().find_map(|(k, v)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            match t.get(k) {
+                None if !v.is_null() => Some(p),
+                None => None,
+                Some(tv) => first_unknown(v, tv, &p),
+            }
+        }),
+        (Value::Array(o), Value::Array(t)) => o
+            .iter()
+            .zip(t)
+            .enumerate()
+            .find_map(|(i, (ov, tv))| first_unknown(ov, tv, &format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
+            "spec": {"ports": [{"port": 80, "bogus": 1}]}});
+        let e = check(Kind::Service, &v).err();
+        assert_eq!(e.map(|e| e.field), Some("spec.ports[0].bogus".to_string()));
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_path() {
+        let v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
+            "spec": {"ports": [{"port": "eighty"}]}});
+        let e = check(Kind::Service, &v).err();
+        assert_eq!(e.map(|e| e.field), Some("spec.ports[0].port".to_string()));
+    }
+
+    #[test]
+    fn valid_object_passes() {
+        let v = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"A": "1"}});
+        assert!(check(Kind::ConfigMap, &v).is_ok());
+    }
+}

@@ -1,0 +1,342 @@
+//! The resolved deployment: plain data, everything decided, ready for the templates.
+//! Field names here are what the templates read.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::api::ServiceEndpoint;
+use crate::error::FieldError;
+
+/// Labels or annotations.
+pub type Labels = BTreeMap<String, String>;
+
+/// The order objects are applied in; objects of one stage do not depend on each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The Namespace.
+    Namespace,
+    /// NetworkPolicies (before anything can run).
+    Policy,
+    /// Secrets and ConfigMaps.
+    Config,
+    /// Services.
+    Service,
+    /// Deployments, StatefulSets, Jobs, CronJobs.
+    Workload,
+    /// Ingresses.
+    Ingress,
+}
+
+/// The kinds of object the library renders, one template each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Kind {
+    /// core/v1 Namespace
+    Namespace,
+    /// networking.k8s.io/v1 NetworkPolicy
+    NetworkPolicy,
+    /// core/v1 Secret
+    Secret,
+    /// core/v1 ConfigMap
+    ConfigMap,
+    /// core/v1 Service
+    Service,
+    /// apps/v1 Deployment
+    Deployment,
+    /// apps/v1 StatefulSet
+    StatefulSet,
+    /// batch/v1 Job
+    Job,
+    /// batch/v1 CronJob
+    CronJob,
+    /// networking.k8s.io/v1 Ingress
+    Ingress,
+}
+
+impl Kind {
+    /// The Kubernetes `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Namespace => "Namespace",
+            Kind::NetworkPolicy => "NetworkPolicy",
+            Kind::Secret => "Secret",
+            Kind::ConfigMap => "ConfigMap",
+            Kind::Service => "Service",
+            Kind::Deployment => "Deployment",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::Job => "Job",
+            Kind::CronJob => "CronJob",
+            Kind::Ingress => "Ingress",
+        }
+    }
+
+    /// The template that renders this kind.
+    pub fn template(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespace.yaml",
+            Kind::NetworkPolicy => "networkpolicy.yaml",
+            Kind::Secret => "secret.yaml",
+            Kind::ConfigMap => "configmap.yaml",
+            Kind::Service => "service.yaml",
+            Kind::Deployment => "deployment.yaml",
+            Kind::StatefulSet => "statefulset.yaml",
+            Kind::Job => "job.yaml",
+            Kind::CronJob => "cronjob.yaml",
+            Kind::Ingress => "ingress.yaml",
+        }
+    }
+
+    /// The apply stage of this kind.
+    pub fn stage(self) -> Stage {
+        match self {
+            Kind::Namespace => Stage::Namespace,
+            Kind::NetworkPolicy => Stage::Policy,
+            Kind::Secret | Kind::ConfigMap => Stage::Config,
+            Kind::Service => Stage::Service,
+            Kind::Deployment | Kind::StatefulSet | Kind::Job | Kind::CronJob => Stage::Workload,
+            Kind::Ingress => Stage::Ingress,
+        }
+    }
+}
+
+/// One object to render: its kind, name and the data its template reads as `obj`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedObject {
+    /// Kind (decides the template and the stage).
+    pub kind: Kind,
+    /// metadata.name
+    pub name: String,
+    /// Labels of the object.
+    pub labels: Labels,
+    /// Annotations of the object.
+    pub annotations: Labels,
+    /// Kind-specific data.
+    pub spec: ObjectSpec,
+}
+
+/// Kind-specific data of a [`PlannedObject`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ObjectSpec {
+    /// Namespace, nothing more than metadata.
+    Namespace {},
+    /// A Secret's entries (plain text; the template encodes them).
+    Secret {
+        /// key → value
+        data: BTreeMap<String, String>,
+    },
+    /// A ConfigMap's entries.
+    ConfigMap {
+        /// key → value
+        data: BTreeMap<String, String>,
+    },
+    /// A ClusterIP Service.
+    Service(ServiceSpec),
+    /// Deployment / StatefulSet / Job / CronJob.
+    Workload(Box<WorkloadSpec>),
+    /// An Ingress with one host.
+    Ingress(IngressSpec),
+    /// A NetworkPolicy.
+    NetworkPolicy(NetworkPolicySpec),
+}
+
+/// A Service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSpec {
+    /// Pod selector.
+    pub selector: Labels,
+    /// Ports, first is primary.
+    pub ports: Vec<Port>,
+    /// Route to pods before they are ready (the messaging sidecar).
+    pub publish_not_ready: bool,
+}
+
+/// A named TCP port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Port {
+    /// Port name (also the container port name).
+    pub name: String,
+    /// Port number.
+    pub port: u16,
+}
+
+/// A workload and its pod.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadSpec {
+    /// Replica count, `None` to leave it to an autoscaler.
+    pub replicas: Option<u32>,
+    /// `Recreate` for agents that must not run twice, else `RollingUpdate`.
+    pub strategy: Option<String>,
+    /// Pod selector.
+    pub selector: Labels,
+    /// StatefulSet: the governing Service.
+    pub service_name: Option<String>,
+    /// StatefulSet: one PVC template named `data`.
+    pub volume_claim: Option<VolumeClaim>,
+    /// CronJob: the 5-field schedule.
+    pub schedule: Option<String>,
+    /// The pod template.
+    pub pod: PodSpec,
+}
+
+/// A PVC template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeClaim {
+    /// Claim name (`data`).
+    pub name: String,
+    /// Requested size, e.g. `10Gi`.
+    pub size: String,
+    /// Storage class, cluster default when absent.
+    pub storage_class: Option<String>,
+}
+
+/// A pod template.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodSpec {
+    /// Pod labels.
+    pub labels: Labels,
+    /// Pod annotations (the env hash).
+    pub annotations: Labels,
+    /// `Always` for servers, `OnFailure` for jobs.
+    pub restart_policy: Option<String>,
+    /// Containers, main first.
+    pub containers: Vec<Container>,
+    /// emptyDir volumes by name.
+    pub empty_dirs: Vec<String>,
+    /// Tolerations for GPU nodes.
+    pub gpu_toleration: Option<String>,
+    /// Harden the pod (non-root is not forced; platform images such as postgres need root).
+    pub hardened: bool,
+}
+
+/// A container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Container {
+    /// Container name.
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// Command arguments, if any.
+    pub args: Vec<String>,
+    /// Named ports.
+    pub ports: Vec<Port>,
+    /// ConfigMaps imported whole.
+    pub env_from_config_maps: Vec<String>,
+    /// Secrets imported whole.
+    pub env_from_secrets: Vec<String>,
+    /// Single env vars.
+    pub env: Vec<EnvVar>,
+    /// Liveness + readiness probe.
+    pub probe: Option<Probe>,
+    /// CPU/memory (and GPU) requests and limits.
+    pub resources: Resources,
+    /// Volume mounts.
+    pub mounts: Vec<Mount>,
+    /// Read-only root filesystem, no privilege escalation, no capabilities.
+    pub hardened: bool,
+}
+
+/// One env var: a literal value or a Secret key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    /// Variable name.
+    pub name: String,
+    /// Literal value.
+    pub value: Option<String>,
+    /// `(secret name, key)` to read the value from.
+    pub secret: Option<SecretRef>,
+}
+
+/// A reference to one key of a Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretRef {
+    /// Secret name.
+    pub name: String,
+    /// Key in the Secret.
+    pub key: String,
+}
+
+/// A probe, exec or HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    /// Exec command.
+    pub exec: Option<Vec<String>>,
+    /// HTTP GET path on `port`.
+    pub http_path: Option<String>,
+    /// Port name for HTTP probes.
+    pub port: String,
+    /// Seconds between probes.
+    pub period: i32,
+    /// Seconds before a probe times out.
+    pub timeout: i32,
+    /// Failures before the container is unhealthy.
+    pub failure_threshold: i32,
+}
+
+/// Requests and limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    /// Requests.
+    pub requests: Labels,
+    /// Limits.
+    pub limits: Labels,
+}
+
+/// A volume mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// Volume (or claim template) name.
+    pub name: String,
+    /// Mount path.
+    pub path: String,
+    /// Sub-path inside the volume.
+    pub sub_path: Option<String>,
+}
+
+/// An Ingress for one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngressSpec {
+    /// Host name.
+    pub host: String,
+    /// Backend Service.
+    pub service: String,
+    /// Backend port name.
+    pub port: String,
+    /// IngressClass, controller default when absent.
+    pub class: Option<String>,
+    /// TLS Secret, no TLS block when absent.
+    pub tls_secret: Option<String>,
+}
+
+/// A NetworkPolicy: pods selected, and where ingress traffic may come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkPolicySpec {
+    /// Pods it applies to (empty: all).
+    pub pod_selector: Labels,
+    /// `none` (deny all), `namespace` (same namespace), `any` (every namespace).
+    pub from: String,
+}
+
+/// Everything resolve decided: the input of rendering.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedDeployment {
+    /// Account that owns the deployment.
+    pub account: String,
+    /// Agent name.
+    pub name: String,
+    /// Build deployed.
+    pub build_id: String,
+    /// Target namespace.
+    pub namespace: String,
+    /// Labels every object of this deployment carries (prune selects on them).
+    pub common_labels: Labels,
+    /// Objects in apply order.
+    pub objects: Vec<PlannedObject>,
+    /// How services will be reached.
+    pub service_endpoints: Vec<ServiceEndpoint>,
+    /// Names of Secrets whose values must not be shown.
+    pub secret_names: Vec<String>,
+    /// Deprecations noticed in the spec.
+    pub warnings: Vec<FieldError>,
+}
