@@ -21,6 +21,8 @@ const FRONTEND_PORT: u16 = 80;
 const COMPONENT_PORT: u16 = 8080;
 const WEBHOOK_PORT: u16 = 3001;
 const GRPC_PORT: u16 = 9090;
+/// The sidecar's web-chat port: not its default 8080, which the agent container uses in the
+/// same pod; named `web` so Services never resolve it by the agent's port name `http`.
 const WEB_CHAT_PORT: u16 = 8090;
 
 /// Every input of the spec (top level, agent, components, ingestion).
@@ -379,7 +381,7 @@ impl Planner<'_> {
             containers.push(self.messaging_container(slack, web));
             let mut ports = vec![port("grpc", GRPC_PORT)];
             if web {
-                ports.push(port("http", WEB_CHAT_PORT));
+                ports.push(port("web", WEB_CHAT_PORT));
             }
             let svc = resource_name(&[&self.agent, "messaging"], 63);
             let mut s = self.service_spec("agent", ports);
@@ -404,7 +406,7 @@ impl Planner<'_> {
                     "messaging",
                     host,
                     svc,
-                    "http",
+                    "web",
                 );
             }
         }
@@ -1005,7 +1007,7 @@ impl Planner<'_> {
         if web {
             env.push(literal("WEB_ENABLED", "true"));
             env.push(literal("WEB_LISTEN_ADDR", &format!(":{WEB_CHAT_PORT}")));
-            ports.push(port("http", WEB_CHAT_PORT));
+            ports.push(port("web", WEB_CHAT_PORT));
         }
         let mut requests = Labels::new();
         requests.insert("cpu".into(), "100m".into());
