@@ -1,1 +1,190 @@
-//! placeholder
+//! test-apiserver: an in-process Kubernetes API server for tests, faithful to kube-apiserver 1.32
+//! as specified in `docs/reference/apiserver-behaviour.md` (behaviours B1–B95).
+//!
+//! Start one per test with [`TestApiServer::start`]; point `kubectl` at it with
+//! [`TestApiServer::write_kubeconfig`] or use [`TestApiServer::client`].
+
+pub mod api;
+pub mod auth;
+pub mod controller;
+pub mod defaults;
+pub mod deletion;
+pub mod discovery;
+pub mod faults;
+pub mod fieldpath;
+mod http;
+pub mod managed;
+pub mod patch;
+pub mod query;
+pub mod resources;
+pub mod schema;
+pub mod selector;
+pub mod status;
+pub mod store;
+pub mod strict;
+pub mod typed;
+pub mod util;
+pub mod validation;
+
+pub use auth::AllowRule;
+pub use faults::{Fault, FaultAction, FaultController, LoggedRequest};
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Options for [`TestApiServer::start_with`].
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Port to listen on (0 = random).
+    pub port: u16,
+    /// Bearer token → user name; empty disables authentication (B80).
+    pub tokens: BTreeMap<String, String>,
+    /// Accept requests without a token as `system:anonymous` when tokens are set.
+    pub allow_anonymous: bool,
+    /// Allow-list authorizer; `None` allows everything (B79).
+    pub allow: Option<Vec<AllowRule>>,
+    /// Start with the synchronous workload controller on (B94).
+    pub controller: bool,
+    /// Create the bootstrap objects of a fresh cluster (B68): namespaces `default`,
+    /// `kube-system`, `kube-public`, `kube-node-lease` and Service `default/kubernetes`.
+    pub bootstrap: bool,
+    /// Keep deleted namespaces in `Terminating` until `PUT .../finalize` (B87 opt-in).
+    pub keep_terminating_namespaces: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            tokens: BTreeMap::new(),
+            allow_anonymous: false,
+            allow: None,
+            controller: false,
+            bootstrap: true,
+            keep_terminating_namespaces: false,
+        }
+    }
+}
+
+/// A running in-process API server; stops when dropped.
+pub struct TestApiServer {
+    inner: Arc<http::Inner>,
+    port: u16,
+    task: JoinHandle<()>,
+    token: Option<String>,
+}
+
+impl Drop for TestApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestApiServer {
+    /// Starts a server on a random 127.0.0.1 port, plain HTTP, no auth, with bootstrap objects.
+    pub async fn start() -> anyhow::Result<TestApiServer> {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    /// Starts a server with options (auth tokens/allow-list, controller on/off, port).
+    pub async fn start_with(opts: ServerOptions) -> anyhow::Result<TestApiServer> {
+        let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
+        let port = listener.local_addr()?.port();
+        let state = store::State {
+            controller: opts.controller,
+            keep_terminating: opts.keep_terminating_namespaces,
+            ..store::State::default()
+        };
+        let inner = Arc::new(http::Inner {
+            state: Mutex::new(state),
+            log: Mutex::new(Vec::new()),
+            faults: FaultController {
+                inner: Arc::new(Mutex::new(Default::default())),
+            },
+            auth: auth::AuthConfig {
+                tokens: opts.tokens.clone(),
+                allow_anonymous: opts.allow_anonymous,
+                allow: opts.allow.clone(),
+            },
+            host: format!("127.0.0.1:{port}"),
+        });
+        if opts.bootstrap {
+            let mut st = inner
+                .state
+                .lock()
+                .map_err(|_| anyhow::anyhow!("state lock poisoned"))?;
+            api::bootstrap(&mut st)?;
+        }
+        let task = tokio::spawn(http::serve(listener, inner.clone()));
+        Ok(TestApiServer {
+            inner,
+            port,
+            task,
+            token: opts.tokens.keys().next().cloned(),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A kubeconfig whose cluster, context and user are all named `test-apiserver` (B15).
+    /// If tokens are configured, the user carries the first token.
+    pub fn kubeconfig_yaml(&self) -> String {
+        let user = match &self.token {
+            Some(t) => format!("  user:\n    token: {t}\n"),
+            None => "  user: {}\n".to_string(),
+        };
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test-apiserver\n  cluster:\n    server: {}\ncontexts:\n- name: test-apiserver\n  context:\n    cluster: test-apiserver\n    user: test-apiserver\n    namespace: default\ncurrent-context: test-apiserver\nusers:\n- name: test-apiserver\n{user}preferences: {{}}\n",
+            self.base_url()
+        )
+    }
+
+    /// Writes [`Self::kubeconfig_yaml`] to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig_yaml())
+    }
+
+    /// A real `kube::Client` pointed at this server.
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let mut cfg = kube::Config::new(self.base_url().parse()?);
+        cfg.default_namespace = "default".into();
+        if let Some(t) = &self.token {
+            cfg.auth_info.token = Some(t.clone().into());
+        }
+        Ok(kube::Client::try_from(cfg)?)
+    }
+
+    /// Every request handled so far, in order.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.inner.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Empties the request log.
+    pub fn clear_request_log(&self) {
+        if let Ok(mut l) = self.inner.log.lock() {
+            l.clear();
+        }
+    }
+
+    /// The fault controller of this server.
+    pub fn faults(&self) -> FaultController {
+        self.inner.faults.clone()
+    }
+
+    /// Turns the synchronous Deployment/StatefulSet/Job status writer on or off (B94).
+    pub fn set_controller(&self, on: bool) {
+        if let Ok(mut s) = self.inner.state.lock() {
+            s.controller = on;
+        }
+    }
+
+    /// The current cluster-wide resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.inner.state.lock().map(|s| s.rv).unwrap_or(0)
+    }
+}

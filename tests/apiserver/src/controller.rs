@@ -1,0 +1,173 @@
+//! Opt-in synchronous workload controller (B94): after a write to a Deployment, StatefulSet or
+//! Job it records status as the real controllers would, through the status subresource.
+
+use crate::managed;
+use crate::resources::ResourceDef;
+use crate::schema;
+use crate::store::State;
+use crate::util::now_rfc3339;
+use serde_json::{Value, json};
+
+fn cond(t: &str, reason: &str, msg: &str, now: &str, with_update: bool) -> Value {
+    let mut c = json!({"type":t,"status":"True"});
+    if with_update {
+        c["lastUpdateTime"] = json!(now);
+    }
+    c["lastTransitionTime"] = json!(now);
+    c["reason"] = json!(reason);
+    c["message"] = json!(msg);
+    c
+}
+
+/// Writes the status a healthy controller would write for the object, if it is a workload.
+pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
+    let Some(obj) = st.get(res, ns, name).cloned() else {
+        return;
+    };
+    if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        return;
+    }
+    let now = now_rfc3339();
+    let gen_ = obj
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let replicas = obj
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let status = match res.kind {
+        "Deployment" => {
+            let mut s = json!({"observedGeneration": gen_});
+            if replicas > 0 {
+                for k in [
+                    "replicas",
+                    "updatedReplicas",
+                    "readyReplicas",
+                    "availableReplicas",
+                ] {
+                    s[k] = json!(replicas);
+                }
+            }
+            s["conditions"] = json!([
+                cond(
+                    "Available",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    &now,
+                    true
+                ),
+                cond(
+                    "Progressing",
+                    "NewReplicaSetAvailable",
+                    &format!(
+                        "ReplicaSet \"{name}-{}\" has successfully progressed.",
+                        &short_hash(&obj)
+                    ),
+                    &now,
+                    true
+                ),
+            ]);
+            s
+        }
+        "StatefulSet" => {
+            let rev = format!("{name}-{}", short_hash(&obj));
+            json!({"observedGeneration": gen_, "replicas": replicas, "readyReplicas": replicas,
+                   "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas,
+                   "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
+        }
+        "Job" => {
+            if obj.pointer("/status/completionTime").is_some() {
+                return;
+            }
+            let completions = obj
+                .pointer("/spec/completions")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            json!({"startTime": now, "completionTime": now, "succeeded": completions, "ready": 0,
+                   "terminating": 0, "uncountedTerminatedPods": {},
+                   "conditions": [
+                     cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods", &now, false),
+                     cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods", &now, false)]})
+        }
+        _ => return,
+    };
+    let ty = schema::root(res.kind);
+    let entries = managed::decode(&obj).ok().flatten().unwrap_or_default();
+    let mut new = obj.clone();
+    if res.kind == "Deployment" {
+        let rev = new
+            .pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<u64>().ok());
+        let hash = short_hash(&obj);
+        let template_changed = obj
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.get("type") == Some(&json!("Progressing"))
+                        && !c
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .contains(&hash)
+                })
+            });
+        let next = match rev {
+            None => 1,
+            Some(r) if template_changed => r + 1,
+            Some(r) => r,
+        };
+        crate::util::ensure_obj(&mut new, &["metadata", "annotations"]).insert(
+            "deployment.kubernetes.io/revision".into(),
+            json!(next.to_string()),
+        );
+    }
+    let entries = managed::update(
+        &obj,
+        &new,
+        ty,
+        entries,
+        "kube-controller-manager",
+        &res.api_version(),
+        "",
+        &now,
+    );
+    let before_status = new.clone();
+    if let Value::Object(m) = &mut new {
+        m.insert("status".into(), status);
+    }
+    let entries = managed::update(
+        &before_status,
+        &new,
+        ty,
+        entries,
+        "kube-controller-manager",
+        &res.api_version(),
+        "status",
+        &now,
+    );
+    crate::util::ensure_obj(&mut new, &["metadata"])
+        .insert("managedFields".into(), managed::encode(&entries));
+    if new != obj {
+        st.next_rv();
+        st.put(res, ns, name, new);
+    }
+}
+
+fn short_hash(obj: &Value) -> String {
+    let t = obj
+        .pointer("/spec/template")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in t.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    (0..10)
+        .map(|i| ALPHA[((h >> (i * 6)) % ALPHA.len() as u64) as usize] as char)
+        .collect()
+}

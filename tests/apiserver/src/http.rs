@@ -1,0 +1,394 @@
+//! HTTP serving and routing (B14, B19, B20, B75, B81): paths, verbs, auth, faults, logging.
+
+use crate::api::{self, Ctx, Reply};
+use crate::auth::{AuthConfig, Authn};
+use crate::discovery;
+use crate::faults::{FaultAction, FaultController, LoggedRequest, Target, fault_body};
+use crate::query::Query;
+use crate::resources::{self, ResourceDef};
+use crate::status::ApiError;
+use crate::store::State;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// Shared server internals.
+pub(crate) struct Inner {
+    pub state: Mutex<State>,
+    pub log: Mutex<Vec<LoggedRequest>>,
+    pub faults: FaultController,
+    pub auth: AuthConfig,
+    pub host: String,
+}
+
+enum Route<'a> {
+    Text(&'static str),
+    Json(Value, &'static str),
+    Resource {
+        res: &'static ResourceDef,
+        ns: &'a str,
+        name: &'a str,
+        sub: Option<&'a str>,
+    },
+    UnknownResource,
+    NotFound,
+}
+
+const JSON: &str = "application/json";
+
+fn route<'a>(segs: &[&'a str], accept: &str, host: &str) -> Route<'a> {
+    match segs {
+        ["version"] => Route::Json(discovery::version(), JSON),
+        ["healthz"] | ["readyz"] | ["livez"] => Route::Text("ok"),
+        ["api"] => match discovery::wants_aggregated(accept) {
+            Some(ct) => Route::Json(discovery::aggregated(true, ct), ct),
+            None => Route::Json(discovery::api_versions(host), JSON),
+        },
+        ["apis"] => match discovery::wants_aggregated(accept) {
+            Some(ct) => Route::Json(discovery::aggregated(false, ct), ct),
+            None => Route::Json(discovery::api_group_list(), JSON),
+        },
+        ["apis", g] => match discovery::api_group(g) {
+            Some(v) => Route::Json(v, JSON),
+            None => Route::NotFound,
+        },
+        ["openapi", "v3"] => Route::Json(discovery::openapi_root(), JSON),
+        ["openapi", "v3", "api", v] => match discovery::openapi_gv("", v) {
+            Some(d) => Route::Json(d, JSON),
+            None => Route::NotFound,
+        },
+        ["openapi", "v3", "apis", g, v] => match discovery::openapi_gv(g, v) {
+            Some(d) => Route::Json(d, JSON),
+            None => Route::NotFound,
+        },
+        ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
+        ["apis", g, v, rest @ ..] => resource_route(g, v, rest),
+        _ => Route::NotFound,
+    }
+}
+
+fn resource_route<'a>(group: &str, version: &str, rest: &[&'a str]) -> Route<'a> {
+    let Some(list) = discovery::resource_list(group, version) else {
+        return Route::NotFound;
+    };
+    let find = |p: &str| resources::by_plural(group, version, p);
+    let r = |res, ns, name, sub| Route::Resource { res, ns, name, sub };
+    match rest {
+        [] => Route::Json(list, JSON),
+        ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|x| x.namespaced) => {
+            let Some(res) = find(plural) else {
+                return Route::UnknownResource;
+            };
+            match tail {
+                [] => r(res, *ns, "", None),
+                [name] => r(res, *ns, *name, None),
+                [name, sub] => r(res, *ns, *name, Some(*sub)),
+                _ => Route::NotFound,
+            }
+        }
+        [plural, tail @ ..] => {
+            let Some(res) = find(plural) else {
+                return Route::UnknownResource;
+            };
+            match (res.namespaced, tail) {
+                (_, []) => r(res, "", "", None),
+                (false, [name]) => r(res, "", *name, None),
+                (false, [name, sub]) => r(res, "", *name, Some(*sub)),
+                _ => Route::NotFound,
+            }
+        }
+    }
+}
+
+fn verb_of(method: &str, name: &str, ct: &str, query: &Query) -> Option<&'static str> {
+    Some(match (method, name.is_empty()) {
+        ("GET", true) if query.flag("watch") => "watch",
+        ("GET", true) => "list",
+        ("GET", false) => "get",
+        ("POST", true) => "create",
+        ("PUT", false) => "update",
+        ("PATCH", false) if ct.starts_with("application/apply-patch") => "apply",
+        ("PATCH", false) => "patch",
+        ("DELETE", false) => "delete",
+        ("DELETE", true) => "deletecollection",
+        _ => return None,
+    })
+}
+
+fn rbac_verb(verb: &str) -> &str {
+    if verb == "apply" { "patch" } else { verb }
+}
+
+fn json_response(
+    code: u16,
+    ct: &str,
+    body: &Value,
+    extra: &[(String, String)],
+) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut b = Response::builder().status(code).header("Content-Type", ct);
+    for (k, v) in extra {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(Full::new(Bytes::from(bytes)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
+    json_response(e.code, JSON, &e.body, &e.headers)
+}
+
+fn reply_response(r: &Reply) -> Response<Full<Bytes>> {
+    let headers: Vec<(String, String)> = r
+        .warnings
+        .iter()
+        .map(|w| ("Warning".to_string(), format!("299 - {w:?}")))
+        .collect();
+    json_response(r.code, JSON, &r.body, &headers)
+}
+
+/// Serves connections until the task is aborted.
+pub(crate) async fn serve(listener: TcpListener, inner: Arc<Inner>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| handle(inner.clone(), req));
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// Error that makes hyper close the connection (dropped-connection fault).
+#[derive(Debug)]
+pub(crate) struct Dropped;
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault")
+    }
+}
+impl std::error::Error for Dropped {}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+async fn handle(
+    inner: Arc<Inner>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let raw_query = req.uri().query().unwrap_or("").to_string();
+    let content_type_full = header(&req, "content-type").to_string();
+    let content_type = content_type_full
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let accept = header(&req, "accept").to_string();
+    let user_agent = header(&req, "user-agent").to_string();
+    let authz = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let query = Query::parse(Some(&raw_query));
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let route = route(&segs, &accept, &inner.host);
+    let (verb, target_res, ns, name) = match &route {
+        Route::Resource { res, ns, name, .. } => (
+            verb_of(&method, name, &content_type, &query).unwrap_or(""),
+            Some(*res),
+            *ns,
+            *name,
+        ),
+        _ => ("", None, "", ""),
+    };
+    let mut log = LoggedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: raw_query.clone(),
+        content_type: content_type_full.clone(),
+        status: 0,
+        verb: verb.to_string(),
+    };
+    let finish = |log: &mut LoggedRequest, resp: Response<Full<Bytes>>| {
+        log.status = resp.status().as_u16();
+        if let Ok(mut l) = inner.log.lock() {
+            l.push(log.clone());
+        }
+        resp
+    };
+
+    // Authentication (B80).
+    let user = match inner.auth.authenticate(authz.as_deref()) {
+        Authn::User(u) => u,
+        Authn::Unauthorized => {
+            return Ok(finish(&mut log, error_response(&ApiError::unauthorized())));
+        }
+    };
+
+    // Faults.
+    if let Some(res) = target_res {
+        let d = inner.faults.decide(&Target {
+            verb,
+            kind: res.kind,
+            plural: res.plural,
+            name,
+            namespace: ns,
+        });
+        if let Some(delay) = d.delay {
+            tokio::time::sleep(delay).await;
+        }
+        match d.action {
+            Some(FaultAction::DropConnection) => {
+                finish(&mut log, Response::new(Full::new(Bytes::new())));
+                if let Ok(mut l) = inner.log.lock()
+                    && let Some(last) = l.last_mut()
+                {
+                    last.status = 0;
+                }
+                return Err(Dropped);
+            }
+            Some(FaultAction::Status {
+                code,
+                reason,
+                message,
+                retry_after,
+            }) => {
+                let body = fault_body(code, &reason, &message, retry_after);
+                let headers: Vec<(String, String)> = retry_after
+                    .map(|s| vec![("Retry-After".to_string(), s.to_string())])
+                    .unwrap_or_default();
+                return Ok(finish(&mut log, json_response(code, JSON, &body, &headers)));
+            }
+            _ => {}
+        }
+    }
+
+    let resp = match route {
+        Route::Text(t) => Response::builder()
+            .status(200)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from_static(t.as_bytes())))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+        Route::Json(v, ct) => {
+            if method == "GET" {
+                json_response(200, ct, &v, &[])
+            } else {
+                error_response(&ApiError::new(
+                    405,
+                    Some("MethodNotAllowed"),
+                    "the server does not allow this method on the requested resource",
+                ))
+            }
+        }
+        Route::NotFound => Response::builder()
+            .status(404)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from_static(b"404 page not found\n")))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+        Route::UnknownResource => error_response(&ApiError::unknown_resource()),
+        Route::Resource { res, ns, name, sub } => {
+            let resource_for_rbac = match sub {
+                Some(s) => format!("{}/{s}", res.plural),
+                None => res.plural.to_string(),
+            };
+            if verb.is_empty() {
+                error_response(&ApiError::method_not_allowed(&method, res))
+            } else if !inner
+                .auth
+                .authorize(&user, rbac_verb(verb), &resource_for_rbac, ns)
+            {
+                error_response(&ApiError::forbidden_rbac(
+                    &user,
+                    rbac_verb(verb),
+                    res,
+                    sub,
+                    if res.namespaced { Some(ns) } else { None },
+                    name,
+                ))
+            } else if verb == "apply"
+                && sub.is_none()
+                && !inner.auth.authorize(&user, "create", res.plural, ns)
+                && inner
+                    .state
+                    .lock()
+                    .map(|s| s.get(res, ns, name).is_none())
+                    .unwrap_or(false)
+            {
+                error_response(&ApiError::forbidden_rbac(
+                    &user,
+                    "create",
+                    res,
+                    None,
+                    if res.namespaced { Some(ns) } else { None },
+                    name,
+                ))
+            } else {
+                let ctx = Ctx {
+                    res,
+                    ns,
+                    name,
+                    sub,
+                    query: &query,
+                    content_type: &content_type,
+                    user_agent: &user_agent,
+                    body: &body,
+                };
+                match dispatch(&inner, verb, &ctx) {
+                    Ok(r) => reply_response(&r),
+                    Err(e) => error_response(&e),
+                }
+            }
+        }
+    };
+    Ok(finish(&mut log, resp))
+}
+
+fn dispatch(inner: &Inner, verb: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let mut st = inner
+        .state
+        .lock()
+        .map_err(|_| ApiError::internal("state lock poisoned"))?;
+    match ctx.sub {
+        None => {}
+        Some("status")
+            if ctx.res.has_status && matches!(verb, "get" | "update" | "patch" | "apply") => {}
+        Some("finalize") if ctx.res.kind == "Namespace" && verb == "update" => {}
+        Some(_) => return Err(ApiError::unknown_resource()),
+    }
+    match verb {
+        "get" => api::get(&st, ctx),
+        "list" => api::list(&st, ctx),
+        "watch" => api::list(&st, ctx),
+        "create" => api::create(&mut st, ctx),
+        "update" => api::update(&mut st, ctx),
+        "patch" | "apply" => api::patch(&mut st, ctx),
+        "delete" => crate::deletion::delete(&mut st, ctx),
+        "deletecollection" if ctx.res.kind != "Namespace" => api::delete_collection(&mut st, ctx),
+        _ => Err(ApiError::method_not_allowed(verb, ctx.res)),
+    }
+}

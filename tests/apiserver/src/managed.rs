@@ -1,0 +1,365 @@
+//! managedFields: entry identity, ordering and encoding (B37, B38), the strip list (B35), and
+//! the apply (B34, B41-B45, B48) and update (B36) ownership algorithms.
+
+use crate::fieldpath::{PE, Set, render_path};
+use crate::schema::Ty;
+use crate::typed;
+use serde_json::{Map, Value, json};
+
+/// One managedFields entry with its decoded field set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Manager name.
+    pub manager: String,
+    /// `Apply` or `Update`.
+    pub operation: String,
+    /// API version of the entry.
+    pub api_version: String,
+    /// RFC 3339 time, if any.
+    pub time: Option<String>,
+    /// Subresource (`status`) or empty.
+    pub subresource: String,
+    /// Owned fields.
+    pub set: Set,
+}
+
+impl Entry {
+    /// Whether `self` has the identity (manager, operation, subresource, apiVersion-for-Update).
+    pub fn same_identity(&self, other: &Entry) -> bool {
+        self.manager == other.manager
+            && self.operation == other.operation
+            && self.subresource == other.subresource
+            && (self.operation == "Apply" || self.api_version == other.api_version)
+    }
+
+    /// Manager as printed in conflict messages (`printManager`, B42).
+    pub fn printed(&self) -> String {
+        let mut s = format!("{:?}", self.manager);
+        if !self.subresource.is_empty() {
+            s.push_str(&format!(" with subresource {:?}", self.subresource));
+        }
+        if self.operation == "Update" {
+            s.push_str(&format!(" using {}", self.api_version));
+        }
+        s
+    }
+
+    fn sort_key(&self) -> (String, String, String, String, String) {
+        (
+            self.operation.clone(),
+            self.time.clone().unwrap_or_default(),
+            self.manager.clone(),
+            self.api_version.clone(),
+            self.subresource.clone(),
+        )
+    }
+}
+
+/// Reads `metadata.managedFields`. `Ok(None)` if absent; `Err` if undecodable (B38).
+pub fn decode(obj: &Value) -> Result<Option<Vec<Entry>>, String> {
+    let Some(mf) = obj.get("metadata").and_then(|m| m.get("managedFields")) else {
+        return Ok(None);
+    };
+    if mf.is_null() {
+        return Ok(None);
+    }
+    let Value::Array(items) = mf else {
+        return Err("managedFields is not a list".into());
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let s = |k: &str| it.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let op = s("operation");
+        if op != "Apply" && op != "Update" {
+            return Err(format!("operation must be `Apply` or `Update`, got {op:?}"));
+        }
+        if s("apiVersion").is_empty() {
+            return Err("apiVersion must not be empty".into());
+        }
+        if s("fieldsType") != "FieldsV1" {
+            return Err(format!("invalid fieldsType {:?}", s("fieldsType")));
+        }
+        let set = match it.get("fieldsV1") {
+            Some(v) => Set::from_fields_v1(v).ok_or("invalid fieldsV1")?,
+            None => Set::new(),
+        };
+        out.push(Entry {
+            manager: s("manager"),
+            operation: op,
+            api_version: s("apiVersion"),
+            time: it.get("time").and_then(Value::as_str).map(str::to_string),
+            subresource: s("subresource"),
+            set,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Whether the list is exactly `[{}]`, the reset marker (B44).
+pub fn is_reset(obj: &Value) -> bool {
+    matches!(obj.get("metadata").and_then(|m| m.get("managedFields")),
+        Some(Value::Array(a)) if a.len() == 1 && a[0].as_object().is_some_and(Map::is_empty))
+}
+
+/// Encodes entries sorted by operation, time, manager, apiVersion, subresource (B38).
+pub fn encode(entries: &[Entry]) -> Value {
+    let mut sorted: Vec<&Entry> = entries.iter().filter(|e| !e.set.is_empty()).collect();
+    sorted.sort_by_key(|e| e.sort_key());
+    Value::Array(
+        sorted
+            .into_iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("manager".into(), json!(e.manager));
+                m.insert("operation".into(), json!(e.operation));
+                m.insert("apiVersion".into(), json!(e.api_version));
+                if let Some(t) = &e.time {
+                    m.insert("time".into(), json!(t));
+                }
+                m.insert("fieldsType".into(), json!("FieldsV1"));
+                m.insert("fieldsV1".into(), e.set.to_fields_v1());
+                if !e.subresource.is_empty() {
+                    m.insert("subresource".into(), json!(e.subresource));
+                }
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+/// Removes the never-owned paths (B35).
+pub fn strip(set: &Set) -> Set {
+    let mut strip = Set::new();
+    for f in ["apiVersion", "kind", "metadata"] {
+        strip.insert(&[PE::Field(f.into())]);
+    }
+    for f in [
+        "name",
+        "namespace",
+        "creationTimestamp",
+        "selfLink",
+        "uid",
+        "clusterName",
+        "generation",
+        "managedFields",
+        "resourceVersion",
+    ] {
+        strip.insert(&[PE::Field("metadata".into()), PE::Field(f.into())]);
+    }
+    set.difference(&strip)
+}
+
+/// Conflicts of one apply (B41, B42).
+#[derive(Debug, Clone)]
+pub struct Conflicts {
+    /// (printed manager, path) pairs in message order.
+    pub items: Vec<(String, Vec<PE>)>,
+}
+
+impl Conflicts {
+    /// The Status message (B42).
+    pub fn message(&self) -> String {
+        if self.items.len() == 1 {
+            let (m, p) = &self.items[0];
+            return format!(
+                "Apply failed with 1 conflict: conflict with {m}: {}",
+                render_path(p)
+            );
+        }
+        let mut lines: Vec<String> = Vec::new();
+        let mut last: Option<&str> = None;
+        for (m, p) in &self.items {
+            if last != Some(m.as_str()) {
+                lines.push(format!("conflicts with {m}:"));
+                last = Some(m.as_str());
+            }
+            lines.push(format!("- {}", render_path(p)));
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            self.items.len(),
+            lines.join("\n")
+        )
+    }
+
+    /// The 409 Status body (B42).
+    pub fn to_error(&self) -> crate::status::ApiError {
+        let causes: Vec<Value> = self
+            .items
+            .iter()
+            .map(|(m, p)| {
+                json!({"reason":"FieldManagerConflict","message":format!("conflict with {m}"),"field":render_path(p)})
+            })
+            .collect();
+        let mut e = crate::status::ApiError::new(409, Some("Conflict"), &self.message());
+        if let Value::Object(b) = &mut e.body {
+            b.shift_remove("code");
+            b.insert("details".into(), json!({ "causes": causes }));
+            b.insert("code".into(), json!(409));
+        }
+        e
+    }
+}
+
+/// Outcome of an apply.
+pub struct ApplyOutcome {
+    /// The merged and pruned object (before defaulting).
+    pub object: Value,
+    /// The new managedFields entries.
+    pub entries: Vec<Entry>,
+}
+
+fn without_managed_fields(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(Value::Object(m)) = v.get_mut("metadata") {
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// Server-side apply of `config` by `manager` onto `live` (None = create) (SMD `Updater.Apply`).
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    ty: Ty,
+    mut entries: Vec<Entry>,
+    manager: &str,
+    api_version: &str,
+    force: bool,
+    now: &str,
+) -> Result<ApplyOutcome, Conflicts> {
+    let live_obj = live
+        .map(without_managed_fields)
+        .unwrap_or_else(|| json!({}));
+    let merged = typed::merge(&live_obj, config, ty);
+    let me = Entry {
+        manager: manager.into(),
+        operation: "Apply".into(),
+        api_version: api_version.into(),
+        time: None,
+        subresource: String::new(),
+        set: Set::new(),
+    };
+    let pos = entries.iter().position(|e| e.same_identity(&me));
+    let last = pos.map(|i| entries[i].set.clone()).unwrap_or_default();
+    let new_set = strip(&typed::to_field_set(config, ty));
+    // prune (B45): drop what the applier applied last time, no longer applies, and nobody owns.
+    let mut owned = new_set.clone();
+    for (i, e) in entries.iter().enumerate() {
+        if Some(i) != pos {
+            owned = owned.union(&e.set);
+        }
+    }
+    let to_remove = last.difference(&owned);
+    let pruned = if to_remove.is_empty() {
+        merged
+    } else {
+        typed::remove_items(&merged, &to_remove, ty)
+    };
+    // conflicts (B41)
+    let cmp = typed::compare(&live_obj, &pruned, ty);
+    let changed = cmp.changed();
+    let mut conflicts: Vec<(Entry, Set)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if Some(i) == pos {
+            continue;
+        }
+        let c = e.set.intersection(&changed);
+        if !c.is_empty() {
+            conflicts.push((e.clone(), c));
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        conflicts.sort_by(|a, b| {
+            (
+                &a.0.manager,
+                &a.0.operation,
+                &a.0.api_version,
+                &a.0.subresource,
+            )
+                .cmp(&(
+                    &b.0.manager,
+                    &b.0.operation,
+                    &b.0.api_version,
+                    &b.0.subresource,
+                ))
+        });
+        let mut items = Vec::new();
+        for (e, s) in conflicts {
+            for p in s.paths() {
+                items.push((e.printed(), p));
+            }
+        }
+        return Err(Conflicts { items });
+    }
+    let object_changed = pruned != live_obj;
+    for (i, e) in entries.iter_mut().enumerate() {
+        if Some(i) == pos {
+            continue;
+        }
+        e.set = e.set.difference(&changed).difference(&cmp.removed);
+    }
+    match pos {
+        Some(i) => {
+            entries[i].set = new_set;
+            entries[i].api_version = api_version.into();
+            if object_changed || entries[i].time.is_none() {
+                entries[i].time = Some(now.into());
+            }
+        }
+        None => entries.push(Entry {
+            time: Some(now.into()),
+            set: new_set,
+            ..me
+        }),
+    }
+    entries.retain(|e| !e.set.is_empty());
+    Ok(ApplyOutcome {
+        object: pruned,
+        entries,
+    })
+}
+
+/// Ownership after a non-apply write (SMD `Updater.Update` via managedFieldsUpdater, B36).
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    live: &Value,
+    new: &Value,
+    ty: Ty,
+    mut entries: Vec<Entry>,
+    manager: &str,
+    api_version: &str,
+    subresource: &str,
+    now: &str,
+) -> Vec<Entry> {
+    let cmp = typed::compare(
+        &without_managed_fields(live),
+        &without_managed_fields(new),
+        ty,
+    );
+    let changed = strip(&cmp.changed());
+    let removed = cmp.removed;
+    for e in entries.iter_mut() {
+        e.set = e.set.difference(&changed).difference(&removed);
+    }
+    let me = Entry {
+        manager: manager.into(),
+        operation: "Update".into(),
+        api_version: api_version.into(),
+        time: Some(now.into()),
+        subresource: subresource.into(),
+        set: changed.clone(),
+    };
+    if !changed.is_empty() {
+        match entries.iter_mut().find(|e| e.same_identity(&me)) {
+            Some(e) => {
+                e.set = e.set.union(&changed);
+                e.time = Some(now.into());
+            }
+            None => entries.push(me),
+        }
+    }
+    entries.retain(|e| !e.set.is_empty());
+    entries
+}

@@ -1,0 +1,90 @@
+//! In-memory object storage with one cluster-wide resourceVersion counter (B54).
+
+use crate::resources::ResourceDef;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Storage key: (plural, namespace, name); cluster-scoped objects use an empty namespace.
+pub type Key = (&'static str, String, String);
+
+/// The whole cluster state, guarded by one mutex in the server.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Last issued resourceVersion.
+    pub rv: u64,
+    /// Objects in storage order (plural, namespace, name), as etcd lists them.
+    pub objects: BTreeMap<Key, Value>,
+    /// Whether the synchronous workload controller is on (B94).
+    pub controller: bool,
+    /// Next ClusterIP host number (10.96.0.0/12).
+    pub next_ip: u32,
+    /// Next NodePort to hand out.
+    pub next_node_port: u32,
+    /// Keep namespaces in Terminating until `/finalize` instead of finishing synchronously.
+    pub keep_terminating: bool,
+}
+
+impl State {
+    /// Builds a key.
+    pub fn key(res: &ResourceDef, ns: &str, name: &str) -> Key {
+        let ns = if res.namespaced { ns } else { "" };
+        (res.plural, ns.to_string(), name.to_string())
+    }
+
+    /// Reads an object.
+    pub fn get(&self, res: &ResourceDef, ns: &str, name: &str) -> Option<&Value> {
+        self.objects.get(&Self::key(res, ns, name))
+    }
+
+    /// Issues the next resourceVersion.
+    pub fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    /// Stores an object under a fresh resourceVersion and returns the stored copy.
+    pub fn put(&mut self, res: &ResourceDef, ns: &str, name: &str, mut obj: Value) -> Value {
+        let rv = self.next_rv();
+        if let Some(Value::Object(md)) = obj.get_mut("metadata") {
+            md.insert("resourceVersion".into(), Value::String(rv.to_string()));
+        }
+        self.objects.insert(Self::key(res, ns, name), obj.clone());
+        obj
+    }
+
+    /// Removes an object (a delete is a revision too).
+    pub fn remove(&mut self, res: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
+        let out = self.objects.remove(&Self::key(res, ns, name));
+        if out.is_some() {
+            self.next_rv();
+        }
+        out
+    }
+
+    /// Allocates a ClusterIP from 10.96.0.0/12 (never 10.96.0.1, which `kubernetes` owns).
+    pub fn alloc_cluster_ip(&mut self) -> String {
+        if self.next_ip < 10 {
+            self.next_ip = 10;
+        }
+        let n = self.next_ip;
+        self.next_ip += 1;
+        format!("10.96.{}.{}", (n >> 8) & 0xff, n & 0xff)
+    }
+
+    /// Allocates a NodePort from 30000-32767.
+    pub fn alloc_node_port(&mut self) -> u32 {
+        if self.next_node_port < 30000 || self.next_node_port > 32767 {
+            self.next_node_port = 30000;
+        }
+        let p = self.next_node_port;
+        self.next_node_port += 1;
+        p
+    }
+
+    /// Whether a namespace exists and whether it is terminating.
+    pub fn namespace_state(&self, ns: &str) -> Option<bool> {
+        self.objects
+            .get(&("namespaces", String::new(), ns.to_string()))
+            .map(|n| n.pointer("/metadata/deletionTimestamp").is_some())
+    }
+}

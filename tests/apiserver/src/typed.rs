@@ -1,0 +1,504 @@
+//! Schema-driven operations on JSON values, ported from structured-merge-diff:
+//! field sets (`ToFieldSet`, B34), comparison (B36, B41), merge (B52) and item removal (B45).
+
+use crate::fieldpath::{PE, Set};
+use crate::schema::{self, St, Ty};
+use serde_json::{Map, Value};
+
+/// How a node is treated, after looking at both schema and value shape.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Leaf,
+    Map(Option<St>),
+    List(Ty),
+}
+
+/// Effective type of a node whose schema type is `ty` (None = undeclared/deduced).
+fn class(ty: Option<Ty>, vals: &[Option<&Value>]) -> Class {
+    let shape_obj = vals.iter().flatten().all(|v| v.is_object() || v.is_null());
+    let shape_arr = vals.iter().flatten().all(|v| v.is_array() || v.is_null());
+    let any_obj = vals.iter().flatten().any(|v| v.is_object());
+    let any_arr = vals.iter().flatten().any(|v| v.is_array());
+    match ty {
+        None => {
+            if any_obj && shape_obj {
+                Class::Map(Some(St::Generic))
+            } else {
+                Class::Leaf
+            }
+        }
+        Some(Ty::Obj(st)) if shape_obj => Class::Map(Some(st)),
+        Some(Ty::FreeMap) if shape_obj => Class::Map(None),
+        Some(t @ (Ty::ListSet | Ty::ListMap { .. })) if shape_arr => Class::List(t),
+        _ => {
+            let _ = (any_arr, any_obj);
+            Class::Leaf
+        }
+    }
+}
+
+/// Child type of a map entry.
+fn child_ty(st: Option<St>, key: &str) -> Option<Ty> {
+    match st {
+        Some(st) => schema::field(st, key),
+        None => None,
+    }
+}
+
+/// Item element type of a granular list.
+fn elem_ty(t: Ty) -> Option<Ty> {
+    match t {
+        Ty::ListMap {
+            elem, atomic_elem, ..
+        } => {
+            if atomic_elem {
+                Some(Ty::Atomic)
+            } else {
+                Some(Ty::Obj(elem))
+            }
+        }
+        _ => Some(Ty::Atomic),
+    }
+}
+
+/// The path element of a list item (B40: defaulted keys are used for identity).
+pub fn item_pe(t: Ty, item: &Value, index: usize) -> PE {
+    match t {
+        Ty::ListSet => PE::Val(item.clone()),
+        Ty::ListMap { keys, .. } => {
+            let Value::Object(m) = item else {
+                return PE::Index(index);
+            };
+            let mut kv: Vec<(String, Value)> = Vec::new();
+            for k in keys {
+                match m.get(*k) {
+                    Some(v) if !v.is_null() => kv.push(((*k).to_string(), v.clone())),
+                    _ => {
+                        if let Some(d) = schema::key_default(keys, k) {
+                            kv.push(((*k).to_string(), Value::String(d.to_string())));
+                        }
+                    }
+                }
+            }
+            if kv.is_empty() {
+                return PE::Index(index);
+            }
+            kv.sort_by(|a, b| a.0.cmp(&b.0));
+            PE::Key(kv)
+        }
+        _ => PE::Index(index),
+    }
+}
+
+/// Error for a keyed list holding two items with the same key (B47).
+#[derive(Debug, Clone)]
+pub struct DuplicateKey {
+    /// Path of the list plus the duplicate element.
+    pub path: Vec<PE>,
+}
+
+/// Checks keyed lists/sets for duplicate entries.
+pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
+    fn walk(v: &Value, ty: Option<Ty>, path: &mut Vec<PE>) -> Result<(), DuplicateKey> {
+        match class(ty, &[Some(v)]) {
+            Class::Leaf => Ok(()),
+            Class::Map(st) => {
+                if let Value::Object(m) = v {
+                    for (k, c) in m {
+                        path.push(PE::Field(k.clone()));
+                        walk(c, child_ty(st, k), path)?;
+                        path.pop();
+                    }
+                }
+                Ok(())
+            }
+            Class::List(t) => {
+                if let Value::Array(items) = v {
+                    let mut seen: Vec<PE> = Vec::new();
+                    for (i, it) in items.iter().enumerate() {
+                        let pe = item_pe(t, it, i);
+                        if seen.contains(&pe) {
+                            let mut p = path.clone();
+                            p.push(pe);
+                            return Err(DuplicateKey { path: p });
+                        }
+                        seen.push(pe.clone());
+                        path.push(pe);
+                        walk(it, elem_ty(t), path)?;
+                        path.pop();
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+    walk(v, Some(ty), &mut Vec::new())
+}
+
+/// The set of fields a config mentions (SMD `ToFieldSet`, B34).
+pub fn to_field_set(v: &Value, ty: Ty) -> Set {
+    let mut s = Set::new();
+    fts(v, Some(ty), &mut Vec::new(), &mut s);
+    s
+}
+
+fn fts(v: &Value, ty: Option<Ty>, path: &mut Vec<PE>, out: &mut Set) {
+    match class(ty, &[Some(v)]) {
+        Class::Leaf => out.insert(path),
+        Class::Map(st) => {
+            let Value::Object(m) = v else { return };
+            for (k, c) in m {
+                let cty = child_ty(st, k);
+                path.push(PE::Field(k.clone()));
+                fts(c, cty, path, out);
+                let empty = c.is_null() || c.as_object().is_some_and(Map::is_empty);
+                if empty || st.is_none() {
+                    out.insert(path);
+                }
+                path.pop();
+            }
+        }
+        Class::List(t) => {
+            let Value::Array(items) = v else { return };
+            for (i, it) in items.iter().enumerate() {
+                path.push(item_pe(t, it, i));
+                fts(it, elem_ty(t), path, out);
+                out.insert(path);
+                path.pop();
+            }
+        }
+    }
+}
+
+/// Result of comparing two objects: added, removed and modified paths.
+#[derive(Debug, Default, Clone)]
+pub struct Comparison {
+    /// Paths only in the new object (new nodes themselves included).
+    pub added: Set,
+    /// Paths only in the old object.
+    pub removed: Set,
+    /// Leaves whose value changed.
+    pub modified: Set,
+}
+
+impl Comparison {
+    /// Added ∪ modified.
+    pub fn changed(&self) -> Set {
+        self.added.union(&self.modified)
+    }
+}
+
+/// Compares `lhs` (old) with `rhs` (new) (SMD `Compare`).
+pub fn compare(lhs: &Value, rhs: &Value, ty: Ty) -> Comparison {
+    let mut c = Comparison::default();
+    cmp(Some(lhs), Some(rhs), Some(ty), &mut Vec::new(), &mut c);
+    c
+}
+
+fn cmp(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    ty: Option<Ty>,
+    path: &mut Vec<PE>,
+    out: &mut Comparison,
+) {
+    if lhs.is_none() && rhs.is_none() {
+        return;
+    }
+    match class(ty, &[lhs, rhs]) {
+        Class::Leaf => {
+            match (lhs, rhs) {
+                (None, Some(_)) => out.added.insert(path),
+                (Some(_), None) => out.removed.insert(path),
+                (Some(a), Some(b)) if a != b => out.modified.insert(path),
+                _ => {}
+            }
+            return;
+        }
+        Class::Map(st) => {
+            let empty = Map::new();
+            let lm = lhs.and_then(Value::as_object).unwrap_or(&empty);
+            let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
+            for (k, rv) in rm {
+                path.push(PE::Field(k.clone()));
+                cmp(lm.get(k), Some(rv), child_ty(st, k), path, out);
+                path.pop();
+            }
+            for (k, lv) in lm {
+                if !rm.contains_key(k) {
+                    path.push(PE::Field(k.clone()));
+                    cmp(Some(lv), None, child_ty(st, k), path, out);
+                    path.pop();
+                }
+            }
+        }
+        Class::List(t) => {
+            let empty = Vec::new();
+            let la = lhs.and_then(Value::as_array).unwrap_or(&empty);
+            let ra = rhs.and_then(Value::as_array).unwrap_or(&empty);
+            let lpes: Vec<PE> = la
+                .iter()
+                .enumerate()
+                .map(|(i, v)| item_pe(t, v, i))
+                .collect();
+            let rpes: Vec<PE> = ra
+                .iter()
+                .enumerate()
+                .map(|(i, v)| item_pe(t, v, i))
+                .collect();
+            for (i, rv) in ra.iter().enumerate() {
+                let l = lpes.iter().position(|p| *p == rpes[i]).map(|j| &la[j]);
+                path.push(rpes[i].clone());
+                cmp(l, Some(rv), elem_ty(t), path, out);
+                path.pop();
+            }
+            for (j, lv) in la.iter().enumerate() {
+                if !rpes.contains(&lpes[j]) {
+                    path.push(lpes[j].clone());
+                    cmp(Some(lv), None, elem_ty(t), path, out);
+                    path.pop();
+                }
+            }
+        }
+    }
+    if !path.is_empty() {
+        if lhs.is_none() {
+            out.added.insert(path);
+        } else if rhs.is_none() {
+            out.removed.insert(path);
+        }
+    }
+}
+
+/// Merges an applied config into the live object; the config wins (SMD `Merge`, B52).
+pub fn merge(lhs: &Value, rhs: &Value, ty: Ty) -> Value {
+    mrg(lhs, rhs, Some(ty))
+}
+
+fn mrg(lhs: &Value, rhs: &Value, ty: Option<Ty>) -> Value {
+    if !(lhs.is_object() && rhs.is_object() || lhs.is_array() && rhs.is_array()) {
+        return rhs.clone();
+    }
+    match class(ty, &[Some(lhs), Some(rhs)]) {
+        Class::Leaf => rhs.clone(),
+        Class::Map(st) => {
+            let (Value::Object(lm), Value::Object(rm)) = (lhs, rhs) else {
+                return rhs.clone();
+            };
+            let mut out = lm.clone();
+            for (k, rv) in rm {
+                let merged = match lm.get(k) {
+                    Some(lv) => mrg(lv, rv, child_ty(st, k)),
+                    None => rv.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        Class::List(t) => {
+            let (Value::Array(la), Value::Array(ra)) = (lhs, rhs) else {
+                return rhs.clone();
+            };
+            Value::Array(merge_list(la, ra, t))
+        }
+    }
+}
+
+/// The SMD list merge ordering: shared items follow the config's order, live-only items stay
+/// near their position, config-only items are inserted where the config has them.
+fn merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
+    let lpes: Vec<PE> = la
+        .iter()
+        .enumerate()
+        .map(|(i, v)| item_pe(t, v, i))
+        .collect();
+    let rpes: Vec<PE> = ra
+        .iter()
+        .enumerate()
+        .map(|(i, v)| item_pe(t, v, i))
+        .collect();
+    let lfind = |pe: &PE| lpes.iter().position(|p| p == pe);
+    let rfind = |pe: &PE| rpes.iter().position(|p| p == pe);
+    let shared: Vec<&PE> = rpes.iter().filter(|p| lfind(p).is_some()).collect();
+    let mut shared_i = 0usize;
+    let mut merged_r: Vec<PE> = Vec::new();
+    let mut out = Vec::with_capacity(la.len() + ra.len());
+    let (mut li, mut ri) = (0usize, 0usize);
+    let elem = elem_ty(t);
+    let merge_item = |pe: &PE| -> Value {
+        let l = lfind(pe).map(|j| &la[j]);
+        let r = rfind(pe).map(|j| &ra[j]);
+        match (l, r) {
+            (Some(l), Some(r)) => mrg(l, r, elem),
+            (None, Some(r)) => r.clone(),
+            (Some(l), None) => l.clone(),
+            (None, None) => Value::Null,
+        }
+    };
+    while li < lpes.len() || ri < rpes.len() {
+        if li < lpes.len() && ri < rpes.len() {
+            let pe = &lpes[li];
+            if *pe == rpes[ri] {
+                merged_r.push(pe.clone());
+                out.push(merge_item(pe));
+                li += 1;
+                ri += 1;
+                if shared.get(shared_i).is_some_and(|s| **s == *pe) {
+                    shared_i += 1;
+                }
+                continue;
+            }
+            if rfind(pe).is_some() && shared.get(shared_i).is_some_and(|s| **s != *pe) {
+                li += 1;
+                continue;
+            }
+        }
+        if li < lpes.len() {
+            let pe = &lpes[li];
+            if rfind(pe).is_none() {
+                out.push(la[li].clone());
+                li += 1;
+                continue;
+            } else if merged_r.contains(pe) {
+                li += 1;
+                continue;
+            }
+        }
+        if ri < rpes.len() {
+            let pe = rpes[ri].clone();
+            merged_r.push(pe.clone());
+            out.push(merge_item(&pe));
+            ri += 1;
+            if shared.get(shared_i).is_some_and(|s| **s == pe) {
+                shared_i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Removes every member path of `set` (whole subtrees) from `v` (SMD `RemoveItems`).
+pub fn remove_items(v: &Value, set: &Set, ty: Ty) -> Value {
+    rm(v, set, Some(ty))
+}
+
+fn rm(v: &Value, set: &Set, ty: Option<Ty>) -> Value {
+    match class(ty, &[Some(v)]) {
+        Class::Leaf => v.clone(),
+        Class::Map(st) => {
+            let Value::Object(m) = v else {
+                return v.clone();
+            };
+            let mut out = Map::new();
+            for (k, c) in m {
+                let pe = PE::Field(k.clone());
+                if set.members.contains(&pe) {
+                    continue;
+                }
+                match set.child(&pe) {
+                    Some(sub) => {
+                        out.insert(k.clone(), rm(c, sub, child_ty(st, k)));
+                    }
+                    None => {
+                        out.insert(k.clone(), c.clone());
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Class::List(t) => {
+            let Value::Array(items) = v else {
+                return v.clone();
+            };
+            let mut out = Vec::new();
+            for (i, it) in items.iter().enumerate() {
+                let pe = item_pe(t, it, i);
+                if set.members.contains(&pe) {
+                    continue;
+                }
+                match set.child(&pe) {
+                    Some(sub) => out.push(rm(it, sub, elem_ty(t))),
+                    None => out.push(it.clone()),
+                }
+            }
+            Value::Array(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// B34 + B40: the applier's field set of the E-trace Deployment.
+    #[test]
+    fn b34_b40_field_set_of_applied_deployment() {
+        let cfg = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+            "spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},
+            "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[
+              {"name":"nginx","image":"nginx","ports":[{"containerPort":80}]}]}}}});
+        let s = to_field_set(&cfg, schema::root("Deployment"));
+        let enc = s.to_fields_v1();
+        let ports = &enc["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]
+            ["f:ports"]["k:{\"containerPort\":80,\"protocol\":\"TCP\"}"];
+        assert_eq!(ports, &json!({".":{},"f:containerPort":{}}));
+        assert_eq!(enc["f:spec"]["f:selector"], json!({}));
+        assert_eq!(
+            enc["f:spec"]["f:template"]["f:metadata"]["f:labels"],
+            json!({"f:app":{}})
+        );
+    }
+
+    /// B52: containers merge by name, env by name, ports by containerPort+protocol.
+    #[test]
+    fn b52_containers_merge_by_name() {
+        let live = json!({"spec":{"template":{"spec":{"containers":[
+            {"name":"a","image":"a:1","env":[{"name":"X","value":"1"}]},
+            {"name":"b","image":"b:1"}]}}}});
+        let cfg = json!({"spec":{"template":{"spec":{"containers":[
+            {"name":"a","image":"a:2","env":[{"name":"Y","value":"2"}]}]}}}});
+        let out = merge(&live, &cfg, schema::root("Deployment"));
+        let cs = &out["spec"]["template"]["spec"]["containers"];
+        assert_eq!(cs.as_array().map(Vec::len), Some(2));
+        assert_eq!(cs[0]["image"], json!("a:2"));
+        assert_eq!(cs[0]["env"].as_array().map(Vec::len), Some(2));
+        assert_eq!(cs[1]["name"], json!("b"));
+    }
+
+    /// B52: Ingress rules are atomic; Service selector is an atomic map.
+    #[test]
+    fn b52_ingress_rules_and_service_selector_atomic() {
+        let live = json!({"spec":{"rules":[{"host":"a"}]}});
+        let cfg = json!({"spec":{"rules":[{"host":"b"}]}});
+        let out = merge(&live, &cfg, schema::root("Ingress"));
+        assert_eq!(out["spec"]["rules"], json!([{"host":"b"}]));
+        let live = json!({"spec":{"selector":{"a":"1","b":"2"}}});
+        let cfg = json!({"spec":{"selector":{"c":"3"}}});
+        let out = merge(&live, &cfg, schema::root("Service"));
+        assert_eq!(out["spec"]["selector"], json!({"c":"3"}));
+        let s = to_field_set(&cfg, schema::root("Service"));
+        assert_eq!(s.to_fields_v1(), json!({"f:spec":{"f:selector":{}}}));
+    }
+
+    /// B52: labels are granular maps; their entries are owned one by one.
+    #[test]
+    fn b52_labels_granular() {
+        let live = json!({"metadata":{"labels":{"a":"1"}}});
+        let cfg = json!({"metadata":{"labels":{"b":"2"}}});
+        let out = merge(&live, &cfg, schema::root("ConfigMap"));
+        assert_eq!(out["metadata"]["labels"], json!({"a":"1","b":"2"}));
+    }
+
+    /// B36: an update comparison marks new nodes themselves ("." entries).
+    #[test]
+    fn b36_compare_marks_new_nodes() {
+        let old = json!({"metadata":{}});
+        let new = json!({"metadata":{"labels":{"a":"1"}}});
+        let c = compare(&old, &new, schema::root("ConfigMap"));
+        assert_eq!(
+            c.added.to_fields_v1(),
+            json!({"f:metadata":{"f:labels":{".":{},"f:a":{}}}})
+        );
+    }
+}
