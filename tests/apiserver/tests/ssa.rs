@@ -1,0 +1,678 @@
+//! Server-side apply and ownership (section 4) over raw HTTP.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use test_apiserver::TestApiServer;
+
+fn web(mgr: &str, extra: &str) -> String {
+    format!("{DEPLOY}/web?fieldManager={mgr}{extra}")
+}
+
+fn managers(obj: &Value) -> Vec<(String, String)> {
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["manager"].as_str().unwrap_or("").to_string(),
+                        e["operation"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// B31, B34, B38, B56, B57: create-on-apply gives 201 and one Apply entry in the real shape.
+#[tokio::test]
+async fn b31_b38_create_on_apply() {
+    let s = TestApiServer::start().await.expect("start");
+    let r = apply(
+        &s.base_url(),
+        &web("kubectl", "&fieldValidation=Strict&force=false"),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    let md = &r.body["metadata"];
+    assert_eq!(md["generation"], json!(1));
+    assert_eq!(md["uid"].as_str().map(str::len), Some(36));
+    let ts = md["creationTimestamp"].as_str().expect("ts");
+    assert!(ts.len() == 20 && ts.ends_with('Z'), "{ts}");
+    let mf = md["managedFields"].as_array().expect("mf");
+    assert_eq!(mf.len(), 1);
+    let e = &mf[0];
+    let keys: Vec<&String> = e.as_object().expect("entry").keys().collect();
+    assert_eq!(
+        keys,
+        vec![
+            "manager",
+            "operation",
+            "apiVersion",
+            "time",
+            "fieldsType",
+            "fieldsV1"
+        ]
+    );
+    assert_eq!(e["operation"], json!("Apply"));
+    assert_eq!(e["fieldsV1"]["f:spec"]["f:selector"], json!({}));
+    assert!(
+        e["fieldsV1"]["f:spec"].get("f:strategy").is_none(),
+        "defaults are not owned by the applier (B34)"
+    );
+    assert!(
+        e["fieldsV1"].get("f:metadata").is_none(),
+        "name/namespace are never owned (B35)"
+    );
+    assert_eq!(
+        r.body["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"],
+        json!("TCP")
+    );
+    assert_eq!(r.body["status"], json!({}));
+}
+
+/// B48, B54: re-applying the same config changes nothing: same resourceVersion, same time.
+#[tokio::test]
+async fn b48_noop_apply_keeps_resource_version() {
+    let s = TestApiServer::start().await.expect("start");
+    let first = apply(
+        &s.base_url(),
+        &web("kubectl", ""),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    let rv_before = s.resource_version();
+    let again = apply(
+        &s.base_url(),
+        &web("kubectl", ""),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(again.code, 200);
+    assert_eq!(again.body, first.body);
+    assert_eq!(s.resource_version(), rv_before);
+}
+
+/// B41, B42: a second applier changing a field owned by another gets the exact 409 body.
+#[tokio::test]
+async fn b41_b42_apply_conflict_body() {
+    let s = TestApiServer::start().await.expect("start");
+    apply(
+        &s.base_url(),
+        &web("kubectl", ""),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    let r = apply(
+        &s.base_url(),
+        &web("other", ""),
+        &deployment("web", 3, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+        "message":"Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas","reason":"Conflict",
+        "details":{"causes":[{"reason":"FieldManagerConflict","message":"conflict with \"kubectl\"","field":".spec.replicas"}]},"code":409})
+    );
+}
+
+/// B42: several conflicts, and an Update owner printed with `using apps/v1`.
+#[tokio::test]
+async fn b42_multiple_conflicts_message() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    let r = post(
+        &b,
+        &format!("{DEPLOY}?fieldManager=creator"),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 201);
+    let r = apply(&b, &web("applier", ""), &deployment("web", 2, "nginx:1.28")).await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Apply failed with 2 conflicts: conflicts with \"creator\" using apps/v1:\n- .spec.replicas\n- .spec.template.spec.containers[name=\"nginx\"].image"
+        )
+    );
+    assert_eq!(
+        r.body["details"]["causes"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+/// B43: force=true takes the conflicting fields over.
+#[tokio::test]
+async fn b43_force_transfers_ownership() {
+    let s = TestApiServer::start().await.expect("start");
+    apply(
+        &s.base_url(),
+        &web("kubectl", ""),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    let r = apply(
+        &s.base_url(),
+        &web("other", "&force=true"),
+        &deployment("web", 3, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["replicas"], json!(3));
+    let mf = r.body["metadata"]["managedFields"].as_array().expect("mf");
+    let kubectl = mf
+        .iter()
+        .find(|e| e["manager"] == "kubectl")
+        .expect("kubectl entry");
+    assert!(kubectl["fieldsV1"]["f:spec"].get("f:replicas").is_none());
+    let other = mf
+        .iter()
+        .find(|e| e["manager"] == "other")
+        .expect("other entry");
+    assert!(other["fieldsV1"]["f:spec"].get("f:replicas").is_some());
+}
+
+/// B41, B46: equal values are shared, not conflicts; afterwards either changing it conflicts.
+#[tokio::test]
+async fn b46_shared_ownership_on_equal_values() {
+    let s = TestApiServer::start().await.expect("start");
+    apply(
+        &s.base_url(),
+        &web("a", ""),
+        &deployment("web", 2, "nginx:1.27"),
+    )
+    .await;
+    let r = apply(
+        &s.base_url(),
+        &web("b", ""),
+        &deployment("web", 2, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(
+        managers(&r.body),
+        vec![("a".into(), "Apply".into()), ("b".into(), "Apply".into())]
+    );
+    let r = apply(
+        &s.base_url(),
+        &web("a", ""),
+        &deployment("web", 5, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body["message"],
+        json!("Apply failed with 1 conflict: conflict with \"b\": .spec.replicas")
+    );
+}
+
+/// B45: fields the applier stops sending are removed unless someone else owns them;
+/// a removed defaulted field comes back with its default.
+#[tokio::test]
+async fn b45_removal_of_unapplied_fields() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    let cm = |data: Value| json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":data});
+    let p = format!("{CM}/c?fieldManager=a");
+    apply(&b, &p, &cm(json!({"x":"1","y":"2"}))).await;
+    apply(&b, &format!("{CM}/c?fieldManager=b"), &cm(json!({"y":"2"}))).await;
+    let r = apply(&b, &p, &cm(json!({}))).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"y":"2"}),
+        "x removed, y kept because b owns it"
+    );
+    let mut d = deployment("web", 3, "nginx:1.27");
+    apply(&b, &web("kubectl", ""), &d).await;
+    d["spec"].as_object_mut().expect("spec").remove("replicas");
+    let r = apply(&b, &web("kubectl", ""), &d).await;
+    assert_eq!(
+        r.body["spec"]["replicas"],
+        json!(1),
+        "replicas removed, then defaulted"
+    );
+}
+
+/// B52: containers merge by name across managers; labels are granular.
+#[tokio::test]
+async fn b52_containers_merge_by_name_via_apply() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    apply(&b, &web("a", ""), &deployment("web", 1, "nginx:1.27")).await;
+    let mut sidecar = deployment("web", 1, "x");
+    sidecar["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("replicas");
+    sidecar["spec"]["template"]["spec"]["containers"] =
+        json!([{"name":"sidecar","image":"busybox:1"}]);
+    let r = apply(&b, &web("b", ""), &sidecar).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let names: Vec<&str> = r.body["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("c")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["nginx", "sidecar"]);
+}
+
+/// B52: Ingress rules are atomic: another manager changing any rule conflicts on `.spec.rules`.
+#[tokio::test]
+async fn b52_ingress_rules_atomic_conflict() {
+    let s = TestApiServer::start().await.expect("start");
+    let ing = |host: &str| {
+        json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},
+        "spec":{"rules":[{"host":host,"http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"web","port":{"number":80}}}}]}}]}})
+    };
+    let p = |m: &str| {
+        format!("/apis/networking.k8s.io/v1/namespaces/default/ingresses/i?fieldManager={m}")
+    };
+    let r = apply(&s.base_url(), &p("a"), &ing("a.example.com")).await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(
+        r.body["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"],
+        json!({"f:rules":{}})
+    );
+    assert_eq!(r.body["status"], json!({"loadBalancer":{}}));
+    let r = apply(&s.base_url(), &p("b"), &ing("b.example.com")).await;
+    assert_eq!(
+        r.body["message"],
+        json!("Apply failed with 1 conflict: conflict with \"a\": .spec.rules")
+    );
+}
+
+/// B52, B61: Service ports keyed by port+protocol; selector atomic; clusterIP allocated and not owned.
+#[tokio::test]
+async fn b52_b61_service_ports_and_allocation() {
+    let s = TestApiServer::start().await.expect("start");
+    let svc = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},
+        "spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80}]}});
+    let p = "/api/v1/namespaces/default/services/web?fieldManager=a";
+    let r = apply(&s.base_url(), p, &svc).await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(spec["type"], json!("ClusterIP"));
+    assert_eq!(spec["sessionAffinity"], json!("None"));
+    assert_eq!(spec["ports"][0]["targetPort"], json!(80));
+    assert_eq!(spec["ports"][0]["protocol"], json!("TCP"));
+    assert_eq!(spec["internalTrafficPolicy"], json!("Cluster"));
+    assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
+    assert_eq!(spec["ipFamilyPolicy"], json!("SingleStack"));
+    let ip = spec["clusterIP"].as_str().expect("ip").to_string();
+    assert_eq!(spec["clusterIPs"], json!([ip]));
+    assert!(
+        r.body
+            .get("metadata")
+            .and_then(|m| m.get("generation"))
+            .is_none()
+    );
+    let f = &r.body["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+    assert_eq!(f["f:selector"], json!({}));
+    assert!(
+        f["f:ports"]
+            .get("k:{\"port\":80,\"protocol\":\"TCP\"}")
+            .is_some()
+    );
+    assert!(f.get("f:clusterIP").is_none());
+    let rv = s.resource_version();
+    let again = apply(&s.base_url(), p, &svc).await;
+    assert_eq!(again.code, 200);
+    assert_eq!(
+        s.resource_version(),
+        rv,
+        "re-apply without clusterIP is a no-op (B61)"
+    );
+}
+
+/// B53: dryRun=All keeps live uid/resourceVersion, bumps generation in the answer, stores nothing.
+#[tokio::test]
+async fn b53_dry_run_apply_update_and_create() {
+    let s = TestApiServer::start().await.expect("start");
+    let live = apply(
+        &s.base_url(),
+        &web("kubectl", ""),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    let rv = s.resource_version();
+    let r = apply(
+        &s.base_url(),
+        &web("kubectl", "&dryRun=All"),
+        &deployment("web", 4, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["metadata"]["uid"], live.body["metadata"]["uid"]);
+    assert_eq!(
+        r.body["metadata"]["resourceVersion"],
+        live.body["metadata"]["resourceVersion"]
+    );
+    assert_eq!(r.body["metadata"]["generation"], json!(2));
+    assert_eq!(r.body["spec"]["replicas"], json!(4));
+    assert_eq!(s.resource_version(), rv);
+    let now = get(&s.base_url(), &format!("{DEPLOY}/web")).await;
+    assert_eq!(now.body["spec"]["replicas"], json!(1));
+    let c = apply(
+        &s.base_url(),
+        &format!("{DEPLOY}/new?fieldManager=kubectl&dryRun=All"),
+        &deployment("new", 1, "nginx"),
+    )
+    .await;
+    assert_eq!(c.code, 201);
+    assert!(c.body["metadata"].get("resourceVersion").is_none());
+    assert_eq!(get(&s.base_url(), &format!("{DEPLOY}/new")).await.code, 404);
+    let conflict = apply(
+        &s.base_url(),
+        &web("other", "&dryRun=All"),
+        &deployment("web", 9, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(conflict.code, 409, "dry-run conflicts are real");
+}
+
+/// B55: generation bumps only on spec changes (and Deployment annotations), not labels.
+#[tokio::test]
+async fn b55_generation_rules() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    let mut d = deployment("web", 1, "nginx:1.27");
+    apply(&b, &web("k", ""), &d).await;
+    d["metadata"]["labels"] = json!({"team":"a"});
+    let r = apply(&b, &web("k", ""), &d).await;
+    assert_eq!(r.body["metadata"]["generation"], json!(1));
+    d["spec"]["replicas"] = json!(2);
+    let r = apply(&b, &web("k", ""), &d).await;
+    assert_eq!(r.body["metadata"]["generation"], json!(2));
+    d["metadata"]["annotations"] = json!({"note":"x"});
+    let r = apply(&b, &web("k", ""), &d).await;
+    assert_eq!(r.body["metadata"]["generation"], json!(3));
+    let cm = apply(
+        &b,
+        &format!("{CM}/c?fieldManager=k"),
+        &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}),
+    )
+    .await;
+    assert!(cm.body["metadata"].get("generation").is_none());
+}
+
+/// B36, B37: a POST creates an Update entry owning defaults with "." on new maps;
+/// the same manager applying later gets a separate Apply entry.
+#[tokio::test]
+async fn b36_b37_update_entries() {
+    let s = TestApiServer::start().await.expect("start");
+    let r = req(
+        &s.base_url(),
+        "POST",
+        DEPLOY,
+        &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", "kubectl-create/v1.32.5 (linux/amd64)"),
+        ],
+        &deployment("web", 1, "nginx:1.27").to_string(),
+    )
+    .await;
+    assert_eq!(r.code, 201);
+    let e = &r.body["metadata"]["managedFields"][0];
+    assert_eq!(e["manager"], json!("kubectl-create"));
+    assert_eq!(e["operation"], json!("Update"));
+    let f = &e["fieldsV1"]["f:spec"];
+    assert_eq!(
+        f["f:template"]["f:metadata"]["f:labels"],
+        json!({".":{},"f:app":{}})
+    );
+    assert!(
+        f["f:template"]["f:spec"].get("f:dnsPolicy").is_some(),
+        "creator owns defaults"
+    );
+    assert!(f["f:strategy"]["f:rollingUpdate"].get(".").is_some());
+    assert!(f.get(".").is_none(), "spec existed in the zero object");
+    let r = apply(
+        &s.base_url(),
+        &web("kubectl-create", ""),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    assert_eq!(
+        managers(&r.body),
+        vec![
+            ("kubectl-create".into(), "Apply".into()),
+            ("kubectl-create".into(), "Update".into())
+        ]
+    );
+}
+
+/// B28: wrong apiVersion/kind and managedFields in an apply body are 400s.
+#[tokio::test]
+async fn b28_apply_type_and_managed_fields_checks() {
+    let s = TestApiServer::start().await.expect("start");
+    let r = apply(
+        &s.base_url(),
+        &web("k", ""),
+        &json!({"metadata":{"name":"web"}}),
+    )
+    .await;
+    assert_eq!(r.code, 400);
+    assert_eq!(r.body["message"], json!("invalid object type: /, Kind="));
+    let mut d = deployment("web", 1, "nginx");
+    d["kind"] = json!("StatefulSet");
+    let r = apply(&s.base_url(), &web("k", ""), &d).await;
+    assert_eq!(
+        r.body["message"],
+        json!("invalid object type: apps/v1, Kind=StatefulSet")
+    );
+    let mut d = deployment("web", 1, "nginx");
+    d["metadata"]["managedFields"] = json!([]);
+    let r = apply(&s.base_url(), &web("k", ""), &d).await;
+    assert_eq!(
+        r.body["message"],
+        json!("metadata.managedFields must be nil")
+    );
+}
+
+/// B29: name and namespace must match the URL.
+#[tokio::test]
+async fn b29_name_namespace_mismatch() {
+    let s = TestApiServer::start().await.expect("start");
+    let r = apply(
+        &s.base_url(),
+        &format!("{DEPLOY}/other?fieldManager=k"),
+        &deployment("web", 1, "nginx"),
+    )
+    .await;
+    assert_eq!(r.code, 400);
+    assert_eq!(
+        r.body["message"],
+        json!("the name of the object (web) does not match the name on the URL (other)")
+    );
+    let mut d = deployment("web", 1, "nginx");
+    d["metadata"]["namespace"] = json!("elsewhere");
+    let r = apply(&s.base_url(), &web("k", ""), &d).await;
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    );
+}
+
+/// B32: create-on-apply with a uid but no object → 409 uid mismatch.
+#[tokio::test]
+async fn b32_uid_without_object() {
+    let s = TestApiServer::start().await.expect("start");
+    let mut d = deployment("web", 1, "nginx");
+    d["metadata"]["uid"] = json!("1234");
+    let r = apply(&s.base_url(), &web("k", ""), &d).await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Operation cannot be fulfilled on deployments.apps \"web\": uid mismatch: the provided object specified uid 1234, and no existing object was found"
+        )
+    );
+}
+
+/// B47: an unknown field in an apply is a 500 without reason, even with fieldValidation=Strict.
+#[tokio::test]
+async fn b47_unknown_field_in_apply_is_500() {
+    let s = TestApiServer::start().await.expect("start");
+    let svc = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"admin-api"},"spec":{"topologyKeys":["x"],"ports":[{"port":80}]}});
+    let r = apply(
+        &s.base_url(),
+        "/api/v1/namespaces/default/services/admin-api?fieldManager=k&fieldValidation=Strict",
+        &svc,
+    )
+    .await;
+    assert_eq!(r.code, 500);
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"failed to create typed patch object (default/admin-api; /v1, Kind=Service): .spec.topologyKeys: field not declared in schema","code":500})
+    );
+    let mut d = deployment("web", 1, "nginx");
+    d["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"containerPort":93},{"containerPort":93}]);
+    let r = apply(&s.base_url(), &web("k", ""), &d).await;
+    assert_eq!(r.code, 500);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.template.spec.containers[name=\"nginx\"].ports: duplicate entries for key [containerPort=93,protocol=\"TCP\"]"
+        )
+    );
+}
+
+/// B30: status in an apply to the main resource is silently ignored.
+#[tokio::test]
+async fn b30_status_is_reset_field() {
+    let s = TestApiServer::start().await.expect("start");
+    let mut d = deployment("web", 1, "nginx");
+    d["status"] = json!({"replicas": 5});
+    let r = apply(&s.base_url(), &web("k", ""), &d).await;
+    assert_eq!(r.body["status"], json!({}));
+    assert!(
+        r.body["metadata"]["managedFields"][0]["fieldsV1"]
+            .get("f:status")
+            .is_none()
+    );
+}
+
+/// B91: writes through /status change only status, get a subresource entry, no generation bump.
+#[tokio::test]
+async fn b91_status_subresource() {
+    let s = TestApiServer::start().await.expect("start");
+    apply(&s.base_url(), &web("k", ""), &deployment("web", 1, "nginx")).await;
+    let r = patch(
+        &s.base_url(),
+        &format!("{DEPLOY}/web/status?fieldManager=ctl"),
+        "application/merge-patch+json",
+        &json!({"spec":{"replicas":7},"status":{"replicas":1}}),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(r.body["status"]["replicas"], json!(1));
+    assert_eq!(r.body["spec"]["replicas"], json!(1));
+    assert_eq!(r.body["metadata"]["generation"], json!(1));
+    let e = r.body["metadata"]["managedFields"]
+        .as_array()
+        .expect("mf")
+        .iter()
+        .find(|e| e["manager"] == "ctl")
+        .cloned()
+        .expect("ctl");
+    assert_eq!(e["subresource"], json!("status"));
+}
+
+/// B44: a merge patch setting managedFields to [{}] resets tracking.
+#[tokio::test]
+async fn b44_reset_managed_fields() {
+    let s = TestApiServer::start().await.expect("start");
+    apply(
+        &s.base_url(),
+        &format!("{CM}/c?fieldManager=k"),
+        &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"}}),
+    )
+    .await;
+    let r = patch(
+        &s.base_url(),
+        &format!("{CM}/c"),
+        "application/merge-patch+json",
+        &json!({"metadata":{"managedFields":[{}]}}),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert!(r.body["metadata"].get("managedFields").is_none());
+}
+
+/// B49: applying to an object without managedFields conflicts with before-first-apply.
+#[tokio::test]
+async fn b49_before_first_apply() {
+    let s = TestApiServer::start().await.expect("start");
+    apply(&s.base_url(), &web("k", ""), &deployment("web", 1, "nginx")).await;
+    patch(
+        &s.base_url(),
+        &format!("{DEPLOY}/web"),
+        "application/merge-patch+json",
+        &json!({"metadata":{"managedFields":[{}]}}),
+    )
+    .await;
+    let r = apply(
+        &s.base_url(),
+        &web("new", ""),
+        &deployment("web", 2, "nginx"),
+    )
+    .await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas"
+        )
+    );
+}
+
+/// B54, B57, B78: PUT with a stale resourceVersion → 409; without one it is unconditional; uid stays.
+#[tokio::test]
+async fn b54_b57_b78_update_resource_version_rules() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    let c = post(&b, CM, &json!({"metadata":{"name":"c"},"data":{"a":"1"}})).await;
+    let mut body = c.body.clone();
+    body["data"] = json!({"a":"2"});
+    let r = put(&b, &format!("{CM}/c"), &body).await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["metadata"]["uid"], c.body["metadata"]["uid"]);
+    assert!(r.body["metadata"]["resourceVersion"] != c.body["metadata"]["resourceVersion"]);
+    let r = put(&b, &format!("{CM}/c"), &body).await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Operation cannot be fulfilled on configmaps \"c\": the object has been modified; please apply your changes to the latest version and try again"
+        )
+    );
+    assert_eq!(r.body["reason"], json!("Conflict"));
+    body["metadata"]
+        .as_object_mut()
+        .expect("md")
+        .remove("resourceVersion");
+    body["data"] = json!({"a":"3"});
+    assert_eq!(put(&b, &format!("{CM}/c"), &body).await.code, 200);
+}
+
+/// B23: the zero creationTimestamp of a pod template serializes as null.
+#[tokio::test]
+async fn b23_template_creation_timestamp_null() {
+    let s = TestApiServer::start().await.expect("start");
+    let r = apply(&s.base_url(), &web("k", ""), &deployment("web", 1, "nginx")).await;
+    assert!(r.body["spec"]["template"]["metadata"]["creationTimestamp"].is_null());
+    assert!(
+        r.body["spec"]["template"]["metadata"]
+            .as_object()
+            .is_some_and(|m| m.contains_key("creationTimestamp"))
+    );
+}
