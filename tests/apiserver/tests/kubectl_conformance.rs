@@ -1,0 +1,334 @@
+//! Conformance runs of the real kubectl binary (on PATH; a dispatcher that picks the bundled
+//! kubectl matching /version minor 32). Each run gets its own --kubeconfig and --cache-dir (B7).
+
+mod common;
+use common::TempDir;
+use serde_json::{Value, json};
+use test_apiserver::TestApiServer;
+
+struct Kubectl {
+    dir: TempDir,
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Kubectl {
+    fn new(s: &TestApiServer) -> Self {
+        let dir = TempDir::new("kubectl");
+        s.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig");
+        Self { dir }
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write manifest");
+        p.to_string_lossy().to_string()
+    }
+
+    async fn run(&self, args: &[&str]) -> Out {
+        let kc = self.dir.path().join("kubeconfig");
+        let cache = self.dir.path().join("cache");
+        let out = tokio::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path())
+            .output()
+            .await
+            .expect("kubectl runs");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+}
+
+const MANIFEST: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: team-a
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  namespace: team-a
+  labels: {app: web}
+data:
+  a: \"1\"
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: team-a
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+";
+
+const NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n";
+
+async fn setup() -> (TestApiServer, Kubectl, String) {
+    let s = TestApiServer::start().await.expect("start");
+    let k = Kubectl::new(&s);
+    let ns = k.write("ns.yaml", NS);
+    let o = k.run(&["apply", "--server-side", "-f", &ns]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let m = k.write("app.yaml", MANIFEST);
+    (s, k, m)
+}
+
+/// B10, B16: multi-document apply --server-side sends one apply PATCH per object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b10_apply_server_side_multi_doc() {
+    let (s, k, m) = setup().await;
+    s.clear_request_log();
+    let o = k.run(&["apply", "--server-side", "-f", &m]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "deployment.apps/web serverside-applied\nconfigmap/cfg serverside-applied\nservice/web serverside-applied\n"
+    );
+    let patches: Vec<_> = s
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 3);
+    assert_eq!(
+        patches[0].path,
+        "/apis/apps/v1/namespaces/team-a/deployments/web"
+    );
+    assert_eq!(
+        patches[0].query,
+        "fieldManager=kubectl&fieldValidation=Strict&force=false"
+    );
+    assert!(
+        patches[0]
+            .content_type
+            .starts_with("application/apply-patch+yaml")
+    );
+    assert_eq!(patches[0].status, 201);
+}
+
+/// B48: re-applying the same manifest changes nothing (same resourceVersion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b48_reapply_no_change() {
+    let (s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let rv = s.resource_version();
+    let o = k.run(&["apply", "--server-side", "-f", &m]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(s.resource_version(), rv);
+}
+
+/// B41, B42, B10: a second --field-manager changing an owned field fails with kubectl's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b42_conflict_with_second_manager() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let m3 = k.write("app3.yaml", &MANIFEST.replace("replicas: 2", "replicas: 3"));
+    let o = k
+        .run(&[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "other",
+            "-f",
+            &m3,
+        ])
+        .await;
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("error: Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas\nPlease review the fields above--they currently have other managers."),
+        "{}",
+        o.stderr
+    );
+    // B43: --force-conflicts takes over.
+    let o = k
+        .run(&[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "other",
+            "--force-conflicts",
+            "-f",
+            &m3,
+        ])
+        .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = k
+        .run(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .await;
+    assert_eq!(o.stdout, "3");
+}
+
+/// B12, B53: diff --server-side exits 0 when unchanged and 1 with only the real changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b12_diff_server_side() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let o = k.run(&["diff", "--server-side", "-f", &m]).await;
+    assert_eq!(o.code, 0, "stdout: {} stderr: {}", o.stdout, o.stderr);
+    assert_eq!(o.stdout, "");
+    let m3 = k.write("app3.yaml", &MANIFEST.replace("replicas: 2", "replicas: 3"));
+    let o = k.run(&["diff", "--server-side", "-f", &m3]).await;
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let changed: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            "-  generation: 1",
+            "+  generation: 2",
+            "-  replicas: 2",
+            "+  replicas: 3"
+        ]
+    );
+}
+
+/// B12: diff of a missing object shows the whole would-be object (LIVE empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b12_diff_new_object() {
+    let (_s, k, m) = setup().await;
+    let o = k.run(&["diff", "--server-side", "-f", &m]).await;
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stdout.contains("+  name: web"));
+}
+
+/// B38, B39: get -o json --show-managed-fields shows managedFields as kubectl prints them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b38_get_json_managed_fields() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let o = k
+        .run(&["get", "deployment", "web", "-n", "team-a", "-o", "json"])
+        .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).expect("json");
+    assert!(
+        v["metadata"].get("managedFields").is_none(),
+        "kubectl hides them by default"
+    );
+    let o = k
+        .run(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "team-a",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ])
+        .await;
+    let v: Value = serde_json::from_str(&o.stdout).expect("json");
+    let mf = &v["metadata"]["managedFields"][0];
+    assert_eq!(mf["manager"], json!("kubectl"));
+    assert_eq!(mf["operation"], json!("Apply"));
+    assert_eq!(mf["fieldsType"], json!("FieldsV1"));
+    assert_eq!(
+        mf["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]
+            ["f:ports"],
+        json!({"k:{\"containerPort\":80,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{}}})
+    );
+    let o = k
+        .run(&["get", "configmaps", "-A", "-l", "app=web", "-o", "name"])
+        .await;
+    assert_eq!(o.stdout, "configmap/cfg\n");
+}
+
+/// B13, B75, B84, B89: delete -f, then deleting again reports the real NotFound message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b13_delete() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let o = k.run(&["delete", "-f", &m]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "deployment.apps \"web\" deleted\nconfigmap \"cfg\" deleted\nservice \"web\" deleted\n"
+    );
+    let o = k.run(&["delete", "-f", &m]).await;
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr
+            .contains("Error from server (NotFound): error when deleting \"")
+            && o.stderr.contains("deployments.apps \"web\" not found"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// B87: namespace deletion removes its content synchronously; kubectl's wait ends at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b87_namespace_deletion() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let o = k.run(&["delete", "namespace", "team-a"]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "namespace \"team-a\" deleted\n");
+    let o = k.run(&["get", "namespace", "team-a"]).await;
+    assert_eq!(
+        o.stderr.trim(),
+        "Error from server (NotFound): namespaces \"team-a\" not found"
+    );
+    let o = k.run(&["get", "deployments", "-A", "-o", "name"]).await;
+    assert_eq!(o.stdout, "");
+}
+
+/// B71, B73: an immutable selector change is shown by kubectl as "The Deployment ... is invalid".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b73_immutable_selector() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let changed = MANIFEST.replace("{app: web}", "{app: web2}");
+    let m2 = k.write("app2.yaml", &changed);
+    let o = k.run(&["apply", "--server-side", "-f", &m2]).await;
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains("The Deployment \"web\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web2\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"),
+        "{}",
+        o.stderr
+    );
+}
