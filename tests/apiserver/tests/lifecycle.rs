@@ -1,0 +1,532 @@
+//! Defaulting (section 5), validation/immutability (section 6) and deletion (section 7).
+
+mod common;
+use common::*;
+use serde_json::json;
+use test_apiserver::TestApiServer;
+
+async fn server() -> TestApiServer {
+    TestApiServer::start().await.expect("start")
+}
+
+/// B58, B59, B60: Deployment and pod template defaults.
+#[tokio::test]
+async fn b59_b60_deployment_defaults() {
+    let s = server().await;
+    let mut d = deployment("web", 1, "nginx");
+    d["spec"].as_object_mut().expect("spec").remove("replicas");
+    d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] =
+        json!({"httpGet":{"port":80}});
+    d["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"limits":{"cpu":"0.5","memory":"1024Mi"}});
+    d["spec"]["template"]["spec"]["volumes"] =
+        json!([{"name":"a"},{"name":"b","configMap":{"name":"c"}}]);
+    let r = apply(&s.base_url(), &format!("{DEPLOY}/web?fieldManager=k"), &d).await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(spec["replicas"], json!(1));
+    assert_eq!(
+        spec["strategy"],
+        json!({"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":"25%","maxSurge":"25%"}})
+    );
+    assert_eq!(spec["revisionHistoryLimit"], json!(10));
+    assert_eq!(spec["progressDeadlineSeconds"], json!(600));
+    let ps = &spec["template"]["spec"];
+    assert_eq!(ps["dnsPolicy"], json!("ClusterFirst"));
+    assert_eq!(ps["restartPolicy"], json!("Always"));
+    assert_eq!(ps["schedulerName"], json!("default-scheduler"));
+    assert_eq!(ps["securityContext"], json!({}));
+    assert_eq!(ps["terminationGracePeriodSeconds"], json!(30));
+    let c = &ps["containers"][0];
+    assert_eq!(c["imagePullPolicy"], json!("Always"));
+    assert_eq!(c["terminationMessagePath"], json!("/dev/termination-log"));
+    assert_eq!(c["terminationMessagePolicy"], json!("File"));
+    assert_eq!(
+        c["resources"]["limits"],
+        json!({"cpu":"500m","memory":"1024Mi"})
+    );
+    assert_eq!(
+        c["readinessProbe"],
+        json!({"httpGet":{"port":80,"path":"/","scheme":"HTTP"},"timeoutSeconds":1,"periodSeconds":10,"successThreshold":1,"failureThreshold":3})
+    );
+    assert_eq!(ps["volumes"][0]["emptyDir"], json!({}));
+    assert_eq!(ps["volumes"][1]["configMap"]["defaultMode"], json!(420));
+}
+
+/// B63: CronJob defaults, Job defaults not applied inside jobTemplate, restartPolicy validation.
+#[tokio::test]
+async fn b63_cronjob_defaults_and_restart_policy() {
+    let s = server().await;
+    let cj = |rp: Option<&str>| {
+        let mut pod = json!({"containers":[{"name":"c","image":"busybox:1"}]});
+        if let Some(rp) = rp {
+            pod["restartPolicy"] = json!(rp);
+        }
+        json!({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"cj"},
+          "spec":{"schedule":"*/5 * * * *","jobTemplate":{"spec":{"template":{"spec":pod}}}}})
+    };
+    let p = "/apis/batch/v1/namespaces/default/cronjobs/cj?fieldManager=k";
+    let r = apply(&s.base_url(), p, &cj(None)).await;
+    assert_eq!(r.code, 422);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "CronJob.batch \"cj\" is invalid: spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
+        )
+    );
+    let r = apply(&s.base_url(), p, &cj(Some("OnFailure"))).await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(spec["concurrencyPolicy"], json!("Allow"));
+    assert_eq!(spec["suspend"], json!(false));
+    assert_eq!(spec["successfulJobsHistoryLimit"], json!(3));
+    assert_eq!(spec["failedJobsHistoryLimit"], json!(1));
+    assert!(spec["jobTemplate"]["spec"].get("backoffLimit").is_none());
+    assert_eq!(r.body["metadata"]["generation"], json!(1));
+}
+
+/// B61: headless, NodePort and ExternalName services.
+#[tokio::test]
+async fn b61_service_variants() {
+    let s = server().await;
+    let b = s.base_url();
+    let r = post(
+        &b,
+        "/api/v1/namespaces/default/services",
+        &json!({"metadata":{"name":"h"},"spec":{"clusterIP":"None","selector":{"a":"b"}}}),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(r.body["spec"]["clusterIPs"], json!(["None"]));
+    let r = post(
+        &b,
+        "/api/v1/namespaces/default/services",
+        &json!({"metadata":{"name":"np"},"spec":{"type":"NodePort","ports":[{"port":80}]}}),
+    )
+    .await;
+    let np = r.body["spec"]["ports"][0]["nodePort"]
+        .as_u64()
+        .expect("nodePort");
+    assert!((30000..=32767).contains(&np));
+    assert_eq!(r.body["spec"]["externalTrafficPolicy"], json!("Cluster"));
+    let r = post(&b, "/api/v1/namespaces/default/services", &json!({"metadata":{"name":"ext"},"spec":{"type":"ExternalName","externalName":"example.com"}})).await;
+    assert!(r.body["spec"].get("clusterIP").is_none());
+    let r = post(
+        &b,
+        "/api/v1/namespaces/default/services",
+        &json!({"metadata":{"name":"noports"},"spec":{"selector":{"a":"b"}}}),
+    )
+    .await;
+    assert_eq!(
+        r.body["message"],
+        json!("Service \"noports\" is invalid: spec.ports: Required value")
+    );
+}
+
+/// B65: Secret type default and stringData folded into data.
+#[tokio::test]
+async fn b65_secret_defaults() {
+    let s = server().await;
+    let r = apply(&s.base_url(), "/api/v1/namespaces/default/secrets/s?fieldManager=k", &json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"stringData":{"password":"hello"}})).await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(r.body["type"], json!("Opaque"));
+    assert_eq!(r.body["data"], json!({"password":"aGVsbG8="}));
+    assert!(r.body.get("stringData").is_none());
+    assert!(r.body["metadata"].get("generation").is_none());
+}
+
+/// B67: Namespace label, spec.finalizers and phase; the label cannot be removed.
+#[tokio::test]
+async fn b67_namespace_defaults() {
+    let s = server().await;
+    let r = apply(
+        &s.base_url(),
+        "/api/v1/namespaces/team-a?fieldManager=k",
+        &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team-a"}}),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(
+        r.body["metadata"]["labels"],
+        json!({"kubernetes.io/metadata.name":"team-a"})
+    );
+    assert_eq!(r.body["spec"], json!({"finalizers":["kubernetes"]}));
+    assert_eq!(r.body["status"], json!({"phase":"Active"}));
+    assert!(
+        r.body["metadata"].get("managedFields").is_none()
+            || r.body["metadata"]["managedFields"][0]["fieldsV1"]
+                .get("f:metadata")
+                .is_none()
+    );
+    let r = patch(
+        &s.base_url(),
+        "/api/v1/namespaces/team-a",
+        "application/merge-patch+json",
+        &json!({"metadata":{"labels":{"kubernetes.io/metadata.name":null}}}),
+    )
+    .await;
+    assert_eq!(
+        r.body["metadata"]["labels"],
+        json!({"kubernetes.io/metadata.name":"team-a"})
+    );
+}
+
+/// B62: Ingress pathType is required.
+#[tokio::test]
+async fn b62_ingress_path_type_required() {
+    let s = server().await;
+    let ing = json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},
+      "spec":{"rules":[{"http":{"paths":[{"path":"/","backend":{"service":{"name":"w","port":{"number":80}}}}]}}]}});
+    let r = post(
+        &s.base_url(),
+        "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+        &ing,
+    )
+    .await;
+    assert_eq!(r.code, 422);
+    assert_eq!(
+        r.body["details"]["causes"][0]["field"],
+        json!("spec.rules[0].http.paths[0].pathType")
+    );
+    assert_eq!(
+        r.body["details"]["causes"][0]["message"],
+        json!("Required value: pathType must be specified")
+    );
+}
+
+/// B73, B74: immutable Deployment selector; selector must match template labels.
+#[tokio::test]
+async fn b73_deployment_selector_immutable() {
+    let s = server().await;
+    let b = s.base_url();
+    apply(
+        &b,
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 1, "nginx"),
+    )
+    .await;
+    let mut d = deployment("web", 1, "nginx");
+    d["spec"]["selector"]["matchLabels"] = json!({"app":"x"});
+    d["spec"]["template"]["metadata"]["labels"] = json!({"app":"x"});
+    let r = apply(&b, &format!("{DEPLOY}/web?fieldManager=k"), &d).await;
+    assert_eq!(r.code, 422);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"x\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
+        )
+    );
+    let mut bad = deployment("other", 1, "nginx");
+    bad["spec"]["template"]["metadata"]["labels"] = json!({"app":"nope"});
+    let r = post(&b, DEPLOY, &bad).await;
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Deployment.apps \"other\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"nope\"}: `selector` does not match template `labels`"
+        )
+    );
+}
+
+/// B73: immutable ConfigMap, Secret type, Service clusterIP, Job template.
+#[tokio::test]
+async fn b73_other_immutable_fields() {
+    let s = server().await;
+    let b = s.base_url();
+    post(
+        &b,
+        CM,
+        &json!({"metadata":{"name":"c"},"data":{"a":"1"},"immutable":true}),
+    )
+    .await;
+    let r = patch(
+        &b,
+        &format!("{CM}/c"),
+        "application/merge-patch+json",
+        &json!({"data":{"a":"2"}}),
+    )
+    .await;
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+        )
+    );
+    post(
+        &b,
+        "/api/v1/namespaces/default/secrets",
+        &json!({"metadata":{"name":"s"}}),
+    )
+    .await;
+    let r = patch(
+        &b,
+        "/api/v1/namespaces/default/secrets/s",
+        "application/merge-patch+json",
+        &json!({"type":"kubernetes.io/tls"}),
+    )
+    .await;
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+        )
+    );
+    let svc = post(
+        &b,
+        "/api/v1/namespaces/default/services",
+        &json!({"metadata":{"name":"w"},"spec":{"ports":[{"port":80}]}}),
+    )
+    .await;
+    assert!(svc.body["spec"]["clusterIP"].is_string());
+    let r = patch(
+        &b,
+        "/api/v1/namespaces/default/services/w",
+        "application/merge-patch+json",
+        &json!({"spec":{"clusterIP":"10.96.9.9","clusterIPs":["10.96.9.9"]}}),
+    )
+    .await;
+    assert_eq!(r.code, 422);
+    assert_eq!(
+        r.body["details"]["causes"][0]["field"],
+        json!("spec.clusterIPs[0]")
+    );
+    let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"a"}]}}}});
+    apply(
+        &b,
+        "/apis/batch/v1/namespaces/default/jobs/j?fieldManager=k",
+        &job,
+    )
+    .await;
+    let mut job2 = job.clone();
+    job2["spec"]["template"]["spec"]["containers"][0]["image"] = json!("b");
+    let r = apply(
+        &b,
+        "/apis/batch/v1/namespaces/default/jobs/j?fieldManager=k",
+        &job2,
+    )
+    .await;
+    assert_eq!(r.code, 422);
+    assert_eq!(
+        r.body["details"]["causes"][0]["field"],
+        json!("spec.template")
+    );
+}
+
+/// B83, B84: delete answers with a Success Status; dry-run deletes nothing; bad policy is 422.
+#[tokio::test]
+async fn b84_delete_response_and_dry_run() {
+    let s = server().await;
+    let b = s.base_url();
+    let d = apply(
+        &b,
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 1, "nginx"),
+    )
+    .await;
+    let uid = d.body["metadata"]["uid"].clone();
+    let r = delete(
+        &b,
+        &format!("{DEPLOY}/web"),
+        r#"{"propagationPolicy":"Bogus"}"#,
+    )
+    .await;
+    assert_eq!(r.code, 422);
+    let r = delete(&b, &format!("{DEPLOY}/web"), r#"{"dryRun":["All"]}"#).await;
+    assert_eq!(r.code, 200);
+    assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 200);
+    let r = delete(
+        &b,
+        &format!("{DEPLOY}/web"),
+        r#"{"propagationPolicy":"Background"}"#,
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":{"name":"web","group":"apps","kind":"deployments","uid":uid}})
+    );
+    assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 404);
+    let r = delete(&b, &format!("{DEPLOY}/web"), "").await;
+    assert_eq!(r.code, 404);
+}
+
+/// B78: delete preconditions.
+#[tokio::test]
+async fn b78_delete_preconditions() {
+    let s = server().await;
+    post(&s.base_url(), CM, &json!({"metadata":{"name":"c"}})).await;
+    let r = delete(
+        &s.base_url(),
+        &format!("{CM}/c"),
+        r#"{"preconditions":{"uid":"x"}}"#,
+    )
+    .await;
+    assert_eq!(r.code, 409);
+    assert!(r.body["message"].as_str().unwrap_or("").starts_with("Operation cannot be fulfilled on configmaps \"c\": Precondition failed: UID in precondition: x, UID in object meta: "));
+}
+
+/// B85: Background deletes dependents; Orphan strips their ownerReferences.
+#[tokio::test]
+async fn b85_propagation_policies() {
+    let s = server().await;
+    let b = s.base_url();
+    for (policy, survives) in [
+        ("Background", false),
+        ("Orphan", true),
+        ("Foreground", false),
+    ] {
+        let owner = post(&b, CM, &json!({"metadata":{"name":"owner"}})).await;
+        let uid = owner.body["metadata"]["uid"].clone();
+        post(&b, CM, &json!({"metadata":{"name":"dep","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":uid,"blockOwnerDeletion":true}]}})).await;
+        let r = delete(
+            &b,
+            &format!("{CM}/owner"),
+            &format!(r#"{{"propagationPolicy":"{policy}"}}"#),
+        )
+        .await;
+        assert_eq!(r.code, 200, "{policy}");
+        assert_eq!(get(&b, &format!("{CM}/owner")).await.code, 404, "{policy}");
+        let dep = get(&b, &format!("{CM}/dep")).await;
+        assert_eq!(dep.code == 200, survives, "{policy}");
+        if survives {
+            assert!(
+                dep.body["metadata"]
+                    .get("ownerReferences")
+                    .is_none_or(|r| r.as_array().is_some_and(Vec::is_empty))
+            );
+            delete(&b, &format!("{CM}/dep"), "").await;
+        }
+    }
+}
+
+/// B86: finalizers keep the object with deletionTimestamp; removing the last one deletes it.
+#[tokio::test]
+async fn b86_finalizers() {
+    let s = server().await;
+    let b = s.base_url();
+    let d = post(&b, DEPLOY, &{
+        let mut d = deployment("web", 1, "nginx");
+        d["metadata"]["finalizers"] = json!(["example.com/keep"]);
+        d
+    })
+    .await;
+    assert_eq!(d.code, 201);
+    let r = delete(&b, &format!("{DEPLOY}/web"), "").await;
+    assert_eq!(r.code, 200);
+    assert!(r.body["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(r.body["metadata"]["deletionGracePeriodSeconds"], json!(0));
+    assert_eq!(r.body["metadata"]["generation"], json!(2));
+    let r = patch(
+        &b,
+        &format!("{DEPLOY}/web"),
+        "application/merge-patch+json",
+        &json!({"metadata":{"finalizers":["example.com/keep","example.com/new"]}}),
+    )
+    .await;
+    assert_eq!(r.code, 422);
+    assert!(r.body["message"].as_str().unwrap_or("").contains("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/new\"}"));
+    let r = patch(
+        &b,
+        &format!("{DEPLOY}/web"),
+        "application/merge-patch+json",
+        &json!({"metadata":{"finalizers":null}}),
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 404);
+}
+
+/// B82, B87: namespace Terminating (opt-in mode): 409 on re-delete, 403 on create, /finalize ends it.
+#[tokio::test]
+async fn b82_b87_terminating_namespace() {
+    let s = TestApiServer::start_with(test_apiserver::ServerOptions {
+        keep_terminating_namespaces: true,
+        ..Default::default()
+    })
+    .await
+    .expect("start");
+    let b = s.base_url();
+    post(
+        &b,
+        "/api/v1/namespaces",
+        &json!({"metadata":{"name":"doomed"}}),
+    )
+    .await;
+    let r = delete(&b, "/api/v1/namespaces/doomed", "").await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["kind"], json!("Namespace"));
+    assert_eq!(r.body["status"]["phase"], json!("Terminating"));
+    assert_eq!(r.body["spec"]["finalizers"], json!(["kubernetes"]));
+    let r = delete(&b, "/api/v1/namespaces/doomed", "").await;
+    assert_eq!(r.code, 409);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Operation cannot be fulfilled on namespaces \"doomed\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
+        )
+    );
+    let r = post(
+        &b,
+        "/api/v1/namespaces/doomed/configmaps",
+        &json!({"metadata":{"name":"late"}}),
+    )
+    .await;
+    assert_eq!(r.code, 403);
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+      "message":"configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated",
+      "reason":"Forbidden","details":{"name":"late","kind":"configmaps","causes":[{"reason":"NamespaceTerminating","message":"namespace doomed is being terminated","field":"metadata.namespace"}]},"code":403})
+    );
+    let ns = get(&b, "/api/v1/namespaces/doomed").await.body;
+    let mut fin = ns.clone();
+    fin["spec"]["finalizers"] = json!([]);
+    let r = put(&b, "/api/v1/namespaces/doomed/finalize", &fin).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(get(&b, "/api/v1/namespaces/doomed").await.code, 404);
+}
+
+/// B87: default mode deletes the content and the namespace inside the DELETE.
+#[tokio::test]
+async fn b87_namespace_cascade_synchronous() {
+    let s = server().await;
+    let b = s.base_url();
+    post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}})).await;
+    post(
+        &b,
+        "/api/v1/namespaces/x/configmaps",
+        &json!({"metadata":{"name":"c"}}),
+    )
+    .await;
+    let r = delete(
+        &b,
+        "/api/v1/namespaces/x",
+        r#"{"propagationPolicy":"Background"}"#,
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(get(&b, "/api/v1/namespaces/x").await.code, 404);
+    assert_eq!(get(&b, "/api/v1/namespaces/x/configmaps/c").await.code, 404);
+    assert_eq!(
+        post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}}))
+            .await
+            .code,
+        201,
+        "name reusable (B89)"
+    );
+}
+
+/// B88: deletecollection with a label selector returns the deleted objects.
+#[tokio::test]
+async fn b88_delete_collection() {
+    let s = server().await;
+    let b = s.base_url();
+    for n in ["a", "b", "c"] {
+        let l = if n == "c" { "other" } else { "x" };
+        post(&b, CM, &json!({"metadata":{"name":n,"labels":{"app":l}}})).await;
+    }
+    let r = delete(&b, &format!("{CM}?labelSelector=app%3Dx"), "").await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["kind"], json!("ConfigMapList"));
+    assert_eq!(r.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(get(&b, &format!("{CM}/c")).await.code, 200);
+}
