@@ -42,7 +42,44 @@ pub enum Command {
     /// Check a deploy request against its build without touching a cluster.
     #[command(after_help = format!("Examples:\n  kubectl astro validate -f examples/deploy-request.json --catalog examples/catalog\n\n{EXIT_CODES}"))]
     Validate(RequestArgs),
+    /// Show what deploy would change: server-side dry-run against the live objects.
+    #[command(after_help = DIFF_HELP)]
+    Diff(DiffArgs),
+    /// Delete an agent's deployment (its namespace, only if kubectl-astro created it).
+    #[command(after_help = UNDEPLOY_HELP)]
+    Undeploy(UndeployArgs),
+    /// Manage the in-cluster build catalog (namespace astro-system).
+    #[command(subcommand, after_help = BUILD_HELP)]
+    Build(BuildCommand),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  source <(kubectl astro completion bash)\n  kubectl astro completion zsh > \"${fpath[1]}/_kubectl-astro\""
+    )]
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
+
+const DIFF_HELP: &str = "\
+Examples:
+  kubectl astro diff -f examples/deploy-request.json --catalog examples/catalog
+  kubectl astro diff -f request.yaml -o json
+
+Exit codes: 0 no changes, 1 changes, >1 error (3 invalid input, 4 denied, 5 build not found).
+Secret values are masked as <redacted sha256:xxxxxxxx>: a changed value changes the fingerprint.";
+
+const UNDEPLOY_HELP: &str = "\
+Examples:
+  kubectl astro undeploy --account astro-team --name weather-agent --wait
+
+Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment.";
+
+const BUILD_HELP: &str = "\
+Examples:
+  kubectl astro build push examples/catalog/astro-team/weather-agent/build-20240612-1530.yaml
+  kubectl astro build list --account astro-team
+  kubectl astro build publish --account astro-team --name weather-agent --build-id build-20240612-1530 --version 1.0.0";
 
 /// Where the request and the build come from.
 #[derive(Debug, Clone, Args)]
@@ -85,20 +122,9 @@ pub enum Output {
     Json,
 }
 
-/// `deploy` flags.
+/// Flags that shape the rendered objects.
 #[derive(Debug, Clone, Args)]
-pub struct DeployArgs {
-    #[command(flatten)]
-    pub request: RequestArgs,
-    /// Print the manifests instead of applying them.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Output format of --dry-run.
-    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
-    pub output: Output,
-    /// Show Secret values in --dry-run output instead of masking them.
-    #[arg(long)]
-    pub show_secrets: bool,
+pub struct RenderArgs {
     /// Directory of templates overriding the embedded ones, file by file.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
@@ -129,4 +155,150 @@ pub struct DeployArgs {
     /// Leave the agent's replica count to an autoscaler (do not send `replicas`).
     #[arg(long)]
     pub no_replicas: bool,
+}
+
+/// How to reach the cluster (as kubectl).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Path of the kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Timeout of each request (30s, 1m, 500ms; 0 = none).
+    #[arg(long, default_value = "0", global = true)]
+    pub request_timeout: String,
+    /// Field manager of server-side applies.
+    #[arg(long, default_value = "kubectl-astro", global = true)]
+    pub field_manager: String,
+}
+
+/// `deploy` flags.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Print the manifests instead of applying them (no cluster needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of --dry-run.
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: Output,
+    /// Show Secret values in --dry-run output instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Print the diff against the cluster on stderr before applying.
+    #[arg(long)]
+    pub diff: bool,
+    /// Take over fields another field manager owns instead of failing with a conflict.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Delete objects of the previous deploy that this one no longer renders.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub prune: bool,
+    /// Refuse to deploy when more objects than this would be pruned.
+    #[arg(long, default_value_t = 10)]
+    pub max_prune: usize,
+    /// Wait for workloads to become ready (kstatus rules) before answering.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (30s, 5m, …).
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    /// Objects applied at once within a stage.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// `diff` flags.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// `text` (unified diff) or `json`.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: DiffOutput,
+    /// Objects compared at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// Diff output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffOutput {
+    /// Unified diff, coloured on a terminal.
+    Text,
+    /// One JSON object per changed object, in an array.
+    Json,
+}
+
+/// `undeploy` flags.
+#[derive(Debug, Clone, Args)]
+pub struct UndeployArgs {
+    /// Account of the deployment.
+    #[arg(long)]
+    pub account: String,
+    /// Agent name.
+    #[arg(long)]
+    pub name: String,
+    /// Namespace, when deployed with --namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Wait until the namespace is gone.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+}
+
+/// `build` subcommands: the in-cluster catalog.
+#[derive(Debug, Subcommand)]
+pub enum BuildCommand {
+    /// Register a build record (YAML or JSON file) in the cluster catalog.
+    Push {
+        /// The record file.
+        file: PathBuf,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// List build records in the cluster catalog.
+    List {
+        /// Only this account's builds.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this agent's builds.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Publish a build: give it a semantic version (cross-account deploys use published builds).
+    Publish {
+        /// Account of the build.
+        #[arg(long)]
+        account: String,
+        /// Agent name.
+        #[arg(long)]
+        name: String,
+        /// Build to publish.
+        #[arg(long)]
+        build_id: String,
+        /// Version, e.g. 1.2.0.
+        #[arg(long)]
+        version: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
 }

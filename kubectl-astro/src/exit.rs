@@ -10,12 +10,10 @@ pub mod code {
     /// Failure not covered below (cluster unreachable, server error, I/O).
     pub const FAILURE: i32 = 1;
     /// Some objects failed (HTTP 207 in the platform).
-    #[allow(dead_code)] // used by the cluster path (issue 4)
     pub const PARTIAL: i32 = 2;
     /// The request, build record, spec or templates are invalid (HTTP 400).
     pub const INVALID: i32 = 3;
     /// The cluster refused our credentials or permissions (HTTP 401/403).
-    #[allow(dead_code)] // used by the cluster path (issue 4)
     pub const DENIED: i32 = 4;
     /// No build of the agent was found (HTTP 404).
     pub const NOT_FOUND: i32 = 5;

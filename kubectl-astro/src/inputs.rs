@@ -68,8 +68,9 @@ pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
     Ok(req)
 }
 
-/// The build the request deploys, from `--build FILE` or `--catalog DIR`.
-pub fn build(args: &RequestArgs, req: &DeployRequest) -> Result<Build, Failure> {
+/// The build the request deploys, from `--build FILE` or `--catalog DIR`; `None` when
+/// neither is given (the cluster catalog is then used, where there is a cluster).
+pub fn local_build(args: &RequestArgs, req: &DeployRequest) -> Result<Option<Build>, Failure> {
     let record = if let Some(path) = &args.build {
         read_record(path)?
     } else if let Some(dir) = &args.catalog {
@@ -83,13 +84,23 @@ pub fn build(args: &RequestArgs, req: &DeployRequest) -> Result<Build, Failure> 
         )?
         .clone()
     } else {
-        return Err(Failure::new(
-            crate::exit::code::INVALID,
-            "invalid request",
-            "no build source: give --build FILE or --catalog DIR (the in-cluster catalog needs a cluster)",
-        ));
+        return Ok(None);
     };
-    Ok(record.into_build()?)
+    Ok(Some(record.into_build()?))
+}
+
+/// The build from `--build FILE` or `--catalog DIR`, which commands without a cluster need.
+pub fn build(args: &RequestArgs, req: &DeployRequest) -> Result<Build, Failure> {
+    local_build(args, req)?.ok_or_else(|| {
+        Failure::invalid(
+            "no build source: give --build FILE or --catalog DIR (the in-cluster catalog needs a cluster)",
+        )
+    })
+}
+
+/// Reads one build record file.
+pub fn record_file(path: &Path) -> Result<BuildRecord, Failure> {
+    read_record(path)
 }
 
 fn read_record(path: &Path) -> Result<BuildRecord, Failure> {

@@ -1,6 +1,7 @@
 //! `kubectl-astro`: the kubectl plugin that deploys Astropods agents.
 
 mod cli;
+mod cluster;
 mod commands;
 mod exit;
 mod inputs;
@@ -16,6 +17,14 @@ fn main() {
     let result = match &cli.command {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Validate(args) => commands::validate::run(args),
+        Command::Diff(args) => commands::diff::run(args),
+        Command::Undeploy(args) => commands::undeploy::run(args),
+        Command::Build(cmd) => commands::build::run(cmd),
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "kubectl-astro", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     let code = match result {
         Ok(code) => code,
@@ -35,4 +44,12 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: cannot print JSON: {e}"),
     }
+}
+
+/// A single-threaded async runtime for the cluster commands (requests are I/O bound).
+pub fn runtime() -> Result<tokio::runtime::Runtime, exit::Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| exit::Failure::failed(format!("cannot start the async runtime: {e}")))
 }

@@ -5,7 +5,9 @@ mod output;
 mod schema;
 mod templates;
 
-pub use output::{REDACTED_PREFIX, mask_secret_value, to_json, to_yaml};
+pub use output::{
+    REDACTED_PREFIX, mask_secret_value, redact_secret, to_json, to_yaml, yaml_document,
+};
 pub use templates::{EMBEDDED, Templates};
 
 use minijinja::Value as Ctx;

@@ -52,20 +52,24 @@ pub fn redact_secret(obj: &mut Value) {
     }
 }
 
+/// One object as a YAML document (no `---`). Long values stay on one line (no folding), so
+/// what is reviewed is exactly what is sent.
+pub fn yaml_document(obj: &Value) -> Result<String, Error> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    serde_saphyr::to_string_with_options(obj, options).map_err(|e| Error::Template {
+        template: String::new(),
+        line: 0,
+        message: format!("cannot print YAML: {e}"),
+    })
+}
+
 /// Multi-document YAML, one document per object, in apply order.
 pub fn to_yaml(manifests: &[Manifest], show_secrets: bool) -> Result<String, Error> {
     let mut out = String::new();
     for obj in printable(manifests, show_secrets) {
         out.push_str("---\n");
-        let mut options = serde_saphyr::SerializerOptions::default();
-        // Long values stay on one line (no folding): what is reviewed is exactly what is sent.
-        options.prefer_block_scalars = false;
-        let doc =
-            serde_saphyr::to_string_with_options(&obj, options).map_err(|e| Error::Template {
-                template: String::new(),
-                line: 0,
-                message: format!("cannot print YAML: {e}"),
-            })?;
+        let doc = yaml_document(&obj)?;
         out.push_str(&doc);
         if !doc.ends_with('\n') {
             out.push('\n');

@@ -318,6 +318,17 @@ pub struct NetworkPolicySpec {
     pub from: String,
 }
 
+/// The location of a self-hosted store's password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorePassword {
+    /// Knowledge entry name (the key of `ResolveOptions::store_passwords`).
+    pub entry: String,
+    /// Secret holding it.
+    pub secret: String,
+    /// Key inside the Secret.
+    pub key: String,
+}
+
 /// Everything resolve decided: the input of rendering.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResolvedDeployment {
@@ -337,6 +348,9 @@ pub struct ResolvedDeployment {
     pub service_endpoints: Vec<ServiceEndpoint>,
     /// Names of Secrets whose values must not be shown.
     pub secret_names: Vec<String>,
+    /// Where each self-hosted store's password lives, so a deployer can read it back
+    /// instead of generating a new one.
+    pub store_passwords: Vec<StorePassword>,
     /// Deprecations noticed in the spec.
     pub warnings: Vec<FieldError>,
 }

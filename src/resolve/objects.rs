@@ -51,6 +51,7 @@ struct Planner<'a> {
     store_env: Vec<EnvVar>,
     /// Store credential Secrets: name → (component, data).
     store_secrets: BTreeMap<String, (String, BTreeMap<String, String>)>,
+    store_passwords: Vec<StorePassword>,
     credentials_secret: String,
     messaging_secret: String,
     config_map: String,
@@ -97,6 +98,7 @@ pub fn plan(
         config: BTreeMap::new(),
         store_env: Vec::new(),
         store_secrets: BTreeMap::new(),
+        store_passwords: Vec::new(),
     };
     p.plan_all();
     let warnings = crate::spec::validate::validate(&build.spec).warnings;
@@ -123,6 +125,7 @@ pub fn plan(
         objects,
         service_endpoints: p.endpoints,
         secret_names,
+        store_passwords: p.store_passwords,
         warnings,
     }
 }
@@ -756,6 +759,13 @@ impl Planner<'_> {
                         "yes".into(),
                     ];
                 }
+            }
+            if let Some(key) = data.keys().find(|k| k.ends_with("PASSWORD")) {
+                self.store_passwords.push(StorePassword {
+                    entry: name.to_string(),
+                    secret: secret.clone(),
+                    key: key.clone(),
+                });
             }
             env_from_secrets.push(secret.clone());
             self.store_secrets.insert(secret, (component.clone(), data));

@@ -1,14 +1,24 @@
-//! `kubectl astro deploy`.
+//! `kubectl astro deploy`: render, then (without --dry-run) staged server-side apply, prune,
+//! wait, and the DeployResponse.
 
-use astro_deploy::render::{Templates, render, to_json, to_yaml};
-use astro_deploy::resolve::{ResolveOptions, resolve};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use crate::cli::{DeployArgs, Output};
+use astro_deploy::api::{DeployRequest, DeployResponse, DeployResponseStatus};
+use astro_deploy::catalog::Build;
+use astro_deploy::render::{Manifest, Templates, render, to_json, to_yaml};
+use astro_deploy::resolve::{Kind, ResolveOptions, ResolvedDeployment, resolve};
+use base64::Engine;
+
+use crate::cli::{ClusterArgs, DeployArgs, Output, RenderArgs};
+use crate::cluster::apply::{ApplyOptions, deploy};
+use crate::cluster::connect::{connect, parse_timeout};
+use crate::cluster::{Cluster, catalog, wait};
 use crate::exit::{Failure, code};
 use crate::inputs;
 
-/// Resolve options from the flags.
-pub fn options(args: &DeployArgs) -> ResolveOptions {
+/// Resolve options from the render flags.
+pub fn options(args: &RenderArgs) -> ResolveOptions {
     ResolveOptions {
         namespace: args.namespace.clone(),
         ingress_domain: args.ingress_domain.clone(),
@@ -26,23 +36,191 @@ pub fn options(args: &DeployArgs) -> ResolveOptions {
 /// Runs `deploy`; returns the exit code.
 pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
     let req = inputs::request(&args.request)?;
-    let build = inputs::build(&args.request, &req)?;
-    let templates =
-        Templates::with_overrides(inputs::template_overrides(args.templates.as_deref())?)?;
-    let resolved = resolve(&req, &build, &options(args))?;
+    let templates = Templates::with_overrides(inputs::template_overrides(
+        args.render.templates.as_deref(),
+    )?)?;
+    if args.dry_run {
+        let build = inputs::build(&args.request, &req)?;
+        let resolved = resolve(&req, &build, &options(&args.render))?;
+        warn(&resolved);
+        let manifests = render(&resolved, &templates)?;
+        let text = match args.output {
+            Output::Yaml => to_yaml(&manifests, args.show_secrets)?,
+            Output::Json => to_json(&manifests, args.show_secrets) + "\n",
+        };
+        print!("{text}");
+        return Ok(code::SUCCESS);
+    }
+    if args.show_secrets {
+        return Err(Failure::invalid(
+            "--show-secrets only applies to --dry-run output",
+        ));
+    }
+    let local = inputs::local_build(&args.request, &req)?;
+    let wait_for = parse_timeout(&args.timeout)
+        .map_err(|e| Failure::invalid(format!("--timeout: {e}")))?
+        .unwrap_or(Duration::from_secs(300));
+    crate::runtime()?.block_on(async {
+        let cluster = cluster(&args.cluster).await?;
+        let build = match local {
+            Some(b) => b,
+            None => cluster_build(&cluster, &req).await?,
+        };
+        let (resolved, manifests) =
+            resolve_with_passwords(&cluster, &req, &build, &args.render, &templates).await?;
+        warn(&resolved);
+        if args.diff {
+            let diffs =
+                crate::cluster::diff::diff(&cluster, &resolved, &manifests, args.concurrency)
+                    .await?;
+            for d in diffs.iter().filter(|d| !d.diff.is_empty()) {
+                eprint!("{}", d.diff);
+            }
+        }
+        let opts = ApplyOptions {
+            force_conflicts: args.force_conflicts,
+            prune: args.prune,
+            max_prune: args.max_prune,
+            concurrency: args.concurrency,
+        };
+        let mut outcome = deploy(&cluster, &resolved, &manifests, &opts).await?;
+        if args.wait {
+            let errs = wait::wait(
+                &cluster,
+                &mut outcome.resources,
+                wait_for,
+                Duration::from_millis(500),
+            )
+            .await;
+            outcome.errors.extend(errs);
+        }
+        let status = if outcome.errors.is_empty() {
+            DeployResponseStatus::Success
+        } else {
+            DeployResponseStatus::Partial
+        };
+        let response = DeployResponse {
+            status,
+            name: resolved.name.clone(),
+            build_id: resolved.build_id.clone(),
+            k8s_namespace: resolved.namespace.clone(),
+            deployed_at: now(),
+            resources: outcome.resources,
+            service_endpoints: resolved.service_endpoints.clone(),
+            errors: outcome.errors,
+        };
+        crate::print_json(&response);
+        Ok(match status {
+            DeployResponseStatus::Success => code::SUCCESS,
+            DeployResponseStatus::Partial => code::PARTIAL,
+        })
+    })
+}
+
+fn warn(resolved: &ResolvedDeployment) {
     for w in &resolved.warnings {
         eprintln!("warning: spec: {w}");
     }
-    let manifests = render(&resolved, &templates)?;
-    if !args.dry_run {
-        return Err(Failure::failed(
-            "applying to a cluster is not available in this version; use --dry-run to print the manifests",
-        ));
+}
+
+/// Connects with the cluster flags.
+pub async fn cluster(args: &ClusterArgs) -> Result<Cluster, Failure> {
+    let timeout = parse_timeout(&args.request_timeout)
+        .map_err(|e| Failure::invalid(format!("--request-timeout: {e}")))?;
+    let client = connect(args.kubeconfig.as_deref(), args.context.as_deref(), timeout).await?;
+    Ok(Cluster {
+        client,
+        field_manager: args.field_manager.clone(),
+    })
+}
+
+/// The latest (or published) build from the cluster catalog.
+pub async fn cluster_build(cluster: &Cluster, req: &DeployRequest) -> Result<Build, Failure> {
+    let owner = req.source_account.as_deref().unwrap_or(&req.account);
+    let (records, problems) = catalog::list(cluster, Some(owner), Some(&req.name))
+        .await
+        .map_err(|e| catalog_failure(&e))?;
+    for p in problems {
+        eprintln!("warning: build catalog: {p}");
     }
-    let text = match args.output {
-        Output::Yaml => to_yaml(&manifests, args.show_secrets)?,
-        Output::Json => to_json(&manifests, args.show_secrets) + "\n",
+    let record = astro_deploy::catalog::select(
+        &records,
+        &req.account,
+        &req.name,
+        req.source_account.as_deref(),
+    )?;
+    Ok(record.clone().into_build()?)
+}
+
+/// A failed catalog call as a command failure.
+pub fn catalog_failure(e: &crate::cluster::CallError) -> Failure {
+    match e.code {
+        401 => Failure::new(
+            code::DENIED,
+            "unauthorized",
+            format!("reading the build catalog: {}", e.message),
+        ),
+        403 => Failure::new(
+            code::DENIED,
+            "forbidden",
+            format!("reading the build catalog: {}", e.message),
+        ),
+        0 => Failure::new(code::FAILURE, "cluster unreachable", e.message.clone()),
+        _ => Failure::failed(format!("build catalog: {e}")),
+    }
+}
+
+/// Resolves and renders with the store passwords read back from their Secrets (or freshly
+/// generated for stores deployed the first time), so a redeploy never rotates them.
+pub async fn resolve_with_passwords(
+    cluster: &Cluster,
+    req: &DeployRequest,
+    build: &Build,
+    render_args: &RenderArgs,
+    templates: &Templates,
+) -> Result<(ResolvedDeployment, Vec<Manifest>), Failure> {
+    let mut opts = options(render_args);
+    let first = resolve(req, build, &opts)?;
+    let mut passwords = BTreeMap::new();
+    for sp in &first.store_passwords {
+        let existing = match cluster
+            .get(Kind::Secret, &first.namespace, &sp.secret)
+            .await
+        {
+            Ok(reply) => reply
+                .object
+                .pointer(&format!("/data/{}", sp.key))
+                .and_then(|v| v.as_str())
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok()),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(catalog_failure(&e)),
+        };
+        let password = match existing {
+            Some(p) => p,
+            None => generate_password()?,
+        };
+        passwords.insert(sp.entry.clone(), password);
+    }
+    opts.store_passwords = passwords;
+    let resolved = if opts.store_passwords.is_empty() {
+        first
+    } else {
+        resolve(req, build, &opts)?
     };
-    print!("{text}");
-    Ok(code::SUCCESS)
+    let manifests = render(&resolved, templates)?;
+    Ok((resolved, manifests))
+}
+
+/// 32 hex characters from the OS random source.
+fn generate_password() -> Result<String, Failure> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Failure::failed(format!("no OS randomness for a store password: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Now, UTC RFC 3339 with second precision.
+pub fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -1,0 +1,425 @@
+//! Staged server-side apply, prune and the per-object results of a deploy.
+//!
+//! Round trips: the Namespace apply (which also returns the previous inventory), then one apply
+//! per object, concurrently within a stage; the inventory is written only when something
+//! changed, and prune deletes only objects the previous inventory lists, each guarded by its
+//! labels. A redeploy with nothing to change sends one PATCH per object and stores nothing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use astro_deploy::api::{ResourceAction, ResourceResult};
+use astro_deploy::render::Manifest;
+use astro_deploy::resolve::{Kind, ResolvedDeployment, Stage};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::inventory::{self, Inventory};
+use super::{CallError, Cluster, kind_from_str};
+use crate::exit::{Failure, code};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Take over fields another manager owns (409 otherwise).
+    pub force_conflicts: bool,
+    /// Delete objects of the previous deploy that this render no longer has.
+    pub prune: bool,
+    /// Refuse to deploy when more than this many objects would be pruned.
+    pub max_prune: usize,
+    /// Requests in flight within one stage.
+    pub concurrency: usize,
+}
+
+/// What a deploy did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Every object and its action, in apply order, pruned ones last.
+    pub resources: Vec<ResourceResult>,
+    /// One line per failed object, naming it.
+    pub errors: Vec<String>,
+}
+
+const STAGES: &[Stage] = &[
+    Stage::Policy,
+    Stage::Config,
+    Stage::Service,
+    Stage::Workload,
+    Stage::Ingress,
+];
+
+/// Applies `manifests` (rendered from `resolved`) and prunes what the last deploy left behind.
+pub async fn deploy(
+    cluster: &Cluster,
+    resolved: &ResolvedDeployment,
+    manifests: &[Manifest],
+    opts: &ApplyOptions,
+) -> Result<Outcome, Failure> {
+    let ns = resolved.namespace.as_str();
+    let mut out = Outcome::default();
+    let Some(ns_manifest) = manifests.iter().find(|m| m.kind == Kind::Namespace) else {
+        return Err(Failure::failed("render produced no Namespace"));
+    };
+
+    // Stage 1: the Namespace. Its reply carries the previous inventory.
+    let reply = cluster
+        .apply(
+            Kind::Namespace,
+            "",
+            ns,
+            &ns_manifest.object,
+            opts.force_conflicts,
+            false,
+        )
+        .await
+        .map_err(|e| fatal(&e, &format!("Namespace/{ns}")))?;
+    if reply
+        .object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some()
+    {
+        return Err(Failure::failed(format!(
+            "namespace {ns} is being deleted; wait until it is gone, then deploy again"
+        )));
+    }
+    let old = Inventory::from_namespace(&reply.object).unwrap_or_default();
+    let mut new = Inventory {
+        build_id: resolved.build_id.clone(),
+        objects: Default::default(),
+    };
+    let ns_key = inventory::key(Kind::Namespace, ns);
+    let ns_print = inventory::fingerprint(&reply.object);
+    out.resources.push(result(
+        Kind::Namespace,
+        ns,
+        "",
+        classify(reply.code, old.objects.get(&ns_key), &ns_print),
+        None,
+    ));
+    new.objects.insert(ns_key, ns_print);
+
+    // Prune candidates, checked against the budget before anything else is written.
+    let wanted: BTreeSet<String> = manifests
+        .iter()
+        .map(|m| inventory::key(m.kind, &m.name))
+        .collect();
+    let stale: Vec<(Kind, String)> = old
+        .objects
+        .keys()
+        .filter(|k| !wanted.contains(*k))
+        .filter_map(|k| {
+            let (kind, name) = k.split_once('/')?;
+            Some((kind_from_str(kind)?, name.to_string()))
+        })
+        .filter(|(kind, _)| *kind != Kind::Namespace)
+        .collect();
+    if opts.prune && stale.len() > opts.max_prune {
+        return Err(Failure::new(
+            code::INVALID,
+            "prune refused",
+            format!(
+                "this deploy would delete {} objects ({}), more than --max-prune={}; raise the limit or pass --prune=false",
+                stale.len(),
+                stale
+                    .iter()
+                    .map(|(k, n)| format!("{}/{n}", k.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                opts.max_prune
+            ),
+        ));
+    }
+
+    // Stages 2…: every other object, concurrently within a stage.
+    for stage in STAGES {
+        let batch: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == *stage).collect();
+        let results: Vec<(ResourceResult, Option<String>)> = futures::stream::iter(batch)
+            .map(|m| apply_one(cluster, m, &old, opts.force_conflicts))
+            .buffered(opts.concurrency.max(1))
+            .collect()
+            .await;
+        for (res, print) in results {
+            let key = inventory::key(
+                kind_from_str(&res.kind).unwrap_or(Kind::ConfigMap),
+                &res.name,
+            );
+            match print {
+                Some(p) => {
+                    new.objects.insert(key, p);
+                }
+                None => {
+                    if let Some(p) = old.objects.get(&key) {
+                        new.objects.insert(key, p.clone());
+                    }
+                }
+            }
+            if res.action == ResourceAction::Failed {
+                out.errors.push(format!(
+                    "{}/{}: {}",
+                    res.kind,
+                    res.name,
+                    res.message.clone().unwrap_or_default()
+                ));
+            }
+            out.resources.push(res);
+        }
+    }
+
+    // Prune only after a complete apply: a partial deploy never deletes anything.
+    let complete = out.errors.is_empty();
+    for (kind, name) in &stale {
+        let key = inventory::key(*kind, name);
+        let recorded = old.objects.get(&key).cloned().unwrap_or_default();
+        if !opts.prune || !complete {
+            new.objects.insert(key, recorded);
+            continue;
+        }
+        let res = prune_one(cluster, resolved, *kind, ns, name).await;
+        if res.action == ResourceAction::Failed {
+            new.objects.insert(key, recorded);
+            out.errors.push(format!(
+                "{}/{}: {}",
+                res.kind,
+                res.name,
+                res.message.clone().unwrap_or_default()
+            ));
+        }
+        out.resources.push(res);
+    }
+
+    if new != old
+        && let Err(e) = cluster
+            .apply_as(
+                &format!("{}-inventory", cluster.field_manager),
+                Kind::Namespace,
+                "",
+                ns,
+                &new.apply_body(ns),
+            )
+            .await
+    {
+        out.errors.push(format!(
+            "Namespace/{ns}: recording the inventory failed: {e}"
+        ));
+    }
+    Ok(out)
+}
+
+/// Applies one object; returns its result and, on success, its fingerprint.
+async fn apply_one(
+    cluster: &Cluster,
+    m: &Manifest,
+    old: &Inventory,
+    force: bool,
+) -> (ResourceResult, Option<String>) {
+    let key = inventory::key(m.kind, &m.name);
+    let mut attempt = cluster
+        .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
+        .await;
+    let mut note = None;
+    // A Job's pod template is immutable: replace the Job when its template changed.
+    if let Err(e) = &attempt
+        && m.kind == Kind::Job
+        && e.code == 422
+        && e.message.contains("immutable")
+    {
+        note = Some("replaced: the Job template changed and is immutable".to_string());
+        attempt = match replace(cluster, m).await {
+            Ok(()) => {
+                cluster
+                    .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+    }
+    match attempt {
+        Ok(reply) => {
+            let print = inventory::fingerprint(&reply.object);
+            let mut action = classify(reply.code, old.objects.get(&key), &print);
+            if note.is_some() {
+                action = ResourceAction::Configured;
+            }
+            (
+                result(m.kind, &m.name, &m.namespace, action, note),
+                Some(print),
+            )
+        }
+        Err(e) => (
+            result(
+                m.kind,
+                &m.name,
+                &m.namespace,
+                ResourceAction::Failed,
+                Some(describe(&e)),
+            ),
+            None,
+        ),
+    }
+}
+
+/// Deletes `m`'s live object and waits (bounded) until it is gone.
+async fn replace(cluster: &Cluster, m: &Manifest) -> Result<(), CallError> {
+    match cluster.delete(m.kind, &m.namespace, &m.name, None).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    for _ in 0..120 {
+        match cluster.get(m.kind, &m.namespace, &m.name).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    Err(CallError {
+        code: 0,
+        reason: "Timeout".into(),
+        message: "the old Job was still present 30s after its deletion".into(),
+        causes: Vec::new(),
+    })
+}
+
+/// Deletes one stale object — only if it still carries this deployment's labels.
+async fn prune_one(
+    cluster: &Cluster,
+    resolved: &ResolvedDeployment,
+    kind: Kind,
+    ns: &str,
+    name: &str,
+) -> ResourceResult {
+    let live = match cluster.get(kind, ns, name).await {
+        Ok(r) => r.object,
+        Err(e) if e.is_not_found() => {
+            return result(
+                kind,
+                name,
+                ns,
+                ResourceAction::Pruned,
+                Some("already gone".into()),
+            );
+        }
+        Err(e) => {
+            return result(
+                kind,
+                name,
+                ns,
+                ResourceAction::Failed,
+                Some(format!("not pruned: {}", describe(&e))),
+            );
+        }
+    };
+    let labels = live
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let ours = resolved
+        .common_labels
+        .iter()
+        .all(|(k, v)| labels.get(k).and_then(Value::as_str) == Some(v.as_str()));
+    if !ours {
+        return result(
+            kind,
+            name,
+            ns,
+            ResourceAction::Failed,
+            Some("not pruned: it no longer carries this deployment's labels".into()),
+        );
+    }
+    let rv = super::resource_version(&live).map(str::to_string);
+    match cluster.delete(kind, ns, name, rv.as_deref()).await {
+        Ok(_) => result(kind, name, ns, ResourceAction::Pruned, None),
+        Err(e) if e.is_not_found() => result(
+            kind,
+            name,
+            ns,
+            ResourceAction::Pruned,
+            Some("already gone".into()),
+        ),
+        Err(e) => result(
+            kind,
+            name,
+            ns,
+            ResourceAction::Failed,
+            Some(format!("not pruned: {}", describe(&e))),
+        ),
+    }
+}
+
+/// created (201), unchanged (same fingerprint as recorded) or configured.
+fn classify(code: u16, recorded: Option<&String>, print: &str) -> ResourceAction {
+    if code == 201 {
+        ResourceAction::Created
+    } else if recorded.is_some_and(|r| r == print) {
+        ResourceAction::Unchanged
+    } else {
+        ResourceAction::Configured
+    }
+}
+
+fn result(
+    kind: Kind,
+    name: &str,
+    ns: &str,
+    action: ResourceAction,
+    message: Option<String>,
+) -> ResourceResult {
+    ResourceResult {
+        kind: kind.as_str().to_string(),
+        name: name.to_string(),
+        namespace: ns.to_string(),
+        action,
+        message,
+    }
+}
+
+/// A failed call as one line: conflicts name the other manager and the fields.
+pub fn describe(e: &CallError) -> String {
+    match e.code {
+        409 if !e.causes.is_empty() => {
+            let fields: Vec<String> = e.causes.iter().map(|(f, m)| format!("{f} ({m})")).collect();
+            format!(
+                "conflict: {}; fields: {}; rerun with --force-conflicts to take them over",
+                e.message,
+                fields.join(", ")
+            )
+        }
+        403 => format!("forbidden: {}", e.message),
+        _ => e.to_string(),
+    }
+}
+
+/// A failure of the first request, which decides whether the cluster can be used at all.
+fn fatal(e: &CallError, what: &str) -> Failure {
+    match e.code {
+        401 => Failure::new(
+            code::DENIED,
+            "unauthorized",
+            format!(
+                "{what}: the cluster rejected our credentials: {}",
+                e.message
+            ),
+        ),
+        403 => Failure::new(code::DENIED, "forbidden", format!("{what}: {}", e.message)),
+        0 => Failure::new(
+            code::FAILURE,
+            "cluster unreachable",
+            format!("{what}: {}", e.message),
+        ),
+        _ => Failure::failed(format!("{what}: {}", describe(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let p = "abc".to_string();
+        assert_eq!(classify(201, None, "abc"), ResourceAction::Created);
+        assert_eq!(classify(200, Some(&p), "abc"), ResourceAction::Unchanged);
+        assert_eq!(classify(200, Some(&p), "def"), ResourceAction::Configured);
+        assert_eq!(classify(200, None, "abc"), ResourceAction::Configured);
+    }
+}

@@ -1,0 +1,233 @@
+//! `diff`: server-side dry-run apply of every object compared with the live object, server
+//! bookkeeping stripped, Secret values masked, prune candidates shown as removals.
+
+use astro_deploy::render::{Manifest, mask_secret_value};
+use astro_deploy::resolve::{Kind, ResolvedDeployment};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::inventory::{self, Inventory};
+use super::{CallError, Cluster, kind_from_str};
+use crate::exit::Failure;
+
+/// What would happen to one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The object does not exist yet.
+    Create,
+    /// The object exists and would change.
+    Update,
+    /// The object belongs to the previous deploy and would be pruned.
+    Delete,
+    /// Nothing would change.
+    Unchanged,
+}
+
+/// The diff of one object.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectDiff {
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace (empty for the Namespace).
+    pub namespace: String,
+    /// What would happen.
+    pub change: Change,
+    /// Unified diff live → merged (Secret values masked).
+    pub diff: String,
+    /// Fields another manager owns that this apply would take (each a would-be conflict).
+    pub conflicts: Vec<String>,
+}
+
+/// Diffs every rendered object against the cluster.
+pub async fn diff(
+    cluster: &Cluster,
+    resolved: &ResolvedDeployment,
+    manifests: &[Manifest],
+    concurrency: usize,
+) -> Result<Vec<ObjectDiff>, Failure> {
+    let ns = resolved.namespace.as_str();
+    let live_ns = match cluster.get(Kind::Namespace, "", ns).await {
+        Ok(r) => Some(r.object),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(call_failure(&e, &format!("Namespace/{ns}"))),
+    };
+    let mut out: Vec<ObjectDiff> = Vec::new();
+    let results: Vec<Result<ObjectDiff, Failure>> = futures::stream::iter(manifests)
+        .map(|m| diff_one(cluster, m, live_ns.is_some()))
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    for r in results {
+        out.push(r?);
+    }
+    // Prune candidates from the previous deploy's inventory.
+    let old = live_ns
+        .as_ref()
+        .and_then(Inventory::from_namespace)
+        .unwrap_or_default();
+    let wanted: Vec<String> = manifests
+        .iter()
+        .map(|m| inventory::key(m.kind, &m.name))
+        .collect();
+    for key in old.objects.keys().filter(|k| !wanted.contains(k)) {
+        let Some((kind, name)) = key
+            .split_once('/')
+            .and_then(|(k, n)| Some((kind_from_str(k)?, n)))
+        else {
+            continue;
+        };
+        if kind == Kind::Namespace {
+            continue;
+        }
+        match cluster.get(kind, ns, name).await {
+            Ok(live) => out.push(ObjectDiff {
+                kind: kind.as_str().into(),
+                name: name.into(),
+                namespace: ns.into(),
+                change: Change::Delete,
+                diff: unified(kind, name, &printable(kind, &live.object), ""),
+                conflicts: Vec::new(),
+            }),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(call_failure(&e, key)),
+        }
+    }
+    Ok(out)
+}
+
+async fn diff_one(cluster: &Cluster, m: &Manifest, ns_exists: bool) -> Result<ObjectDiff, Failure> {
+    let what = inventory::key(m.kind, &m.name);
+    let live = if ns_exists || m.kind == Kind::Namespace {
+        match cluster.get(m.kind, &m.namespace, &m.name).await {
+            Ok(r) => Some(r.object),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(call_failure(&e, &what)),
+        }
+    } else {
+        None
+    };
+    // Without a namespace nothing can be dry-run inside it: the object would be created as is.
+    let merged = if ns_exists || m.kind == Kind::Namespace {
+        cluster
+            .apply(m.kind, &m.namespace, &m.name, &m.object, true, true)
+            .await
+            .map_err(|e| call_failure(&e, &what))?
+            .object
+    } else {
+        m.object.clone()
+    };
+    let after = printable(m.kind, &merged);
+    let (change, before) = match &live {
+        None => (Change::Create, String::new()),
+        Some(l) => {
+            let before = printable(m.kind, l);
+            if before == after {
+                (Change::Unchanged, before)
+            } else {
+                (Change::Update, before)
+            }
+        }
+    };
+    let mut conflicts = Vec::new();
+    if change == Change::Update {
+        // The same dry-run without force: a 409 names the fields another manager owns.
+        if let Err(e) = cluster
+            .apply(m.kind, &m.namespace, &m.name, &m.object, false, true)
+            .await
+            && e.code == 409
+        {
+            conflicts = e
+                .causes
+                .iter()
+                .map(|(f, msg)| format!("{f}: {msg}"))
+                .collect();
+            if conflicts.is_empty() {
+                conflicts.push(e.message.clone());
+            }
+        }
+    }
+    let diff = if change == Change::Unchanged {
+        String::new()
+    } else {
+        unified(m.kind, &m.name, &before, &after)
+    };
+    Ok(ObjectDiff {
+        kind: m.kind.as_str().into(),
+        name: m.name.clone(),
+        namespace: m.namespace.clone(),
+        change,
+        diff,
+        conflicts,
+    })
+}
+
+/// YAML of an object without server bookkeeping, Secret values masked.
+pub fn printable(kind: Kind, object: &Value) -> String {
+    let mut o = object.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "selfLink",
+        ] {
+            meta.remove(k);
+        }
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.remove(inventory::ANNOTATION);
+            if kind == Kind::Secret
+                && let Some(v) = ann.get_mut("kubectl.kubernetes.io/last-applied-configuration")
+            {
+                *v = Value::String(mask_secret_value(v.as_str().unwrap_or("")));
+            }
+            if ann.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    if kind == Kind::Secret {
+        astro_deploy::render::redact_secret(&mut o);
+    }
+    astro_deploy::render::yaml_document(&o).unwrap_or_default()
+}
+
+/// A unified diff with `live`/`merged` headers.
+fn unified(kind: Kind, name: &str, before: &str, after: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("live/{}/{name}", kind.as_str()),
+            &format!("merged/{}/{name}", kind.as_str()),
+        )
+        .to_string()
+}
+
+fn call_failure(e: &CallError, what: &str) -> Failure {
+    match e.code {
+        401 | 403 => Failure::new(
+            crate::exit::code::DENIED,
+            if e.code == 401 {
+                "unauthorized"
+            } else {
+                "forbidden"
+            },
+            format!("{what}: {}", e.message),
+        ),
+        0 => Failure::new(
+            crate::exit::code::FAILURE,
+            "cluster unreachable",
+            format!("{what}: {}", e.message),
+        ),
+        _ => Failure::failed(format!("{what}: {}", super::apply::describe(e))),
+    }
+}

@@ -1,0 +1,255 @@
+//! Talking to a cluster: the connection, one typed call per request, and the paths of the
+//! kinds we render (known statically, so no discovery round trips).
+
+pub mod apply;
+pub mod catalog;
+pub mod connect;
+pub mod diff;
+pub mod inventory;
+pub mod wait;
+
+use astro_deploy::resolve::Kind;
+use kube::client::Body;
+use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams};
+use serde_json::Value;
+
+/// A successful reply: HTTP status and the JSON body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status (200, 201, …).
+    pub code: u16,
+    /// Response body.
+    pub object: Value,
+}
+
+/// A failed call: the API's Status, or a transport failure (code 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    /// HTTP status; 0 when no response arrived.
+    pub code: u16,
+    /// Status reason (`Conflict`, `Forbidden`, …) or `Transport`.
+    pub reason: String,
+    /// Status message, or the transport error.
+    pub message: String,
+    /// `(field, message)` of each Status cause (conflicting managers and fields for 409s).
+    pub causes: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.code == 0 {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{} ({}): {}", self.code, self.reason, self.message)
+        }
+    }
+}
+
+impl CallError {
+    fn transport(message: String) -> Self {
+        CallError {
+            code: 0,
+            reason: "Transport".into(),
+            message,
+            causes: Vec::new(),
+        }
+    }
+
+    /// 404.
+    pub fn is_not_found(&self) -> bool {
+        self.code == 404
+    }
+}
+
+/// A connected cluster and the identity we write with.
+#[derive(Clone)]
+pub struct Cluster {
+    /// The kube client.
+    pub client: kube::Client,
+    /// Field manager of our applies.
+    pub field_manager: String,
+}
+
+/// The collection path of `kind` in namespace `ns` (`/apis/apps/v1/namespaces/ns/deployments`).
+pub fn collection_path(kind: Kind, ns: &str) -> String {
+    let (prefix, plural) = match kind {
+        Kind::Namespace => return "/api/v1/namespaces".to_string(),
+        Kind::Secret => ("/api/v1", "secrets"),
+        Kind::ConfigMap => ("/api/v1", "configmaps"),
+        Kind::Service => ("/api/v1", "services"),
+        Kind::Deployment => ("/apis/apps/v1", "deployments"),
+        Kind::StatefulSet => ("/apis/apps/v1", "statefulsets"),
+        Kind::Job => ("/apis/batch/v1", "jobs"),
+        Kind::CronJob => ("/apis/batch/v1", "cronjobs"),
+        Kind::Ingress => ("/apis/networking.k8s.io/v1", "ingresses"),
+        Kind::NetworkPolicy => ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    };
+    format!("{prefix}/namespaces/{ns}/{plural}")
+}
+
+/// The kind named `kind` (as in `Kind::as_str`).
+pub fn kind_from_str(kind: &str) -> Option<Kind> {
+    [
+        Kind::Namespace,
+        Kind::NetworkPolicy,
+        Kind::Secret,
+        Kind::ConfigMap,
+        Kind::Service,
+        Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::Job,
+        Kind::CronJob,
+        Kind::Ingress,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == kind)
+}
+
+impl Cluster {
+    /// Sends one request and returns the reply or the API's Status.
+    pub async fn call(
+        &self,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<Reply, CallError> {
+        let request =
+            request.map_err(|e| CallError::transport(format!("cannot build request: {e}")))?;
+        let response = self
+            .client
+            .send(request.map(Body::from))
+            .await
+            .map_err(|e| CallError::transport(transport_message(&e)))?;
+        let code = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect_bytes()
+            .await
+            .map_err(|e| CallError::transport(format!("reading response: {e}")))?;
+        let object: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if (200..300).contains(&code) {
+            return Ok(Reply { code, object });
+        }
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let causes = object
+            .pointer("/details/causes")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| (text(c, "field"), text(c, "message")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut message = text(&object, "message");
+        if message.is_empty() {
+            message = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+        }
+        Err(CallError {
+            code,
+            reason: text(&object, "reason"),
+            message,
+            causes,
+        })
+    }
+
+    /// GET one object.
+    pub async fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Reply, CallError> {
+        self.call(
+            kube::core::Request::new(collection_path(kind, ns)).get(name, &GetParams::default()),
+        )
+        .await
+    }
+
+    /// LIST objects of `kind` in `ns` matching `selector`.
+    pub async fn list(
+        &self,
+        kind: Kind,
+        ns: &str,
+        selector: &str,
+    ) -> Result<Vec<Value>, CallError> {
+        let lp = ListParams::default().labels(selector);
+        let reply = self
+            .call(kube::core::Request::new(collection_path(kind, ns)).list(&lp))
+            .await?;
+        Ok(reply
+            .object
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Server-side apply of `object`; `dry_run` asks the server to merge without storing.
+    pub async fn apply(
+        &self,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Reply, CallError> {
+        let mut pp = PatchParams::apply(&self.field_manager);
+        pp.force = force;
+        pp.dry_run = dry_run;
+        self.call(kube::core::Request::new(collection_path(kind, ns)).patch(
+            name,
+            &pp,
+            &Patch::Apply(object),
+        ))
+        .await
+    }
+
+    /// Server-side apply under another field manager (the inventory).
+    pub async fn apply_as(
+        &self,
+        manager: &str,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+        object: &Value,
+    ) -> Result<Reply, CallError> {
+        let pp = PatchParams::apply(manager).force();
+        self.call(kube::core::Request::new(collection_path(kind, ns)).patch(
+            name,
+            &pp,
+            &Patch::Apply(object),
+        ))
+        .await
+    }
+
+    /// DELETE one object, optionally only if its resourceVersion is still `rv`.
+    pub async fn delete(
+        &self,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+        rv: Option<&str>,
+    ) -> Result<Reply, CallError> {
+        let mut dp = DeleteParams::background();
+        if let Some(rv) = rv {
+            dp.preconditions = Some(kube::core::params::Preconditions {
+                resource_version: Some(rv.to_string()),
+                uid: None,
+            });
+        }
+        self.call(kube::core::Request::new(collection_path(kind, ns)).delete(name, &dp))
+            .await
+    }
+}
+
+/// A transport error in one line, naming what could not be reached.
+fn transport_message(e: &kube::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    format!("cluster unreachable: {msg}")
+}
+
+/// `metadata.resourceVersion` of an object.
+pub fn resource_version(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+}
