@@ -88,7 +88,7 @@ pub async fn deploy(
         objects: Default::default(),
     };
     let ns_key = inventory::key(Kind::Namespace, ns);
-    let ns_print = inventory::fingerprint(&reply.object);
+    let ns_print = inventory::fingerprint(&reply.object, &ns_manifest.object);
     out.resources.push(result(
         Kind::Namespace,
         ns,
@@ -235,7 +235,7 @@ async fn apply_one(
     }
     match attempt {
         Ok(reply) => {
-            let print = inventory::fingerprint(&reply.object);
+            let print = inventory::fingerprint(&reply.object, &m.object);
             let mut action = classify(reply.code, old.objects.get(&key), &print);
             if note.is_some() {
                 action = ResourceAction::Configured;

@@ -40,6 +40,9 @@ pub struct ObjectDiff {
     pub diff: String,
     /// Fields another manager owns that this apply would take (each a would-be conflict).
     pub conflicts: Vec<String>,
+    /// How the change would be made, when not by a plain apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Diffs every rendered object against the cluster.
@@ -91,6 +94,7 @@ pub async fn diff(
                 change: Change::Delete,
                 diff: unified(kind, name, &printable(kind, &live.object), ""),
                 conflicts: Vec::new(),
+                note: Some("would be pruned".into()),
             }),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(call_failure(&e, key)),
@@ -111,12 +115,17 @@ async fn diff_one(cluster: &Cluster, m: &Manifest, ns_exists: bool) -> Result<Ob
         None
     };
     // Without a namespace nothing can be dry-run inside it: the object would be created as is.
+    let mut note = None;
     let merged = if ns_exists || m.kind == Kind::Namespace {
-        cluster
-            .apply(m.kind, &m.namespace, &m.name, &m.object, true, true)
-            .await
-            .map_err(|e| call_failure(&e, &what))?
-            .object
+        match cluster.apply(m.kind, &m.namespace, &m.name, &m.object, true, true).await {
+            Ok(reply) => reply.object,
+            // deploy replaces a Job whose immutable template changed: show it as that.
+            Err(e) if m.kind == Kind::Job && e.code == 422 && e.message.contains("immutable") && live.is_some() => {
+                note = Some("would be replaced: the Job's template changed and is immutable".to_string());
+                m.object.clone()
+            }
+            Err(e) => return Err(call_failure(&e, &what)),
+        }
     } else {
         m.object.clone()
     };
@@ -133,7 +142,7 @@ async fn diff_one(cluster: &Cluster, m: &Manifest, ns_exists: bool) -> Result<Ob
         }
     };
     let mut conflicts = Vec::new();
-    if change == Change::Update {
+    if change == Change::Update && note.is_none() {
         // The same dry-run without force: a 409 names the fields another manager owns.
         if let Err(e) = cluster
             .apply(m.kind, &m.namespace, &m.name, &m.object, false, true)
@@ -162,6 +171,7 @@ async fn diff_one(cluster: &Cluster, m: &Manifest, ns_exists: bool) -> Result<Ob
         change,
         diff,
         conflicts,
+        note,
     })
 }
 

@@ -49,30 +49,27 @@ impl Inventory {
     }
 }
 
-/// A fingerprint of an object as stored: everything but status and server bookkeeping (and
-/// the inventory itself), so it changes exactly when the object's content changes — not when a
-/// controller writes status.
-pub fn fingerprint(object: &Value) -> String {
-    let mut o = object.clone();
-    if let Some(map) = o.as_object_mut() {
-        map.remove("status");
-    }
-    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in [
-            "resourceVersion",
-            "managedFields",
-            "generation",
-            "uid",
-            "creationTimestamp",
-            "selfLink",
-        ] {
-            meta.remove(k);
+/// A fingerprint of an object as stored, restricted to the fields we applied: it changes
+/// when the server holds a different value for one of our fields (our change, or someone
+/// else's), and not when a controller adds its own fields or writes status.
+pub fn fingerprint(stored: &Value, applied: &Value) -> String {
+    short_hash(&canonical(&project(stored, applied)), 16)
+}
+
+/// `stored` cut down to the shape of `applied`: map keys we did not send are dropped; lists
+/// of the same length are projected item by item, other lists kept whole.
+fn project(stored: &Value, applied: &Value) -> Value {
+    match (stored, applied) {
+        (Value::Object(s), Value::Object(a)) => Value::Object(
+            a.iter()
+                .map(|(k, av)| (k.clone(), s.get(k).map(|sv| project(sv, av)).unwrap_or(Value::Null)))
+                .collect(),
+        ),
+        (Value::Array(s), Value::Array(a)) if s.len() == a.len() => {
+            Value::Array(s.iter().zip(a).map(|(sv, av)| project(sv, av)).collect())
         }
-        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            ann.remove(ANNOTATION);
-        }
+        (s, _) => s.clone(),
     }
-    short_hash(&canonical(&o), 16)
 }
 
 /// JSON with object keys sorted, so equal content gives equal text.
@@ -101,14 +98,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn fingerprint_ignores_status_and_bookkeeping_but_not_content() {
+    fn fingerprint_covers_our_fields_only() {
+        let applied = json!({"kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": 1}});
         let a = json!({"kind": "Deployment", "metadata": {"name": "x", "resourceVersion": "1", "generation": 1},
-            "spec": {"replicas": 1}, "status": {"readyReplicas": 0}});
-        let b = json!({"metadata": {"resourceVersion": "7", "name": "x", "generation": 1}, "kind": "Deployment",
-            "spec": {"replicas": 1}, "status": {"readyReplicas": 1}});
+            "spec": {"replicas": 1, "revisionHistoryLimit": 10}, "status": {"readyReplicas": 0}});
+        // A controller annotated it and wrote status: still our content.
+        let b = json!({"metadata": {"resourceVersion": "7", "name": "x", "generation": 1,
+            "annotations": {"deployment.kubernetes.io/revision": "1"}}, "kind": "Deployment",
+            "spec": {"replicas": 1, "revisionHistoryLimit": 10}, "status": {"readyReplicas": 1}});
+        // Someone scaled it: one of our fields holds another value.
         let c = json!({"kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": 2}});
-        assert_eq!(fingerprint(&a), fingerprint(&b));
-        assert_ne!(fingerprint(&a), fingerprint(&c));
+        assert_eq!(fingerprint(&a, &applied), fingerprint(&b, &applied));
+        assert_ne!(fingerprint(&a, &applied), fingerprint(&c, &applied));
     }
 
     #[test]

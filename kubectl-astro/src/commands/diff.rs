@@ -38,6 +38,9 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
                     for line in d.diff.lines() {
                         println!("{}", paint(line, colour));
                     }
+                    if let Some(n) = &d.note {
+                        println!("# {}/{}: {n}", d.kind, d.name);
+                    }
                     for c in &d.conflicts {
                         println!("# would conflict: {}/{}: {c}", d.kind, d.name);
                     }
