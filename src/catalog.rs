@@ -139,7 +139,11 @@ pub fn select<'a>(
             .filter(|r| r.account == account && r.name == name)
             .max_by(|a, b| (a.registered(), &a.build_id).cmp(&(b.registered(), &b.build_id)))
             .ok_or_else(|| {
-                Error::BuildNotFound(format!("no build of agent '{name}' in account '{account}'"))
+                Error::BuildNotFound(format!(
+                    "no build of agent '{}' in account '{}'",
+                    crate::resolve::printable(name),
+                    crate::resolve::printable(account)
+                ))
             }),
         Some(source) => records
             .iter()
@@ -149,7 +153,9 @@ pub fn select<'a>(
             .map(|(_, r)| r)
             .ok_or_else(|| {
                 Error::BuildNotFound(format!(
-                    "no published build of agent '{name}' in source account '{source}'"
+                    "no published build of agent '{}' in source account '{}'",
+                    crate::resolve::printable(name),
+                    crate::resolve::printable(source)
                 ))
             }),
     }

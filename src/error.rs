@@ -23,13 +23,27 @@ impl FieldError {
 }
 
 impl fmt::Display for FieldError {
+    /// Control characters (newlines, NUL, escapes) that hostile input put into a field path
+    /// or message are shown escaped, so an error stays one line and cannot forge log lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.message)
+        if !self.field.is_empty() {
+            write_escaped(f, &self.field)?;
+            f.write_str(": ")?;
+        }
+        write_escaped(f, &self.message)
+    }
+}
+
+fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    use fmt::Write;
+    for c in s.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_debug())?;
         } else {
-            write!(f, "{}: {}", self.field, self.message)
+            f.write_char(c)?;
         }
     }
+    Ok(())
 }
 
 /// The list of problems found in one input, shown separated by `; `.

@@ -64,6 +64,14 @@ pub fn from_value<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> 
             error: FieldError::new("", "document is empty"),
         });
     }
+    // serde's derived structs also accept a positional list (`[acme, bot]`); a document is
+    // a mapping of named fields, so anything else is refused before it can be read that way.
+    if !value.is_object() {
+        return Err(Error::Parse {
+            what: what.to_string(),
+            error: FieldError::new("", "document must be a mapping of fields"),
+        });
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
@@ -78,9 +86,12 @@ pub fn from_value<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> 
 
 /// serde reports unknown and missing fields at the parent's path; name the field itself.
 fn refine(field: String, message: &str) -> (String, String) {
+    // serde_path_to_error already ends the path with an unknown key; do not repeat it.
     let join = |name: &str| {
         if field.is_empty() {
             name.to_string()
+        } else if field == name || field.ends_with(&format!(".{name}")) {
+            field.clone()
         } else {
             format!("{field}.{name}")
         }

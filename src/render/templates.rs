@@ -84,6 +84,7 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::Json);
+        env.set_formatter(yaml_safe_json_formatter);
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.add_filter("b64values", b64values);
@@ -155,4 +156,37 @@ fn b64values(map: Value) -> Result<Value, minijinja::Error> {
         );
     }
     Ok(Value::from_serialize(&out))
+}
+
+/// minijinja's JSON auto-escape, plus `\uXXXX` escapes for characters that JSON allows raw
+/// but YAML does not (DEL, C1 controls, BOM, non-characters) or that YAML 1.1 readers treat
+/// as line breaks (NEL, LS, PS). Such characters only occur inside JSON strings, where the
+/// escape means the same character, so any string value renders as valid YAML unchanged.
+fn yaml_safe_json_formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &minijinja::State<'_, '_>,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    use std::fmt::Write;
+    if value.is_safe() || state.auto_escape() != AutoEscape::Json {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let json = serde_json::to_string(value).map_err(|e| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::BadSerialization,
+            "unable to format to JSON",
+        )
+        .with_source(e)
+    })?;
+    for c in json.chars() {
+        let yaml_printable = matches!(c, '\t' | '\n' | '\r' | ' '..='~')
+            || matches!(c, '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+                && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}');
+        if yaml_printable {
+            out.write_char(c)?;
+        } else {
+            write!(out, "\\u{:04x}", u32::from(c))?;
+        }
+    }
+    Ok(())
 }

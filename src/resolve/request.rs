@@ -38,7 +38,8 @@ pub fn check(request: &DeployRequest, build: &Build) -> Vec<FieldError> {
             "name".into(),
             format!(
                 "request is for agent '{}' but the build record is for '{}'",
-                request.name, record.name
+                printable(&request.name),
+                record.name
             ),
         );
     }
@@ -55,8 +56,10 @@ pub fn check(request: &DeployRequest, build: &Build) -> Vec<FieldError> {
             }
             .into(),
             format!(
-                "build '{}' belongs to account '{}', not '{owner}'",
-                record.build_id, record.account
+                "build '{}' belongs to account '{}', not '{}'",
+                record.build_id,
+                record.account,
+                printable(owner)
             ),
         );
     }
@@ -144,7 +147,7 @@ pub fn check(request: &DeployRequest, build: &Build) -> Vec<FieldError> {
         }
         if value.len() > MAX_CREDENTIAL_BYTES {
             err(
-                format!("user_credentials.{key}"),
+                format!("user_credentials.{}", printable(key)),
                 format!(
                     "value is {} bytes; the limit is {MAX_CREDENTIAL_BYTES}",
                     value.len()
