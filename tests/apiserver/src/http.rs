@@ -9,6 +9,7 @@ use crate::resources::{self, ResourceDef};
 use crate::status::ApiError;
 use crate::store::State;
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -26,6 +27,18 @@ pub(crate) struct Inner {
     pub faults: FaultController,
     pub auth: AuthConfig,
     pub host: String,
+    pub notify: tokio::sync::Notify,
+}
+
+/// Response body type: a full JSON body or a watch stream.
+pub(crate) type RespBody = BoxBody<Bytes, std::convert::Infallible>;
+
+fn full(b: Bytes) -> RespBody {
+    Full::new(b).boxed()
+}
+
+fn empty() -> Response<RespBody> {
+    Response::new(full(Bytes::new()))
 }
 
 enum Route<'a> {
@@ -131,21 +144,20 @@ fn json_response(
     ct: &str,
     body: &Value,
     extra: &[(String, String)],
-) -> Response<Full<Bytes>> {
+) -> Response<RespBody> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut b = Response::builder().status(code).header("Content-Type", ct);
     for (k, v) in extra {
         b = b.header(k.as_str(), v.as_str());
     }
-    b.body(Full::new(Bytes::from(bytes)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    b.body(full(Bytes::from(bytes))).unwrap_or_else(|_| empty())
 }
 
-fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
+fn error_response(e: &ApiError) -> Response<RespBody> {
     json_response(e.code, JSON, &e.body, &e.headers)
 }
 
-fn reply_response(r: &Reply) -> Response<Full<Bytes>> {
+fn reply_response(r: &Reply) -> Response<RespBody> {
     let headers: Vec<(String, String)> = r
         .warnings
         .iter()
@@ -189,10 +201,7 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-async fn handle(
-    inner: Arc<Inner>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<RespBody>, Dropped> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
@@ -234,7 +243,7 @@ async fn handle(
         status: 0,
         verb: verb.to_string(),
     };
-    let finish = |log: &mut LoggedRequest, resp: Response<Full<Bytes>>| {
+    let finish = |log: &mut LoggedRequest, resp: Response<RespBody>| {
         log.status = resp.status().as_u16();
         if let Ok(mut l) = inner.log.lock() {
             l.push(log.clone());
@@ -264,7 +273,7 @@ async fn handle(
         }
         match d.action {
             Some(FaultAction::DropConnection) => {
-                finish(&mut log, Response::new(Full::new(Bytes::new())));
+                finish(&mut log, empty());
                 if let Ok(mut l) = inner.log.lock()
                     && let Some(last) = l.last_mut()
                 {
@@ -292,8 +301,8 @@ async fn handle(
         Route::Text(t) => Response::builder()
             .status(200)
             .header("Content-Type", "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::from_static(t.as_bytes())))
-            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+            .body(full(Bytes::from_static(t.as_bytes())))
+            .unwrap_or_else(|_| empty()),
         Route::Json(v, ct) => {
             if method == "GET" {
                 json_response(200, ct, &v, &[])
@@ -308,8 +317,8 @@ async fn handle(
         Route::NotFound => Response::builder()
             .status(404)
             .header("Content-Type", "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::from_static(b"404 page not found\n")))
-            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+            .body(full(Bytes::from_static(b"404 page not found\n")))
+            .unwrap_or_else(|_| empty()),
         Route::UnknownResource => error_response(&ApiError::unknown_resource()),
         Route::Resource { res, ns, name, sub } => {
             let resource_for_rbac = match sub {
@@ -347,6 +356,15 @@ async fn handle(
                     if res.namespaced { Some(ns) } else { None },
                     name,
                 ))
+            } else if verb == "watch" {
+                match crate::watch::start(inner.clone(), res, ns, &query) {
+                    Ok(body) => Response::builder()
+                        .status(200)
+                        .header("Content-Type", JSON)
+                        .body(body.boxed())
+                        .unwrap_or_else(|_| empty()),
+                    Err(e) => error_response(&e),
+                }
             } else {
                 let ctx = Ctx {
                     res,
@@ -358,7 +376,11 @@ async fn handle(
                     user_agent: &user_agent,
                     body: &body,
                 };
-                match dispatch(&inner, verb, &ctx) {
+                let out = dispatch(&inner, verb, &ctx);
+                if !matches!(verb, "get" | "list") {
+                    inner.notify.notify_waiters();
+                }
+                match out {
                     Ok(r) => reply_response(&r),
                     Err(e) => error_response(&e),
                 }
@@ -383,7 +405,6 @@ fn dispatch(inner: &Inner, verb: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
     match verb {
         "get" => api::get(&st, ctx),
         "list" => api::list(&st, ctx),
-        "watch" => api::list(&st, ctx),
         "create" => api::create(&mut st, ctx),
         "update" => api::update(&mut st, ctx),
         "patch" | "apply" => api::patch(&mut st, ctx),

@@ -25,6 +25,7 @@ pub mod strict;
 pub mod typed;
 pub mod util;
 pub mod validation;
+mod watch;
 
 pub use auth::AllowRule;
 pub use faults::{Fault, FaultAction, FaultController, LoggedRequest};
@@ -109,6 +110,7 @@ impl TestApiServer {
                 allow: opts.allow.clone(),
             },
             host: format!("127.0.0.1:{port}"),
+            notify: tokio::sync::Notify::new(),
         });
         if opts.bootstrap {
             let mut st = inner

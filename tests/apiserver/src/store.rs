@@ -2,7 +2,25 @@
 
 use crate::resources::ResourceDef;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// How many watch events are kept for replay.
+pub const EVENT_HISTORY: usize = 10_000;
+
+/// One change, as a watch sees it (B95).
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// resourceVersion of the change.
+    pub rv: u64,
+    /// Resource plural.
+    pub plural: &'static str,
+    /// Namespace ("" for cluster-scoped).
+    pub ns: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    /// The object after the change (before deletion for `DELETED`).
+    pub object: Value,
+}
 
 /// Storage key: (plural, namespace, name); cluster-scoped objects use an empty namespace.
 pub type Key = (&'static str, String, String);
@@ -22,6 +40,8 @@ pub struct State {
     pub next_node_port: u32,
     /// Keep namespaces in Terminating until `/finalize` instead of finishing synchronously.
     pub keep_terminating: bool,
+    /// Recent changes for watches.
+    pub events: VecDeque<Event>,
 }
 
 impl State {
@@ -48,15 +68,42 @@ impl State {
         if let Some(Value::Object(md)) = obj.get_mut("metadata") {
             md.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
-        self.objects.insert(Self::key(res, ns, name), obj.clone());
+        let existed = self
+            .objects
+            .insert(Self::key(res, ns, name), obj.clone())
+            .is_some();
+        let kind = if existed { "MODIFIED" } else { "ADDED" };
+        self.record(rv, res, ns, kind, obj.clone());
         obj
+    }
+
+    fn record(&mut self, rv: u64, res: &ResourceDef, ns: &str, kind: &'static str, object: Value) {
+        if self.events.len() >= EVENT_HISTORY {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event {
+            rv,
+            plural: res.plural,
+            ns: if res.namespaced {
+                ns.to_string()
+            } else {
+                String::new()
+            },
+            kind,
+            object,
+        });
     }
 
     /// Removes an object (a delete is a revision too).
     pub fn remove(&mut self, res: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
         let out = self.objects.remove(&Self::key(res, ns, name));
-        if out.is_some() {
-            self.next_rv();
+        if let Some(o) = &out {
+            let rv = self.next_rv();
+            let mut o = o.clone();
+            if let Some(Value::Object(md)) = o.get_mut("metadata") {
+                md.insert("resourceVersion".into(), Value::String(rv.to_string()));
+            }
+            self.record(rv, res, ns, "DELETED", o);
         }
         out
     }

@@ -12,7 +12,12 @@ use test_apiserver::{AllowRule, Fault, ServerOptions, TestApiServer};
 async fn request_log_records_round_trips() {
     let s = TestApiServer::start().await.expect("start");
     s.clear_request_log();
-    apply(&s.base_url(), &format!("{CM}/c?fieldManager=k&dryRun=All"), &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}})).await;
+    apply(
+        &s.base_url(),
+        &format!("{CM}/c?fieldManager=k&dryRun=All"),
+        &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}),
+    )
+    .await;
     get(&s.base_url(), &format!("{CM}/c")).await;
     let log = s.request_log();
     assert_eq!(log.len(), 2);
@@ -31,12 +36,22 @@ async fn request_log_records_round_trips() {
 #[tokio::test]
 async fn faults_status_with_retry_after() {
     let s = TestApiServer::start().await.expect("start");
-    s.faults().add(Fault::status(429, "TooManyRequests", "slow down").verb("apply").kind("ConfigMap").name("c").retry_after(2).times(1));
+    s.faults().add(
+        Fault::status(429, "TooManyRequests", "slow down")
+            .verb("apply")
+            .kind("ConfigMap")
+            .name("c")
+            .retry_after(2)
+            .times(1),
+    );
     let body = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}});
     let r = apply(&s.base_url(), &format!("{CM}/c?fieldManager=k"), &body).await;
     assert_eq!(r.code, 429);
     assert_eq!(r.header("retry-after"), Some("2"));
-    assert_eq!(r.body, json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"slow down","reason":"TooManyRequests","details":{"retryAfterSeconds":2},"code":429}));
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"slow down","reason":"TooManyRequests","details":{"retryAfterSeconds":2},"code":429})
+    );
     let r = apply(&s.base_url(), &format!("{CM}/c?fieldManager=k"), &body).await;
     assert_eq!(r.code, 201);
     assert_eq!(s.faults().hits(), vec![1]);
@@ -48,8 +63,13 @@ async fn faults_status_with_retry_after() {
 #[tokio::test]
 async fn faults_match_and_drop_connection() {
     let s = TestApiServer::start().await.expect("start");
-    s.faults().add(Fault::drop_connection().verb("get").kind("deployments"));
-    assert_eq!(get(&s.base_url(), &format!("{CM}/x")).await.code, 404, "other kinds unaffected");
+    s.faults()
+        .add(Fault::drop_connection().verb("get").kind("deployments"));
+    assert_eq!(
+        get(&s.base_url(), &format!("{CM}/x")).await.code,
+        404,
+        "other kinds unaffected"
+    );
     let r = get(&s.base_url(), &format!("{DEPLOY}/x")).await;
     assert_eq!(r.code, 0, "no HTTP answer");
     assert_eq!(s.request_log().last().map(|l| l.status), Some(0));
@@ -61,7 +81,11 @@ async fn faults_probability_is_seeded() {
     async fn pattern(seed: u64) -> Vec<u16> {
         let s = TestApiServer::start().await.expect("start");
         s.faults().seed(seed);
-        s.faults().add(Fault::status(500, "InternalError", "boom").probability(0.5).delay(Duration::from_millis(1)));
+        s.faults().add(
+            Fault::status(500, "InternalError", "boom")
+                .probability(0.5)
+                .delay(Duration::from_millis(1)),
+        );
         let mut out = Vec::new();
         for _ in 0..16 {
             out.push(get(&s.base_url(), &format!("{CM}/x")).await.code);
@@ -78,7 +102,10 @@ fn auth_opts() -> ServerOptions {
     tokens.insert("tok-jane".to_string(), "jane".to_string());
     ServerOptions {
         tokens,
-        allow: Some(vec![AllowRule::new("jane", &["get", "list", "patch"], &["deployments"]).in_namespaces(&["default"])]),
+        allow: Some(vec![
+            AllowRule::new("jane", &["get", "list", "patch"], &["deployments"])
+                .in_namespaces(&["default"]),
+        ]),
         ..Default::default()
     }
 }
@@ -89,8 +116,18 @@ async fn b80_unauthorized() {
     let s = TestApiServer::start_with(auth_opts()).await.expect("start");
     let r = get(&s.base_url(), "/api/v1/namespaces").await;
     assert_eq!(r.code, 401);
-    assert_eq!(r.body, json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}));
-    let r = req(&s.base_url(), "GET", "/version", &[("Authorization", "Bearer wrong")], "").await;
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})
+    );
+    let r = req(
+        &s.base_url(),
+        "GET",
+        "/version",
+        &[("Authorization", "Bearer wrong")],
+        "",
+    )
+    .await;
     assert_eq!(r.code, 401);
 }
 
@@ -101,18 +138,50 @@ async fn b79_forbidden_messages() {
     let auth = [("Authorization", "Bearer tok-jane")];
     let r = req(&s.base_url(), "GET", &format!("{DEPLOY}/web"), &auth, "").await;
     assert_eq!(r.code, 404, "allowed, just missing");
-    let r = req(&s.base_url(), "GET", "/api/v1/namespaces/default/secrets", &auth, "").await;
+    let r = req(
+        &s.base_url(),
+        "GET",
+        "/api/v1/namespaces/default/secrets",
+        &auth,
+        "",
+    )
+    .await;
     assert_eq!(r.code, 403);
-    assert_eq!(r.body["message"], json!("secrets is forbidden: User \"jane\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""));
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "secrets is forbidden: User \"jane\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""
+        )
+    );
     let r = req(&s.base_url(), "DELETE", &format!("{DEPLOY}/web"), &auth, "").await;
-    assert_eq!(r.body, json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+    assert_eq!(
+        r.body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
         "message":"deployments.apps \"web\" is forbidden: User \"jane\" cannot delete resource \"deployments\" in API group \"apps\" in the namespace \"default\"",
-        "reason":"Forbidden","details":{"name":"web","group":"apps","kind":"deployments"},"code":403}));
-    let r = req(&s.base_url(), "PATCH", &format!("{DEPLOY}/web?fieldManager=k"), &[auth[0], ("Content-Type", "application/apply-patch+yaml")], &deployment("web", 1, "nginx").to_string()).await;
+        "reason":"Forbidden","details":{"name":"web","group":"apps","kind":"deployments"},"code":403})
+    );
+    let r = req(
+        &s.base_url(),
+        "PATCH",
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &[auth[0], ("Content-Type", "application/apply-patch+yaml")],
+        &deployment("web", 1, "nginx").to_string(),
+    )
+    .await;
     assert_eq!(r.code, 403);
-    assert_eq!(r.body["message"], json!("deployments.apps \"web\" is forbidden: User \"jane\" cannot create resource \"deployments\" in API group \"apps\" in the namespace \"default\""));
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "deployments.apps \"web\" is forbidden: User \"jane\" cannot create resource \"deployments\" in API group \"apps\" in the namespace \"default\""
+        )
+    );
     let r = req(&s.base_url(), "GET", "/api/v1/namespaces", &auth, "").await;
-    assert_eq!(r.body["message"], json!("namespaces is forbidden: User \"jane\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"));
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "namespaces is forbidden: User \"jane\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"
+        )
+    );
 }
 
 /// The kube client and the kubeconfig carry the token.
@@ -120,8 +189,16 @@ async fn b79_forbidden_messages() {
 async fn b80_client_uses_token() {
     let s = TestApiServer::start_with(auth_opts()).await.expect("start");
     assert!(s.kubeconfig_yaml().contains("token: tok-jane"));
-    let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> = kube::Api::default_namespaced(s.client().await.expect("client"));
-    assert_eq!(api.list(&Default::default()).await.expect("list").items.len(), 0);
+    let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::default_namespaced(s.client().await.expect("client"));
+    assert_eq!(
+        api.list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        0
+    );
 }
 
 /// B94: with the controller on, Deployments/StatefulSets/Jobs get a ready status synchronously.
@@ -129,31 +206,79 @@ async fn b80_client_uses_token() {
 async fn b94_controller_writes_status() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
-    apply(&b, &format!("{DEPLOY}/off?fieldManager=k"), &deployment("off", 2, "nginx")).await;
-    assert_eq!(get(&b, &format!("{DEPLOY}/off")).await.body["status"], json!({}));
+    apply(
+        &b,
+        &format!("{DEPLOY}/off?fieldManager=k"),
+        &deployment("off", 2, "nginx"),
+    )
+    .await;
+    assert_eq!(
+        get(&b, &format!("{DEPLOY}/off")).await.body["status"],
+        json!({})
+    );
     s.set_controller(true);
-    let r = apply(&b, &format!("{DEPLOY}/web?fieldManager=k"), &deployment("web", 2, "nginx")).await;
-    assert_eq!(r.body["status"], json!({}), "the write's own answer precedes the controller");
+    let r = apply(
+        &b,
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 2, "nginx"),
+    )
+    .await;
+    assert_eq!(
+        r.body["status"],
+        json!({}),
+        "the write's own answer precedes the controller"
+    );
     let d = get(&b, &format!("{DEPLOY}/web")).await.body;
     let st = &d["status"];
     assert_eq!(st["observedGeneration"], json!(1));
-    for k in ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"] {
+    for k in [
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+    ] {
         assert_eq!(st[k], json!(2), "{k}");
     }
     assert_eq!(st["conditions"][0]["type"], json!("Available"));
-    assert_eq!(st["conditions"][1]["reason"], json!("NewReplicaSetAvailable"));
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], json!("1"));
-    let kcm: Vec<_> = d["metadata"]["managedFields"].as_array().expect("mf").iter().filter(|e| e["manager"] == "kube-controller-manager").collect();
+    assert_eq!(
+        st["conditions"][1]["reason"],
+        json!("NewReplicaSetAvailable")
+    );
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        json!("1")
+    );
+    let kcm: Vec<_> = d["metadata"]["managedFields"]
+        .as_array()
+        .expect("mf")
+        .iter()
+        .filter(|e| e["manager"] == "kube-controller-manager")
+        .collect();
     assert_eq!(kcm.len(), 2);
     assert!(kcm.iter().any(|e| e["subresource"] == "status"));
-    let r = apply(&b, &format!("{DEPLOY}/web?fieldManager=k"), &deployment("web", 2, "nginx:2")).await;
+    let r = apply(
+        &b,
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 2, "nginx:2"),
+    )
+    .await;
     assert_eq!(r.body["metadata"]["generation"], json!(2));
     let d = get(&b, &format!("{DEPLOY}/web")).await.body;
     assert_eq!(d["status"]["observedGeneration"], json!(2));
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], json!("2"));
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        json!("2")
+    );
     let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"a"}]}}}});
-    apply(&b, "/apis/batch/v1/namespaces/default/jobs/j?fieldManager=k", &job).await;
-    let j = get(&b, "/apis/batch/v1/namespaces/default/jobs/j").await.body;
+    apply(
+        &b,
+        "/apis/batch/v1/namespaces/default/jobs/j?fieldManager=k",
+        &job,
+    )
+    .await;
+    let j = get(&b, "/apis/batch/v1/namespaces/default/jobs/j")
+        .await
+        .body;
     assert_eq!(j["status"]["succeeded"], json!(1));
     assert_eq!(j["status"]["conditions"][1]["type"], json!("Complete"));
 }

@@ -1,0 +1,161 @@
+//! Minimal watch (B95) and the kubectl paths that need it (B13 wait, B92 rollout status).
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use test_apiserver::TestApiServer;
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn events(r: &Resp) -> Vec<Value> {
+    dechunk(&r.text)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// B95: a watch from a resourceVersion replays later changes and ends at timeoutSeconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b95_watch_replay_and_live_events() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    post(&b, CM, &json!({"metadata":{"name":"before"}})).await;
+    let rv = s.resource_version();
+    post(&b, CM, &json!({"metadata":{"name":"a"}})).await;
+    let b2 = b.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        patch(
+            &b2,
+            &format!("{CM}/a"),
+            "application/merge-patch+json",
+            &json!({"data":{"k":"v"}}),
+        )
+        .await;
+        delete(&b2, &format!("{CM}/a"), "").await;
+    });
+    let r = get(
+        &b,
+        &format!("{CM}?watch=true&resourceVersion={rv}&timeoutSeconds=1&allowWatchBookmarks=true"),
+    )
+    .await;
+    writer.await.expect("writer");
+    assert_eq!(r.code, 200);
+    let ev = events(&r);
+    let kinds: Vec<&str> = ev.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, vec!["ADDED", "MODIFIED", "DELETED"]);
+    assert_eq!(ev[0]["object"]["kind"], json!("ConfigMap"));
+    assert_eq!(ev[1]["object"]["data"], json!({"k":"v"}));
+}
+
+/// B95: without resourceVersion a watch starts with synthetic ADDED events; selectors filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b95_watch_initial_events_with_field_selector() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    post(&b, CM, &json!({"metadata":{"name":"x"}})).await;
+    post(&b, CM, &json!({"metadata":{"name":"y"}})).await;
+    let r = get(
+        &b,
+        &format!("{CM}?watch=1&fieldSelector=metadata.name%3Dy&timeoutSeconds=1"),
+    )
+    .await;
+    let ev = events(&r);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["type"], json!("ADDED"));
+    assert_eq!(ev[0]["object"]["metadata"]["name"], json!("y"));
+}
+
+async fn kubectl(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .output()
+        .await
+        .expect("kubectl runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// B92, B94, B95: `kubectl rollout status` succeeds once the controller has written status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b92_rollout_status_with_controller() {
+    let s = TestApiServer::start().await.expect("start");
+    s.set_controller(true);
+    let dir = TempDir::new("rollout");
+    s.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    apply(
+        &s.base_url(),
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 2, "nginx:1.27"),
+    )
+    .await;
+    let (code, out, err) = kubectl(
+        &dir,
+        &["rollout", "status", "deployment/web", "--timeout=20s"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "deployment \"web\" successfully rolled out\n");
+}
+
+/// B13, B86, B95: `kubectl delete` waits for an object held by a finalizer until it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b13_delete_waits_for_finalizer() {
+    let s = TestApiServer::start().await.expect("start");
+    let dir = TempDir::new("finalizer");
+    s.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    post(
+        &s.base_url(),
+        CM,
+        &json!({"metadata":{"name":"held","finalizers":["example.com/hold"]}}),
+    )
+    .await;
+    let b = s.base_url();
+    let releaser = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let r = get(&b, &format!("{CM}/held")).await;
+            if r.body["metadata"]["deletionTimestamp"].is_string() {
+                patch(
+                    &b,
+                    &format!("{CM}/held"),
+                    "application/merge-patch+json",
+                    &json!({"metadata":{"finalizers":null}}),
+                )
+                .await;
+                return true;
+            }
+        }
+        false
+    });
+    let (code, out, err) = kubectl(&dir, &["delete", "configmap", "held", "--timeout=30s"]).await;
+    assert!(
+        releaser.await.expect("releaser"),
+        "object was marked for deletion"
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "configmap \"held\" deleted\n");
+}
