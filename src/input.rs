@@ -1,6 +1,7 @@
 //! Reading documents (requests, build records, specs) from JSON or YAML text, with limits
 //! against hostile input and errors that name the offending field.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, FieldError};
@@ -13,7 +14,7 @@ const MAX_DEPTH: usize = 48;
 
 /// Parses `text` (JSON or YAML; JSON is tried when the text starts with `{`) into `T`.
 /// `what` names the document in errors (`request`, `build record`, …).
-pub fn parse_document<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, Error> {
+pub fn parse_document<T: DeserializeOwned + Serialize>(what: &str, text: &str) -> Result<T, Error> {
     let value = parse_value(what, text)?;
     from_value(what, value)
 }
@@ -57,7 +58,10 @@ pub fn parse_value(what: &str, text: &str) -> Result<serde_json::Value, Error> {
 }
 
 /// Converts an already-parsed value into `T`, naming the field that does not fit.
-pub fn from_value<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> Result<T, Error> {
+pub fn from_value<T: DeserializeOwned + Serialize>(
+    what: &str,
+    value: serde_json::Value,
+) -> Result<T, Error> {
     if value.is_null() {
         return Err(Error::Parse {
             what: what.to_string(),
@@ -72,7 +76,7 @@ pub fn from_value<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> 
             error: FieldError::new("", "document must be a mapping of fields"),
         });
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let typed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
         let inner = e.into_inner().to_string();
@@ -81,7 +85,41 @@ pub fn from_value<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> 
             what: what.to_string(),
             error: FieldError::new(field, message),
         }
-    })
+    })?;
+    // The same leniency one level down (`agent: [img]`): a list that came back out as a
+    // mapping was read positionally into a struct.
+    if let Ok(back) = serde_json::to_value(&typed)
+        && let Some(field) = positional(&value, &back, String::new())
+    {
+        return Err(Error::Parse {
+            what: what.to_string(),
+            error: FieldError::new(field, "invalid type: sequence, expected a mapping"),
+        });
+    }
+    Ok(typed)
+}
+
+/// The path of the first list in `read` that serialized back as a mapping in `back`.
+fn positional(read: &serde_json::Value, back: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match (read, back) {
+        (Value::Array(_), Value::Object(_)) => Some(path),
+        (Value::Array(a), Value::Array(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| positional(x, y, format!("{path}[{i}]"))),
+        (Value::Object(a), Value::Object(b)) => a.iter().find_map(|(k, x)| {
+            let y = b.get(k)?;
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            positional(x, y, p)
+        }),
+        _ => None,
+    }
 }
 
 /// serde reports unknown and missing fields at the parent's path; name the field itself.

@@ -793,6 +793,19 @@ fn wrong_type_in_spec() {
 }
 
 #[test]
+fn struct_given_as_positional_list() {
+    // serde would read `agent: [image]` positionally into the struct; a spec is by name.
+    let s = set(
+        spec(),
+        "/agent",
+        json!(["registry.example.test/acme/bot:1.0.0"]),
+    );
+    bad_spec("positional_agent", s, &["spec.agent", "sequence"]);
+    let s = set(spec(), "/models/primary", json!(["anthropic"]));
+    bad_spec("positional_model", s, &["spec.models.primary", "sequence"]);
+}
+
+#[test]
 fn container_volume_not_absolute() {
     let s = set(
         spec(),
