@@ -400,6 +400,10 @@ fn dispatch(inner: &Inner, verb: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
         Some("status")
             if ctx.res.has_status && matches!(verb, "get" | "update" | "patch" | "apply") => {}
         Some("finalize") if ctx.res.kind == "Namespace" && verb == "update" => {}
+        Some("scale") if ctx.res.has_scale => {
+            let v = if verb == "apply" { "patch" } else { verb };
+            return api::scale(&mut st, ctx, v);
+        }
         Some(_) => return Err(ApiError::unknown_resource()),
     }
     match verb {

@@ -251,7 +251,11 @@ pub fn apply(
             owned = owned.union(&e.set);
         }
     }
-    let to_remove = last.difference(&owned);
+    // Only paths that are fields of the merged object can be removed: node markers such as
+    // ".": {} of migrated Update-style entries never remove whole lists or maps.
+    let to_remove = last
+        .difference(&owned)
+        .intersection(&typed::to_field_set(&merged, ty));
     let pruned = if to_remove.is_empty() {
         merged
     } else {

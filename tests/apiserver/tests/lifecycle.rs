@@ -530,3 +530,39 @@ async fn b88_delete_collection() {
     assert_eq!(r.body["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(get(&b, &format!("{CM}/c")).await.code, 200);
 }
+
+/// B4: the advertised /scale subresource works (kubectl scale sends a merge patch to it).
+#[tokio::test]
+async fn b4_scale_subresource() {
+    let s = server().await;
+    let b = s.base_url();
+    apply(
+        &b,
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 1, "nginx"),
+    )
+    .await;
+    let r = get(&b, &format!("{DEPLOY}/web/scale")).await;
+    assert_eq!(r.body["kind"], json!("Scale"));
+    assert_eq!(r.body["spec"]["replicas"], json!(1));
+    assert_eq!(r.body["status"]["selector"], json!("app=web"));
+    let r = patch(
+        &b,
+        &format!("{DEPLOY}/web/scale"),
+        "application/merge-patch+json",
+        &json!({"spec":{"replicas":4}}),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["replicas"], json!(4));
+    let d = get(&b, &format!("{DEPLOY}/web")).await.body;
+    assert_eq!(d["spec"]["replicas"], json!(4));
+    assert_eq!(d["metadata"]["generation"], json!(2));
+    assert!(
+        d["metadata"]["managedFields"]
+            .as_array()
+            .expect("mf")
+            .iter()
+            .any(|e| e["subresource"] == "scale")
+    );
+}

@@ -676,3 +676,35 @@ async fn b23_template_creation_timestamp_null() {
             .is_some_and(|m| m.contains_key("creationTimestamp"))
     );
 }
+
+/// B45, B11: after kubectl's CSA→SSA migration (a JSON patch writing Update-style managedFields
+/// with "." markers into an Apply entry), re-applying must not prune whole lists or maps.
+#[tokio::test]
+async fn b45_b11_reapply_after_managed_fields_migration() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    let created = post(
+        &b,
+        &format!("{DEPLOY}?fieldManager=kubectl-client-side-apply"),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    let mut mf = created.body["metadata"]["managedFields"].clone();
+    mf[0]["manager"] = json!("kubectl");
+    mf[0]["operation"] = json!("Apply");
+    let rv = created.body["metadata"]["resourceVersion"].clone();
+    let r = patch(&b, &format!("{DEPLOY}/web?fieldManager=kubectl"), "application/json-patch+json",
+        &json!([{"op":"replace","path":"/metadata/managedFields","value":mf},{"op":"replace","path":"/metadata/resourceVersion","value":rv}])).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(managers(&r.body), vec![("kubectl".into(), "Apply".into())]);
+    let r = apply(&b, &web("kubectl", ""), &deployment("web", 2, "nginx:1.27")).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(
+        r.body["spec"]["template"]["spec"]["containers"][0]["name"],
+        json!("nginx")
+    );
+    assert_eq!(
+        r.body["spec"]["template"]["metadata"]["labels"],
+        json!({"app":"web"})
+    );
+}
