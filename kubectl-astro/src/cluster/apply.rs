@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::render::Manifest;
-use astro_deploy::resolve::{Kind, ResolvedDeployment, Stage};
+use astro_deploy::resolve::{Kind, ResolvedDeployment, Stage, StorePassword};
+use base64::Engine;
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -29,6 +30,8 @@ pub struct ApplyOptions {
     pub max_prune: usize,
     /// Requests in flight within one stage.
     pub concurrency: usize,
+    /// Store passwords to generate when their Secret does not hold one yet.
+    pub generated: Vec<StorePassword>,
 }
 
 /// What a deploy did.
@@ -88,7 +91,7 @@ pub async fn deploy(
         objects: Default::default(),
     };
     let ns_key = inventory::key(Kind::Namespace, ns);
-    let ns_print = inventory::fingerprint(&reply.object, &ns_manifest.object);
+    let ns_print = inventory::state(Kind::Namespace, &reply.object, &ns_manifest.object);
     out.resources.push(result(
         Kind::Namespace,
         ns,
@@ -134,7 +137,7 @@ pub async fn deploy(
     for stage in STAGES {
         let batch: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == *stage).collect();
         let results: Vec<(ResourceResult, Option<String>)> = futures::stream::iter(batch)
-            .map(|m| apply_one(cluster, m, &old, opts.force_conflicts))
+            .map(|m| apply_one(cluster, m, &old, opts))
             .buffered(opts.concurrency.max(1))
             .collect()
             .await;
@@ -210,8 +213,9 @@ async fn apply_one(
     cluster: &Cluster,
     m: &Manifest,
     old: &Inventory,
-    force: bool,
+    opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
+    let force = opts.force_conflicts;
     let key = inventory::key(m.kind, &m.name);
     let mut attempt = cluster
         .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
@@ -233,9 +237,23 @@ async fn apply_one(
             Err(e) => Err(e),
         };
     }
+    if let Ok(reply) = &attempt
+        && m.kind == Kind::Secret
+    {
+        match generate_missing(cluster, m, &reply.object, &opts.generated).await {
+            Ok(Some(updated)) => {
+                attempt = Ok(super::Reply {
+                    code: reply.code,
+                    object: updated.object,
+                })
+            }
+            Ok(None) => {}
+            Err(e) => attempt = Err(e),
+        }
+    }
     match attempt {
         Ok(reply) => {
-            let print = inventory::fingerprint(&reply.object, &m.object);
+            let print = inventory::state(m.kind, &reply.object, &m.object);
             let mut action = classify(reply.code, old.objects.get(&key), &print);
             if note.is_some() {
                 action = ResourceAction::Configured;
@@ -256,6 +274,52 @@ async fn apply_one(
             None,
         ),
     }
+}
+
+/// Writes a freshly generated password into a store Secret that does not hold one yet, under
+/// the field manager `<manager>-generated`; our own applies never send it, so it is never
+/// rotated. Returns the stored Secret after the write, or `None` when nothing was missing.
+async fn generate_missing(
+    cluster: &Cluster,
+    m: &Manifest,
+    stored: &Value,
+    generated: &[StorePassword],
+) -> Result<Option<super::Reply>, CallError> {
+    let mut data = serde_json::Map::new();
+    for sp in generated.iter().filter(|sp| sp.secret == m.name) {
+        if stored.pointer(&format!("/data/{}", sp.key)).is_none() {
+            let password = generate_password().map_err(|message| CallError {
+                code: 0,
+                reason: "Random".into(),
+                message,
+                causes: Vec::new(),
+            })?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(password);
+            data.insert(sp.key.clone(), Value::String(b64));
+        }
+    }
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let body = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": m.name, "namespace": m.namespace},
+        "data": data,
+    });
+    let manager = format!("{}-generated", cluster.field_manager);
+    cluster
+        .apply_as(&manager, Kind::Secret, &m.namespace, &m.name, &body)
+        .await
+        .map(Some)
+}
+
+/// 32 hex characters from the OS random source.
+fn generate_password() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("no OS randomness for a store password: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Deletes `m`'s live object and waits (bounded) until it is gone.

@@ -117,11 +117,21 @@ async fn diff_one(cluster: &Cluster, m: &Manifest, ns_exists: bool) -> Result<Ob
     // Without a namespace nothing can be dry-run inside it: the object would be created as is.
     let mut note = None;
     let merged = if ns_exists || m.kind == Kind::Namespace {
-        match cluster.apply(m.kind, &m.namespace, &m.name, &m.object, true, true).await {
+        match cluster
+            .apply(m.kind, &m.namespace, &m.name, &m.object, true, true)
+            .await
+        {
             Ok(reply) => reply.object,
             // deploy replaces a Job whose immutable template changed: show it as that.
-            Err(e) if m.kind == Kind::Job && e.code == 422 && e.message.contains("immutable") && live.is_some() => {
-                note = Some("would be replaced: the Job's template changed and is immutable".to_string());
+            Err(e)
+                if m.kind == Kind::Job
+                    && e.code == 422
+                    && e.message.contains("immutable")
+                    && live.is_some() =>
+            {
+                note = Some(
+                    "would be replaced: the Job's template changed and is immutable".to_string(),
+                );
                 m.object.clone()
             }
             Err(e) => return Err(call_failure(&e, &what)),

@@ -12,13 +12,13 @@ use serde_json::Value;
 /// Annotation holding the inventory JSON.
 pub const ANNOTATION: &str = "astro.dev/inventory";
 
-/// Objects of the last deploy: `Kind/name` → fingerprint of the object as the server stored it.
+/// Objects of the last deploy: `Kind/name` → the object's [`state`] after that deploy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     /// Build that was deployed.
     #[serde(default)]
     pub build_id: String,
-    /// `Kind/name` → fingerprint.
+    /// `Kind/name` → state token.
     #[serde(default)]
     pub objects: BTreeMap<String, String>,
 }
@@ -49,6 +49,41 @@ impl Inventory {
     }
 }
 
+/// A token that changes exactly when the object's content changes, not when a controller
+/// writes status: `g:<generation>` for workloads (the generation moves with every spec change,
+/// ours or anyone's, and never with status), `rv:<resourceVersion>` for kinds without status
+/// writers, and for the Namespace (whose resourceVersion moves with the inventory itself) a
+/// fingerprint of the fields we applied.
+pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
+    let meta = |k: &str| {
+        stored
+            .pointer(&format!("/metadata/{k}"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    match kind {
+        Kind::Deployment | Kind::StatefulSet | Kind::Job | Kind::CronJob => {
+            let labels = project(
+                &meta("labels"),
+                applied.pointer("/metadata/labels").unwrap_or(&Value::Null),
+            );
+            let annotations = project(
+                &meta("annotations"),
+                applied
+                    .pointer("/metadata/annotations")
+                    .unwrap_or(&Value::Null),
+            );
+            format!(
+                "g:{}:{}",
+                meta("generation"),
+                short_hash(&canonical(&serde_json::json!([labels, annotations])), 8)
+            )
+        }
+        Kind::Namespace => format!("f:{}", fingerprint(stored, applied)),
+        _ => format!("rv:{}", meta("resourceVersion").as_str().unwrap_or("")),
+    }
+}
+
 /// A fingerprint of an object as stored, restricted to the fields we applied: it changes
 /// when the server holds a different value for one of our fields (our change, or someone
 /// else's), and not when a controller adds its own fields or writes status.
@@ -60,9 +95,15 @@ pub fn fingerprint(stored: &Value, applied: &Value) -> String {
 /// of the same length are projected item by item, other lists kept whole.
 fn project(stored: &Value, applied: &Value) -> Value {
     match (stored, applied) {
+        (_, Value::Null) => Value::Null,
         (Value::Object(s), Value::Object(a)) => Value::Object(
             a.iter()
-                .map(|(k, av)| (k.clone(), s.get(k).map(|sv| project(sv, av)).unwrap_or(Value::Null)))
+                .map(|(k, av)| {
+                    (
+                        k.clone(),
+                        s.get(k).map(|sv| project(sv, av)).unwrap_or(Value::Null),
+                    )
+                })
                 .collect(),
         ),
         (Value::Array(s), Value::Array(a)) if s.len() == a.len() => {
@@ -99,7 +140,8 @@ mod tests {
 
     #[test]
     fn fingerprint_covers_our_fields_only() {
-        let applied = json!({"kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": 1}});
+        let applied =
+            json!({"kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": 1}});
         let a = json!({"kind": "Deployment", "metadata": {"name": "x", "resourceVersion": "1", "generation": 1},
             "spec": {"replicas": 1, "revisionHistoryLimit": 10}, "status": {"readyReplicas": 0}});
         // A controller annotated it and wrote status: still our content.
@@ -110,6 +152,29 @@ mod tests {
         let c = json!({"kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": 2}});
         assert_eq!(fingerprint(&a, &applied), fingerprint(&b, &applied));
         assert_ne!(fingerprint(&a, &applied), fingerprint(&c, &applied));
+    }
+
+    #[test]
+    fn workload_state_follows_generation_not_status() {
+        let applied = json!({"metadata": {"name": "x", "labels": {"a": "1"}}, "spec": {}});
+        let v1 = json!({"metadata": {"name": "x", "generation": 1, "resourceVersion": "5", "labels": {"a": "1"}}});
+        let status_write = json!({"metadata": {"name": "x", "generation": 1, "resourceVersion": "9", "labels": {"a": "1"},
+            "annotations": {"deployment.kubernetes.io/revision": "1"}}, "status": {"readyReplicas": 1}});
+        let spec_change = json!({"metadata": {"name": "x", "generation": 2, "resourceVersion": "11", "labels": {"a": "1"}}});
+        assert_eq!(
+            state(Kind::Deployment, &v1, &applied),
+            state(Kind::Deployment, &status_write, &applied)
+        );
+        assert_ne!(
+            state(Kind::Deployment, &v1, &applied),
+            state(Kind::Deployment, &spec_change, &applied)
+        );
+        let cm1 = json!({"metadata": {"resourceVersion": "5"}});
+        let cm2 = json!({"metadata": {"resourceVersion": "6"}});
+        assert_ne!(
+            state(Kind::ConfigMap, &cm1, &applied),
+            state(Kind::ConfigMap, &cm2, &applied)
+        );
     }
 
     #[test]

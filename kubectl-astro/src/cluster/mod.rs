@@ -198,7 +198,7 @@ impl Cluster {
         .await
     }
 
-    /// Server-side apply under another field manager (the inventory).
+    /// Server-side apply under another field manager (the inventory, generated passwords).
     pub async fn apply_as(
         &self,
         manager: &str,

@@ -1,14 +1,12 @@
 //! `kubectl astro deploy`: render, then (without --dry-run) staged server-side apply, prune,
 //! wait, and the DeployResponse.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use astro_deploy::api::{DeployRequest, DeployResponse, DeployResponseStatus};
 use astro_deploy::catalog::Build;
 use astro_deploy::render::{Manifest, Templates, render, to_json, to_yaml};
 use astro_deploy::resolve::{Kind, ResolveOptions, ResolvedDeployment, resolve};
-use base64::Engine;
 
 use crate::cli::{ClusterArgs, DeployArgs, Output, RenderArgs};
 use crate::cluster::apply::{ApplyOptions, deploy};
@@ -66,8 +64,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             Some(b) => b,
             None => cluster_build(&cluster, &req).await?,
         };
-        let (resolved, manifests) =
-            resolve_with_passwords(&cluster, &req, &build, &args.render, &templates).await?;
+        let (resolved, manifests) = resolve_for_cluster(&req, &build, &args.render, &templates)?;
         warn(&resolved);
         if args.diff {
             let diffs =
@@ -82,6 +79,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             prune: args.prune,
             max_prune: args.max_prune,
             concurrency: args.concurrency,
+            generated: resolved.store_passwords.clone(),
         };
         let mut outcome = deploy(&cluster, &resolved, &manifests, &opts).await?;
         if args.wait {
@@ -170,54 +168,28 @@ pub fn catalog_failure(e: &crate::cluster::CallError) -> Failure {
     }
 }
 
-/// Resolves and renders with the store passwords read back from their Secrets (or freshly
-/// generated for stores deployed the first time), so a redeploy never rotates them.
-pub async fn resolve_with_passwords(
-    cluster: &Cluster,
+/// Resolves and renders for a cluster: store passwords are left out of their Secrets (the
+/// placeholder of a dry run is never sent); the apply generates each one the first time, under
+/// its own field manager, so a redeploy neither rotates nor re-reads them.
+pub fn resolve_for_cluster(
     req: &DeployRequest,
     build: &Build,
     render_args: &RenderArgs,
     templates: &Templates,
 ) -> Result<(ResolvedDeployment, Vec<Manifest>), Failure> {
-    let mut opts = options(render_args);
-    let first = resolve(req, build, &opts)?;
-    let mut passwords = BTreeMap::new();
-    for sp in &first.store_passwords {
-        let existing = match cluster
-            .get(Kind::Secret, &first.namespace, &sp.secret)
-            .await
+    let resolved = resolve(req, build, &options(render_args))?;
+    let mut manifests = render(&resolved, templates)?;
+    for sp in &resolved.store_passwords {
+        for m in manifests
+            .iter_mut()
+            .filter(|m| m.kind == Kind::Secret && m.name == sp.secret)
         {
-            Ok(reply) => reply
-                .object
-                .pointer(&format!("/data/{}", sp.key))
-                .and_then(|v| v.as_str())
-                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-                .and_then(|bytes| String::from_utf8(bytes).ok()),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(catalog_failure(&e)),
-        };
-        let password = match existing {
-            Some(p) => p,
-            None => generate_password()?,
-        };
-        passwords.insert(sp.entry.clone(), password);
+            if let Some(data) = m.object.get_mut("data").and_then(|d| d.as_object_mut()) {
+                data.remove(&sp.key);
+            }
+        }
     }
-    opts.store_passwords = passwords;
-    let resolved = if opts.store_passwords.is_empty() {
-        first
-    } else {
-        resolve(req, build, &opts)?
-    };
-    let manifests = render(&resolved, templates)?;
     Ok((resolved, manifests))
-}
-
-/// 32 hex characters from the OS random source.
-fn generate_password() -> Result<String, Failure> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Failure::failed(format!("no OS randomness for a store password: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Now, UTC RFC 3339 with second precision.

@@ -6,7 +6,7 @@ use astro_deploy::render::Templates;
 
 use crate::cli::{DiffArgs, DiffOutput};
 use crate::cluster::diff::{Change, diff};
-use crate::commands::deploy::{cluster, cluster_build, resolve_with_passwords};
+use crate::commands::deploy::{cluster, cluster_build, resolve_for_cluster};
 use crate::exit::Failure;
 use crate::inputs;
 
@@ -23,8 +23,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
             Some(b) => b,
             None => cluster_build(&cluster, &req).await?,
         };
-        let (resolved, manifests) =
-            resolve_with_passwords(&cluster, &req, &build, &args.render, &templates).await?;
+        let (resolved, manifests) = resolve_for_cluster(&req, &build, &args.render, &templates)?;
         let diffs = diff(&cluster, &resolved, &manifests, args.concurrency).await?;
         let changed: Vec<_> = diffs
             .iter()

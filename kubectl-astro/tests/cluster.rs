@@ -1,0 +1,654 @@
+//! Cluster tests of `deploy`, `diff`, `undeploy` and `build`: the real binary, over real HTTP,
+//! against test-apiserver (issue 4). Many assert on the server's request log.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
+
+const NS: &str = "astro-astro-team-weather-agent";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+}
+
+struct Env {
+    server: TestApiServer,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(opts: ServerOptions) -> Env {
+        let server = TestApiServer::start_with(opts)
+            .await
+            .expect("test-apiserver starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        server
+            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig written");
+        Env { server, dir }
+    }
+
+    async fn new() -> Env {
+        Self::start(ServerOptions::default()).await
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// Runs kubectl-astro with `args`; returns exit code, stdout, stderr.
+    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .expect("kubectl-astro runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        (out.status.code().unwrap_or(-1), stdout, stderr)
+    }
+
+    /// `deploy` of an example request with the example catalog, plus `extra` flags.
+    async fn deploy(&self, request: &str, extra: &[&str]) -> (i32, Value, String) {
+        let req = examples().join(request);
+        let catalog = examples().join("catalog");
+        let mut args = vec![
+            "deploy",
+            "-f",
+            req.to_str().unwrap_or_default(),
+            "--catalog",
+            catalog.to_str().unwrap_or_default(),
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = self.run(&args).await;
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        (code, json, stderr)
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let client = self.server.client().await.expect("client");
+        let req = http::Request::get(path).body(Vec::new()).expect("request");
+        client.request::<Value>(req).await.ok()
+    }
+}
+
+/// `(kind/name, action)` of every resource in a DeployResponse.
+fn actions(resp: &Value) -> Vec<(String, String)> {
+    resp["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        format!(
+                            "{}/{}",
+                            r["kind"].as_str().unwrap_or(""),
+                            r["name"].as_str().unwrap_or("")
+                        ),
+                        r["action"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn with_action(resp: &Value, action: &str) -> Vec<String> {
+    actions(resp)
+        .into_iter()
+        .filter(|(_, a)| a == action)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_deploy_creates_every_object_and_answers_a_deploy_response() {
+    let env = Env::new().await;
+    let (code, resp, stderr) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+    assert_eq!(resp["build_id"], "build-20240612-1530");
+    assert_eq!(resp["k8s_namespace"], NS);
+    assert_eq!(resp["errors"], serde_json::json!([]));
+    let all = actions(&resp);
+    assert_eq!(all.len(), 12, "{all:?}");
+    assert!(all.iter().all(|(_, a)| a == "created"), "{all:?}");
+    let deployed_at = resp["deployed_at"].as_str().unwrap_or("");
+    assert!(
+        deployed_at.ends_with('Z') && deployed_at.len() == 20,
+        "{deployed_at}"
+    );
+    let endpoints = resp["service_endpoints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(endpoints.iter().any(|e| {
+        e["type"] == "Ingress"
+            && e["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://weather-agent-chat-"))
+    }));
+    assert!(endpoints.iter().any(|e| e["type"] == "ClusterIP"
+        && e["url"] == format!("http://weather-agent-agent.{NS}.svc.cluster.local:8080")));
+    // The objects are really there.
+    let dep = env
+        .get(&format!(
+            "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent"
+        ))
+        .await
+        .expect("agent Deployment exists");
+    let managers: Vec<&str> = dep["metadata"]["managedFields"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|e| e["manager"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(managers.contains(&"kubectl-astro"), "{managers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_redeploy_is_unchanged_one_request_per_object_and_writes_nothing() {
+    let env = Env::new().await;
+    let (code, first, _) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0, "{first}");
+    env.server.clear_request_log();
+    let rv_before = env.server.resource_version();
+    let (code, second, stderr) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0, "{second} {stderr}");
+    let all = actions(&second);
+    assert!(all.iter().all(|(_, a)| a == "unchanged"), "{all:?}");
+    let log = env.server.request_log();
+    // One request per object (12), each a server-side apply; nothing stored.
+    assert_eq!(log.len(), all.len(), "{log:#?}");
+    assert!(
+        log.iter()
+            .all(|r| r.verb == "apply" && r.content_type.starts_with("application/apply-patch")),
+        "{log:#?}"
+    );
+    assert!(log.iter().all(|r| !r.query.contains("dryRun")), "{log:#?}");
+    assert_eq!(
+        env.server.resource_version(),
+        rv_before,
+        "a no-op redeploy wrote something"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_credential_configures_only_the_secret_and_the_workloads_that_hash_it() {
+    let env = Env::new().await;
+    let req = "engineering-assistant-request.yaml";
+    let (code, first, stderr) = env.deploy(req, &[]).await;
+    assert_eq!(code, 0, "{first} {stderr}");
+    let (code, second, stderr) = env
+        .deploy(req, &["--credential", "ANTHROPIC_API_KEY=sk-ant-rotated"])
+        .await;
+    assert_eq!(code, 0, "{second} {stderr}");
+    let mut configured = with_action(&second, "configured");
+    configured.sort();
+    assert_eq!(
+        configured,
+        vec![
+            "CronJob/engineering-assistant-ingestion-docs-sync".to_string(),
+            "Deployment/engineering-assistant-agent".to_string(),
+            "Job/engineering-assistant-ingestion-initial-load".to_string(),
+            "Secret/engineering-assistant-build-20260410-0800-credentials".to_string(),
+        ]
+    );
+    assert!(with_action(&second, "created").is_empty());
+    // The generated redis password was read back, not rotated.
+    assert!(
+        with_action(&second, "unchanged")
+            .contains(&"Secret/engineering-assistant-knowledge-cache-creds".to_string())
+    );
+    assert!(!second.to_string().contains("sk-ant-rotated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_interface_prunes_its_objects_and_nothing_else() {
+    let env = Env::new().await;
+    let (code, _, _) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0);
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let mut pruned = with_action(&resp, "pruned");
+    pruned.sort();
+    assert_eq!(
+        pruned,
+        vec![
+            "Ingress/weather-agent-ingress-messaging".to_string(),
+            "Service/weather-agent-messaging".to_string()
+        ]
+    );
+    assert!(
+        env.get(&format!(
+            "/api/v1/namespaces/{NS}/services/weather-agent-messaging"
+        ))
+        .await
+        .is_none()
+    );
+    assert!(
+        env.get(&format!(
+            "/api/v1/namespaces/{NS}/services/weather-agent-agent"
+        ))
+        .await
+        .is_some()
+    );
+    // --prune=false keeps what the render dropped.
+    let (code, _, _) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0);
+    let (code, resp, _) = env.deploy("deploy-request.json", &["--prune=false"]).await;
+    assert_eq!(code, 0);
+    assert!(with_action(&resp, "pruned").is_empty());
+    assert!(
+        env.get(&format!(
+            "/api/v1/namespaces/{NS}/services/weather-agent-messaging"
+        ))
+        .await
+        .is_some()
+    );
+    // The budget refuses a deploy that would prune more than allowed, before writing.
+    let (code, _, stderr) = env
+        .deploy("deploy-request.json", &["--max-prune", "1"])
+        .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("--max-prune"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_owned_by_another_manager_is_a_named_conflict_until_forced() {
+    let env = Env::new().await;
+    let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0);
+    // Another manager takes over a field we own.
+    let client = env.server.client().await.expect("client");
+    let cm = "weather-agent-build-20240612-1530-config";
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": cm, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
+    let req = http::Request::patch(format!(
+        "/api/v1/namespaces/{NS}/configmaps/{cm}?fieldManager=platform-team&force=true"
+    ))
+    .header("Content-Type", "application/apply-patch+yaml")
+    .body(serde_json::to_vec(&body).unwrap_or_default())
+    .expect("request");
+    let taken = client.request::<Value>(req).await.expect("takeover apply");
+    assert_eq!(taken["data"]["DEFAULT_UNITS"], "imperial", "{taken}");
+
+    let (code, resp, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 2, "{resp}");
+    assert_eq!(resp["status"], "partial");
+    assert_eq!(
+        with_action(&resp, "failed"),
+        vec![format!("ConfigMap/{cm}")]
+    );
+    let err = resp["errors"][0].as_str().unwrap_or("");
+    assert!(
+        err.contains(cm) && err.contains("platform-team") && err.contains("DEFAULT_UNITS"),
+        "{err}"
+    );
+    // Everything else was still applied.
+    assert_eq!(
+        with_action(&resp, "unchanged").len(),
+        actions(&resp).len() - 1
+    );
+
+    let (code, resp, _) = env
+        .deploy("deploy-request.json", &["--force-conflicts"])
+        .await;
+    assert_eq!(code, 0, "{resp}");
+    assert_eq!(
+        with_action(&resp, "configured"),
+        vec![format!("ConfigMap/{cm}")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_the_token_may_not_write_is_a_named_partial_failure() {
+    let mut opts = ServerOptions::default();
+    opts.tokens
+        .insert("deployer-token".into(), "deployer".into());
+    let writable = [
+        "namespaces",
+        "secrets",
+        "configmaps",
+        "services",
+        "deployments",
+        "statefulsets",
+        "jobs",
+        "cronjobs",
+    ];
+    opts.allow = Some(vec![
+        AllowRule::new("deployer", &["*"], &writable),
+        AllowRule::new("deployer", &["get", "list", "watch"], &["ingresses"]),
+    ]);
+    let env = Env::start(opts).await;
+    let (code, resp, _) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 2, "{resp}");
+    assert_eq!(
+        with_action(&resp, "failed"),
+        vec!["Ingress/weather-agent-ingress-messaging".to_string()]
+    );
+    let err = resp["errors"][0].as_str().unwrap_or("");
+    assert!(
+        err.contains("forbidden") && err.contains("ingresses"),
+        "{err}"
+    );
+    assert_eq!(with_action(&resp, "created").len(), 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_and_unreachable_clusters_answer_the_error_json_with_their_exit_codes() {
+    let mut opts = ServerOptions::default();
+    opts.tokens.insert("right-token".into(), "deployer".into());
+    let env = Env::start(opts).await;
+    let kc = std::fs::read_to_string(env.kubeconfig())
+        .unwrap_or_default()
+        .replace("right-token", "wrong-token");
+    std::fs::write(env.kubeconfig(), kc).expect("kubeconfig");
+    let (code, resp, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 4, "{resp}");
+    assert_eq!(resp["error"], "unauthorized");
+
+    let kc = std::fs::read_to_string(env.kubeconfig())
+        .unwrap_or_default()
+        .replace(&env.server.base_url(), "http://127.0.0.1:9");
+    std::fs::write(env.kubeconfig(), kc).expect("kubeconfig");
+    let (code, resp, _) = env
+        .deploy("deploy-request.json", &["--request-timeout", "5s"])
+        .await;
+    assert_eq!(code, 1, "{resp}");
+    assert_eq!(resp["error"], "cluster unreachable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_exit_codes_and_masked_secrets() {
+    let env = Env::new().await;
+    let req = examples().join("engineering-assistant-request.yaml");
+    let catalog = examples().join("catalog");
+    let diff = |extra: Vec<&'static str>| {
+        let mut args = vec![
+            "diff".to_string(),
+            "-f".into(),
+            req.display().to_string(),
+            "--catalog".into(),
+            catalog.display().to_string(),
+        ];
+        args.extend(extra.into_iter().map(String::from));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let env = &env;
+        async move {
+            env.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .await
+        }
+    };
+    let (code, out, err) = run(diff(vec![])).await;
+    assert_eq!(code, 1, "nothing deployed yet, so everything is new: {err}");
+    assert!(
+        out.contains("+++ merged/Deployment/engineering-assistant-agent"),
+        "{out}"
+    );
+    let (code, _, _) = env.deploy("engineering-assistant-request.yaml", &[]).await;
+    assert_eq!(code, 0);
+    let (code, out, err) = run(diff(vec![])).await;
+    assert_eq!(code, 0, "no changes after deploy: {out}{err}");
+    assert!(out.is_empty(), "{out}");
+    let (code, out, err) = run(diff(vec![
+        "--credential",
+        "ANTHROPIC_API_KEY=marker-new-value-123",
+    ]))
+    .await;
+    assert_eq!(code, 1, "{err}");
+    for secret in [
+        "marker-new-value-123",
+        "sk-ant-example",
+        "bWFya2VyLW5ldy12YWx1ZS0xMjM",
+    ] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} leaked:\n{out}\n{err}"
+        );
+    }
+    assert!(out.contains("<redacted sha256:"), "{out}");
+    let (code, out, _) = run(diff(vec![
+        "--credential",
+        "ANTHROPIC_API_KEY=marker-new-value-123",
+        "-o",
+        "json",
+    ]))
+    .await;
+    assert_eq!(code, 1);
+    let parsed: Value = serde_json::from_str(&out).expect("diff -o json is JSON");
+    assert!(parsed.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|d| d["kind"] == "Secret" && d["change"] == "update")
+    }));
+    assert!(!out.contains("marker-new-value-123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_catalog_picks_latest_and_published_builds() {
+    let env = Env::new().await;
+    let dir = examples().join("catalog/astro-team/weather-agent");
+    for f in ["build-20240601-0900.yaml", "build-20240612-1530.yaml"] {
+        let (code, out, err) = env
+            .run(&["build", "push", dir.join(f).to_str().unwrap_or_default()])
+            .await;
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, _) = env.run(&["build", "list", "--account", "astro-team"]).await;
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).expect("list is JSON");
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    // No --catalog: the cluster catalog; the newest registration wins.
+    let (code, out, err) = env
+        .run(&[
+            "deploy",
+            "--account",
+            "astro-team",
+            "--name",
+            "weather-agent",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let resp: Value = serde_json::from_str(&out).expect("response");
+    assert_eq!(resp["build_id"], "build-20240612-1530");
+    // Cross-account: only published builds count.
+    let cross = [
+        "deploy",
+        "--account",
+        "other-team",
+        "--name",
+        "weather-agent",
+        "--source-account",
+        "astro-team",
+    ];
+    let (code, out, _) = env.run(&cross).await;
+    assert_eq!(code, 5, "{out}");
+    let (code, _, _) = env
+        .run(&[
+            "build",
+            "publish",
+            "--account",
+            "astro-team",
+            "--name",
+            "weather-agent",
+            "--build-id",
+            "build-20240601-0900",
+            "--version",
+            "1.0.0",
+        ])
+        .await;
+    assert_eq!(code, 0);
+    let (code, out, err) = env.run(&cross).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let resp: Value = serde_json::from_str(&out).expect("response");
+    assert_eq!(resp["build_id"], "build-20240601-0900");
+    assert_eq!(resp["k8s_namespace"], "astro-other-team-weather-agent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeploy_deletes_only_our_namespace() {
+    let env = Env::new().await;
+    let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0);
+    let (code, out, err) = env
+        .run(&[
+            "undeploy",
+            "--account",
+            "astro-team",
+            "--name",
+            "weather-agent",
+            "--wait",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let resp: Value = serde_json::from_str(&out).expect("response");
+    assert_eq!(resp["status"], "success");
+    assert_eq!(resp["build_id"], "build-20240612-1530");
+    assert_eq!(resp["k8s_namespace"], NS);
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
+    // A namespace kubectl-astro did not create is refused.
+    let (code, _, err) = env
+        .run(&[
+            "undeploy",
+            "--account",
+            "astro-team",
+            "--name",
+            "weather-agent",
+            "-n",
+            "default",
+        ])
+        .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(env.get("/api/v1/namespaces/default").await.is_some());
+    let (code, _, _) = env
+        .run(&[
+            "undeploy",
+            "--account",
+            "astro-team",
+            "--name",
+            "weather-agent",
+        ])
+        .await;
+    assert_eq!(code, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_reports_rollout_and_a_stuck_deployment_by_reason() {
+    let env = Env::start(ServerOptions {
+        controller: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let (code, resp, stderr) = env
+        .deploy("deploy-request.json", &["--wait", "--timeout", "30s"])
+        .await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(
+        stderr.contains("Deployment/weather-agent-agent: ready"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Job/weather-agent-ingestion-stations: ready"),
+        "{stderr}"
+    );
+    // Without a controller nothing becomes ready: a timeout names the reason.
+    env.server.set_controller(false);
+    let (code, resp, _) = env
+        .deploy(
+            "deploy-request.json",
+            &["--credential", "X=1", "--wait", "--timeout", "1s"],
+        )
+        .await;
+    assert_eq!(code, 2, "{resp}");
+    let errors = resp["errors"].to_string();
+    assert!(
+        errors.contains("Deployment/weather-agent-agent") && errors.contains("not ready after 1s"),
+        "{errors}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_as_a_kubectl_plugin_and_kubectl_sees_our_field_manager() {
+    let env = Env::new().await;
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-astro"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = env.dir.path().join("kube-cache");
+    let kubectl = |args: Vec<String>| {
+        let path = path.clone();
+        let cache = cache.clone();
+        let kubeconfig = env.kubeconfig();
+        async move {
+            tokio::process::Command::new("kubectl")
+                .args(&args)
+                .env("PATH", path)
+                .env("KUBECONFIG", kubeconfig)
+                .env("KUBECACHEDIR", cache)
+                .output()
+                .await
+                .expect("kubectl runs")
+        }
+    };
+    let req = examples().join("deploy-request.json").display().to_string();
+    let catalog = examples().join("catalog").display().to_string();
+    let out = kubectl(vec![
+        "astro".into(),
+        "deploy".into(),
+        "-f".into(),
+        req,
+        "--catalog".into(),
+        catalog,
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp: Value = serde_json::from_str(&stdout).expect("DeployResponse through kubectl");
+    assert_eq!(resp["status"], "success");
+    let out = kubectl(vec![
+        "--cache-dir".into(),
+        cache.display().to_string(),
+        "get".into(),
+        "--show-managed-fields".into(),
+        "deployment".into(),
+        "-n".into(),
+        NS.into(),
+        "weather-agent-agent".into(),
+        "-o".into(),
+        "json".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obj: Value = serde_json::from_slice(&out.stdout).expect("kubectl get -o json");
+    let managers: Vec<String> = obj["metadata"]["managedFields"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|e| e["manager"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        managers.contains(&"kubectl-astro".to_string()),
+        "{managers:?}"
+    );
+}
