@@ -105,6 +105,7 @@ pub fn plan(
     let mut objects = std::mem::take(&mut p.objects);
     objects
         .sort_by(|a, b| (a.kind.stage(), a.kind, &a.name).cmp(&(b.kind.stage(), b.kind, &b.name)));
+    hash_consumed_env(&mut objects);
     let secret_names = objects
         .iter()
         .filter(|o| o.kind == Kind::Secret)
@@ -127,6 +128,56 @@ pub fn plan(
         secret_names,
         store_passwords: p.store_passwords,
         warnings,
+    }
+}
+
+/// Pods that read a Secret or ConfigMap of this deployment but carry no env hash yet
+/// (container-mode components, self-hosted stores) get one over exactly the data they read,
+/// so a changed credential rolls them as it rolls the agent.
+fn hash_consumed_env(objects: &mut [PlannedObject]) {
+    const ENV_HASH: &str = "astro.dev/env-hash";
+    let data: BTreeMap<(&'static str, String), BTreeMap<String, String>> = objects
+        .iter()
+        .filter_map(|o| match &o.spec {
+            ObjectSpec::Secret { data } => Some((("Secret", o.name.clone()), data.clone())),
+            ObjectSpec::ConfigMap { data } => Some((("ConfigMap", o.name.clone()), data.clone())),
+            _ => None,
+        })
+        .collect();
+    for o in objects.iter_mut() {
+        let ObjectSpec::Workload(w) = &mut o.spec else {
+            continue;
+        };
+        if w.pod.annotations.contains_key(ENV_HASH) {
+            continue;
+        }
+        let mut used: BTreeMap<String, &str> = BTreeMap::new();
+        for c in &w.pod.containers {
+            let whole = c
+                .env_from_secrets
+                .iter()
+                .map(|n| ("Secret", n))
+                .chain(c.env_from_config_maps.iter().map(|n| ("ConfigMap", n)));
+            for (kind, name) in whole {
+                for (k, v) in data.get(&(kind, name.clone())).into_iter().flatten() {
+                    used.insert(format!("{kind}/{name}/{k}"), v);
+                }
+            }
+            for r in c.env.iter().filter_map(|e| e.secret.as_ref()) {
+                if let Some(v) = data
+                    .get(&("Secret", r.name.clone()))
+                    .and_then(|d| d.get(&r.key))
+                {
+                    used.insert(format!("Secret/{}/{}", r.name, r.key), v);
+                }
+            }
+        }
+        if !used.is_empty() {
+            let all = serde_json::to_string(&used).unwrap_or_default();
+            w.pod
+                .annotations
+                .insert(ENV_HASH.into(), naming::short_hash(&all, 16));
+        }
     }
 }
 
