@@ -35,6 +35,45 @@ pub struct Ctx<'a> {
     pub user_agent: &'a str,
     /// Request body.
     pub body: &'a [u8],
+    /// Body decoded and schema-checked before the state lock was taken, if any.
+    pub prepared: Option<&'a Prepared>,
+}
+
+/// Lock-free preparation of a write body: decoding and the schema check (the costly part).
+pub struct Prepared {
+    /// The decoded body.
+    pub body: ApiResult<Value>,
+    /// Schema findings for the body.
+    pub findings: Option<strict::Findings>,
+}
+
+/// Decodes and schema-checks the body of a create, update or apply outside the lock.
+pub fn prepare(res: &ResourceDef, verb: &str, content_type: &str, body: &[u8]) -> Option<Prepared> {
+    let ct = match verb {
+        "apply" => "application/yaml",
+        "create" | "update" => content_type,
+        _ => return None,
+    };
+    let decoded = decode_body(ct, body);
+    let findings = decoded.as_ref().ok().map(|v| strict::check(res.kind, v));
+    Some(Prepared {
+        body: decoded,
+        findings,
+    })
+}
+
+fn body_of(ctx: &Ctx, ct: &str) -> ApiResult<Value> {
+    match ctx.prepared {
+        Some(p) => p.body.clone(),
+        None => decode_body(ct, ctx.body),
+    }
+}
+
+fn findings_of(ctx: &Ctx, obj: &Value) -> strict::Findings {
+    match ctx.prepared.and_then(|p| p.findings.as_ref()) {
+        Some(f) => f.clone(),
+        None => strict::check(ctx.res.kind, obj),
+    }
 }
 
 /// A successful answer.
@@ -290,8 +329,17 @@ fn check_ns_name(ctx: &Ctx, obj: &mut Value, name_from_url: bool) -> ApiResult<(
 }
 
 /// Fieldvalidation of a non-apply body (B22): Strict → 400, Warn → warnings, Ignore → silent.
-fn field_validation(ctx: &Ctx, fv: FieldValidation, obj: &mut Value) -> ApiResult<Vec<String>> {
-    let f = strict::check(ctx.res.kind, obj);
+fn field_validation(
+    ctx: &Ctx,
+    fv: FieldValidation,
+    obj: &mut Value,
+    prepared_ok: bool,
+) -> ApiResult<Vec<String>> {
+    let f = if prepared_ok {
+        findings_of(ctx, obj)
+    } else {
+        strict::check(ctx.res.kind, obj)
+    };
     if let Some(e) = f.type_error {
         return Err(ApiError::bad_request(&format!(
             "{} in body is invalid: {e}",
@@ -484,7 +532,8 @@ fn system_meta(res: &ResourceDef, live: Option<&Value>, new: &mut Value) {
             }
         }
         Some(l) => {
-            let lmd = l.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            let empty = json!({});
+            let lmd = l.get("metadata").unwrap_or(&empty);
             for k in [
                 "uid",
                 "creationTimestamp",
@@ -804,7 +853,7 @@ pub fn create(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::unsupported_body_type(ctx.content_type));
     }
     let opts = parse_opts(ctx, "CreateOptions", false, false)?;
-    let mut obj = decode_body(ctx.content_type, ctx.body)?;
+    let mut obj = body_of(ctx, ctx.content_type)?;
     if !obj.is_object() {
         return Err(ApiError::bad_request(
             "Object 'Kind' is missing in the request body",
@@ -812,7 +861,7 @@ pub fn create(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     }
     check_gvk(ctx.res, &obj, false)?;
     check_ns_name(ctx, &mut obj, false)?;
-    let warnings = field_validation(ctx, opts.fv, &mut obj)?;
+    let warnings = field_validation(ctx, opts.fv, &mut obj, true)?;
     let md = crate::util::ensure_obj(&mut obj, &["metadata"]);
     if md
         .get("resourceVersion")
@@ -863,10 +912,10 @@ pub fn create(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
 /// PUT (update), including `/status` and namespace `/finalize`.
 pub fn update(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     let opts = parse_opts(ctx, "UpdateOptions", false, false)?;
-    let mut obj = decode_body(ctx.content_type, ctx.body)?;
+    let mut obj = body_of(ctx, ctx.content_type)?;
     check_gvk(ctx.res, &obj, false)?;
     check_ns_name(ctx, &mut obj, true)?;
-    let warnings = field_validation(ctx, opts.fv, &mut obj)?;
+    let warnings = field_validation(ctx, opts.fv, &mut obj, true)?;
     let live = st.get(ctx.res, ctx.ns, ctx.name).cloned();
     let Some(live) = live else {
         // PUT may create for kinds that allow create-on-update; the built-ins here do not.
@@ -953,7 +1002,7 @@ pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::stale(ctx.res, ctx.name));
     }
     check_ns_name(ctx, &mut patched, true)?;
-    let warnings = field_validation(ctx, opts.fv, &mut patched)?;
+    let warnings = field_validation(ctx, opts.fv, &mut patched, false)?;
     let mut r = commit(
         st,
         Write {
@@ -970,7 +1019,7 @@ pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
 }
 
 fn apply(st: &mut State, ctx: &Ctx, live: Option<Value>, opts: &Opts) -> ApiResult<Reply> {
-    let mut config = decode_body("application/yaml", ctx.body)?;
+    let mut config = body_of(ctx, "application/yaml")?;
     if !config.is_object() {
         return Err(ApiError::bad_request(&format!(
             "error decoding YAML: expected an object, got {config}"
@@ -995,7 +1044,7 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Value>, opts: &Opts) -> ApiResu
         ctx.res.gvk_string()
     );
     // B47: schema errors are 500s without a reason, before fieldValidation is consulted.
-    let f = strict::check(ctx.res.kind, &config);
+    let f = findings_of(ctx, &config);
     if let Some(e) = f.type_error {
         return Err(ApiError::internal(&format!(
             "failed to create typed patch object {designation}: {e}"
@@ -1103,6 +1152,7 @@ pub fn internal_create(
         content_type: "application/json",
         user_agent: manager,
         body: &[],
+        prepared: None,
     };
     let opts = Opts {
         dry_run: false,

@@ -366,6 +366,11 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
                     Err(e) => error_response(&e),
                 }
             } else {
+                let prepared = if sub.is_none() {
+                    api::prepare(res, verb, &content_type, &body)
+                } else {
+                    None
+                };
                 let ctx = Ctx {
                     res,
                     ns,
@@ -375,6 +380,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
                     content_type: &content_type,
                     user_agent: &user_agent,
                     body: &body,
+                    prepared: prepared.as_ref(),
                 };
                 let out = dispatch(&inner, verb, &ctx);
                 if !matches!(verb, "get" | "list") {

@@ -253,9 +253,12 @@ pub fn apply(
     }
     // Only paths that are fields of the merged object can be removed: node markers such as
     // ".": {} of migrated Update-style entries never remove whole lists or maps.
-    let to_remove = last
-        .difference(&owned)
-        .intersection(&typed::to_field_set(&merged, ty));
+    let candidates = last.difference(&owned);
+    let to_remove = if candidates.is_empty() {
+        candidates
+    } else {
+        candidates.intersection(&typed::to_field_set(&merged, ty))
+    };
     let pruned = if to_remove.is_empty() {
         merged
     } else {

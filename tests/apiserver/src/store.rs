@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 
 /// How many watch events are kept for replay.
-pub const EVENT_HISTORY: usize = 10_000;
+pub const EVENT_HISTORY: usize = 4096;
 
 /// One change, as a watch sees it (B95).
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// What a body check found.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Findings {
     /// Unknown field paths as `spec.foo` (dotted, list items as `[i]`).
     pub unknown: Vec<String>,
@@ -15,8 +15,23 @@ pub struct Findings {
 }
 
 fn roundtrip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
-    let t: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+    let t: T = T::deserialize(v).map_err(|e| e.to_string())?;
     serde_json::to_value(&t).map_err(|e| e.to_string())
+}
+
+/// Whether any quantity map holds a JSON number (then a normalised copy is needed).
+fn has_numeric_quantity(v: &Value, in_quantity_map: bool) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, c)| {
+            let q = matches!(
+                k.as_str(),
+                "limits" | "requests" | "capacity" | "allocatable" | "overhead" | "hard"
+            );
+            (in_quantity_map && c.is_number()) || has_numeric_quantity(c, q)
+        }),
+        Value::Array(a) => a.iter().any(|c| has_numeric_quantity(c, false)),
+        _ => false,
+    }
 }
 
 fn typed_roundtrip(kind: &str, v: &Value) -> Option<Result<Value, String>> {
@@ -86,15 +101,16 @@ fn diff(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
 
 /// Checks a body against the typed schema of `kind`.
 pub fn check(kind: &str, body: &Value) -> Findings {
-    let mut input = body.clone();
-    normalise_numbers(&mut input, false);
-    if let Value::Object(m) = &mut input {
-        // metadata.managedFields and system fields are known; strip to keep the check cheap.
-        if let Some(Value::Object(md)) = m.get_mut("metadata") {
-            md.remove("managedFields");
-        }
-    }
-    match typed_roundtrip(kind, &input) {
+    let owned;
+    let input = if has_numeric_quantity(body, false) {
+        let mut c = body.clone();
+        normalise_numbers(&mut c, false);
+        owned = c;
+        &owned
+    } else {
+        body
+    };
+    match typed_roundtrip(kind, input) {
         None => Findings::default(),
         Some(Err(e)) => Findings {
             unknown: Vec::new(),
@@ -102,7 +118,7 @@ pub fn check(kind: &str, body: &Value) -> Findings {
         },
         Some(Ok(typed)) => {
             let mut unknown = Vec::new();
-            diff(&input, &typed, "", &mut unknown);
+            diff(input, &typed, "", &mut unknown);
             Findings {
                 unknown,
                 type_error: None,

@@ -285,13 +285,18 @@ fn mrg(lhs: &Value, rhs: &Value, ty: Option<Ty>) -> Value {
             let (Value::Object(lm), Value::Object(rm)) = (lhs, rhs) else {
                 return rhs.clone();
             };
-            let mut out = lm.clone();
-            for (k, rv) in rm {
-                let merged = match lm.get(k) {
-                    Some(lv) => mrg(lv, rv, child_ty(st, k)),
-                    None => rv.clone(),
+            let mut out = Map::with_capacity(lm.len() + rm.len());
+            for (k, lv) in lm {
+                let v = match rm.get(k) {
+                    Some(rv) => mrg(lv, rv, child_ty(st, k)),
+                    None => lv.clone(),
                 };
-                out.insert(k.clone(), merged);
+                out.insert(k.clone(), v);
+            }
+            for (k, rv) in rm {
+                if !lm.contains_key(k) {
+                    out.insert(k.clone(), rv.clone());
+                }
             }
             Value::Object(out)
         }
