@@ -1352,3 +1352,49 @@ fn validate_build_not_found_is_an_error_not_a_verdict() {
     );
     assert_error(&run, NOT_FOUND, &["bot"]);
 }
+
+// ---------------------------------------------------------------- template overrides
+
+fn with_template(case: &str, file: &str, source: &str) -> Run {
+    let dir = case_dir(case);
+    std::fs::create_dir_all(dir.join("templates")).expect("templates dir");
+    std::fs::write(dir.join("templates").join(file), source).expect("template written");
+    std::fs::write(dir.join("request.yaml"), request().to_string()).expect("written");
+    std::fs::write(dir.join("build.yaml"), record(spec()).to_string()).expect("written");
+    run_in(
+        &dir,
+        &[
+            "deploy",
+            "--dry-run",
+            "-f",
+            "request.yaml",
+            "--build",
+            "build.yaml",
+            "--templates",
+            "templates",
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn template_field_unknown_to_the_kubernetes_type() {
+    let source = "{% from \"_common.yaml\" import metadata %}\napiVersion: v1\nkind: ConfigMap\n\
+                  metadata:\n  {{ metadata(obj, ns) | indent(2) }}\ndata: {{ obj.spec.data }}\n\
+                  dataa: {}\n";
+    let run = with_template("template_unknown_field", "configmap.yaml", source);
+    assert_error(&run, INVALID, &["ConfigMap/", "dataa", "configmap.yaml:7"]);
+}
+
+#[test]
+fn template_with_undefined_variable() {
+    let source = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ obj.nmae }}\n";
+    let run = with_template("template_undefined", "configmap.yaml", source);
+    assert_error(&run, INVALID, &["configmap.yaml"]);
+}
+
+#[test]
+fn template_override_of_unknown_file() {
+    let run = with_template("template_unknown_file", "secrets.yaml", "kind: Secret\n");
+    assert_error(&run, INVALID, &["secrets.yaml", "no such template"]);
+}
