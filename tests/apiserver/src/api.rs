@@ -750,6 +750,9 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     if is_create && res.kind == "Job" {
         job_selector(&mut new);
     }
+    // Objects are defaulted again when decoded from storage (B58), e.g. a Job's labels are
+    // copied from its template after the strategy generated the template labels.
+    defaults::apply_defaults(res.kind, &mut new);
     tidy_meta(&mut new);
     let mut errs = validation::validate(res.kind, &new);
     if let Some(l) = &w.live {
@@ -767,9 +770,10 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     }
     let code = if is_create { 201 } else { 200 };
     if let Some(l) = &w.live
-        && *l == new
+        && (*l == new || equal_ignoring_managed_times(l, &new))
     {
-        return Ok(Reply::ok(new));
+        // No change, or only managedFields timestamps changed (IgnoreManagedFieldsTimestampsTransformer, B48, B57).
+        return Ok(Reply::ok(l.clone()));
     }
     // B86: removing the last finalizer of an object being deleted deletes it.
     let deleting = new.pointer("/metadata/deletionTimestamp").is_some();
@@ -808,6 +812,32 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         body: stored,
         warnings: Vec::new(),
     })
+}
+
+/// Whether two objects differ at most in `metadata.managedFields[].time`.
+fn equal_ignoring_managed_times(a: &Value, b: &Value) -> bool {
+    let (Value::Object(am), Value::Object(bm)) = (a, b) else {
+        return false;
+    };
+    if am.len() != bm.len()
+        || am
+            .iter()
+            .any(|(k, v)| k != "metadata" && bm.get(k) != Some(v))
+    {
+        return false;
+    }
+    let strip = |v: &Value| -> Value {
+        let mut v = v.clone();
+        if let Some(Value::Array(mf)) = v.pointer_mut("/metadata/managedFields") {
+            for e in mf.iter_mut() {
+                if let Value::Object(m) = e {
+                    m.shift_remove("time");
+                }
+            }
+        }
+        v
+    };
+    a.pointer("/metadata/managedFields").is_some() && strip(a) == strip(b)
 }
 
 /// The Job strategy's generated selector and template labels (B64).
