@@ -75,7 +75,7 @@ impl From<LibError> for Failure {
             LibError::MissingCredentials { .. } => {
                 Failure::new(code::INVALID, "missing credentials", details)
             }
-            LibError::BuildNotFound(_) => Failure::new(code::NOT_FOUND, "build not found", details),
+            LibError::BuildNotFound(m) => Failure::new(code::NOT_FOUND, "build not found", m),
             LibError::Template { .. } | LibError::Manifest(_) => {
                 Failure::new(code::INVALID, "template error", details)
             }

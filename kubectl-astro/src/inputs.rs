@@ -65,6 +65,14 @@ pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
             "request: name: required field is missing (give -f FILE or --name)",
         ));
     }
+    // The names become catalog paths and label selectors: check them before any lookup, so
+    // `../..` never leaves the catalog directory and `a,b=c` never widens a selector.
+    let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
+    astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
+    astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
+    if let Some(src) = &req.source_account {
+        astro_deploy::naming::check_account(src).map_err(|m| field("source_account", m))?;
+    }
     Ok(req)
 }
 

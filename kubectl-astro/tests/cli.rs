@@ -96,3 +96,24 @@ fn show_secrets_is_refused_outside_dry_run() {
     assert_eq!(code, 3);
     assert!(out.contains("--show-secrets"), "{out}");
 }
+
+#[test]
+fn names_are_checked_before_they_become_catalog_paths() {
+    for (flag, value) in [
+        ("--name", "../.."),
+        ("--account", "../../etc"),
+        ("--name", "a,b=c"),
+    ] {
+        let mut args = vec!["deploy", "--dry-run", "--catalog", "examples/catalog"];
+        if flag == "--name" {
+            args.extend(["--account", "astro-team"]);
+        } else {
+            args.extend(["--name", "weather-agent"]);
+        }
+        args.extend([flag, value]);
+        let (code, out, _) = run(&args);
+        assert_eq!(code, 3, "{flag} {value}: {out}");
+        let field = flag.trim_start_matches("--");
+        assert!(out.contains(&format!("request: {field}:")), "{out}");
+    }
+}

@@ -652,3 +652,80 @@ async fn works_as_a_kubectl_plugin_and_kubectl_sees_our_field_manager() {
         "{managers:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_and_answers_are_not() {
+    use test_apiserver::Fault;
+    let env = Env::new().await;
+    let faults = env.server.faults();
+    // 503 with Retry-After twice, a dropped connection and a 429 once each: all retried.
+    faults.add(
+        Fault::status(503, "ServiceUnavailable", "try later")
+            .verb("apply")
+            .kind("Secret")
+            .times(2)
+            .retry_after(1),
+    );
+    faults.add(
+        Fault::drop_connection()
+            .verb("apply")
+            .kind("Service")
+            .name("weather-agent-agent")
+            .times(1),
+    );
+    faults.add(
+        Fault::status(429, "TooManyRequests", "slow down")
+            .verb("apply")
+            .kind("Deployment")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+    assert!(
+        stderr.matches("retrying in").count() >= 4,
+        "{stderr}\n{:#?}",
+        env.server.request_log()
+    );
+    // Retry-After: 1 was honoured (twice).
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let secret_applies = env
+        .server
+        .request_log()
+        .iter()
+        .filter(|r| {
+            r.verb == "apply"
+                && r.path.contains("/secrets/")
+                && !r.query.contains("kubectl-astro-generated")
+        })
+        .count();
+    assert_eq!(secret_applies, 3, "two 503s and one success");
+
+    // A 422 is an answer: one attempt, the object named as failed.
+    faults.clear();
+    env.server.clear_request_log();
+    faults.add(
+        Fault::status(422, "Invalid", "spec.replicas: Invalid value")
+            .verb("apply")
+            .kind("Deployment")
+            .name("weather-agent-agent"),
+    );
+    let (code, resp, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 2, "{resp}");
+    assert_eq!(
+        with_action(&resp, "failed"),
+        vec!["Deployment/weather-agent-agent".to_string()]
+    );
+    let attempts = env
+        .server
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/deployments/weather-agent-agent"))
+        .count();
+    assert_eq!(attempts, 1);
+}

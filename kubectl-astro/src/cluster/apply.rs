@@ -293,6 +293,7 @@ async fn generate_missing(
                 reason: "Random".into(),
                 message,
                 causes: Vec::new(),
+                retry_after: None,
             })?;
             let b64 = base64::engine::general_purpose::STANDARD.encode(password);
             data.insert(sp.key.clone(), Value::String(b64));
@@ -341,6 +342,7 @@ async fn replace(cluster: &Cluster, m: &Manifest) -> Result<(), CallError> {
         reason: "Timeout".into(),
         message: "the old Job was still present 30s after its deletion".into(),
         causes: Vec::new(),
+        retry_after: None,
     })
 }
 

@@ -36,6 +36,9 @@ pub async fn connect(
         })?,
     };
     let mut config = config;
+    // One retry layer, ours (cluster::Cluster::call): it also covers resets, 500 and 502, and
+    // honours Retry-After. kube's own layer would multiply the attempts.
+    config.default_retry = false;
     if let Some(t) = timeout {
         config.connect_timeout = Some(t);
         config.read_timeout = Some(t);

@@ -8,6 +8,8 @@ pub mod diff;
 pub mod inventory;
 pub mod wait;
 
+use std::time::Duration;
+
 use astro_deploy::resolve::Kind;
 use kube::client::Body;
 use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams};
@@ -33,6 +35,8 @@ pub struct CallError {
     pub message: String,
     /// `(field, message)` of each Status cause (conflicting managers and fields for 409s).
     pub causes: Vec<(String, String)>,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
 }
 
 impl std::fmt::Display for CallError {
@@ -52,12 +56,44 @@ impl CallError {
             reason: "Transport".into(),
             message,
             causes: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// Whether trying again may succeed: no response at all (reset, refused, timed out), too
+    /// many requests, or a server-side failure. 400/401/403/404/409/422 are answers, not
+    /// accidents, and are never retried.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.code, 0 | 429 | 500 | 502 | 503 | 504)
     }
 
     /// 404.
     pub fn is_not_found(&self) -> bool {
         self.code == 404
+    }
+}
+
+/// How transient failures are retried: capped exponential backoff with jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first.
+    pub retries: usize,
+    /// First delay.
+    pub min_delay: Duration,
+    /// Largest delay between two attempts.
+    pub max_delay: Duration,
+    /// Largest sum of delays for one request.
+    pub total_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 6,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(4),
+            total_delay: Duration::from_secs(30),
+        }
     }
 }
 
@@ -68,6 +104,8 @@ pub struct Cluster {
     pub client: kube::Client,
     /// Field manager of our applies.
     pub field_manager: String,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
 }
 
 /// The collection path of `kind` in namespace `ns` (`/apis/apps/v1/namespaces/ns/deployments`).
@@ -106,19 +144,51 @@ pub fn kind_from_str(kind: &str) -> Option<Kind> {
 }
 
 impl Cluster {
-    /// Sends one request and returns the reply or the API's Status.
+    /// Sends one request, retrying transient failures, and returns the reply or the API's
+    /// Status. Every request we send is safe to repeat: GET and LIST read; server-side apply
+    /// is idempotent (the same body merged twice gives the same object, and a no-op stores
+    /// nothing); DELETE either deletes or answers 404, which callers treat as done, and prune
+    /// deletes carry a resourceVersion precondition.
     pub async fn call(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
     ) -> Result<Reply, CallError> {
-        let request =
-            request.map_err(|e| CallError::transport(format!("cannot build request: {e}")))?;
+        use backon::{ExponentialBuilder, Retryable};
+        let request = request.map_err(|e| CallError {
+            reason: "Request".into(),
+            ..CallError::transport(format!("cannot build request: {e}"))
+        })?;
+        let policy = self.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.retries)
+            .with_total_delay(Some(policy.total_delay))
+            .with_jitter();
+        (|| self.send_once(clone_request(&request)))
+            .retry(backoff)
+            .when(|e: &CallError| e.is_transient() && e.reason != "Request")
+            // Honour Retry-After, capped so one answer cannot stall a deploy.
+            .adjust(|e, delay| {
+                delay.map(|d| e.retry_after.map_or(d, |a| a.min(Duration::from_secs(30))))
+            })
+            .notify(|e, delay| eprintln!("retrying in {}ms: {e}", delay.as_millis()))
+            .await
+    }
+
+    async fn send_once(&self, request: http::Request<Vec<u8>>) -> Result<Reply, CallError> {
         let response = self
             .client
             .send(request.map(Body::from))
             .await
             .map_err(|e| CallError::transport(transport_message(&e)))?;
         let code = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let bytes = response
             .into_body()
             .collect_bytes()
@@ -147,6 +217,7 @@ impl Cluster {
             reason: text(&object, "reason"),
             message,
             causes,
+            retry_after,
         })
     }
 
@@ -234,6 +305,16 @@ impl Cluster {
         self.call(kube::core::Request::new(collection_path(kind, ns)).delete(name, &dp))
             .await
     }
+}
+
+/// A copy of a request (http::Request is not Clone) for another attempt.
+fn clone_request(r: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(r.body().clone());
+    *copy.method_mut() = r.method().clone();
+    *copy.uri_mut() = r.uri().clone();
+    *copy.version_mut() = r.version();
+    *copy.headers_mut() = r.headers().clone();
+    copy
 }
 
 /// A transport error in one line, naming what could not be reached.

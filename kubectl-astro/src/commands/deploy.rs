@@ -129,6 +129,7 @@ pub async fn cluster(args: &ClusterArgs) -> Result<Cluster, Failure> {
     Ok(Cluster {
         client,
         field_manager: args.field_manager.clone(),
+        retry: Default::default(),
     })
 }
 
