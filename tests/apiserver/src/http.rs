@@ -387,6 +387,24 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
                     inner.notify.notify_waiters();
                 }
                 match out {
+                    Ok(r)
+                        if sub.is_none()
+                            && matches!(verb, "get" | "list")
+                            && crate::table::wants_table(&accept) =>
+                    {
+                        let items: Vec<Value> = if verb == "list" {
+                            r.body["items"].as_array().cloned().unwrap_or_default()
+                        } else {
+                            vec![r.body.clone()]
+                        };
+                        let rv = inner.state.lock().map(|s| s.rv).unwrap_or(0);
+                        json_response(
+                            200,
+                            crate::table::TABLE_CT,
+                            &crate::table::table(res, rv, &items),
+                            &[],
+                        )
+                    }
                     Ok(r) => reply_response(&r),
                     Err(e) => error_response(&e),
                 }

@@ -22,6 +22,7 @@ pub mod selector;
 pub mod status;
 pub mod store;
 pub mod strict;
+pub mod table;
 pub mod typed;
 pub mod util;
 pub mod validation;

@@ -332,3 +332,59 @@ async fn kubectl_b73_immutable_selector() {
         o.stderr
     );
 }
+
+/// B9: `kubectl get` asks for a Table and prints the real columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b9_get_prints_table_columns() {
+    let (s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    s.clear_request_log();
+    let o = k.run(&["get", "deployments", "-n", "team-a"]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let header: Vec<&str> = o
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    );
+    assert!(
+        o.stdout
+            .lines()
+            .nth(1)
+            .unwrap_or("")
+            .starts_with("web   0/2 "),
+        "{}",
+        o.stdout
+    );
+    let list = s
+        .request_log()
+        .into_iter()
+        .find(|r| r.verb == "list")
+        .expect("list request");
+    assert_eq!(list.query, "limit=500");
+    let o = k.run(&["get", "services", "-n", "team-a"]).await;
+    let header: Vec<&str> = o
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        vec![
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    assert!(o.stdout.contains("80/TCP"), "{}", o.stdout);
+}

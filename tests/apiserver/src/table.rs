@@ -1,0 +1,433 @@
+//! Server-side printing (B9): `meta.k8s.io/v1` Tables with the columns kubectl shows.
+
+use crate::resources::ResourceDef;
+use crate::util::now_rfc3339;
+use serde_json::{Value, json};
+
+/// Content type of a Table answer.
+pub const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// Whether the `Accept` header asks for a Table.
+pub fn wants_table(accept: &str) -> bool {
+    accept
+        .split(',')
+        .any(|p| p.contains("as=Table") && p.contains("g=meta.k8s.io") && p.contains("v=v1"))
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` into seconds since the epoch.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    let days = days_from_civil(n(0..4)?, n(5..7)?, n(8..10)?);
+    Some(days * 86_400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?)
+}
+
+/// `duration.HumanDuration` as kubectl prints ages.
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    if secs < 0 {
+        return "0s".into();
+    }
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = secs / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+fn age(obj: &Value) -> String {
+    let now = parse_rfc3339(&now_rfc3339()).unwrap_or(0);
+    match obj
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .and_then(parse_rfc3339)
+    {
+        Some(t) => human_duration(now - t),
+        None => "<unknown>".into(),
+    }
+}
+
+fn int(obj: &Value, p: &str) -> i64 {
+    obj.pointer(p).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn s<'a>(obj: &'a Value, p: &str) -> &'a str {
+    obj.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn len(obj: &Value, p: &str) -> i64 {
+    match obj.pointer(p) {
+        Some(Value::Object(m)) => m.len() as i64,
+        Some(Value::Array(a)) => a.len() as i64,
+        _ => 0,
+    }
+}
+
+fn col(name: &str, ty: &str) -> Value {
+    let format = if name == "Name" { "name" } else { "" };
+    json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0})
+}
+
+fn columns(kind: &str) -> Vec<Value> {
+    let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| col(n, t)).collect();
+    match kind {
+        "Namespace" => c(&[("Name", "string"), ("Status", "string"), ("Age", "string")]),
+        "ConfigMap" => c(&[("Name", "string"), ("Data", "string"), ("Age", "string")]),
+        "Secret" => c(&[
+            ("Name", "string"),
+            ("Type", "string"),
+            ("Data", "string"),
+            ("Age", "string"),
+        ]),
+        "ServiceAccount" => c(&[("Name", "string"), ("Secrets", "string"), ("Age", "string")]),
+        "Service" => c(&[
+            ("Name", "string"),
+            ("Type", "string"),
+            ("Cluster-IP", "string"),
+            ("External-IP", "string"),
+            ("Port(s)", "string"),
+            ("Age", "string"),
+        ]),
+        "PersistentVolumeClaim" => c(&[
+            ("Name", "string"),
+            ("Status", "string"),
+            ("Volume", "string"),
+            ("Capacity", "string"),
+            ("Access Modes", "string"),
+            ("StorageClass", "string"),
+            ("VolumeAttributesClass", "string"),
+            ("Age", "string"),
+        ]),
+        "Deployment" => c(&[
+            ("Name", "string"),
+            ("Ready", "string"),
+            ("Up-to-date", "integer"),
+            ("Available", "integer"),
+            ("Age", "string"),
+        ]),
+        "StatefulSet" => c(&[("Name", "string"), ("Ready", "string"), ("Age", "string")]),
+        "Job" => c(&[
+            ("Name", "string"),
+            ("Status", "string"),
+            ("Completions", "string"),
+            ("Duration", "string"),
+            ("Age", "string"),
+        ]),
+        "CronJob" => c(&[
+            ("Name", "string"),
+            ("Schedule", "string"),
+            ("Timezone", "string"),
+            ("Suspend", "boolean"),
+            ("Active", "integer"),
+            ("Last Schedule", "string"),
+            ("Age", "string"),
+        ]),
+        "Ingress" => c(&[
+            ("Name", "string"),
+            ("Class", "string"),
+            ("Hosts", "string"),
+            ("Address", "string"),
+            ("Ports", "string"),
+            ("Age", "string"),
+        ]),
+        "NetworkPolicy" => c(&[
+            ("Name", "string"),
+            ("Pod-Selector", "string"),
+            ("Age", "string"),
+        ]),
+        _ => c(&[("Name", "string"), ("Age", "string")]),
+    }
+}
+
+fn cells(kind: &str, o: &Value) -> Vec<Value> {
+    let name = json!(s(o, "/metadata/name"));
+    let a = json!(age(o));
+    match kind {
+        "Namespace" => vec![name, json!(s(o, "/status/phase")), a],
+        "ConfigMap" => vec![name, json!(len(o, "/data") + len(o, "/binaryData")), a],
+        "Secret" => vec![name, json!(s(o, "/type")), json!(len(o, "/data")), a],
+        "ServiceAccount" => vec![name, json!(len(o, "/secrets")), a],
+        "Service" => {
+            let ports: Vec<String> = o
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            let np = p.get("nodePort").and_then(Value::as_i64);
+                            let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                            match np {
+                                Some(n) => format!("{}:{n}/{proto}", int(p, "/port")),
+                                None => format!("{}/{proto}", int(p, "/port")),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ports = if ports.is_empty() {
+                "<none>".into()
+            } else {
+                ports.join(",")
+            };
+            let ext = match s(o, "/spec/type") {
+                "ExternalName" => s(o, "/spec/externalName").to_string(),
+                "LoadBalancer" => "<pending>".into(),
+                _ => "<none>".into(),
+            };
+            let cip = match s(o, "/spec/clusterIP") {
+                "" => "<none>",
+                x => x,
+            };
+            vec![
+                name,
+                json!(s(o, "/spec/type")),
+                json!(cip),
+                json!(ext),
+                json!(ports),
+                a,
+            ]
+        }
+        "PersistentVolumeClaim" => {
+            let modes: Vec<&str> = o
+                .pointer("/spec/accessModes")
+                .and_then(Value::as_array)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(Value::as_str)
+                        .map(|m| match m {
+                            "ReadWriteOnce" => "RWO",
+                            "ReadOnlyMany" => "ROX",
+                            "ReadWriteMany" => "RWX",
+                            "ReadWriteOncePod" => "RWOP",
+                            x => x,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let sc = match s(o, "/spec/storageClassName") {
+                "" => "<unset>",
+                x => x,
+            };
+            vec![
+                name,
+                json!(s(o, "/status/phase")),
+                json!(s(o, "/spec/volumeName")),
+                json!(""),
+                json!(modes.join(",")),
+                json!(sc),
+                json!("<unset>"),
+                a,
+            ]
+        }
+        "Deployment" => {
+            let want = o
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            vec![
+                name,
+                json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
+                json!(int(o, "/status/updatedReplicas")),
+                json!(int(o, "/status/availableReplicas")),
+                a,
+            ]
+        }
+        "StatefulSet" => {
+            let want = o
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            vec![
+                name,
+                json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
+                a,
+            ]
+        }
+        "Job" => {
+            let done = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Complete" && c["status"] == "True")
+                });
+            let status = if done { "Complete" } else { "Running" };
+            let comp = o
+                .pointer("/spec/completions")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let dur = match (
+                o.pointer("/status/startTime")
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339),
+                o.pointer("/status/completionTime")
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339),
+            ) {
+                (Some(st), Some(ct)) => human_duration(ct - st),
+                (Some(st), None) => {
+                    human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(st) - st)
+                }
+                _ => String::new(),
+            };
+            vec![
+                name,
+                json!(status),
+                json!(format!("{}/{comp}", int(o, "/status/succeeded"))),
+                json!(dur),
+                a,
+            ]
+        }
+        "CronJob" => {
+            let tz = match s(o, "/spec/timeZone") {
+                "" => "<none>",
+                x => x,
+            };
+            let last = o
+                .pointer("/status/lastScheduleTime")
+                .and_then(Value::as_str)
+                .and_then(parse_rfc3339)
+                .map(|t| human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(t) - t))
+                .unwrap_or_else(|| "<none>".into());
+            vec![
+                name,
+                json!(s(o, "/spec/schedule")),
+                json!(tz),
+                json!(
+                    o.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                ),
+                json!(len(o, "/status/active")),
+                json!(last),
+                a,
+            ]
+        }
+        "Ingress" => {
+            let class = match s(o, "/spec/ingressClassName") {
+                "" => "<none>",
+                x => x,
+            };
+            let hosts: Vec<&str> = o
+                .pointer("/spec/rules")
+                .and_then(Value::as_array)
+                .map(|rs| {
+                    rs.iter()
+                        .map(|r| r.get("host").and_then(Value::as_str).unwrap_or("*"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let hosts = if hosts.is_empty() {
+                "*".to_string()
+            } else {
+                hosts.join(",")
+            };
+            let ports = if len(o, "/spec/tls") > 0 {
+                "80, 443"
+            } else {
+                "80"
+            };
+            vec![name, json!(class), json!(hosts), json!(""), json!(ports), a]
+        }
+        "NetworkPolicy" => {
+            let sel = o
+                .pointer("/spec/podSelector/matchLabels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    let mut kv: Vec<String> = m
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect();
+                    kv.sort();
+                    kv.join(",")
+                })
+                .filter(|x| !x.is_empty())
+                .unwrap_or_else(|| "<none>".into());
+            vec![name, json!(sel), a]
+        }
+        _ => vec![name, a],
+    }
+}
+
+/// Builds a Table for objects of one resource (B9); rows carry PartialObjectMetadata.
+pub fn table(res: &ResourceDef, rv: u64, objects: &[Value]) -> Value {
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            json!({"cells": cells(res.kind, o),
+                   "object": {"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",
+                              "metadata": o.get("metadata").cloned().unwrap_or_else(|| json!({}))}})
+        })
+        .collect();
+    json!({"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion": rv.to_string()},
+           "columnDefinitions": columns(res.kind), "rows": rows})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::format_rfc3339;
+
+    /// B9: ages as kubectl prints them.
+    #[test]
+    fn b9_human_duration() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(150), "2m30s");
+        assert_eq!(human_duration(3600), "60m");
+        assert_eq!(human_duration(5 * 3600 + 600), "5h10m");
+        assert_eq!(human_duration(3 * 86_400), "3d");
+        assert_eq!(
+            parse_rfc3339(&format_rfc3339(1_735_689_600)),
+            Some(1_735_689_600)
+        );
+    }
+}
