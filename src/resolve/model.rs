@@ -233,6 +233,8 @@ pub struct Container {
     pub resources: Resources,
     /// Volume mounts.
     pub mounts: Vec<Mount>,
+    /// Capabilities kept when hardened (all others are dropped).
+    pub add_capabilities: Vec<String>,
     /// Read-only root filesystem, no privilege escalation, no capabilities.
     pub hardened: bool,
 }
@@ -316,6 +318,8 @@ pub struct NetworkPolicySpec {
     pub pod_selector: Labels,
     /// `none` (deny all), `namespace` (same namespace), `any` (every namespace).
     pub from: String,
+    /// Named container ports the traffic may reach (empty: all).
+    pub ports: Vec<String>,
 }
 
 /// The location of a self-hosted store's password.

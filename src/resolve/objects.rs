@@ -429,6 +429,13 @@ impl Planner<'_> {
                 path: "/tmp".into(),
                 sub_path: None,
             }],
+            // A frontend serves on port 80; with every capability dropped a non-root
+            // process could not bind it.
+            add_capabilities: if interfaces.frontend {
+                vec!["NET_BIND_SERVICE".into()]
+            } else {
+                Vec::new()
+            },
             hardened: true,
         }];
         if sidecar {
@@ -541,6 +548,7 @@ impl Planner<'_> {
                 probe: container.healthcheck.as_ref().map(|h| probe(h, "http")),
                 resources: standard_resources(),
                 mounts: Vec::new(),
+                add_capabilities: Vec::new(),
                 hardened: false,
             };
             let pod = PodSpec {
@@ -710,6 +718,7 @@ impl Planner<'_> {
             } else {
                 Vec::new()
             },
+            add_capabilities: Vec::new(),
             hardened: false,
         };
         let size = if section == Section::Models {
@@ -842,6 +851,7 @@ impl Planner<'_> {
                 path: sh.mount_path.into(),
                 sub_path: None,
             }],
+            add_capabilities: Vec::new(),
             hardened: false,
         };
         let size = if section == Section::Models {
@@ -1087,6 +1097,7 @@ impl Planner<'_> {
             probe: None,
             resources: Resources { requests, limits },
             mounts: Vec::new(),
+            add_capabilities: Vec::new(),
             hardened: true,
         }
     }
@@ -1151,24 +1162,27 @@ impl Planner<'_> {
                 ObjectSpec::NetworkPolicy(NetworkPolicySpec {
                     pod_selector: selector,
                     from: from.into(),
+                    ports: Vec::new(),
                 }),
             );
         }
-        // Pods behind an Ingress must be reachable from the ingress controller's namespace.
-        let exposed: Vec<(String, Labels)> = self
+        // Pods behind an Ingress must be reachable from the ingress controller's namespace
+        // (unknown here, so any namespace) — on the Ingress's backend port only, so the
+        // sidecar's gRPC port stays private to the namespace.
+        let exposed: Vec<(String, Labels, String)> = self
             .objects
             .iter()
             .filter_map(|o| match &o.spec {
                 ObjectSpec::Ingress(i) => self.objects.iter().find_map(|s| match &s.spec {
                     ObjectSpec::Service(svc) if s.name == i.service => {
-                        Some((s.name.clone(), svc.selector.clone()))
+                        Some((s.name.clone(), svc.selector.clone(), i.port.clone()))
                     }
                     _ => None,
                 }),
                 _ => None,
             })
             .collect();
-        for (service, selector) in exposed {
+        for (service, selector, port) in exposed {
             self.add(
                 Kind::NetworkPolicy,
                 resource_name(&["allow-ingress", &service], 253),
@@ -1177,6 +1191,7 @@ impl Planner<'_> {
                 ObjectSpec::NetworkPolicy(NetworkPolicySpec {
                     pod_selector: selector,
                     from: "any".into(),
+                    ports: vec![port],
                 }),
             );
         }
