@@ -54,7 +54,7 @@ pub fn prepare(res: &ResourceDef, verb: &str, content_type: &str, body: &[u8]) -
         "create" | "update" => content_type,
         _ => return None,
     };
-    let decoded = decode_body(ct, body);
+    let decoded = decode_typed_body(res, ct, body);
     let findings = decoded.as_ref().ok().map(|v| strict::check(res.kind, v));
     Some(Prepared {
         body: decoded,
@@ -65,8 +65,17 @@ pub fn prepare(res: &ResourceDef, verb: &str, content_type: &str, body: &[u8]) -
 fn body_of(ctx: &Ctx, ct: &str) -> ApiResult<Value> {
     match ctx.prepared {
         Some(p) => p.body.clone(),
-        None => decode_body(ct, ctx.body),
+        None => decode_typed_body(ctx.res, ct, ctx.body),
     }
+}
+
+/// Decodes a create/update body: JSON, YAML, or protobuf for the kinds kubectl's typed clients send.
+fn decode_typed_body(res: &ResourceDef, ct: &str, body: &[u8]) -> ApiResult<Value> {
+    if ct == crate::protobuf::PROTOBUF {
+        return crate::protobuf::decode(res.kind, body)
+            .map_err(|_| ApiError::unsupported_body_type(ct));
+    }
+    decode_body(ct, body)
 }
 
 fn findings_of(ctx: &Ctx, obj: &Value) -> strict::Findings {
@@ -879,6 +888,7 @@ pub fn create(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     if !ctx.content_type.is_empty()
         && !ctx.content_type.contains("json")
         && !ctx.content_type.contains("yaml")
+        && ctx.content_type != crate::protobuf::PROTOBUF
     {
         return Err(ApiError::unsupported_body_type(ctx.content_type));
     }

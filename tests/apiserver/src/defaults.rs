@@ -328,6 +328,9 @@ fn service(obj: &mut Value) {
 
 fn secret(obj: &mut Value) {
     let Value::Object(m) = obj else { return };
+    if m.get("type").and_then(Value::as_str) == Some("") {
+        m.shift_remove("type");
+    }
     default_field(m, "type", json!("Opaque"));
     if let Some(Value::Object(sd)) = m.remove("stringData") {
         let data = m.entry("data").or_insert_with(|| json!({}));

@@ -15,6 +15,7 @@ pub mod fieldpath;
 mod http;
 pub mod managed;
 pub mod patch;
+pub mod protobuf;
 pub mod query;
 pub mod resources;
 pub mod schema;

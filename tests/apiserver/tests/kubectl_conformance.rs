@@ -390,3 +390,64 @@ async fn kubectl_b9_get_prints_table_columns() {
     );
     assert!(o.stdout.contains("80/TCP"), "{}", o.stdout);
 }
+
+/// B26: kubectl's typed generators send protobuf bodies; namespaces, configmaps, secrets and
+/// service accounts are decoded (other kinds answer 415).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b26_create_with_protobuf_bodies() {
+    let s = TestApiServer::start().await.expect("start");
+    let k = Kubectl::new(&s);
+    let o = k.run(&["create", "namespace", "foo"]).await;
+    assert_eq!(o.stdout, "namespace/foo created\n", "{}", o.stderr);
+    let o = k
+        .run(&[
+            "create",
+            "configmap",
+            "x",
+            "-n",
+            "foo",
+            "--from-literal=a=b",
+        ])
+        .await;
+    assert_eq!(o.stdout, "configmap/x created\n", "{}", o.stderr);
+    let o = k
+        .run(&[
+            "create",
+            "secret",
+            "generic",
+            "s",
+            "-n",
+            "foo",
+            "--from-literal=p=hello",
+        ])
+        .await;
+    assert_eq!(o.stdout, "secret/s created\n", "{}", o.stderr);
+    let o = k
+        .run(&[
+            "get",
+            "secret",
+            "s",
+            "-n",
+            "foo",
+            "-o",
+            "jsonpath={.data.p} {.type}",
+        ])
+        .await;
+    assert_eq!(o.stdout, "aGVsbG8= Opaque");
+    let o = k
+        .run(&[
+            "get",
+            "configmap",
+            "x",
+            "-n",
+            "foo",
+            "-o",
+            "jsonpath={.data.a}",
+        ])
+        .await;
+    assert_eq!(o.stdout, "b");
+    let o = k
+        .run(&["create", "serviceaccount", "bot", "-n", "foo"])
+        .await;
+    assert_eq!(o.stdout, "serviceaccount/bot created\n", "{}", o.stderr);
+}
