@@ -528,3 +528,10 @@ async fn b68_bootstrap_objects() {
         json!("namespaces \"default\" is forbidden: this namespace may not be deleted")
     );
 }
+
+/// B17: /openapi/v2 is not served (kubectl only needs it when v3 lacks a group-version).
+#[tokio::test]
+async fn b17_openapi_v2_not_served() {
+    let s = TestApiServer::start().await.expect("start");
+    assert_eq!(get(&s.base_url(), "/openapi/v2").await.code, 404);
+}

@@ -451,3 +451,71 @@ async fn kubectl_b26_create_with_protobuf_bodies() {
         .await;
     assert_eq!(o.stdout, "serviceaccount/bot created\n", "{}", o.stderr);
 }
+
+/// B7: kubectl caches discovery per cache dir; a fresh --cache-dir rediscovers, a reused one does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b7_discovery_cache_per_cache_dir() {
+    let s = TestApiServer::start().await.expect("start");
+    let k = Kubectl::new(&s);
+    assert_eq!(k.run(&["get", "configmaps"]).await.code, 0);
+    s.clear_request_log();
+    assert_eq!(k.run(&["get", "configmaps"]).await.code, 0);
+    assert!(
+        !s.request_log()
+            .iter()
+            .any(|r| r.path == "/api" || r.path == "/apis"),
+        "cached"
+    );
+    let fresh = Kubectl::new(&s);
+    assert_eq!(fresh.run(&["get", "configmaps"]).await.code, 0);
+    assert!(
+        s.request_log().iter().any(|r| r.path == "/apis"),
+        "fresh cache dir rediscovers"
+    );
+}
+
+/// B11, B44, B45: client-side apply, then apply --server-side: kubectl migrates managedFields
+/// with a JSON patch and the follow-up apply succeeds without warnings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b11_csa_to_ssa_migration() {
+    let (s, k, m) = setup().await;
+    let o = k.run(&["apply", "-f", &m]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "deployment.apps/web created\nconfigmap/cfg created\nservice/web created\n"
+    );
+    s.clear_request_log();
+    let o = k.run(&["apply", "--server-side", "-f", &m]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stderr, "", "no migration warnings");
+    assert!(
+        s.request_log()
+            .iter()
+            .any(|r| r.content_type.starts_with("application/json-patch+json"))
+    );
+    let o = k
+        .run(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "team-a",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ])
+        .await;
+    let v: Value = serde_json::from_str(&o.stdout).expect("json");
+    let mgrs: Vec<&str> = v["metadata"]["managedFields"]
+        .as_array()
+        .expect("mf")
+        .iter()
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    assert!(!mgrs.contains(&"kubectl-client-side-apply"), "{mgrs:?}");
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["name"],
+        json!("nginx")
+    );
+}

@@ -566,3 +566,18 @@ async fn b4_scale_subresource() {
             .any(|e| e["subresource"] == "scale")
     );
 }
+
+/// B90: gracePeriodSeconds does not delay deletion of non-Pod kinds.
+#[tokio::test]
+async fn b90_grace_period_ignored_for_non_pods() {
+    let s = server().await;
+    post(&s.base_url(), CM, &json!({"metadata":{"name":"c"}})).await;
+    let r = delete(
+        &s.base_url(),
+        &format!("{CM}/c"),
+        r#"{"gracePeriodSeconds":30}"#,
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(get(&s.base_url(), &format!("{CM}/c")).await.code, 404);
+}

@@ -708,3 +708,51 @@ async fn b45_b11_reapply_after_managed_fields_migration() {
         json!({"app":"web"})
     );
 }
+
+/// B27: an apply body may be real YAML; invalid YAML is a 400.
+#[tokio::test]
+async fn b27_apply_yaml_body() {
+    let s = TestApiServer::start().await.expect("start");
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"1\"\n";
+    let r = req(
+        &s.base_url(),
+        "PATCH",
+        &format!("{CM}/c?fieldManager=k"),
+        &[("Content-Type", "application/apply-patch+yaml")],
+        yaml,
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(r.body["data"], json!({"a":"1"}));
+    let r = req(
+        &s.base_url(),
+        "PATCH",
+        &format!("{CM}/c?fieldManager=k"),
+        &[("Content-Type", "application/apply-patch+yaml")],
+        "a: [b\n  c: :",
+    )
+    .await;
+    assert_eq!(r.code, 400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("error decoding YAML: "),
+        "{}",
+        r.text
+    );
+}
+
+/// B32, B76: create-on-apply in a missing namespace is the namespace's 404.
+#[tokio::test]
+async fn b32_apply_create_in_missing_namespace() {
+    let s = TestApiServer::start().await.expect("start");
+    let r = apply(
+        &s.base_url(),
+        "/api/v1/namespaces/nope/configmaps/c?fieldManager=k",
+        &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}),
+    )
+    .await;
+    assert_eq!(r.code, 404);
+    assert_eq!(r.body["message"], json!("namespaces \"nope\" not found"));
+}
