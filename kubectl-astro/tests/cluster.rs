@@ -729,3 +729,41 @@ async fn transient_failures_are_retried_and_answers_are_not() {
         .count();
     assert_eq!(attempts, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trips_of_first_deploy_and_diff_are_bounded_by_the_object_count() {
+    let env = Env::new().await;
+    let (code, resp, _) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0);
+    let objects = actions(&resp).len();
+    let log = env.server.request_log();
+    // One apply per object, the inventory, and the one generated store password (redis).
+    assert_eq!(log.len(), objects + 2, "{log:#?}");
+    assert!(
+        log.iter().all(|r| r.verb == "apply"),
+        "no discovery, no GETs: {log:#?}"
+    );
+
+    env.server.clear_request_log();
+    let req = examples().join("deploy-request-web.yaml");
+    let catalog = examples().join("catalog");
+    let (code, _, _) = env
+        .run(&[
+            "diff",
+            "-f",
+            req.to_str().unwrap_or_default(),
+            "--catalog",
+            catalog.to_str().unwrap_or_default(),
+        ])
+        .await;
+    assert_eq!(code, 0);
+    let log = env.server.request_log();
+    // The namespace GET (inventory), then a GET and a dry-run apply per object.
+    assert_eq!(log.len(), 1 + 2 * objects, "{log:#?}");
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.query.contains("dryRun=All"))
+            .count(),
+        objects
+    );
+}
