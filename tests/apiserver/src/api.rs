@@ -726,18 +726,53 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                     &now,
                 );
             }
-            let out = managed::apply(
+            let first = managed::apply(
                 w.live.as_ref(),
                 &config,
                 ty,
-                entries,
+                entries.clone(),
                 &w.opts.manager,
                 &api_version,
                 force,
                 &now,
-            )
-            .map_err(|c| c.to_error())?;
+            );
+            let out = match first {
+                Ok(o) => o,
+                Err(c) => {
+                    // B51(b): kubectl may take over fields its last-applied annotation still matches.
+                    let allowed = (w.opts.manager == "kubectl")
+                        .then(|| w.live.as_ref().and_then(|l| last_applied_allowed(l, ty)))
+                        .flatten();
+                    let Some(allowed) = allowed else {
+                        return Err(c.to_error());
+                    };
+                    let remaining: Vec<_> = c
+                        .items
+                        .iter()
+                        .filter(|(_, p)| !allowed.has(p))
+                        .cloned()
+                        .collect();
+                    if !remaining.is_empty() {
+                        return Err(managed::Conflicts { items: remaining }.to_error());
+                    }
+                    managed::apply(
+                        w.live.as_ref(),
+                        &config,
+                        ty,
+                        entries,
+                        &w.opts.manager,
+                        &api_version,
+                        true,
+                        &now,
+                    )
+                    .map_err(|c| c.to_error())?
+                }
+            };
             let mut new = out.object;
+            // B51(a): kubectl keeps an existing last-applied annotation in sync with its applies.
+            if w.opts.manager == "kubectl" {
+                sync_last_applied(&mut new, &config);
+            }
             reset_main_fields(res, w.live.as_ref(), &mut new);
             defaults::apply_defaults(res.kind, &mut new);
             (new, out.entries)
@@ -821,6 +856,67 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         body: stored,
         warnings: Vec::new(),
     })
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn last_applied(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Fields of the last-applied configuration whose value still matches the live object (B51).
+fn last_applied_allowed(live: &Value, ty: schema::Ty) -> Option<crate::fieldpath::Set> {
+    let la: Value = serde_json::from_str(last_applied(live)?).ok()?;
+    let set = crate::typed::to_field_set(&la, ty);
+    let cmp = crate::typed::compare(&la, live, ty);
+    Some(set.difference(&cmp.modified))
+}
+
+/// Rewrites a present last-applied annotation to the applied config (sorted compact JSON, B51).
+fn sync_last_applied(new: &mut Value, config: &Value) {
+    if last_applied(new).is_none() {
+        return;
+    }
+    let mut cfg = config.clone();
+    if let Some(Value::Object(a)) = cfg.pointer_mut("/metadata/annotations") {
+        a.shift_remove(LAST_APPLIED);
+    }
+    let text = sorted_json(&cfg);
+    if text.len() > 262_144 {
+        return;
+    }
+    if let Some(Value::Object(a)) = new.pointer_mut("/metadata/annotations") {
+        a.insert(LAST_APPLIED.into(), json!(text));
+    }
+}
+
+/// Compact JSON with object keys sorted, as Go's encoding/json prints maps.
+fn sorted_json(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        Value::String((*k).clone()),
+                        sorted_json(&m[k.as_str()])
+                    )
+                })
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(sorted_json).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Whether two objects differ at most in `metadata.managedFields[].time`.

@@ -756,3 +756,35 @@ async fn b32_apply_create_in_missing_namespace() {
     assert_eq!(r.code, 404);
     assert_eq!(r.body["message"], json!("namespaces \"nope\" not found"));
 }
+
+/// B51: with manager `kubectl`, conflicts on fields the last-applied annotation still matches are
+/// forced, and an existing annotation is rewritten to the applied config. Other managers opt out.
+#[tokio::test]
+async fn b51_kubectl_last_applied_takeover() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    let mut d = deployment("web", 1, "nginx:1.27");
+    let la = serde_json::to_string(&d).unwrap_or_default();
+    d["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": la});
+    let r = post(
+        &b,
+        &format!("{DEPLOY}?fieldManager=kubectl-client-side-apply"),
+        &d,
+    )
+    .await;
+    assert_eq!(r.code, 201);
+    let r = apply(&b, &web("other", ""), &deployment("web", 2, "nginx:1.27")).await;
+    assert_eq!(r.code, 409, "other managers get the conflict");
+    let r = apply(&b, &web("kubectl", ""), &deployment("web", 2, "nginx:1.27")).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["replicas"], json!(2));
+    let ann = r.body["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+        .as_str()
+        .unwrap_or("");
+    let parsed: Value = serde_json::from_str(ann).unwrap_or(Value::Null);
+    assert_eq!(parsed["spec"]["replicas"], json!(2));
+    assert!(
+        ann.starts_with("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\""),
+        "{ann}"
+    );
+}
