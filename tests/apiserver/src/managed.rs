@@ -368,5 +368,84 @@ pub fn update(
         }
     }
     entries.retain(|e| !e.set.is_empty());
+    cap_update_managers(entries)
+}
+
+/// Most `Update` entries kept before the oldest are merged into `ancient-changes` (B50).
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+
+/// Merges the oldest `Update` entries into per-apiVersion `ancient-changes` buckets (capmanagers.go).
+fn cap_update_managers(mut entries: Vec<Entry>) -> Vec<Entry> {
+    let mut updaters: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].operation == "Update")
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return entries;
+    }
+    updaters.sort_by(|a, b| entries[*a].time.cmp(&entries[*b].time));
+    let mut length = updaters.len();
+    let mut first_of_version: Vec<(String, usize)> = Vec::new();
+    let mut remove: Vec<usize> = Vec::new();
+    for &i in &updaters {
+        if length <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        match first_of_version
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, f)| *f)
+        {
+            Some(bucket) => {
+                let set = entries[i].set.clone();
+                let time = entries[i].time.clone();
+                let b = &mut entries[bucket];
+                b.manager = "ancient-changes".into();
+                b.subresource = String::new();
+                b.set = b.set.union(&set);
+                b.time = time;
+                remove.push(i);
+                length -= 1;
+            }
+            None => first_of_version.push((version, i)),
+        }
+    }
+    let mut idx = 0;
+    entries.retain(|_| {
+        let keep = !remove.contains(&idx);
+        idx += 1;
+        keep
+    });
     entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// B50: more than ten Update managers are merged, oldest first, into ancient-changes.
+    #[test]
+    fn b50_update_managers_capped() {
+        let ty = crate::schema::root("ConfigMap");
+        let mut obj =
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{}});
+        let mut entries = Vec::new();
+        for i in 0..12 {
+            let mut new = obj.clone();
+            new["data"][format!("k{i}")] = json!("v");
+            let t = format!("2025-01-01T00:00:{i:02}Z");
+            entries = update(&obj, &new, ty, entries, &format!("m{i}"), "v1", "", &t);
+            obj = new;
+        }
+        let names: Vec<&str> = entries.iter().map(|e| e.manager.as_str()).collect();
+        assert_eq!(entries.len(), MAX_UPDATE_MANAGERS);
+        assert!(names.contains(&"ancient-changes"), "{names:?}");
+        assert!(!names.contains(&"m0") && !names.contains(&"m1") && !names.contains(&"m2"));
+        let ancient = entries
+            .iter()
+            .find(|e| e.manager == "ancient-changes")
+            .map(|e| e.set.paths().len());
+        assert_eq!(ancient, Some(3));
+    }
 }
