@@ -726,11 +726,13 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                     &now,
                 );
             }
+            let kubectl = w.opts.manager == "kubectl";
+            let retry_entries = if kubectl { entries.clone() } else { Vec::new() };
             let first = managed::apply(
                 w.live.as_ref(),
                 &config,
                 ty,
-                entries.clone(),
+                entries,
                 &w.opts.manager,
                 &api_version,
                 force,
@@ -740,7 +742,7 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 Ok(o) => o,
                 Err(c) => {
                     // B51(b): kubectl may take over fields its last-applied annotation still matches.
-                    let allowed = (w.opts.manager == "kubectl")
+                    let allowed = kubectl
                         .then(|| w.live.as_ref().and_then(|l| last_applied_allowed(l, ty)))
                         .flatten();
                     let Some(allowed) = allowed else {
@@ -759,7 +761,7 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                         w.live.as_ref(),
                         &config,
                         ty,
-                        entries,
+                        retry_entries,
                         &w.opts.manager,
                         &api_version,
                         true,

@@ -415,10 +415,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
 }
 
 fn dispatch(inner: &Inner, verb: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let mut st = inner
-        .state
-        .lock()
-        .map_err(|_| ApiError::internal("state lock poisoned"))?;
+    let mut st = crate::util::lock(&inner.state);
     match ctx.sub {
         None => {}
         Some("status")

@@ -151,6 +151,11 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Locks a mutex, recovering the data if a panicking request poisoned it.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Reads a nested value by field names.
 pub fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     let mut cur = v;

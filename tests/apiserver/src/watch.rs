@@ -68,10 +68,7 @@ pub(crate) fn start(
     let mut initial: Vec<Bytes> = Vec::new();
     let mut last_rv;
     {
-        let st = inner
-            .state
-            .lock()
-            .map_err(|_| ApiError::internal("state lock poisoned"))?;
+        let st = crate::util::lock(&inner.state);
         if rv_param.is_empty() || rv_param == "0" || send_initial {
             for ((p, n, _), o) in &st.objects {
                 if matches(p, n, o) {
@@ -114,18 +111,16 @@ pub(crate) fn start(
             let notified = inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let batch: Vec<Bytes> = match inner.state.lock() {
-                Ok(st) => {
-                    let out = st
-                        .events
-                        .iter()
-                        .filter(|e| e.rv > last_rv && matches(e.plural, &e.ns, &e.object))
-                        .map(|e| line(e.kind, &e.object))
-                        .collect();
-                    last_rv = st.rv;
-                    out
-                }
-                Err(_) => return,
+            let batch: Vec<Bytes> = {
+                let st = crate::util::lock(&inner.state);
+                let out = st
+                    .events
+                    .iter()
+                    .filter(|e| e.rv > last_rv && matches(e.plural, &e.ns, &e.object))
+                    .map(|e| line(e.kind, &e.object))
+                    .collect();
+                last_rv = st.rv;
+                out
             };
             for b in batch {
                 if tx.send(b).await.is_err() {
