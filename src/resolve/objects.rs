@@ -36,6 +36,19 @@ pub fn all_inputs(spec: &AstroSpec) -> impl Iterator<Item = &Input> {
         .chain(spec.ingestion.values().flat_map(|i| &i.inputs))
 }
 
+/// A model, knowledge or integration entry of the spec, as the planner needs it.
+struct Entry<'a> {
+    section: Section,
+    name: &'a str,
+    provider: Option<&'a str>,
+    container: Option<&'a ContainerConfig>,
+    inputs: &'a [Input],
+    /// Model ids (models only).
+    models: Option<Vec<String>>,
+    /// ≤ v1.5 `persistent: true` on a knowledge entry.
+    persistent: bool,
+}
+
 struct Planner<'a> {
     request: &'a DeployRequest,
     build: &'a Build,
@@ -255,35 +268,35 @@ impl Planner<'_> {
         let sidecar = interfaces.messaging && (slack || web);
 
         // Components first: they add connection details to the agent's config.
-        for (name, m) in &spec.models {
-            self.component(
-                Section::Models,
-                name,
-                m.provider.as_deref(),
-                m.container.as_ref(),
-                &m.inputs,
-                Some(m.model_ids()),
-            );
-        }
-        for (name, k) in &spec.knowledge {
-            let persistent = k.persistent.unwrap_or(false);
-            self.knowledge(
-                name,
-                k.provider.as_deref(),
-                k.container.as_ref(),
-                &k.inputs,
-                persistent,
-            );
-        }
-        for (name, i) in &spec.integrations {
-            self.component(
-                Section::Integrations,
-                name,
-                i.provider.as_deref(),
-                i.container.as_ref(),
-                &i.inputs,
-                None,
-            );
+        let models = spec.models.iter().map(|(name, m)| Entry {
+            section: Section::Models,
+            name,
+            provider: m.provider.as_deref(),
+            container: m.container.as_ref(),
+            inputs: &m.inputs,
+            models: Some(m.model_ids()),
+            persistent: false,
+        });
+        let knowledge = spec.knowledge.iter().map(|(name, k)| Entry {
+            section: Section::Knowledge,
+            name,
+            provider: k.provider.as_deref(),
+            container: k.container.as_ref(),
+            inputs: &k.inputs,
+            models: None,
+            persistent: k.persistent.unwrap_or(false),
+        });
+        let integrations = spec.integrations.iter().map(|(name, i)| Entry {
+            section: Section::Integrations,
+            name,
+            provider: i.provider.as_deref(),
+            container: i.container.as_ref(),
+            inputs: &i.inputs,
+            models: None,
+            persistent: false,
+        });
+        for entry in models.chain(knowledge).chain(integrations) {
+            self.component(entry);
         }
         self.self_hosted_connections(&spec);
 
@@ -637,40 +650,15 @@ impl Planner<'_> {
         }
     }
 
-    /// A model or integration entry: cloud/custom providers deploy nothing; self-hosted and
+    /// A component entry: cloud/custom providers deploy nothing; self-hosted and
     /// container-mode entries get a workload and a Service.
-    fn component(
-        &mut self,
-        section: Section,
-        name: &str,
-        provider: Option<&str>,
-        container: Option<&ContainerConfig>,
-        inputs: &[Input],
-        models: Option<Vec<String>>,
-    ) {
-        if let Some(c) = container {
-            let persistent = c.volume.is_some() || c.persistent.unwrap_or(false);
-            self.container_component(section, name, c, inputs, persistent);
-        } else if let Some(Builtin::SelfHosted(sh)) = provider.and_then(|p| builtin(section, p)) {
-            self.self_hosted_component(section, name, &sh, inputs, models);
-        }
-    }
-
-    fn knowledge(
-        &mut self,
-        name: &str,
-        provider: Option<&str>,
-        container: Option<&ContainerConfig>,
-        inputs: &[Input],
-        persistent: bool,
-    ) {
-        if let Some(c) = container {
-            let persistent = persistent || c.volume.is_some() || c.persistent.unwrap_or(false);
-            self.container_component(Section::Knowledge, name, c, inputs, persistent);
-        } else if let Some(Builtin::SelfHosted(sh)) =
-            provider.and_then(|p| builtin(Section::Knowledge, p))
+    fn component(&mut self, e: Entry<'_>) {
+        if let Some(c) = e.container {
+            let persistent = e.persistent || c.volume.is_some() || c.persistent.unwrap_or(false);
+            self.container_component(e.section, e.name, c, e.inputs, persistent);
+        } else if let Some(Builtin::SelfHosted(sh)) = e.provider.and_then(|p| builtin(e.section, p))
         {
-            self.self_hosted_component(Section::Knowledge, name, &sh, inputs, None);
+            self.self_hosted_component(e.section, e.name, &sh, e.inputs, e.models);
         }
     }
 

@@ -43,6 +43,21 @@ pub struct Outcome {
     pub errors: Vec<String>,
 }
 
+impl Outcome {
+    /// Adds one object's result; a failure also becomes an `errors` line naming the object.
+    fn record(&mut self, res: ResourceResult) {
+        if res.action == ResourceAction::Failed {
+            self.errors.push(format!(
+                "{}/{}: {}",
+                res.kind,
+                res.name,
+                res.message.clone().unwrap_or_default()
+            ));
+        }
+        self.resources.push(res);
+    }
+}
+
 const STAGES: &[Stage] = &[
     Stage::Policy,
     Stage::Config,
@@ -156,15 +171,7 @@ pub async fn deploy(
                     }
                 }
             }
-            if res.action == ResourceAction::Failed {
-                out.errors.push(format!(
-                    "{}/{}: {}",
-                    res.kind,
-                    res.name,
-                    res.message.clone().unwrap_or_default()
-                ));
-            }
-            out.resources.push(res);
+            out.record(res);
         }
     }
 
@@ -180,14 +187,8 @@ pub async fn deploy(
         let res = prune_one(cluster, resolved, *kind, ns, name).await;
         if res.action == ResourceAction::Failed {
             new.objects.insert(key, recorded);
-            out.errors.push(format!(
-                "{}/{}: {}",
-                res.kind,
-                res.name,
-                res.message.clone().unwrap_or_default()
-            ));
         }
-        out.resources.push(res);
+        out.record(res);
     }
 
     if new != old
