@@ -850,7 +850,7 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         });
     }
     let stored = st.put(res, &ns, &name, new);
-    if st.controller && sub.is_empty() {
+    if st.controller != controller::ControllerMode::Off && sub.is_empty() {
         controller::reconcile(st, res, &ns, &name);
     }
     Ok(Reply {

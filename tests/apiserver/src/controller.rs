@@ -8,8 +8,25 @@ use crate::store::State;
 use crate::util::now_rfc3339;
 use serde_json::{Value, json};
 
+/// Behaviour of the emulated controllers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ControllerMode {
+    /// No controller: status stays as the apiserver wrote it.
+    #[default]
+    Off,
+    /// Workloads become ready/complete right after each write.
+    Ready,
+    /// Workloads fail: Deployments exceed their progress deadline, Jobs hit their backoff limit,
+    /// StatefulSets report no ready replicas.
+    Stalled,
+}
+
 fn cond(t: &str, reason: &str, msg: &str, now: &str, with_update: bool) -> Value {
-    let mut c = json!({"type":t,"status":"True"});
+    cond_s(t, "True", reason, msg, now, with_update)
+}
+
+fn cond_s(t: &str, status: &str, reason: &str, msg: &str, now: &str, with_update: bool) -> Value {
+    let mut c = json!({"type":t,"status":status});
     if with_update {
         c["lastUpdateTime"] = json!(now);
     }
@@ -27,6 +44,10 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
     if obj.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
+    let stalled = st.controller == ControllerMode::Stalled;
+    if st.controller == ControllerMode::Off {
+        return;
+    }
     let now = now_rfc3339();
     let gen_ = obj
         .pointer("/metadata/generation")
@@ -37,6 +58,54 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let status = match res.kind {
+        "Deployment" if stalled => {
+            let rs = format!("{name}-{}", short_hash(&obj));
+            let mut s = json!({"observedGeneration": gen_});
+            if replicas > 0 {
+                s["replicas"] = json!(replicas);
+                s["updatedReplicas"] = json!(replicas);
+                s["unavailableReplicas"] = json!(replicas);
+            }
+            s["conditions"] = json!([
+                cond_s(
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "Deployment does not have minimum availability.",
+                    &now,
+                    true
+                ),
+                cond_s(
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    &format!("ReplicaSet \"{rs}\" has timed out progressing."),
+                    &now,
+                    true
+                ),
+            ]);
+            s
+        }
+        "StatefulSet" if stalled => {
+            let rev = format!("{name}-{}", short_hash(&obj));
+            json!({"observedGeneration": gen_, "replicas": replicas, "currentReplicas": replicas,
+                   "updatedReplicas": replicas, "availableReplicas": 0,
+                   "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
+        }
+        "Job" if stalled => {
+            if obj.pointer("/status/conditions").is_some() {
+                return;
+            }
+            let backoff = obj
+                .pointer("/spec/backoffLimit")
+                .and_then(Value::as_i64)
+                .unwrap_or(6);
+            json!({"startTime": now, "failed": backoff + 1, "ready": 0, "terminating": 0,
+                   "uncountedTerminatedPods": {},
+                   "conditions": [
+                     cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &now, false),
+                     cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &now, false)]})
+        }
         "Deployment" => {
             let mut s = json!({"observedGeneration": gen_});
             if replicas > 0 {

@@ -30,6 +30,7 @@ pub mod validation;
 mod watch;
 
 pub use auth::AllowRule;
+pub use controller::ControllerMode;
 pub use faults::{Fault, FaultAction, FaultController, LoggedRequest};
 
 use std::collections::BTreeMap;
@@ -96,7 +97,11 @@ impl TestApiServer {
         let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let port = listener.local_addr()?.port();
         let state = store::State {
-            controller: opts.controller,
+            controller: if opts.controller {
+                ControllerMode::Ready
+            } else {
+                ControllerMode::Off
+            },
             keep_terminating: opts.keep_terminating_namespaces,
             ..store::State::default()
         };
@@ -182,9 +187,16 @@ impl TestApiServer {
 
     /// Turns the synchronous Deployment/StatefulSet/Job status writer on or off (B94).
     pub fn set_controller(&self, on: bool) {
-        if let Ok(mut s) = self.inner.state.lock() {
-            s.controller = on;
-        }
+        self.set_controller_mode(if on {
+            ControllerMode::Ready
+        } else {
+            ControllerMode::Off
+        });
+    }
+
+    /// Sets the controller behaviour: off, ready, or stalled (failing workloads, B94).
+    pub fn set_controller_mode(&self, mode: ControllerMode) {
+        util::lock(&self.inner.state).controller = mode;
     }
 
     /// The current cluster-wide resourceVersion.

@@ -32,8 +32,8 @@ pub struct State {
     pub rv: u64,
     /// Objects in storage order (plural, namespace, name), as etcd lists them.
     pub objects: BTreeMap<Key, Value>,
-    /// Whether the synchronous workload controller is on (B94).
-    pub controller: bool,
+    /// What the synchronous workload controller does (B94).
+    pub controller: crate::controller::ControllerMode,
     /// Next ClusterIP host number (10.96.0.0/12).
     pub next_ip: u32,
     /// Next NodePort to hand out.

@@ -159,3 +159,41 @@ async fn kubectl_b13_delete_waits_for_finalizer() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "configmap \"held\" deleted\n");
 }
+
+/// B92, B94: in stalled mode kubectl rollout status reports the exceeded progress deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b92_rollout_status_stalled() {
+    let s = TestApiServer::start().await.expect("start");
+    s.set_controller_mode(test_apiserver::ControllerMode::Stalled);
+    let dir = TempDir::new("stalled");
+    s.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    apply(
+        &s.base_url(),
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 2, "nginx:1.27"),
+    )
+    .await;
+    let (code, _out, err) = kubectl(
+        &dir,
+        &["rollout", "status", "deployment/web", "--timeout=20s"],
+    )
+    .await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("deployment \"web\" exceeded its progress deadline"),
+        "{err}"
+    );
+    let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{"backoffLimit":1,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"a"}]}}}});
+    apply(
+        &s.base_url(),
+        "/apis/batch/v1/namespaces/default/jobs/j?fieldManager=k",
+        &job,
+    )
+    .await;
+    let j = get(&s.base_url(), "/apis/batch/v1/namespaces/default/jobs/j")
+        .await
+        .body;
+    assert_eq!(j["status"]["failed"], json!(2));
+    assert_eq!(j["status"]["conditions"][1]["type"], json!("Failed"));
+}
