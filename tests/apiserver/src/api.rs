@@ -688,7 +688,15 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         Op::Apply { force } => {
             let mut config = w.new;
             if let Value::Object(m) = &mut config {
-                if res.has_status {
+                if sub == "status" {
+                    // Through /status only status is applied (B30, B91).
+                    m.retain(|k, _| {
+                        matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+                    });
+                    if let Some(Value::Object(md)) = m.get_mut("metadata") {
+                        md.retain(|k, _| k == "name" || k == "namespace");
+                    }
+                } else if res.has_status {
                     m.shift_remove("status");
                 }
                 if let Some(Value::Object(md)) = m.get_mut("metadata") {
@@ -735,6 +743,7 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 entries,
                 &w.opts.manager,
                 &api_version,
+                sub,
                 force,
                 &now,
             );
@@ -764,6 +773,7 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                         retry_entries,
                         &w.opts.manager,
                         &api_version,
+                        sub,
                         true,
                         &now,
                     )
@@ -771,11 +781,18 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 }
             };
             let mut new = out.object;
+            if sub == "status"
+                && let Some(l) = &w.live
+            {
+                new = status_only(l, &new);
+            }
             // B51(a): kubectl keeps an existing last-applied annotation in sync with its applies.
             if w.opts.manager == "kubectl" {
                 sync_last_applied(&mut new, &config);
             }
-            reset_main_fields(res, w.live.as_ref(), &mut new);
+            if sub != "status" {
+                reset_main_fields(res, w.live.as_ref(), &mut new);
+            }
             defaults::apply_defaults(res.kind, &mut new);
             (new, out.entries)
         }
@@ -1103,6 +1120,9 @@ pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     let opts = parse_opts(ctx, "PatchOptions", is_apply, true)?;
     let live = st.get(ctx.res, ctx.ns, ctx.name).cloned();
     if is_apply {
+        if ctx.sub.is_some() && live.is_none() {
+            return Err(ApiError::not_found(ctx.res, ctx.name));
+        }
         return apply(st, ctx, live, &opts);
     }
     let Some(live) = live else {

@@ -226,6 +226,7 @@ pub fn apply(
     mut entries: Vec<Entry>,
     manager: &str,
     api_version: &str,
+    subresource: &str,
     force: bool,
     now: &str,
 ) -> Result<ApplyOutcome, Conflicts> {
@@ -238,7 +239,7 @@ pub fn apply(
         operation: "Apply".into(),
         api_version: api_version.into(),
         time: None,
-        subresource: String::new(),
+        subresource: subresource.into(),
         set: Set::new(),
     };
     let pos = entries.iter().position(|e| e.same_identity(&me));

@@ -788,3 +788,31 @@ async fn b51_kubectl_last_applied_takeover() {
         "{ann}"
     );
 }
+
+/// B37, B91: applying through /status owns only status, in an entry with subresource "status".
+#[tokio::test]
+async fn b91_apply_status_subresource() {
+    let s = TestApiServer::start().await.expect("start");
+    let b = s.base_url();
+    apply(&b, &web("k", ""), &deployment("web", 1, "nginx")).await;
+    let st = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":9},"status":{"replicas":1,"readyReplicas":1}});
+    let r = apply(&b, &format!("{DEPLOY}/web/status?fieldManager=ctl"), &st).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(r.body["status"], json!({"replicas":1,"readyReplicas":1}));
+    assert_eq!(r.body["spec"]["replicas"], json!(1));
+    let e = r.body["metadata"]["managedFields"]
+        .as_array()
+        .expect("mf")
+        .iter()
+        .find(|e| e["manager"] == "ctl")
+        .cloned()
+        .expect("ctl");
+    assert_eq!(e["operation"], json!("Apply"));
+    assert_eq!(e["subresource"], json!("status"));
+    assert_eq!(
+        e["fieldsV1"],
+        json!({"f:status":{"f:readyReplicas":{},"f:replicas":{}}})
+    );
+    let r = apply(&b, &format!("{DEPLOY}/nope/status?fieldManager=ctl"), &st).await;
+    assert_eq!(r.code, 404);
+}
