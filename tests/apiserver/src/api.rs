@@ -848,7 +848,15 @@ fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         if is_create && let Some(Value::Object(md)) = new.get_mut("metadata") {
             md.shift_remove("resourceVersion");
             if w.post {
+                // dryrun.ResetMetadata: no uid, and no name if it was generated (B53).
                 md.shift_remove("uid");
+                if md
+                    .get("generateName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|g| !g.is_empty())
+                {
+                    md.shift_remove("name");
+                }
             }
         }
         return Ok(Reply {

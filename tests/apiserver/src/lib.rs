@@ -3,6 +3,7 @@
 //!
 //! Start one per test with [`TestApiServer::start`]; point `kubectl` at it with
 //! [`TestApiServer::write_kubeconfig`] or use [`TestApiServer::client`].
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod auth;

@@ -581,3 +581,52 @@ async fn b90_grace_period_ignored_for_non_pods() {
     assert_eq!(r.code, 200);
     assert_eq!(get(&s.base_url(), &format!("{CM}/c")).await.code, 404);
 }
+
+/// B53: a dry-run POST answers without uid, resourceVersion or generated name and stores nothing.
+#[tokio::test]
+async fn b53_dry_run_post_resets_metadata() {
+    let s = server().await;
+    let r = post(
+        &s.base_url(),
+        &format!("{CM}?dryRun=All"),
+        &json!({"metadata":{"generateName":"gen-"}}),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    let md = &r.body["metadata"];
+    assert!(
+        md.get("uid").is_none() && md.get("resourceVersion").is_none() && md.get("name").is_none(),
+        "{md}"
+    );
+    assert!(md["creationTimestamp"].is_string());
+    assert_eq!(get(&s.base_url(), CM).await.body["items"], json!([]));
+}
+
+/// B86, B87: content with finalizers keeps its namespace Terminating until the finalizer goes.
+#[tokio::test]
+async fn b87_namespace_waits_for_finalized_content() {
+    let s = server().await;
+    let b = s.base_url();
+    post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}})).await;
+    post(
+        &b,
+        "/api/v1/namespaces/x/configmaps",
+        &json!({"metadata":{"name":"held","finalizers":["example.com/hold"]}}),
+    )
+    .await;
+    let r = delete(&b, "/api/v1/namespaces/x", "").await;
+    assert_eq!(r.code, 200);
+    let ns = get(&b, "/api/v1/namespaces/x").await;
+    assert_eq!(ns.body["status"]["phase"], json!("Terminating"));
+    let held = get(&b, "/api/v1/namespaces/x/configmaps/held").await;
+    assert!(held.body["metadata"]["deletionTimestamp"].is_string());
+    let r = patch(
+        &b,
+        "/api/v1/namespaces/x/configmaps/held",
+        "application/merge-patch+json",
+        &json!({"metadata":{"finalizers":null}}),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(get(&b, "/api/v1/namespaces/x").await.code, 404);
+}
