@@ -1,7 +1,7 @@
 //! Staged server-side apply, prune and the per-object results of a deploy.
 //!
-//! Round trips: the Namespace apply (which also returns the previous inventory), then one apply
-//! per object, concurrently within a stage; the inventory is written only when something
+//! Round trips: the Namespace apply (which also returns the previous inventory), an inventory
+//! write naming the objects this deploy adds (only when it adds some), then one apply per object, concurrently within a stage; the inventory is written only when something
 //! changed, and prune deletes only objects the previous inventory lists, each guarded by its
 //! labels. A redeploy with nothing to change sends one PATCH per object and stores nothing.
 
@@ -100,7 +100,16 @@ pub async fn deploy(
             "namespace {ns} is being deleted; wait until it is gone, then deploy again"
         )));
     }
-    let old = Inventory::from_namespace(&reply.object).unwrap_or_default();
+    let fresh_namespace = reply.code == 201;
+    let mut old = Inventory::from_namespace(&reply.object).unwrap_or_default();
+    if !fresh_namespace && Inventory::from_namespace(&reply.object).is_none() {
+        // The namespace exists but records no inventory: a deploy into it was cut short
+        // before recording one (or it was made by someone else). Find what carries this
+        // deployment's labels, so that nothing it left is forgotten.
+        recover(cluster, resolved, &mut old)
+            .await
+            .map_err(|e| fatal(&e, &format!("Namespace/{ns}: recovering the inventory")))?;
+    }
     let mut new = Inventory {
         build_id: resolved.build_id.clone(),
         objects: Default::default(),
@@ -148,6 +157,31 @@ pub async fn deploy(
         ));
     }
 
+    // Record the objects about to be created before creating any: a deploy cut short (a
+    // failed inventory write, a killed process) must never leave an object that no inventory
+    // lists, since no later deploy would prune it. An empty state means "applied, outcome not
+    // known yet"; a later deploy that no longer renders it prunes it (or finds it gone). Only
+    // a deploy that adds objects to an existing namespace pays this request: a no-change
+    // redeploy stays one PATCH per object, and a namespace this deploy just created holds
+    // nothing yet (should the deploy be cut short, the next one finds no inventory and
+    // recovers it by labels, above).
+    let mut recorded = old.clone();
+    for k in wanted.iter().filter(|k| !old.objects.contains_key(*k)) {
+        recorded.objects.insert(k.clone(), String::new());
+    }
+    if !fresh_namespace && recorded != old {
+        cluster
+            .apply_as(
+                &format!("{}-inventory", cluster.field_manager),
+                Kind::Namespace,
+                "",
+                ns,
+                &recorded.apply_body(ns),
+            )
+            .await
+            .map_err(|e| fatal(&e, &format!("Namespace/{ns}: recording the inventory")))?;
+    }
+
     // Stages 2…: every other object, concurrently within a stage.
     for stage in STAGES {
         let batch: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == *stage).collect();
@@ -166,7 +200,7 @@ pub async fn deploy(
                     new.objects.insert(key, p);
                 }
                 None => {
-                    if let Some(p) = old.objects.get(&key) {
+                    if let Some(p) = recorded.objects.get(&key) {
                         new.objects.insert(key, p.clone());
                     }
                 }
@@ -179,19 +213,19 @@ pub async fn deploy(
     let complete = out.errors.is_empty();
     for (kind, name) in &stale {
         let key = inventory::key(*kind, name);
-        let recorded = old.objects.get(&key).cloned().unwrap_or_default();
+        let kept = old.objects.get(&key).cloned().unwrap_or_default();
         if !opts.prune || !complete {
-            new.objects.insert(key, recorded);
+            new.objects.insert(key, kept);
             continue;
         }
         let res = prune_one(cluster, resolved, *kind, ns, name).await;
         if res.action == ResourceAction::Failed {
-            new.objects.insert(key, recorded);
+            new.objects.insert(key, kept);
         }
         out.record(res);
     }
 
-    if new != old
+    if new != recorded
         && let Err(e) = cluster
             .apply_as(
                 &format!("{}-inventory", cluster.field_manager),
@@ -207,6 +241,38 @@ pub async fn deploy(
         ));
     }
     Ok(out)
+}
+
+/// Adds every object carrying `resolved`'s labels in its namespace to `inv` (state unknown).
+async fn recover(
+    cluster: &Cluster,
+    resolved: &ResolvedDeployment,
+    inv: &mut Inventory,
+) -> Result<(), CallError> {
+    let selector = resolved
+        .common_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for kind in [
+        Kind::NetworkPolicy,
+        Kind::Secret,
+        Kind::ConfigMap,
+        Kind::Service,
+        Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::Job,
+        Kind::CronJob,
+        Kind::Ingress,
+    ] {
+        for item in cluster.list(kind, &resolved.namespace, &selector).await? {
+            if let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) {
+                inv.objects.entry(inventory::key(kind, name)).or_default();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies one object; returns its result and, on success, its fingerprint.

@@ -1,0 +1,562 @@
+//! The fault matrix (issue 5): the real binary against test-apiserver with seeded faults on a
+//! share of all requests, and faults pinned on one object.
+//!
+//! Each cell runs, on a fresh server: a first deploy (web chat on: 12 objects) and a second
+//! deploy (web chat off: updates and a prune of 2 objects), both under the fault; then the same
+//! second deploy with faults off. Checked in every cell:
+//!
+//! * each faulted deploy ends `success` (exit 0) or `partial` (exit 2) with every failed
+//!   object named in `errors` with its last error — or, when the fault hit the very first
+//!   request (the Namespace apply) with an answer that is not retried, exit 1 naming the
+//!   Namespace and nothing written;
+//! * the run with faults off converges to `success`;
+//! * the final cluster, object by object (GET each, bookkeeping stripped), equals a cluster
+//!   that never saw a fault, and the inventory lists the same objects;
+//! * no object was created twice (at most one 201 per object over the whole cell).
+//!
+//! The normal run holds a representative subset (runtime well under a minute on 2 cores); the
+//! full matrix (7 fault kinds × 5/20/50 % × 5 seeds, plus pinned faults) prints its table:
+//!
+//! ```sh
+//! cargo nextest run -p kubectl-astro --test faults --run-ignored only --no-capture
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use test_apiserver::{Fault, ServerOptions, TestApiServer};
+
+const NS: &str = "astro-astro-team-weather-agent";
+const FIRST: &str = "deploy-request-web.yaml";
+const SECOND: &str = "deploy-request.json";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+}
+
+struct Env {
+    server: TestApiServer,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let server = TestApiServer::start_with(ServerOptions::default())
+            .await
+            .expect("test-apiserver starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        server
+            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig written");
+        Env { server, dir }
+    }
+
+    /// `deploy` of an example request with the example catalog.
+    async fn deploy(&self, request: &str) -> (i32, Value, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
+            .args(["deploy", "-f"])
+            .arg(examples().join(request))
+            .arg("--catalog")
+            .arg(examples().join("catalog"))
+            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .expect("kubectl-astro runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap_or(-1), json, stderr)
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let client = self.server.client().await.expect("client");
+        let req = http::Request::get(path).body(Vec::new()).expect("request");
+        client.request::<Value>(req).await.ok()
+    }
+
+    /// Every object of the deployment: `Kind/name` → the object without server bookkeeping;
+    /// plus the inventory's keys.
+    async fn state(&self) -> (BTreeMap<String, Value>, BTreeSet<String>) {
+        let mut objects = BTreeMap::new();
+        let collections = [
+            ("Secret", "/api/v1", "secrets"),
+            ("ConfigMap", "/api/v1", "configmaps"),
+            ("Service", "/api/v1", "services"),
+            ("Deployment", "/apis/apps/v1", "deployments"),
+            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
+            ("Job", "/apis/batch/v1", "jobs"),
+            ("CronJob", "/apis/batch/v1", "cronjobs"),
+            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
+            (
+                "NetworkPolicy",
+                "/apis/networking.k8s.io/v1",
+                "networkpolicies",
+            ),
+        ];
+        for (kind, prefix, plural) in collections {
+            let list = self
+                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
+                .await
+                .unwrap_or(Value::Null);
+            for item in list["items"].as_array().cloned().unwrap_or_default() {
+                let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
+                // GET each object (not only the list item): what a client really reads.
+                let path = format!("{prefix}/namespaces/{NS}/{plural}/{name}");
+                let obj = self.get(&path).await.expect("listed object can be read");
+                let mut obj = strip(obj);
+                if kind == "Secret" && name.contains("-knowledge-") {
+                    mask_generated(&mut obj, &name);
+                }
+                objects.insert(format!("{kind}/{name}"), obj);
+            }
+        }
+        let mut inventory = BTreeSet::new();
+        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{NS}")).await {
+            let text = ns["metadata"]["annotations"]["astro.dev/inventory"]
+                .as_str()
+                .unwrap_or("{}")
+                .to_string();
+            let inv: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            inventory = inv["objects"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut ns = strip(ns);
+            if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
+                a.remove("astro.dev/inventory");
+            }
+            objects.insert(format!("Namespace/{NS}"), ns);
+        }
+        (objects, inventory)
+    }
+}
+
+/// The object without what the server alone decides: managedFields, resourceVersion, uid,
+/// creationTimestamp, generation, status, the allocated clusterIP(s); values derived from the uid (Job selectors) become
+/// `<uid>`.
+fn strip(mut obj: Value) -> Value {
+    let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(o) = obj.as_object_mut() {
+        o.remove("status");
+    }
+    // Allocated by the server in request order.
+    if let Some(spec) = obj["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    if !uid.is_empty() {
+        replace_str(&mut obj, &uid, "<uid>");
+    }
+    obj
+}
+
+/// A generated store password differs between clusters by design: check its shape (32 hex
+/// characters, base64-encoded) and replace it with `<generated>`.
+fn mask_generated(secret: &mut Value, name: &str) {
+    use base64::Engine;
+    if let Some(data) = secret["data"].as_object_mut() {
+        for (k, v) in data.iter_mut() {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .unwrap_or_default();
+            assert!(
+                raw.len() == 32 && raw.iter().all(u8::is_ascii_hexdigit),
+                "{name}: {k} is not a generated password"
+            );
+            *v = Value::String("<generated>".into());
+        }
+    }
+}
+
+fn replace_str(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::String(s) if s == from => *s = to.to_string(),
+        Value::Array(items) => items.iter_mut().for_each(|i| replace_str(i, from, to)),
+        Value::Object(map) => map.values_mut().for_each(|i| replace_str(i, from, to)),
+        _ => {}
+    }
+}
+
+/// The fault kinds of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// 503 with `Retry-After: 1` (retried after the advertised second).
+    Unavailable,
+    /// 500 (retried).
+    Internal,
+    /// 429 (retried).
+    TooMany,
+    /// Connection closed without an answer (retried).
+    Drop,
+    /// 150 ms delay, then the normal answer.
+    Delay,
+    /// 409 Conflict (an answer: never retried).
+    Conflict,
+    /// 422 Invalid (an answer: never retried).
+    Invalid,
+}
+
+const ALL_KINDS: [Kind; 7] = [
+    Kind::Unavailable,
+    Kind::Internal,
+    Kind::TooMany,
+    Kind::Drop,
+    Kind::Delay,
+    Kind::Conflict,
+    Kind::Invalid,
+];
+
+impl Kind {
+    fn fault(self) -> Fault {
+        match self {
+            Kind::Unavailable => {
+                Fault::status(503, "ServiceUnavailable", "fault: unavailable").retry_after(1)
+            }
+            Kind::Internal => Fault::status(500, "InternalError", "fault: internal error"),
+            Kind::TooMany => Fault::status(429, "TooManyRequests", "fault: slow down"),
+            Kind::Drop => Fault::drop_connection(),
+            Kind::Delay => Fault::delay_only(Duration::from_millis(150)),
+            Kind::Conflict => Fault::status(409, "Conflict", "fault: conflict"),
+            Kind::Invalid => Fault::status(422, "Invalid", "fault: invalid"),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Unavailable => "503 + Retry-After: 1",
+            Kind::Internal => "500",
+            Kind::TooMany => "429",
+            Kind::Drop => "dropped connection",
+            Kind::Delay => "150 ms delay",
+            Kind::Conflict => "409 (not retried)",
+            Kind::Invalid => "422 (not retried)",
+        }
+    }
+
+    fn retried(self) -> bool {
+        !matches!(self, Kind::Conflict | Kind::Invalid)
+    }
+}
+
+/// How one faulted deploy ended.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    success: u32,
+    partial: u32,
+    /// Exit 1: the Namespace apply (the first request) got an answer that is not retried.
+    refused: u32,
+    /// Objects named as failed, over all faulted deploys.
+    failed_objects: u32,
+}
+
+/// Checks one faulted deploy's result; returns how it ended.
+fn check_faulted(code: i32, resp: &Value, stderr: &str, what: &str, tally: &mut Tally) {
+    match code {
+        0 => {
+            assert_eq!(resp["status"], "success", "{what}: {resp}");
+            assert_eq!(resp["errors"], serde_json::json!([]), "{what}: {resp}");
+            tally.success += 1;
+        }
+        2 => {
+            assert_eq!(resp["status"], "partial", "{what}: {resp}");
+            let errors: Vec<&str> = resp["errors"]
+                .as_array()
+                .map(|e| e.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            assert!(!errors.is_empty(), "{what}: partial without errors: {resp}");
+            let failed: Vec<Value> = resp["resources"]
+                .as_array()
+                .map(|rs| {
+                    rs.iter()
+                        .filter(|r| r["action"] == "failed")
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Every failed object is named in `errors` with its last error.
+            for r in &failed {
+                let id = format!(
+                    "{}/{}",
+                    r["kind"].as_str().unwrap_or(""),
+                    r["name"].as_str().unwrap_or("")
+                );
+                let msg = r["message"].as_str().unwrap_or("");
+                assert!(!msg.is_empty(), "{what}: {id} failed without a message");
+                assert!(
+                    msg.contains("fault:") || msg.contains("cluster unreachable"),
+                    "{what}: {id}: the message is not the fault's: {msg}"
+                );
+                assert!(
+                    errors
+                        .iter()
+                        .any(|e| e.starts_with(&format!("{id}: ")) && e.contains(msg)),
+                    "{what}: {id} not named in errors: {errors:?}"
+                );
+            }
+            // Every error names a failed object, or the inventory write.
+            for e in &errors {
+                let named = failed.iter().any(|r| {
+                    e.starts_with(&format!(
+                        "{}/{}: ",
+                        r["kind"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or("")
+                    ))
+                }) || e
+                    .starts_with(&format!("Namespace/{NS}: recording the inventory failed"));
+                assert!(named, "{what}: error names no failed object: {e}");
+            }
+            tally.partial += 1;
+            tally.failed_objects += failed.len() as u32;
+        }
+        1 => {
+            assert_eq!(resp["error"], "deployment failed", "{what}: {resp}");
+            let details = resp["details"].as_str().unwrap_or("");
+            assert!(
+                details.starts_with(&format!("Namespace/{NS}: ")) && details.contains("fault:"),
+                "{what}: {details}"
+            );
+            tally.refused += 1;
+        }
+        _ => panic!("{what}: exit {code}: {resp} {stderr}"),
+    }
+}
+
+/// The state of a cluster that never saw a fault.
+async fn reference() -> (BTreeMap<String, Value>, BTreeSet<String>) {
+    let env = Env::new().await;
+    for req in [FIRST, SECOND] {
+        let (code, resp, stderr) = env.deploy(req).await;
+        assert_eq!(code, 0, "{resp} {stderr}");
+    }
+    env.state().await
+}
+
+/// No object created twice: a second 201 for a path needs a successful DELETE in between (a
+/// Job replaced because its template is immutable).
+fn created_once(env: &Env, what: &str) {
+    let mut alive: BTreeMap<String, bool> = BTreeMap::new();
+    for r in env.server.request_log() {
+        if r.status == 201 {
+            let was = alive.insert(r.path.clone(), true).unwrap_or(false);
+            assert!(!was, "{what}: {} created twice", r.path);
+        } else if r.method == "DELETE" && (200..300).contains(&r.status) {
+            alive.insert(r.path.clone(), false);
+        }
+    }
+}
+
+/// One cell: `faults` active for both deploys, then off; checked against `want`.
+async fn cell(
+    what: &str,
+    seed: u64,
+    faults: &[Fault],
+    want: &(BTreeMap<String, Value>, BTreeSet<String>),
+    tally: &mut Tally,
+) {
+    let env = Env::new().await;
+    let ctl = env.server.faults();
+    ctl.seed(seed);
+    for f in faults {
+        ctl.add(f.clone());
+    }
+    for req in [FIRST, SECOND] {
+        let (code, resp, stderr) = env.deploy(req).await;
+        if std::env::var_os("FAULTS_VERBOSE").is_some() {
+            eprintln!(
+                "{what} {req}: exit {code}: {}",
+                resp["errors"].to_string() + resp["details"].as_str().unwrap_or("")
+            );
+        }
+        check_faulted(code, &resp, &stderr, &format!("{what} {req}"), tally);
+    }
+    ctl.clear();
+    let (code, resp, stderr) = env.deploy(SECOND).await;
+    assert_eq!(
+        code, 0,
+        "{what}: faults off does not converge: {resp} {stderr}"
+    );
+    assert_eq!(resp["status"], "success");
+    let (objects, inventory) = env.state().await;
+    let (want_objects, want_inventory) = want;
+    let got_keys: Vec<&String> = objects.keys().collect();
+    let want_keys: Vec<&String> = want_objects.keys().collect();
+    assert_eq!(got_keys, want_keys, "{what}: objects lost or left over");
+    for (k, v) in want_objects {
+        assert_eq!(
+            objects.get(k),
+            Some(v),
+            "{what}: {k} differs from a fault-free run"
+        );
+    }
+    assert_eq!(&inventory, want_inventory, "{what}: inventory differs");
+    created_once(&env, what);
+}
+
+/// Runs `kinds` × `rates` × `seeds`; returns one table row per (kind, rate).
+async fn matrix(kinds: &[Kind], rates: &[f64], seeds: &[u64]) -> Vec<String> {
+    let want = reference().await;
+    let mut rows = Vec::new();
+    for kind in kinds {
+        for rate in rates {
+            let mut tally = Tally::default();
+            let started = std::time::Instant::now();
+            for seed in seeds {
+                let what = format!("{} at {:.0}% seed {seed}", kind.label(), rate * 100.0);
+                let fault = kind.fault().probability(*rate);
+                cell(&what, *seed, &[fault], &want, &mut tally).await;
+            }
+            if !kind.retried() {
+                // Answers are not retried: with this many requests some must fail.
+                assert!(
+                    *rate < 0.2 || tally.partial + tally.refused > 0,
+                    "{kind:?} {rate}: {tally:?}"
+                );
+            }
+            rows.push(row(
+                kind.label(),
+                &format!("{:.0}%", rate * 100.0),
+                seeds.len(),
+                tally,
+                started,
+            ));
+        }
+    }
+    rows
+}
+
+fn row(fault: &str, share: &str, seeds: usize, t: Tally, started: std::time::Instant) -> String {
+    format!(
+        "| {fault} | {share} | {seeds} | {} | {} | {} | {} | converged, equal | {:.1}s |",
+        t.success,
+        t.partial,
+        t.refused,
+        t.failed_objects,
+        started.elapsed().as_secs_f64()
+    )
+}
+
+const HEADER: &str = "| fault | share of requests | seeds | deploys success | partial | refused (Namespace) | objects named failed | after faults off | time |\n|---|---|---|---|---|---|---|---|---|";
+
+/// Faults pinned on one object: named as failed with the last error until the fault goes.
+/// `full` adds the slow case (a 500 on every attempt of two deploys: retries exhausted twice).
+async fn pinned(full: bool) -> Vec<String> {
+    let want = reference().await;
+    let mut rows = Vec::new();
+    let mut cases: Vec<(&str, Fault, bool)> = vec![
+        (
+            "409 on Deployment/weather-agent-agent, always",
+            Fault::status(409, "Conflict", "fault: conflict")
+                .verb("apply")
+                .kind("Deployment")
+                .name("weather-agent-agent"),
+            true,
+        ),
+        (
+            "422 on Ingress/weather-agent-ingress-messaging, always",
+            Fault::status(422, "Invalid", "fault: invalid")
+                .verb("apply")
+                .kind("Ingress")
+                .name("weather-agent-ingress-messaging"),
+            false,
+        ),
+        (
+            "dropped connection on Service/weather-agent-agent, 3 times",
+            Fault::drop_connection()
+                .verb("apply")
+                .kind("Service")
+                .name("weather-agent-agent")
+                .times(3),
+            false,
+        ),
+        (
+            "500 on the prune DELETE of Service/weather-agent-messaging, always",
+            Fault::status(500, "InternalError", "fault: internal error")
+                .verb("delete")
+                .kind("Service")
+                .name("weather-agent-messaging"),
+            false,
+        ),
+    ];
+    if full {
+        cases.push((
+            "500 on ConfigMap apply, always (retries exhausted)",
+            Fault::status(500, "InternalError", "fault: internal error")
+                .verb("apply")
+                .kind("ConfigMap"),
+            true,
+        ));
+    }
+    for (what, fault, must_fail) in cases {
+        let mut tally = Tally::default();
+        let started = std::time::Instant::now();
+        cell(what, 1, &[fault], &want, &mut tally).await;
+        if must_fail {
+            assert_eq!(tally.success, 0, "{what}: {tally:?}");
+        }
+        rows.push(row(what, "pinned", 1, tally, started));
+    }
+    rows
+}
+
+fn print_table(rows: &[String]) {
+    println!("{HEADER}");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+// --- the normal run: a representative subset -------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_faults_at_5_20_50_percent_converge() {
+    let mut rows = matrix(&[Kind::Internal], &[0.05, 0.2], &[11, 12]).await;
+    rows.extend(matrix(&[Kind::Internal], &[0.5], &[11]).await);
+    rows.extend(matrix(&[Kind::Drop], &[0.2], &[11, 12]).await);
+    rows.extend(matrix(&[Kind::TooMany, Kind::Delay], &[0.2], &[13]).await);
+    rows.extend(matrix(&[Kind::Unavailable], &[0.05], &[14]).await);
+    print_table(&rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_are_not_retried_are_named_and_converge() {
+    let rows = matrix(
+        &[Kind::Conflict, Kind::Invalid],
+        &[0.05, 0.2, 0.5],
+        &[21, 22],
+    )
+    .await;
+    print_table(&rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_pinned_on_one_object_is_named_until_it_goes() {
+    let rows = pinned(false).await;
+    print_table(&rows);
+}
+
+// --- the full matrix (ignored: run with --run-ignored only) ----------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full fault matrix, minutes: cargo nextest run -p kubectl-astro --test faults --run-ignored only --no-capture"]
+async fn full_fault_matrix() {
+    let mut rows = matrix(&ALL_KINDS, &[0.05, 0.2, 0.5], &[1, 2, 3, 4, 5]).await;
+    rows.extend(pinned(true).await);
+    print_table(&rows);
+}
