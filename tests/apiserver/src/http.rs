@@ -88,13 +88,16 @@ fn route<'a>(segs: &[&'a str], accept: &str, host: &str) -> Route<'a> {
 }
 
 fn resource_route<'a>(group: &str, version: &str, rest: &[&'a str]) -> Route<'a> {
-    let Some(list) = discovery::resource_list(group, version) else {
+    if resources::in_group_version(group, version).is_empty() {
         return Route::NotFound;
-    };
+    }
     let find = |p: &str| resources::by_plural(group, version, p);
     let r = |res, ns, name, sub| Route::Resource { res, ns, name, sub };
     match rest {
-        [] => Route::Json(list, JSON),
+        [] => match discovery::resource_list(group, version) {
+            Some(list) => Route::Json(list, JSON),
+            None => Route::NotFound,
+        },
         ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|x| x.namespaced) => {
             let Some(res) = find(plural) else {
                 return Route::UnknownResource;

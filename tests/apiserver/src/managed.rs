@@ -129,24 +129,35 @@ pub fn encode(entries: &[Entry]) -> Value {
 
 /// Removes the never-owned paths (B35).
 pub fn strip(set: &Set) -> Set {
-    let mut strip = Set::new();
+    let mut out = set.clone();
+    strip_in_place(&mut out);
+    out
+}
+
+/// Removes the never-owned paths (B35) without copying the set.
+pub fn strip_in_place(set: &mut Set) {
     for f in ["apiVersion", "kind", "metadata"] {
-        strip.insert(&[PE::Field(f.into())]);
+        set.members.remove(&PE::Field(f.into()));
     }
-    for f in [
-        "name",
-        "namespace",
-        "creationTimestamp",
-        "selfLink",
-        "uid",
-        "clusterName",
-        "generation",
-        "managedFields",
-        "resourceVersion",
-    ] {
-        strip.insert(&[PE::Field("metadata".into()), PE::Field(f.into())]);
+    let md = PE::Field("metadata".into());
+    if let Some(m) = set.children.get_mut(&md) {
+        for f in [
+            "name",
+            "namespace",
+            "creationTimestamp",
+            "selfLink",
+            "uid",
+            "clusterName",
+            "generation",
+            "managedFields",
+            "resourceVersion",
+        ] {
+            m.members.remove(&PE::Field(f.into()));
+        }
+        if m.is_empty() {
+            set.children.remove(&md);
+        }
     }
-    set.difference(&strip)
 }
 
 /// Conflicts of one apply (B41, B42).
@@ -244,7 +255,8 @@ pub fn apply(
     };
     let pos = entries.iter().position(|e| e.same_identity(&me));
     let last = pos.map(|i| entries[i].set.clone()).unwrap_or_default();
-    let new_set = strip(&typed::to_field_set(config, ty));
+    let mut new_set = typed::to_field_set(config, ty);
+    strip_in_place(&mut new_set);
     // prune (B45): drop what the applier applied last time, no longer applies, and nobody owns.
     let mut owned = new_set.clone();
     for (i, e) in entries.iter().enumerate() {
@@ -346,7 +358,8 @@ pub fn update(
         &without_managed_fields(new),
         ty,
     );
-    let changed = strip(&cmp.changed());
+    let mut changed = cmp.changed();
+    strip_in_place(&mut changed);
     let removed = cmp.removed;
     for e in entries.iter_mut() {
         e.set = e.set.difference(&changed).difference(&removed);
