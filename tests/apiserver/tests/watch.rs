@@ -197,3 +197,51 @@ async fn kubectl_b92_rollout_status_stalled() {
     assert_eq!(j["status"]["failed"], json!(2));
     assert_eq!(j["status"]["conditions"][1]["type"], json!("Failed"));
 }
+
+/// B93, B94, B95: `kubectl wait --for=condition=Available` succeeds once the controller ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b94_wait_for_available() {
+    let s = TestApiServer::start().await.expect("start");
+    let dir = TempDir::new("wait");
+    s.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    apply(
+        &s.base_url(),
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 1, "nginx:1.27"),
+    )
+    .await;
+    let (code, _, err) = kubectl(
+        &dir,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "--timeout=1s",
+        ],
+    )
+    .await;
+    assert_ne!(
+        code, 0,
+        "without the controller the condition never comes: {err}"
+    );
+    s.set_controller(true);
+    apply(
+        &s.base_url(),
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 2, "nginx:1.27"),
+    )
+    .await;
+    let (code, out, err) = kubectl(
+        &dir,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "deployment.apps/web condition met\n");
+}
