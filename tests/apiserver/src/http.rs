@@ -426,7 +426,7 @@ fn dispatch(inner: &Inner, verb: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
         Some("finalize") if ctx.res.kind == "Namespace" && verb == "update" => {}
         Some("scale") if ctx.res.has_scale => {
             let v = if verb == "apply" { "patch" } else { verb };
-            return api::scale(&mut st, ctx, v);
+            return crate::scale::scale(&mut st, ctx, v);
         }
         Some(_) => return Err(ApiError::unknown_resource()),
     }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bootstrap;
 pub mod controller;
 pub mod defaults;
 pub mod deletion;
@@ -14,11 +15,13 @@ pub mod discovery;
 pub mod faults;
 pub mod fieldpath;
 mod http;
+pub mod lastapplied;
 pub mod managed;
 pub mod patch;
 pub mod protobuf;
 pub mod query;
 pub mod resources;
+pub mod scale;
 pub mod schema;
 pub mod selector;
 pub mod status;
@@ -29,6 +32,7 @@ pub mod typed;
 pub mod util;
 pub mod validation;
 mod watch;
+pub mod write;
 
 pub use auth::AllowRule;
 pub use controller::ControllerMode;
@@ -125,7 +129,7 @@ impl TestApiServer {
                 .state
                 .lock()
                 .map_err(|_| anyhow::anyhow!("state lock poisoned"))?;
-            api::bootstrap(&mut st)?;
+            bootstrap::bootstrap(&mut st)?;
         }
         let task = tokio::spawn(http::serve(listener, inner.clone()));
         Ok(TestApiServer {
