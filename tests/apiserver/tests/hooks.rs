@@ -282,3 +282,29 @@ async fn b94_controller_writes_status() {
     assert_eq!(j["status"]["succeeded"], json!(1));
     assert_eq!(j["status"]["conditions"][1]["type"], json!("Complete"));
 }
+
+/// B80: kubectl with a wrong token fails with kubectl's "must be logged in" message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b80_unauthorized_message() {
+    let s = TestApiServer::start_with(auth_opts()).await.expect("start");
+    let dir = TempDir::new("unauth");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, s.kubeconfig_yaml().replace("tok-jane", "wrong")).expect("write");
+    let out = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .args(["get", "configmaps"])
+        .env("HOME", dir.path())
+        .output()
+        .await
+        .expect("kubectl");
+    assert_ne!(out.status.code(), Some(0));
+    // Discovery is refused first, so kubectl reports it with client-go's wording for a 401.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: You must be logged in to the server (the server has asked for the client to provide credentials)"),
+        "{err}"
+    );
+}

@@ -630,3 +630,29 @@ async fn b87_namespace_waits_for_finalized_content() {
     assert_eq!(r.code, 200, "{}", r.text);
     assert_eq!(get(&b, "/api/v1/namespaces/x").await.code, 404);
 }
+
+/// B85: a Job deleted without a policy is orphaned and the answer carries the Warning header.
+#[tokio::test]
+async fn b85_job_delete_warning_header() {
+    let s = server().await;
+    let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"a"}]}}}});
+    apply(
+        &s.base_url(),
+        "/apis/batch/v1/namespaces/default/jobs/j?fieldManager=k",
+        &job,
+    )
+    .await;
+    let r = delete(
+        &s.base_url(),
+        "/apis/batch/v1/namespaces/default/jobs/j",
+        "",
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(
+        r.header("warning"),
+        Some(
+            "299 - \"child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning\""
+        )
+    );
+}
