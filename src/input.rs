@@ -46,6 +46,8 @@ pub fn parse_value(what: &str, text: &str) -> Result<serde_json::Value, Error> {
         budget.max_nodes = 100_000;
         let mut options = serde_saphyr::Options::default();
         options.budget = Some(budget);
+        // No source snippet in errors: the lines around a mistake may hold credentials.
+        options.with_snippet = false;
         serde_saphyr::from_str_with_options(text, options)
             .map_err(|e| parse_err(format!("invalid YAML: {}", one_line(&e.to_string()))))?
     };
@@ -80,7 +82,11 @@ pub fn from_value<T: DeserializeOwned + Serialize>(
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
         let inner = e.into_inner().to_string();
-        let (field, message) = refine(field, &inner);
+        let (field, mut message) = refine(field, &inner);
+        // Credentials are never echoed, even when the value is misplaced or mistyped.
+        if field.starts_with("user_credentials") {
+            message = hide_quoted(&message);
+        }
         Error::Parse {
             what: what.to_string(),
             error: FieldError::new(field, message),
@@ -97,6 +103,33 @@ pub fn from_value<T: DeserializeOwned + Serialize>(
         });
     }
     Ok(typed)
+}
+
+/// `message` with the content of every `"…"` or `` `…` `` quotation replaced by `…` (serde
+/// quotes the offending value: `invalid type: string "sk-…", expected a map`).
+fn hide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in message.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' || c == '`' {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The path of the first list in `read` that serialized back as a mapping in `back`.

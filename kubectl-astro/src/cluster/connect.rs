@@ -20,18 +20,22 @@ pub async fn connect(
     };
     let config = match kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| Failure::failed(format!("--kubeconfig {}: {e}", path.display())))?;
+            let kc = Kubeconfig::read_from(path).map_err(|e| {
+                Failure::failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
+            })?;
             Config::from_custom_kubeconfig(kc, &options)
                 .await
-                .map_err(|e| Failure::failed(format!("--kubeconfig {}: {e}", path.display())))?
+                .map_err(|e| {
+                    Failure::failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
+                })?
         }
         None if context.is_some() => Config::from_kubeconfig(&options)
             .await
-            .map_err(|e| Failure::failed(format!("kubeconfig: {e}")))?,
+            .map_err(|e| Failure::failed(format!("kubeconfig: {}", one_line(&e))))?,
         None => Config::infer().await.map_err(|e| {
             Failure::failed(format!(
-                "no cluster configuration found (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
+                "no cluster configuration found (KUBECONFIG, ~/.kube/config or in-cluster): {}",
+                one_line(&e)
             ))
         })?,
     };
@@ -46,6 +50,19 @@ pub async fn connect(
     }
     kube::Client::try_from(config)
         .map_err(|e| Failure::failed(format!("cannot create a client: {e}")))
+}
+
+/// The first line of a configuration error. The YAML parser appends the lines around the
+/// mistake, and a kubeconfig's lines hold tokens, client keys and passwords.
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    match text.split_once('\n') {
+        Some((first, _)) => format!(
+            "{} (source lines hidden: they may hold credentials)",
+            first.trim_end()
+        ),
+        None => text,
+    }
 }
 
 /// Parses kubectl-style durations for `--request-timeout`: `30s`, `1m`, `500ms`, or seconds.
