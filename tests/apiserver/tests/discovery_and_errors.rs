@@ -192,7 +192,7 @@ async fn b14_b75_not_found_bodies() {
     assert_eq!(r.code, 404);
 }
 
-/// B19, B24: namespaced, cluster-scoped and all-namespaces paths; list shape.
+/// B19, B20, B24: namespaced, cluster-scoped and all-namespaces paths, verbs to HTTP methods; list shape.
 #[tokio::test]
 async fn b19_b24_paths_and_list_shape() {
     let s = TestApiServer::start().await.expect("start");
@@ -376,7 +376,7 @@ async fn b22_query_with_leading_ampersand() {
     assert_eq!(r.code, 200);
 }
 
-/// B25, B69, B74: 422 Invalid body with Kind in details and causes.
+/// B25, B69, B70, B74: 422 Invalid body with Kind in details and causes, field error body format.
 #[tokio::test]
 async fn b69_invalid_body_shape() {
     let s = TestApiServer::start().await.expect("start");

@@ -103,7 +103,7 @@ async fn setup() -> (TestApiServer, Kubectl, String) {
     (s, k, m)
 }
 
-/// B10, B16: multi-document apply --server-side sends one apply PATCH per object.
+/// B8, B10, B16: multi-document apply --server-side (validation via OpenAPI v3, no --validate=false) sends one apply PATCH per object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_b10_apply_server_side_multi_doc() {
     let (s, k, m) = setup().await;

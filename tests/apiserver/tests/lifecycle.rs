@@ -194,7 +194,7 @@ async fn b62_ingress_path_type_required() {
     );
 }
 
-/// B73, B74: immutable Deployment selector; selector must match template labels.
+/// B33, B73, B74: an applied selector change merges, then fails validation (422, not a conflict); selector must match template labels.
 #[tokio::test]
 async fn b73_deployment_selector_immutable() {
     let s = server().await;

@@ -376,7 +376,7 @@ async fn b53_dry_run_apply_update_and_create() {
     assert_eq!(conflict.code, 409, "dry-run conflicts are real");
 }
 
-/// B55: generation bumps only on spec changes (and Deployment annotations), not labels.
+/// B55, B66: generation bumps only on spec changes (and Deployment annotations), not labels; ConfigMaps have none.
 #[tokio::test]
 async fn b55_generation_rules() {
     let s = TestApiServer::start().await.expect("start");
