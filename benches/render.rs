@@ -1,52 +1,74 @@
 //! Resolve + render time of the shipped examples (issue 2: time to render the largest
-//! example; issue 6: ≤ 1 ms for a typical agent). Run: `cargo bench -p astro-deploy`;
-//! CI runs it once per case in test mode (`cargo bench -- --test`) so it cannot rot.
+//! example; issue 6: ≤ 1 ms for a typical agent) and of 1,000 agents in one process.
+//! Run: `cargo bench -p astro-deploy --bench render`; CI runs each case once in test mode
+//! (`cargo bench -p astro-deploy --bench render -- --test`) so it cannot rot.
+//! Results and the instruction-count profile: docs/performance.md.
 
 use std::hint::black_box;
 
 use astro_deploy::api::DeployRequest;
-use astro_deploy::catalog::BuildRecord;
+use astro_deploy::catalog::{Build, BuildRecord};
 use astro_deploy::input::parse_document;
 use astro_deploy::render::{Templates, render};
 use astro_deploy::resolve::{ResolveOptions, resolve};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-const CASES: &[(&str, &str, &str)] = &[
-    (
-        "weather-agent (smallest, 10 objects)",
-        include_str!("../examples/deploy-request.json"),
-        include_str!("../examples/catalog/astro-team/weather-agent/build-20240612-1530.yaml"),
-    ),
-    (
-        "engineering-assistant (largest, 20 objects)",
-        include_str!("../examples/engineering-assistant-request.yaml"),
-        include_str!(
-            "../examples/catalog/astro-team/engineering-assistant/build-20260410-0800.yaml"
-        ),
-    ),
-];
+const SMALLEST: (&str, &str, &str) = (
+    "weather-agent (smallest, 10 objects)",
+    include_str!("../examples/deploy-request.json"),
+    include_str!("../examples/catalog/astro-team/weather-agent/build-20240612-1530.yaml"),
+);
+const TYPICAL: (&str, &str, &str) = (
+    "support-agent (typical, 17 objects)",
+    include_str!("../examples/support-agent-request.yaml"),
+    include_str!("../examples/catalog/astro-team/support-agent/build-20260301-1200.yaml"),
+);
+const LARGEST: (&str, &str, &str) = (
+    "engineering-assistant (largest, 20 objects)",
+    include_str!("../examples/engineering-assistant-request.yaml"),
+    include_str!("../examples/catalog/astro-team/engineering-assistant/build-20260410-0800.yaml"),
+);
 
-fn bench(c: &mut Criterion) {
-    let templates = match Templates::embedded() {
+fn inputs((name, request, record): (&str, &str, &str)) -> (DeployRequest, Build) {
+    let request: DeployRequest = match parse_document("request", request) {
+        Ok(r) => r,
+        Err(e) => panic!("{name}: {e}"),
+    };
+    let build = match BuildRecord::parse(record).and_then(BuildRecord::into_build) {
+        Ok(b) => b,
+        Err(e) => panic!("{name}: {e}"),
+    };
+    (request, build)
+}
+
+fn templates() -> Templates {
+    match Templates::embedded() {
         Ok(t) => t,
         Err(e) => panic!("embedded templates do not compile: {e}"),
-    };
+    }
+}
+
+fn resolve_render(
+    request: &DeployRequest,
+    build: &Build,
+    options: &ResolveOptions,
+    templates: &Templates,
+) -> usize {
+    let resolved = resolve(request, build, options);
+    let manifests = resolved.and_then(|r| render(&r, templates));
+    match manifests {
+        Ok(m) => m.len(),
+        Err(e) => panic!("{}: {e}", request.name),
+    }
+}
+
+fn examples(c: &mut Criterion) {
+    let templates = templates();
     let options = ResolveOptions::default();
-    for (name, request, record) in CASES {
-        let request: DeployRequest = match parse_document("request", request) {
-            Ok(r) => r,
-            Err(e) => panic!("{name}: {e}"),
-        };
-        let build = match BuildRecord::parse(record).and_then(BuildRecord::into_build) {
-            Ok(b) => b,
-            Err(e) => panic!("{name}: {e}"),
-        };
-        c.bench_function(&format!("resolve+render {name}"), |b| {
-            b.iter(|| {
-                let resolved = resolve(black_box(&request), black_box(&build), &options);
-                let manifests = resolved.and_then(|r| render(&r, &templates));
-                black_box(manifests.map(|m| m.len()).unwrap_or(0))
-            })
+    for case in [SMALLEST, TYPICAL, LARGEST] {
+        let (request, build) = inputs(case);
+        c.bench_function(&format!("resolve+render {}", case.0), |b| {
+            b.iter(|| resolve_render(black_box(&request), black_box(&build), &options, &templates))
         });
     }
     c.bench_function("compile embedded templates", |b| {
@@ -54,5 +76,35 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// 1,000 typical agents, each under its own account (so namespace, labels and hosts differ),
+/// rendered one after another with one template set, as a CI job deploying many agents would.
+fn thousand_agents(c: &mut Criterion) {
+    const AGENTS: usize = 1000;
+    let templates = templates();
+    let options = ResolveOptions::default();
+    let (request, build) = inputs(TYPICAL);
+    let agents: Vec<(DeployRequest, Build)> = (0..AGENTS)
+        .map(|i| {
+            let mut request = request.clone();
+            let mut build = build.clone();
+            request.account = format!("team-{i:04}");
+            build.record.account = request.account.clone();
+            (request, build)
+        })
+        .collect();
+    let mut group = c.benchmark_group("many agents");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(AGENTS as u64));
+    group.bench_function("resolve+render 1000 typical agents", |b| {
+        b.iter(|| {
+            agents
+                .iter()
+                .map(|(r, b)| resolve_render(black_box(r), black_box(b), &options, &templates))
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, examples, thousand_agents);
 criterion_main!(benches);

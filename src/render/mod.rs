@@ -1,6 +1,7 @@
 //! Render: a resolved deployment becomes Kubernetes objects, one template per kind, each
 //! parsed and checked against its k8s-openapi type, in apply order.
 
+mod fast_yaml;
 mod output;
 mod schema;
 mod templates;
@@ -51,9 +52,7 @@ pub fn render(
         .iter()
         .map(|obj| {
             let template = obj.kind.template();
-            let ctx =
-                minijinja::context! { ns => &resolved.namespace, obj => Ctx::from_serialize(obj) };
-            let text = templates.render(template, ctx)?;
+            let text = render_text(resolved, obj, templates)?;
             let value = parse_rendered(template, &text)?;
             let manifest_err = |field: String, message: String| {
                 let key = field.rsplit('.').next().unwrap_or(&field);
@@ -115,7 +114,28 @@ pub fn render(
         .collect()
 }
 
+/// The text `obj`'s template renders to.
+fn render_text(
+    resolved: &ResolvedDeployment,
+    obj: &crate::resolve::PlannedObject,
+    templates: &Templates,
+) -> Result<String, Error> {
+    let ctx = minijinja::context! { ns => &resolved.namespace, obj => Ctx::from_serialize(obj) };
+    templates.render(obj.kind.template(), ctx)
+}
+
 fn parse_rendered(template: &str, text: &str) -> Result<Value, Error> {
+    // Rendered templates are almost always in the subset the fast reader handles; it
+    // declines everything else, and serde-saphyr stays the authority (and the error source).
+    if let Some(value) = fast_yaml::parse(text) {
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(
+            serde_saphyr::from_str::<Value>(text).ok().as_ref(),
+            Some(&value),
+            "fast YAML reader disagrees with serde-saphyr on {template}:\n{text}"
+        );
+        return Ok(value);
+    }
     let value: Value = serde_saphyr::from_str(text).map_err(|e| Error::Template {
         template: template.to_string(),
         line: 0,
@@ -135,4 +155,72 @@ fn parse_rendered(template: &str, text: &str) -> Result<Value, Error> {
         });
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::BuildRecord;
+    use crate::resolve::{ResolveOptions, resolve};
+
+    /// Every object of every golden case (and of the examples) renders to text the fast YAML
+    /// reader accepts, with exactly serde-saphyr's value: the fast path is the one taken.
+    #[test]
+    fn fast_yaml_reads_every_golden_object_like_serde_saphyr() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut cases = Vec::new();
+        if let Ok(dirs) = std::fs::read_dir(root.join("tests/golden")) {
+            for d in dirs.flatten() {
+                let p = d.path();
+                if p.join("build.yaml").is_file() {
+                    cases.push((p.join("request.yaml"), p.join("build.yaml")));
+                }
+            }
+        }
+        cases.push((
+            root.join("examples/support-agent-request.yaml"),
+            root.join("examples/catalog/astro-team/support-agent/build-20260301-1200.yaml"),
+        ));
+        assert!(cases.len() > 10, "golden cases not found");
+        let templates = Templates::embedded().map_err(|e| e.to_string());
+        let Ok(templates) = templates else {
+            panic!("templates: {templates:?}")
+        };
+        let mut checked = 0;
+        for (request, build) in &cases {
+            let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+            let Ok(req) = crate::input::parse_document::<crate::api::DeployRequest>(
+                "request",
+                &read(request),
+            ) else {
+                continue; // bad-input cases
+            };
+            let Ok(b) = BuildRecord::parse(&read(build)).and_then(BuildRecord::into_build) else {
+                continue;
+            };
+            for network_policy in [false, true] {
+                let options = ResolveOptions {
+                    network_policy,
+                    ingress_class: Some("nginx".into()),
+                    tls_secret: Some("tls".into()),
+                    ..ResolveOptions::default()
+                };
+                let Ok(resolved) = resolve(&req, &b, &options) else {
+                    continue;
+                };
+                for obj in &resolved.objects {
+                    let text = render_text(&resolved, obj, &templates).map_err(|e| e.to_string());
+                    let Ok(text) = text else {
+                        panic!("{}: {text:?}", obj.name)
+                    };
+                    let fast = fast_yaml::parse(&text);
+                    assert!(fast.is_some(), "fast path declined {}:\n{text}", obj.name);
+                    let slow: Option<Value> = serde_saphyr::from_str(&text).ok();
+                    assert_eq!(fast, slow, "{}", obj.name);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200, "only {checked} objects checked");
+    }
 }

@@ -36,7 +36,8 @@ pub fn check(kind: Kind, value: &Value) -> Result<(), SchemaError> {
 }
 
 fn typed<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), SchemaError> {
-    let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| SchemaError {
+    // Deserialize from the borrowed value: no copy of the whole object first.
+    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| SchemaError {
         field: e.path().to_string(),
         message: e.into_inner().to_string(),
     })?;
@@ -44,35 +45,56 @@ fn typed<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), SchemaErr
         field: String::new(),
         message: e.to_string(),
     })?;
-    match first_unknown(value, &back, "") {
-        Some(field) => Err(SchemaError {
-            field,
-            message: "unknown field: the Kubernetes type has no such field".into(),
-        }),
+    match first_unknown(value, &back) {
+        Some(mut path) => {
+            path.reverse();
+            let mut field = String::new();
+            for seg in path {
+                match seg {
+                    Seg::Key(k) => {
+                        if !field.is_empty() {
+                            field.push('.');
+                        }
+                        field.push_str(k);
+                    }
+                    Seg::Index(i) => field.push_str(&format!("[{i}]")),
+                }
+            }
+            Err(SchemaError {
+                field,
+                message: "unknown field: the Kubernetes type has no such field".into(),
+            })
+        }
         None => Ok(()),
     }
 }
 
-/// The first path present (and non-null) in `original` but missing from `typed`.
-fn first_unknown(original: &Value, typed: &Value, path: &str) -> Option<String> {
+/// One step of a path inside an object.
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The first path present (and non-null) in `original` but missing from `typed`, innermost
+/// step first (built only when there is one: the common case allocates nothing).
+fn first_unknown<'a>(original: &'a Value, typed: &Value) -> Option<Vec<Seg<'a>>> {
     match (original, typed) {
         (Value::Object(o), Value::Object(t)) => o.iter().find_map(|(k, v)| {
-            let p = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
+            let mut path = match t.get(k) {
+                None if !v.is_null() => Vec::new(),
+                None => return None,
+                Some(tv) => first_unknown(v, tv)?,
             };
-            match t.get(k) {
-                None if !v.is_null() => Some(p),
-                None => None,
-                Some(tv) => first_unknown(v, tv, &p),
-            }
+            path.push(Seg::Key(k));
+            Some(path)
         }),
-        (Value::Array(o), Value::Array(t)) => o
-            .iter()
-            .zip(t)
-            .enumerate()
-            .find_map(|(i, (ov, tv))| first_unknown(ov, tv, &format!("{path}[{i}]"))),
+        (Value::Array(o), Value::Array(t)) => {
+            o.iter().zip(t).enumerate().find_map(|(i, (ov, tv))| {
+                let mut path = first_unknown(ov, tv)?;
+                path.push(Seg::Index(i));
+                Some(path)
+            })
+        }
         _ => None,
     }
 }
@@ -102,5 +124,20 @@ mod tests {
     fn valid_object_passes() {
         let v = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"A": "1"}});
         assert!(check(Kind::ConfigMap, &v).is_ok());
+    }
+
+    #[test]
+    fn nested_unknown_field_path_and_null_unknowns() {
+        let v = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "bogus": null},
+        "spec": {"selector": {}, "template": {"spec": {"containers": [
+            {"name": "a"}, {"name": "b", "env": [{"name": "E", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "extra": "1"}}}]}
+        ]}}}});
+        let e = check(Kind::Deployment, &v).err();
+        assert_eq!(
+            e.map(|e| e.field),
+            Some(
+                "spec.template.spec.containers[1].env[0].valueFrom.secretKeyRef.extra".to_string()
+            )
+        );
     }
 }

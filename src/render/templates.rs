@@ -178,6 +178,13 @@ fn yaml_safe_json_formatter(
         )
         .with_source(e)
     })?;
+    // Almost every value is printable ASCII: write it whole.
+    if json
+        .bytes()
+        .all(|b| matches!(b, b'\t' | b'\n' | b'\r' | b' '..=b'~'))
+    {
+        return out.write_str(&json).map_err(minijinja::Error::from);
+    }
     for c in json.chars() {
         let yaml_printable = matches!(c, '\t' | '\n' | '\r' | ' '..='~')
             || matches!(c, '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
