@@ -199,12 +199,30 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
             warnings,
         });
     }
+    // Foreground/Orphan: the store answers with the object carrying the GC finalizer (B84); the
+    // garbage collector then runs "instantly" (B85), so the object is already gone afterwards.
+    let pending = match policy.as_str() {
+        "Foreground" => Some("foregroundDeletion"),
+        "Orphan" => Some("orphan"),
+        _ => None,
+    };
+    let body = match pending {
+        Some(fin) => {
+            let mut o = live.clone();
+            let md = crate::util::ensure_obj(&mut o, &["metadata"]);
+            md.insert("deletionTimestamp".into(), json!(now_rfc3339()));
+            md.insert("deletionGracePeriodSeconds".into(), json!(0));
+            md.insert("finalizers".into(), json!([fin]));
+            if res.has_generation {
+                let g = md.get("generation").and_then(Value::as_i64).unwrap_or(1);
+                md.insert("generation".into(), json!(g + 1));
+            }
+            o
+        }
+        None if res.kind == "ServiceAccount" => live.clone(),
+        None => success_status(res, ctx.name, &uid),
+    };
     if opts.dry_run {
-        let body = if res.kind == "ServiceAccount" {
-            live
-        } else {
-            success_status(res, ctx.name, &uid)
-        };
         return Ok(Reply {
             code: 200,
             body,
@@ -214,11 +232,6 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     st.remove(res, &ns, ctx.name);
     gc_dependents(st, &uid, &policy);
     after_removal(st, res, &ns, &live);
-    let body = if res.kind == "ServiceAccount" {
-        live
-    } else {
-        success_status(res, ctx.name, &uid)
-    };
     Ok(Reply {
         code: 200,
         body,

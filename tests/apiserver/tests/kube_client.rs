@@ -120,7 +120,7 @@ async fn kube_b84_create_list_delete() {
     assert_ne!(again.metadata.uid, created.metadata.uid);
 }
 
-/// B85: a Job deleted with kube's default (empty) DeleteParams is orphaned with a Warning.
+/// B64, B84, B85: Job defaults; a Job deleted with kube's default (empty) DeleteParams is orphaned.
 #[tokio::test]
 async fn kube_b85_job_default_orphan() {
     let s = TestApiServer::start().await.expect("start");
@@ -142,6 +142,13 @@ async fn kube_b85_job_default_orphan() {
         .delete("j", &DeleteParams::default())
         .await
         .expect("delete");
-    assert!(r.is_right());
+    let pending = r
+        .left()
+        .expect("orphan deletion answers with the Job (B84)");
+    assert_eq!(
+        pending.metadata.finalizers,
+        Some(vec!["orphan".to_string()])
+    );
+    assert!(pending.metadata.deletion_timestamp.is_some());
     assert!(jobs.get_opt("j").await.expect("get").is_none());
 }

@@ -656,3 +656,31 @@ async fn b85_job_delete_warning_header() {
         )
     );
 }
+
+/// B84, B85: Foreground/Orphan answer with the object carrying the GC finalizer; it is gone after.
+#[tokio::test]
+async fn b84_pending_deletion_answer_for_foreground() {
+    let s = server().await;
+    let b = s.base_url();
+    apply(
+        &b,
+        &format!("{DEPLOY}/web?fieldManager=k"),
+        &deployment("web", 1, "nginx"),
+    )
+    .await;
+    let r = delete(
+        &b,
+        &format!("{DEPLOY}/web"),
+        r#"{"propagationPolicy":"Foreground"}"#,
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["kind"], json!("Deployment"));
+    assert_eq!(
+        r.body["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+    assert!(r.body["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(r.body["metadata"]["generation"], json!(2));
+    assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 404);
+}
