@@ -382,7 +382,7 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
     let mut errs = Vec::new();
     let immut = "field is immutable";
     match kind {
-        "Deployment" | "StatefulSet" | "Job" => {
+        "Deployment" | "Job" => {
             let (o, n) = (old.pointer("/spec/selector"), new.pointer("/spec/selector"));
             if o != n {
                 errs.push(FieldError::invalid(
@@ -405,6 +405,48 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
                     &new.pointer("/spec/completions")
                         .map(render_value)
                         .unwrap_or("null".into()),
+                    immut,
+                ));
+            }
+        }
+        "StatefulSet" | "PersistentVolumeClaim" => {
+            // Only some spec fields may change (apps/core validation of updates).
+            let allowed: &[&str] = if kind == "StatefulSet" {
+                &[
+                    "replicas",
+                    "ordinals",
+                    "template",
+                    "updateStrategy",
+                    "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds",
+                ]
+            } else {
+                &["resources", "volumeAttributesClassName"]
+            };
+            let rest = |v: &Value| -> Value {
+                let mut spec = v.get("spec").cloned().unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut spec {
+                    for k in allowed {
+                        m.shift_remove(*k);
+                    }
+                }
+                spec
+            };
+            if rest(old) != rest(new) {
+                let detail = if kind == "StatefulSet" {
+                    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+                } else {
+                    "spec is immutable after creation except resources.requests for bound claims"
+                };
+                errs.push(FieldError::forbidden("spec", detail));
+            }
+            if kind == "StatefulSet"
+                && old.pointer("/spec/selector") != new.pointer("/spec/selector")
+                && errs.is_empty()
+            {
+                errs.push(FieldError::invalid(
+                    "spec.selector",
+                    &go_label_selector(new.pointer("/spec/selector")),
                     immut,
                 ));
             }

@@ -684,3 +684,43 @@ async fn b84_pending_deletion_answer_for_foreground() {
     assert_eq!(r.body["metadata"]["generation"], json!(2));
     assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 404);
 }
+
+/// B73: StatefulSet spec fields other than replicas/template/updateStrategy/... and PVC specs
+/// (except resources) are immutable.
+#[tokio::test]
+async fn b73_statefulset_and_pvc_spec_immutable() {
+    let s = server().await;
+    let b = s.base_url();
+    let sts = |storage: &str, replicas: i64| {
+        json!({"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db"},
+        "spec":{"replicas":replicas,"serviceName":"db","selector":{"matchLabels":{"app":"db"}},
+          "template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"db","image":"postgres:16"}]}},
+          "volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":storage}}}}]}})
+    };
+    let p = "/apis/apps/v1/namespaces/default/statefulsets/db?fieldManager=k";
+    assert_eq!(apply(&b, p, &sts("1Gi", 1)).await.code, 201);
+    assert_eq!(
+        apply(&b, p, &sts("1Gi", 3)).await.code,
+        200,
+        "replicas may change"
+    );
+    let r = apply(&b, p, &sts("5Gi", 3)).await;
+    assert_eq!(r.code, 422);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+        )
+    );
+    let pvc = |modes: &str, size: &str| json!({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"d"},"spec":{"accessModes":[modes],"resources":{"requests":{"storage":size}}}});
+    let p = "/api/v1/namespaces/default/persistentvolumeclaims/d?fieldManager=k";
+    assert_eq!(apply(&b, p, &pvc("ReadWriteOnce", "1Gi")).await.code, 201);
+    assert_eq!(apply(&b, p, &pvc("ReadWriteOnce", "2Gi")).await.code, 200);
+    let r = apply(&b, p, &pvc("ReadWriteMany", "2Gi")).await;
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "PersistentVolumeClaim \"d\" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests for bound claims"
+        )
+    );
+}
