@@ -440,16 +440,6 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
                 };
                 errs.push(FieldError::forbidden("spec", detail));
             }
-            if kind == "StatefulSet"
-                && old.pointer("/spec/selector") != new.pointer("/spec/selector")
-                && errs.is_empty()
-            {
-                errs.push(FieldError::invalid(
-                    "spec.selector",
-                    &go_label_selector(new.pointer("/spec/selector")),
-                    immut,
-                ));
-            }
         }
         "Service" => {
             let o = get_str(old, &["spec", "clusterIP"]).unwrap_or("");
