@@ -10,6 +10,7 @@ Exit codes (deploy, validate):
   1  failure            3  invalid request, build record, spec or template
   4  unauthorized or forbidden by the cluster
   5  build not found
+  130  deploy interrupted (SIGINT/SIGTERM): partial result printed, nothing pruned
 Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.";
 
 const DEPLOY_EXAMPLES: &str = "\

@@ -17,6 +17,8 @@ pub mod code {
     pub const DENIED: i32 = 4;
     /// No build of the agent was found (HTTP 404).
     pub const NOT_FOUND: i32 = 5;
+    /// `deploy` was interrupted (SIGINT or SIGTERM): the partial result was printed.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// A command failure: what to print and how to exit.

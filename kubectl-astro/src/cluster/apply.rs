@@ -6,6 +6,8 @@
 //! labels. A redeploy with nothing to change sends one PATCH per object and stores nothing.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use astro_deploy::api::{ResourceAction, ResourceResult};
@@ -32,6 +34,15 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Store passwords to generate when their Secret does not hold one yet.
     pub generated: Vec<StorePassword>,
+    /// Set by SIGINT/SIGTERM: requests in flight finish, nothing new is sent (objects not yet
+    /// applied are failed as interrupted), nothing is pruned, the inventory is still recorded.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+impl ApplyOptions {
+    fn is_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
 }
 
 /// What a deploy did.
@@ -41,6 +52,8 @@ pub struct Outcome {
     pub resources: Vec<ResourceResult>,
     /// One line per failed object, naming it.
     pub errors: Vec<String>,
+    /// The deploy was interrupted before it finished.
+    pub interrupted: bool,
 }
 
 impl Outcome {
@@ -209,12 +222,13 @@ pub async fn deploy(
         }
     }
 
-    // Prune only after a complete apply: a partial deploy never deletes anything.
-    let complete = out.errors.is_empty();
+    // Prune only after a complete apply: a partial or interrupted deploy never deletes
+    // anything.
+    let complete = out.errors.is_empty() && !opts.is_interrupted();
     for (kind, name) in &stale {
         let key = inventory::key(*kind, name);
         let kept = old.objects.get(&key).cloned().unwrap_or_default();
-        if !opts.prune || !complete {
+        if !opts.prune || !complete || opts.is_interrupted() {
             new.objects.insert(key, kept);
             continue;
         }
@@ -225,6 +239,7 @@ pub async fn deploy(
         out.record(res);
     }
 
+    out.interrupted = opts.is_interrupted();
     if new != recorded
         && let Err(e) = cluster
             .apply_as(
@@ -282,6 +297,19 @@ async fn apply_one(
     old: &Inventory,
     opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
+    if opts.is_interrupted() {
+        let msg = "not applied: interrupted".to_string();
+        return (
+            result(
+                m.kind,
+                &m.name,
+                &m.namespace,
+                ResourceAction::Failed,
+                Some(msg),
+            ),
+            None,
+        );
+    }
     let force = opts.force_conflicts;
     let key = inventory::key(m.kind, &m.name);
     let mut attempt = cluster

@@ -1,6 +1,8 @@
 //! `kubectl astro deploy`: render, then (without --dry-run) staged server-side apply, prune,
 //! wait, and the DeployResponse.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use astro_deploy::api::{DeployRequest, DeployResponse, DeployResponseStatus};
@@ -59,6 +61,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
         .map_err(|e| Failure::invalid(format!("--timeout: {e}")))?
         .unwrap_or(Duration::from_secs(300));
     crate::runtime()?.block_on(async {
+        let interrupted = on_signal();
         let cluster = cluster(&args.cluster).await?;
         let build = match local {
             Some(b) => b,
@@ -80,17 +83,27 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             max_prune: args.max_prune,
             concurrency: args.concurrency,
             generated: resolved.store_passwords.clone(),
+            interrupted: interrupted.clone(),
         };
         let mut outcome = deploy(&cluster, &resolved, &manifests, &opts).await?;
-        if args.wait {
-            let errs = wait::wait(
-                &cluster,
-                &mut outcome.resources,
-                wait_for,
-                Duration::from_millis(500),
-            )
-            .await;
-            outcome.errors.extend(errs);
+        if args.wait && !outcome.interrupted {
+            tokio::select! {
+                errs = wait::wait(
+                    &cluster,
+                    &mut outcome.resources,
+                    wait_for,
+                    Duration::from_millis(500),
+                ) => outcome.errors.extend(errs),
+                () = until(&interrupted) => {
+                    outcome.interrupted = true;
+                    outcome.errors.push("--wait: interrupted before the workloads were ready".into());
+                }
+            }
+        }
+        if outcome.interrupted && outcome.errors.is_empty() {
+            outcome
+                .errors
+                .push("interrupted: the apply finished, prune did not run".into());
         }
         let status = if outcome.errors.is_empty() {
             DeployResponseStatus::Success
@@ -109,10 +122,67 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
         };
         crate::print_json(&response);
         Ok(match status {
+            _ if outcome.interrupted => code::INTERRUPTED,
             DeployResponseStatus::Success => code::SUCCESS,
             DeployResponseStatus::Partial => code::PARTIAL,
         })
     })
+}
+
+/// A flag set by the first SIGINT or SIGTERM: the deploy lets the requests in flight finish,
+/// sends nothing new, prunes nothing, records the inventory and prints the partial
+/// DeployResponse (exit 130). A second signal abandons the requests in flight and exits 130 at
+/// once; the next deploy converges (the inventory already names every object it may have
+/// created).
+fn on_signal() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    tokio::spawn(async move {
+        if !signal().await {
+            return;
+        }
+        set.store(true, Ordering::SeqCst);
+        eprintln!(
+            "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them"
+        );
+        if signal().await {
+            crate::print_json(&astro_deploy::api::Error {
+                error: "interrupted".into(),
+                details: "abandoned the requests in flight; deploy again to converge".into(),
+            });
+            std::process::exit(code::INTERRUPTED);
+        }
+    });
+    flag
+}
+
+/// The next SIGINT or SIGTERM; false if signals cannot be watched.
+async fn signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return false;
+        };
+        tokio::select! {
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+/// Resolves once `flag` is set.
+async fn until(flag: &AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn warn(resolved: &ResolvedDeployment) {

@@ -1,0 +1,514 @@
+//! Interruption (issue 5): the plugin killed (SIGKILL) at seeded random points during apply and
+//! prune, with delays on half the requests to widen the windows; SIGINT/SIGTERM handling.
+//!
+//! After every kill: prune never started before every object of that deploy was applied;
+//! nothing without this deployment's labels was deleted; the next run converges to `success`
+//! and the cluster equals, object by object, one that was never interrupted; no object was
+//! created twice.
+//!
+//! ```sh
+//! cargo nextest run -p kubectl-astro --test interrupt
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use test_apiserver::{Fault, ServerOptions, TestApiServer};
+
+const NS: &str = "astro-astro-team-weather-agent";
+const FIRST: &str = "deploy-request-web.yaml";
+const SECOND: &str = "deploy-request.json";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+}
+
+struct Env {
+    server: TestApiServer,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let server = TestApiServer::start_with(ServerOptions::default())
+            .await
+            .expect("test-apiserver starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        server
+            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig written");
+        Env { server, dir }
+    }
+
+    fn command(&self, request: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"));
+        cmd.args(["deploy", "-f"])
+            .arg(examples().join(request))
+            .arg("--catalog")
+            .arg(examples().join("catalog"))
+            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    async fn deploy(&self, request: &str) -> (i32, Value, String) {
+        let out = self
+            .command(request)
+            .output()
+            .await
+            .expect("kubectl-astro runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap_or(-1), json, stderr)
+    }
+
+    /// Starts a deploy and SIGKILLs it after `after`.
+    async fn deploy_killed(&self, request: &str, after: Duration) {
+        let mut child = self.command(request).spawn().expect("kubectl-astro starts");
+        tokio::select! {
+            _ = child.wait() => {}
+            () = tokio::time::sleep(after) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+    }
+
+    async fn client(&self) -> kube::Client {
+        self.server.client().await.expect("client")
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let req = http::Request::get(path).body(Vec::new()).expect("request");
+        self.client().await.request::<Value>(req).await.ok()
+    }
+
+    /// A ConfigMap without this deployment's labels, in its namespace.
+    async fn decoy(&self) {
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "decoy", "namespace": NS}, "data": {"k": "v"}});
+        let req = http::Request::patch(format!(
+            "/api/v1/namespaces/{NS}/configmaps/decoy?fieldManager=someone-else"
+        ))
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+        .expect("request");
+        self.client()
+            .await
+            .request::<Value>(req)
+            .await
+            .expect("decoy applied");
+    }
+
+    /// Every object of the deployment (Kind/name → stripped object), the inventory's keys.
+    async fn state(&self) -> (BTreeMap<String, Value>, Vec<String>) {
+        let mut objects = BTreeMap::new();
+        for (kind, prefix, plural) in [
+            ("Secret", "/api/v1", "secrets"),
+            ("ConfigMap", "/api/v1", "configmaps"),
+            ("Service", "/api/v1", "services"),
+            ("Deployment", "/apis/apps/v1", "deployments"),
+            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
+            ("Job", "/apis/batch/v1", "jobs"),
+            ("CronJob", "/apis/batch/v1", "cronjobs"),
+            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
+        ] {
+            let list = self
+                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
+                .await
+                .unwrap_or(Value::Null);
+            for item in list["items"].as_array().cloned().unwrap_or_default() {
+                let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
+                objects.insert(format!("{kind}/{name}"), strip(item));
+            }
+        }
+        let ns = self
+            .get(&format!("/api/v1/namespaces/{NS}"))
+            .await
+            .unwrap_or(Value::Null);
+        let inv: Value = serde_json::from_str(
+            ns["metadata"]["annotations"]["astro.dev/inventory"]
+                .as_str()
+                .unwrap_or("{}"),
+        )
+        .unwrap_or(Value::Null);
+        let keys = inv["objects"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        (objects, keys)
+    }
+}
+
+/// Bookkeeping the server alone decides, and generated passwords, masked.
+fn strip(mut obj: Value) -> Value {
+    let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(o) = obj.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(spec) = obj["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    // (List items carry no kind; only store Secrets are named `*-knowledge-*-creds`.)
+    let generated = obj["metadata"]["name"]
+        .as_str()
+        .is_some_and(|n| n.contains("-knowledge-") && n.ends_with("-creds"));
+    if generated && let Some(data) = obj["data"].as_object_mut() {
+        data.values_mut()
+            .for_each(|v| *v = Value::String("<generated>".into()));
+    }
+    let text = obj.to_string();
+    if uid.is_empty() {
+        obj
+    } else {
+        serde_json::from_str(&text.replace(&uid, "<uid>")).unwrap_or(obj)
+    }
+}
+
+/// A small seeded generator (splitmix64) for kill times.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The state after FIRST then SECOND, never interrupted.
+async fn reference() -> (BTreeMap<String, Value>, Vec<String>) {
+    let env = Env::new().await;
+    for r in [FIRST, SECOND] {
+        let (code, resp, stderr) = env.deploy(r).await;
+        assert_eq!(code, 0, "{resp} {stderr}");
+    }
+    env.state().await
+}
+
+/// Prune never started before every object of the deploy that logged it was applied: in the
+/// log from `from`, every apply of an object SECOND renders precedes the first DELETE.
+fn prune_after_apply(env: &Env, from: usize, objects: usize, what: &str) {
+    let log = env.server.request_log();
+    let log = &log[from.min(log.len())..];
+    let Some(first_delete) = log.iter().position(is_prune) else {
+        return;
+    };
+    // Every object SECOND renders (besides the Namespace) has a 2xx apply before it.
+    let applied: std::collections::BTreeSet<&str> = log[..first_delete]
+        .iter()
+        .filter(|r| {
+            r.verb == "apply"
+                && (200..300).contains(&r.status)
+                && r.query.ends_with("fieldManager=kubectl-astro")
+                && r.path != format!("/api/v1/namespaces/{NS}")
+        })
+        .map(|r| r.path.as_str())
+        .collect();
+    assert!(
+        applied.len() >= objects,
+        "{what}: prune started after only {} applies: {log:#?}",
+        applied.len()
+    );
+}
+
+/// A prune DELETE (the Job's delete is its replacement: its template is immutable).
+fn is_prune(r: &test_apiserver::LoggedRequest) -> bool {
+    r.method == "DELETE" && !r.path.contains("/jobs/")
+}
+
+/// No 201 for a path that exists (a DELETE in between allows a re-create).
+fn created_once(env: &Env, what: &str) {
+    let mut alive: BTreeMap<String, bool> = BTreeMap::new();
+    for r in env.server.request_log() {
+        if r.status == 201 {
+            let was = alive.insert(r.path.clone(), true).unwrap_or(false);
+            assert!(!was, "{what}: {} created twice", r.path);
+        } else if r.method == "DELETE" && (200..300).contains(&r.status) {
+            alive.insert(r.path.clone(), false);
+        }
+    }
+}
+
+fn assert_same(
+    got: &(BTreeMap<String, Value>, Vec<String>),
+    want: &(BTreeMap<String, Value>, Vec<String>),
+    what: &str,
+) {
+    let mut got_objects = got.0.clone();
+    // The decoy is someone else's: it must still be there, and is not part of the comparison.
+    assert!(
+        got_objects.remove("ConfigMap/decoy").is_some(),
+        "{what}: an object without our labels was deleted"
+    );
+    assert_eq!(
+        got_objects.keys().collect::<Vec<_>>(),
+        want.0.keys().collect::<Vec<_>>(),
+        "{what}: objects lost or left over"
+    );
+    for (k, v) in &want.0 {
+        assert_eq!(got_objects.get(k), Some(v), "{what}: {k} differs");
+    }
+    assert_eq!(got.1, want.1, "{what}: inventory differs");
+}
+
+/// How long a delayed deploy takes, to spread the kill points over it.
+async fn delayed_duration(request_first: bool) -> Duration {
+    let env = Env::new().await;
+    if !request_first {
+        let (code, _, _) = env.deploy(FIRST).await;
+        assert_eq!(code, 0);
+    }
+    env.server.faults().seed(7);
+    env.server
+        .faults()
+        .add(Fault::delay_only(Duration::from_millis(120)).probability(0.5));
+    let started = Instant::now();
+    let (code, resp, _) = env.deploy(if request_first { FIRST } else { SECOND }).await;
+    assert_eq!(code, 0, "{resp}");
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_apply_and_prune_then_the_next_run_converges() {
+    let want = reference().await;
+    let span = delayed_duration(false).await;
+    let mut rng = Rng(0x1d1e);
+    let mut killed_in_prune = 0;
+    let trials = 8;
+    for trial in 0..trials {
+        let env = Env::new().await;
+        let (code, _, _) = env.deploy(FIRST).await;
+        assert_eq!(code, 0);
+        env.decoy().await;
+        let ctl = env.server.faults();
+        ctl.seed(trial);
+        ctl.add(Fault::delay_only(Duration::from_millis(120)).probability(0.5));
+        let from = env.server.request_log().len();
+        let at = Duration::from_millis(rng.below(span.as_millis() as u64 + 50));
+        let what = format!("trial {trial}: SECOND killed after {at:?}");
+        env.deploy_killed(SECOND, at).await;
+        prune_after_apply(&env, from, want.0.len(), &what);
+        if env.server.request_log()[from..].iter().any(is_prune) {
+            killed_in_prune += 1;
+        }
+        ctl.clear();
+        let (code, resp, stderr) = env.deploy(SECOND).await;
+        assert_eq!(code, 0, "{what}: does not converge: {resp} {stderr}");
+        assert_same(&env.state().await, &want, &what);
+        created_once(&env, &what);
+    }
+    println!("{trials} kills during SECOND, {killed_in_prune} after prune had started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_first_deploy_leaves_nothing_untracked() {
+    let want = reference().await;
+    let span = delayed_duration(true).await;
+    let mut rng = Rng(0xf1e57);
+    let trials = 8;
+    let mut recovered = 0;
+    for trial in 0..trials {
+        let env = Env::new().await;
+        let ctl = env.server.faults();
+        ctl.seed(100 + trial);
+        ctl.add(Fault::delay_only(Duration::from_millis(120)).probability(0.5));
+        let at = Duration::from_millis(rng.below(span.as_millis() as u64 + 50));
+        let what = format!("trial {trial}: FIRST killed after {at:?}");
+        env.deploy_killed(FIRST, at).await;
+        ctl.clear();
+        if let Some(ns) = env.get(&format!("/api/v1/namespaces/{NS}")).await {
+            if ns["metadata"]["annotations"]["astro.dev/inventory"].is_null() {
+                recovered += 1;
+            }
+            env.decoy().await;
+        }
+        // A different render: whatever the killed run created and this one does not want
+        // (the web chat's Service and Ingress) must be found and pruned.
+        let (code, resp, stderr) = env.deploy(SECOND).await;
+        assert_eq!(code, 0, "{what}: does not converge: {resp} {stderr}");
+        if env
+            .get(&format!("/api/v1/namespaces/{NS}/configmaps/decoy"))
+            .await
+            .is_none()
+        {
+            // The killed run had not created the namespace: no decoy could be placed before.
+            env.decoy().await;
+        }
+        assert_same(&env.state().await, &want, &what);
+        created_once(&env, &what);
+    }
+    println!("{trials} kills during FIRST, {recovered} left a namespace without an inventory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_never_deletes_an_object_that_lost_our_labels() {
+    let env = Env::new().await;
+    let (code, _, _) = env.deploy(FIRST).await;
+    assert_eq!(code, 0);
+    // Someone takes the web chat's Ingress over and drops our label from it.
+    let ing = "weather-agent-ingress-messaging";
+    let req = http::Request::patch(format!(
+        "/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/{ing}"
+    ))
+    .header("Content-Type", "application/merge-patch+json")
+    .body(br#"{"metadata":{"labels":{"astro.dev/agent":null}}}"#.to_vec())
+    .expect("request");
+    env.client()
+        .await
+        .request::<Value>(req)
+        .await
+        .expect("label removed");
+    let (code, resp, _) = env.deploy(SECOND).await;
+    assert_eq!(code, 2, "{resp}");
+    let err = resp["errors"].to_string();
+    assert!(
+        err.contains(&format!("Ingress/{ing}")) && err.contains("no longer carries"),
+        "{err}"
+    );
+    assert!(
+        env.get(&format!(
+            "/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/{ing}"
+        ))
+        .await
+        .is_some()
+    );
+    // The labelled Service was pruned.
+    assert!(
+        env.get(&format!(
+            "/api/v1/namespaces/{NS}/services/weather-agent-messaging"
+        ))
+        .await
+        .is_none()
+    );
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `pid`.
+fn send(signal: &str, pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_and_sigterm_print_the_partial_result_and_exit_130() {
+    for signal in ["INT", "TERM"] {
+        let env = Env::new().await;
+        let (code, _, _) = env.deploy(FIRST).await;
+        assert_eq!(code, 0);
+        env.server.clear_request_log();
+        // Every request takes 300 ms: the signal lands mid-apply.
+        env.server
+            .faults()
+            .add(Fault::delay_only(Duration::from_millis(300)));
+        let child = env
+            .command(SECOND)
+            .arg("--concurrency")
+            .arg("1")
+            .spawn()
+            .expect("kubectl-astro starts");
+        let pid = child.id().expect("pid");
+        // Wait until the deploy is applying objects (the Namespace apply is done).
+        let started = Instant::now();
+        while env.server.request_log().len() < 2 && started.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        send(signal, pid);
+        let out = child.wait_with_output().await.expect("exits");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "SIG{signal}: {stdout}{stderr}"
+        );
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        let resp: Value = serde_json::from_str(&stdout).expect("a DeployResponse");
+        assert_eq!(resp["status"], "partial", "{resp}");
+        let not_applied = resp["resources"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| r["message"] == "not applied: interrupted")
+                    .count()
+            })
+            .unwrap_or(0);
+        assert!(not_applied > 0, "{resp}");
+        // Nothing pruned by an interrupted deploy.
+        assert!(
+            !env.server.request_log().iter().any(is_prune),
+            "an interrupted deploy pruned"
+        );
+        assert!(
+            resp["errors"].as_array().is_some_and(|e| e.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.ends_with("not applied: interrupted")))),
+            "{resp}"
+        );
+        env.server.faults().clear();
+        let (code, resp, _) = env.deploy(SECOND).await;
+        assert_eq!(
+            code, 0,
+            "SIG{signal}: the next run does not converge: {resp}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_abandons_the_requests_in_flight() {
+    let env = Env::new().await;
+    // Every Secret apply takes 5 s: the first signal waits for it, the second does not.
+    env.server
+        .faults()
+        .add(Fault::delay_only(Duration::from_secs(5)).kind("Secret"));
+    let child = env.command(FIRST).spawn().expect("kubectl-astro starts");
+    let pid = child.id().expect("pid");
+    // Once the Namespace apply is logged, the Secrets are in flight.
+    let wait = Instant::now();
+    while env.server.request_log().is_empty() && wait.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    send("INT", pid);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send("INT", pid);
+    let out = child.wait_with_output().await.expect("exits");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("\"interrupted\""), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_millis(4_500),
+        "waited for the request in flight: {:?}",
+        started.elapsed()
+    );
+}
