@@ -117,7 +117,89 @@ fn col(name: &str, ty: &str) -> Value {
     json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0})
 }
 
+/// Extra `-o wide` columns (priority 1) and their cells.
+fn wide(kind: &str, o: Option<&Value>) -> Vec<Value> {
+    let pod = match kind {
+        "Deployment" | "StatefulSet" | "Job" => "/spec/template/spec/containers",
+        "CronJob" => "/spec/jobTemplate/spec/template/spec/containers",
+        "Service" => {
+            return match o {
+                None => vec![
+                    json!({"name":"Selector","type":"string","format":"","description":"","priority":1}),
+                ],
+                Some(o) => vec![json!(map_selector(o.pointer("/spec/selector")))],
+            };
+        }
+        _ => return Vec::new(),
+    };
+    let with_selector = kind != "StatefulSet";
+    match o {
+        None => {
+            let mut cols = vec!["Containers", "Images"];
+            if with_selector {
+                cols.push("Selector");
+            }
+            cols.into_iter()
+                .map(
+                    |n| json!({"name":n,"type":"string","format":"","description":"","priority":1}),
+                )
+                .collect()
+        }
+        Some(o) => {
+            let cs = o
+                .pointer(pod)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let names: Vec<&str> = cs
+                .iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .collect();
+            let images: Vec<&str> = cs
+                .iter()
+                .filter_map(|c| c.get("image").and_then(Value::as_str))
+                .collect();
+            let mut out = vec![json!(names.join(",")), json!(images.join(","))];
+            if with_selector {
+                let sel = if kind == "CronJob" {
+                    "<none>".to_string()
+                } else {
+                    map_selector(o.pointer("/spec/selector/matchLabels"))
+                };
+                out.push(json!(sel));
+            }
+            out
+        }
+    }
+}
+
+fn map_selector(m: Option<&Value>) -> String {
+    m.and_then(Value::as_object)
+        .map(|m| {
+            let mut kv: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            kv.sort();
+            kv.join(",")
+        })
+        .filter(|x| !x.is_empty())
+        .unwrap_or_else(|| "<none>".into())
+}
+
 fn columns(kind: &str) -> Vec<Value> {
+    let mut cols = base_columns(kind);
+    cols.extend(wide(kind, None));
+    cols
+}
+
+fn cells(kind: &str, o: &Value) -> Vec<Value> {
+    let mut c = base_cells(kind, o);
+    c.extend(wide(kind, Some(o)));
+    c
+}
+
+fn base_columns(kind: &str) -> Vec<Value> {
     let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| col(n, t)).collect();
     match kind {
         "Namespace" => c(&[("Name", "string"), ("Status", "string"), ("Age", "string")]),
@@ -188,7 +270,7 @@ fn columns(kind: &str) -> Vec<Value> {
     }
 }
 
-fn cells(kind: &str, o: &Value) -> Vec<Value> {
+fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
     let name = json!(s(o, "/metadata/name"));
     let a = json!(age(o));
     match kind {

@@ -519,3 +519,32 @@ async fn kubectl_b11_csa_to_ssa_migration() {
         json!("nginx")
     );
 }
+
+/// B9: `-o wide` adds the priority-1 columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_b9_get_wide_columns() {
+    let (_s, k, m) = setup().await;
+    assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
+    let o = k
+        .run(&["get", "deployments", "-n", "team-a", "-o", "wide"])
+        .await;
+    let lines: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        vec![
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert_eq!(lines[1][5..], ["nginx", "nginx:1.27", "app=web"]);
+}
