@@ -19,6 +19,13 @@ pub fn apply_defaults(kind: &str, obj: &mut Value) {
             json!("Filesystem"),
         ),
         "NetworkPolicy" => network_policy(obj),
+        "Pod" => {
+            let spec = ensure_obj(obj, &["spec"]);
+            pod_spec(spec);
+            default_field(spec, "enableServiceLinks", json!(true));
+            default_field(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
+            default_field(spec, "priority", json!(0));
+        }
         _ => {}
     }
 }

@@ -219,7 +219,7 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
             }
             o
         }
-        None if res.kind == "ServiceAccount" => live.clone(),
+        None if res.kind == "ServiceAccount" || res.kind == "Pod" => live.clone(),
         None => success_status(res, ctx.name, &uid),
     };
     if opts.dry_run {

@@ -151,6 +151,30 @@ pub static RESOURCES: &[ResourceDef] = &[
     ),
     res!(
         "",
+        "Pod",
+        "pods",
+        "pod",
+        true,
+        &["po"],
+        &["all"],
+        true,
+        false,
+        false
+    ),
+    res!(
+        "",
+        "Event",
+        "events",
+        "event",
+        true,
+        &["ev"],
+        &[],
+        false,
+        false,
+        false
+    ),
+    res!(
+        "",
         "PersistentVolumeClaim",
         "persistentvolumeclaims",
         "persistentvolumeclaim",

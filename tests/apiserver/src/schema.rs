@@ -85,6 +85,7 @@ pub fn field(st: St, name: &str) -> Option<Ty> {
         (Root("ConfigMap" | "Secret"), "data" | "binaryData" | "stringData") => Ty::FreeMap,
         (Root("ServiceAccount"), "secrets") => lm(NAME, Generic),
         (Root("Deployment" | "StatefulSet" | "Job"), "spec") => Ty::Obj(WorkloadSpec),
+        (Root("Pod"), "spec") => Ty::Obj(PodSpec),
         (Root("CronJob"), "spec") => Ty::Obj(CronJobSpec),
         (Root("Service"), "spec") => Ty::Obj(ServiceSpec),
         (Root("NetworkPolicy"), "spec") => Ty::Obj(NetworkPolicySpec),

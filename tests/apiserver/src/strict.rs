@@ -41,6 +41,8 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Option<Result<Value, String>> {
         "ConfigMap" => roundtrip::<core::v1::ConfigMap>(v),
         "Secret" => roundtrip::<core::v1::Secret>(v),
         "ServiceAccount" => roundtrip::<core::v1::ServiceAccount>(v),
+        "Pod" => roundtrip::<core::v1::Pod>(v),
+        "Event" => roundtrip::<core::v1::Event>(v),
         "Service" => roundtrip::<core::v1::Service>(v),
         "PersistentVolumeClaim" => roundtrip::<core::v1::PersistentVolumeClaim>(v),
         "Deployment" => roundtrip::<apps::v1::Deployment>(v),

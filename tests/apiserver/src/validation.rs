@@ -299,6 +299,7 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
     }
     match kind {
         "Deployment" | "StatefulSet" => validate_workload(obj, &mut errs, true),
+        "Pod" => validate_containers("spec", obj.get("spec"), &mut errs),
         "Job" => {
             validate_containers(
                 "spec.template.spec",

@@ -41,6 +41,7 @@ fn initial_status(kind: &str) -> Option<Value> {
         "StatefulSet" => json!({"replicas":0,"availableReplicas":0}),
         "Service" | "Ingress" => json!({"loadBalancer":{}}),
         "PersistentVolumeClaim" => json!({"phase":"Pending"}),
+        "Pod" => json!({"phase":"Pending","qosClass":"BestEffort"}),
         "Namespace" => json!({"phase":"Active"}),
         _ => return None,
     })

@@ -724,3 +724,34 @@ async fn b73_statefulset_and_pvc_spec_immutable() {
         )
     );
 }
+
+/// B4, B60, B84: Pods and Events are served (kubectl get pods/events, describe); a Pod gets the
+/// PodSpec defaults and a deleted Pod is answered with the object (no kubelet: removed at once).
+#[tokio::test]
+async fn b60_pods_and_events_served() {
+    let s = server().await;
+    let b = s.base_url();
+    let r = post(
+        &b,
+        "/api/v1/namespaces/default/pods",
+        &json!({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(r.body["spec"]["restartPolicy"], json!("Always"));
+    assert_eq!(r.body["spec"]["enableServiceLinks"], json!(true));
+    assert_eq!(
+        r.body["spec"]["containers"][0]["imagePullPolicy"],
+        json!("Always")
+    );
+    assert_eq!(r.body["status"]["phase"], json!("Pending"));
+    let d = delete(&b, "/api/v1/namespaces/default/pods/p", "").await;
+    assert_eq!(d.body["kind"], json!("Pod"));
+    assert_eq!(get(&b, "/api/v1/namespaces/default/pods/p").await.code, 404);
+    let ev = get(
+        &b,
+        "/api/v1/namespaces/default/events?fieldSelector=metadata.name%3Dx",
+    )
+    .await;
+    assert_eq!(ev.body["kind"], json!("EventList"));
+}
