@@ -203,6 +203,20 @@ fn base_columns(kind: &str) -> Vec<Value> {
     let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| col(n, t)).collect();
     match kind {
         "Namespace" => c(&[("Name", "string"), ("Status", "string"), ("Age", "string")]),
+        "Pod" => c(&[
+            ("Name", "string"),
+            ("Ready", "string"),
+            ("Status", "string"),
+            ("Restarts", "string"),
+            ("Age", "string"),
+        ]),
+        "Event" => c(&[
+            ("Last Seen", "string"),
+            ("Type", "string"),
+            ("Reason", "string"),
+            ("Object", "string"),
+            ("Message", "string"),
+        ]),
         "ConfigMap" => c(&[("Name", "string"), ("Data", "string"), ("Age", "string")]),
         "Secret" => c(&[
             ("Name", "string"),
@@ -275,6 +289,35 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
     let a = json!(age(o));
     match kind {
         "Namespace" => vec![name, json!(s(o, "/status/phase")), a],
+        "Pod" => {
+            let total = len(o, "/spec/containers");
+            let ready = o
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .map(|cs| cs.iter().filter(|c| c["ready"] == json!(true)).count())
+                .unwrap_or(0);
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(s(o, "/status/phase")),
+                json!("0"),
+                a,
+            ]
+        }
+        "Event" => {
+            let obj = format!(
+                "{}/{}",
+                s(o, "/involvedObject/kind").to_ascii_lowercase(),
+                s(o, "/involvedObject/name")
+            );
+            vec![
+                a,
+                json!(s(o, "/type")),
+                json!(s(o, "/reason")),
+                json!(obj),
+                json!(s(o, "/message")),
+            ]
+        }
         "ConfigMap" => vec![name, json!(len(o, "/data") + len(o, "/binaryData")), a],
         "Secret" => vec![name, json!(s(o, "/type")), json!(len(o, "/data")), a],
         "ServiceAccount" => vec![name, json!(len(o, "/secrets")), a],
