@@ -542,6 +542,22 @@ mod tests {
     use super::*;
     use crate::util::format_rfc3339;
 
+    /// B9: Pod rows as kubectl shows them.
+    #[test]
+    fn b9_pod_columns() {
+        let res = crate::resources::by_kind("Pod").expect("pod resource");
+        let pod = serde_json::json!({"metadata":{"name":"p","creationTimestamp":"2025-01-01T00:00:00Z"},
+            "spec":{"containers":[{"name":"a"},{"name":"b"}]},"status":{"phase":"Pending"}});
+        let t = table(res, 7, &[pod]);
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, vec!["Name", "Ready", "Status", "Restarts", "Age"]);
+        assert_eq!(t["rows"][0]["cells"][1], serde_json::json!("0/2"));
+        assert_eq!(t["metadata"]["resourceVersion"], serde_json::json!("7"));
+    }
+
     /// B9: ages as kubectl prints them.
     #[test]
     fn b9_human_duration() {
