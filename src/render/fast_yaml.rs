@@ -328,14 +328,17 @@ impl Json<'_> {
         let mut out = String::new();
         loop {
             let start = self.i;
+            let mut ascii = true;
             while let Some(&c) = self.s.get(self.i) {
                 if c == b'"' || c == b'\\' || c < 0x20 || c == 0x7f {
                     break;
                 }
+                ascii &= c < 0x80;
                 self.i += 1;
             }
             let chunk = std::str::from_utf8(&self.s[start..self.i]).ok()?;
-            if !chunk.chars().all(yaml_printable) {
+            // Printable ASCII needs no per-character check.
+            if !ascii && !chunk.chars().all(yaml_printable) {
                 return None;
             }
             out.push_str(chunk);

@@ -1,0 +1,594 @@
+//! End-to-end performance harness (issue 6, docs/performance.md).
+//!
+//! Starts test-apiserver in this process on loopback and runs, interleaved round by round, the
+//! real `kubectl-astro` binary and `kubectl` on the same typical agent:
+//!
+//! * first deploy: `kubectl-astro deploy` vs `kubectl apply --server-side -f` of the identical
+//!   rendered YAML (`kubectl-astro deploy --dry-run --show-secrets`);
+//! * no-op redeploy: the same commands again;
+//! * diff: `kubectl-astro diff` vs `kubectl diff --server-side -f`.
+//!
+//! Every kubectl run gets a fresh `--cache-dir` and its own `--kubeconfig`, as a CI job would.
+//! It also measures `kubectl-astro --version` start-up, 100 agents deployed one after another
+//! (slope), and the peak RSS of a typical deploy (`/usr/bin/time -f %M`).
+//!
+//! ```text
+//! cargo build --release -p kubectl-astro -p astro-bench
+//! target/release/astro-e2e-bench            # full: 7 rounds, 100 agents
+//! target/release/astro-e2e-bench --quick    # CI: 3 rounds, 10 agents, well under a minute
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use test_apiserver::TestApiServer;
+
+/// Command-line options.
+struct Opts {
+    rounds: usize,
+    agents: usize,
+    startup_runs: usize,
+    kubectl_astro: PathBuf,
+    kubectl: Option<PathBuf>,
+    examples: PathBuf,
+    check: bool,
+}
+
+fn usage() -> &'static str {
+    "usage: astro-e2e-bench [--quick] [--rounds N] [--agents N] [--startup-runs N] \
+     [--kubectl-astro PATH] [--kubectl PATH] [--examples DIR] [--check]\n\
+     --check: exit 1 when a functional target (exit codes, no-op writes nothing, at most one \
+     request per object on a no-op) is not met; timings are reported, not judged"
+}
+
+fn parse_opts() -> Result<Opts> {
+    let exe_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut o = Opts {
+        rounds: 7,
+        agents: 100,
+        startup_runs: 30,
+        kubectl_astro: exe_dir.join("kubectl-astro"),
+        kubectl: None,
+        examples: Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        check: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--quick" => {
+                o.rounds = 3;
+                o.agents = 10;
+                o.startup_runs = 10;
+            }
+            "--rounds" => o.rounds = value("--rounds")?.parse()?,
+            "--agents" => o.agents = value("--agents")?.parse()?,
+            "--startup-runs" => o.startup_runs = value("--startup-runs")?.parse()?,
+            "--kubectl-astro" => o.kubectl_astro = value("--kubectl-astro")?.into(),
+            "--kubectl" => o.kubectl = Some(value("--kubectl")?.into()),
+            "--examples" => o.examples = value("--examples")?.into(),
+            "--check" => o.check = true,
+            "-h" | "--help" => {
+                println!("{}", usage());
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}\n{}", usage()),
+        }
+    }
+    if o.rounds == 0 || o.agents < 2 || o.startup_runs == 0 {
+        bail!("--rounds and --startup-runs must be ≥ 1, --agents ≥ 2");
+    }
+    if !o.kubectl_astro.is_file() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p kubectl-astro) or pass \
+             --kubectl-astro PATH",
+            o.kubectl_astro.display()
+        );
+    }
+    Ok(o)
+}
+
+/// One timed process run and what the server saw meanwhile.
+#[derive(Clone)]
+struct Run {
+    wall: Duration,
+    requests: usize,
+    /// Requests by `METHOD verb`.
+    by_verb: BTreeMap<String, usize>,
+    /// Whether the cluster's resourceVersion moved (something was written).
+    wrote: bool,
+    code: i32,
+}
+
+struct Bench {
+    server: TestApiServer,
+    work: PathBuf,
+    kubeconfig: PathBuf,
+    opts: Opts,
+    kubectl: PathBuf,
+    request: PathBuf,
+    catalog: PathBuf,
+    seq: usize,
+}
+
+impl Bench {
+    /// Runs `cmd`, timing it and collecting the server's log of its requests.
+    fn run(&self, mut cmd: Command) -> Result<(Run, Output)> {
+        self.server.clear_request_log();
+        let rv = self.server.resource_version();
+        cmd.stdin(Stdio::null());
+        let start = Instant::now();
+        let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+        let wall = start.elapsed();
+        let log = self.server.request_log();
+        let mut by_verb = BTreeMap::new();
+        for r in &log {
+            let dry = r.query.contains("dryRun");
+            let key = format!(
+                "{} {}{}",
+                r.method,
+                if r.verb.is_empty() { "-" } else { &r.verb },
+                if dry { " (dry-run)" } else { "" }
+            );
+            *by_verb.entry(key).or_insert(0) += 1;
+        }
+        Ok((
+            Run {
+                wall,
+                requests: log.len(),
+                by_verb,
+                wrote: self.server.resource_version() != rv,
+                code: out.status.code().unwrap_or(-1),
+            },
+            out,
+        ))
+    }
+
+    fn astro(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.opts.kubectl_astro);
+        c.args(args);
+        c
+    }
+
+    /// `kubectl-astro <sub> -f REQUEST --catalog CATALOG -n NS [--kubeconfig K]`.
+    fn astro_agent(&self, sub: &str, ns: &str, cluster: bool) -> Command {
+        let mut c = self.astro(&[sub, "-n", ns]);
+        c.arg("-f")
+            .arg(&self.request)
+            .arg("--catalog")
+            .arg(&self.catalog);
+        if cluster {
+            c.arg("--kubeconfig").arg(&self.kubeconfig);
+        }
+        c
+    }
+
+    /// `kubectl <args> --kubeconfig FRESH --cache-dir FRESH`.
+    fn kubectl(&mut self, args: &[&str]) -> Result<Command> {
+        self.seq += 1;
+        let dir = self.work.join(format!("kubectl-{}", self.seq));
+        std::fs::create_dir_all(&dir)?;
+        let kc = dir.join("kubeconfig");
+        self.server.write_kubeconfig(&kc)?;
+        let mut c = Command::new(&self.kubectl);
+        c.args(args)
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .arg("--cache-dir")
+            .arg(dir.join("cache"));
+        Ok(c)
+    }
+
+    /// Renders the typical agent for namespace `ns` as kubectl would be given it.
+    fn render_yaml(&self, ns: &str) -> Result<(PathBuf, usize)> {
+        let mut c = self.astro_agent("deploy", ns, false);
+        c.args(["--dry-run", "--show-secrets"]);
+        let out = c.output()?;
+        if !out.status.success() {
+            bail!(
+                "dry-run failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let path = self.work.join(format!("{ns}.yaml"));
+        std::fs::write(&path, &out.stdout)?;
+        let objects = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| *l == "---")
+            .count();
+        Ok((path, objects))
+    }
+}
+
+fn expect(what: &str, run: &Run, out: &Output, codes: &[i32]) -> Result<()> {
+    if !codes.contains(&run.code) {
+        bail!(
+            "{what}: exit {} (expected {codes:?})\nstdout: {}\nstderr: {}",
+            run.code,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Median, min and max in milliseconds.
+fn stats(v: &[Duration]) -> (f64, f64, f64) {
+    let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    let median = if n % 2 == 1 {
+        ms[n / 2]
+    } else {
+        (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+    };
+    (median, ms[0], ms[n - 1])
+}
+
+fn fmt_stats(v: &[Duration]) -> String {
+    let (m, lo, hi) = stats(v);
+    format!("{m:.1} ms ({lo:.1}–{hi:.1})")
+}
+
+fn requests(runs: &[Run]) -> String {
+    let mut counts: Vec<usize> = runs.iter().map(|r| r.requests).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The bundled kubectl the dispatcher would pick for this server (`kubectl.1.<minor>` next
+/// to `kubectl`), so the dispatcher's own /version round trip is not charged to kubectl.
+fn resolve_kubectl(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file());
+    let Some(kubectl) = found else {
+        return PathBuf::from("kubectl");
+    };
+    let real = std::fs::canonicalize(&kubectl).unwrap_or(kubectl.clone());
+    let minor = test_apiserver::discovery::version()
+        .get("minor")
+        .and_then(|m| m.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let bundled = real.with_file_name(format!("kubectl.1.{minor}"));
+    if bundled.is_file() { bundled } else { kubectl }
+}
+
+fn peak_rss_kib(mut cmd: Command) -> Result<Option<u64>> {
+    let time = Path::new("/usr/bin/time");
+    if !time.is_file() {
+        return Ok(None);
+    }
+    let mut wrapped = Command::new(time);
+    wrapped.arg("-f").arg("%M").arg(cmd.get_program());
+    wrapped.args(cmd.get_args());
+    cmd = wrapped;
+    let out = cmd.stdin(Stdio::null()).output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    Ok(err.lines().last().and_then(|l| l.trim().parse().ok()))
+}
+
+fn mb(kib: u64) -> String {
+    if kib == 0 {
+        "n/a (no /usr/bin/time)".into()
+    } else {
+        format!("{:.1} MB", kib as f64 / 1024.0)
+    }
+}
+
+/// Least-squares slope (ms per agent) and R² of cumulative wall time against agent count.
+fn slope(times: &[Duration]) -> (f64, f64) {
+    let mut cum = 0.0;
+    let pts: Vec<(f64, f64)> = times
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            cum += d.as_secs_f64() * 1e3;
+            ((i + 1) as f64, cum)
+        })
+        .collect();
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let b = sxy / sxx;
+    (
+        b,
+        if syy > 0.0 {
+            sxy * sxy / (sxx * syy)
+        } else {
+            1.0
+        },
+    )
+}
+
+/// The API path of one rendered object (the kinds the library renders).
+fn object_path(kind: &str, ns: &str, name: &str) -> String {
+    let (prefix, plural) = match kind {
+        "Namespace" => return format!("/api/v1/namespaces/{name}"),
+        "Secret" => ("/api/v1", "secrets"),
+        "ConfigMap" => ("/api/v1", "configmaps"),
+        "Service" => ("/api/v1", "services"),
+        "Deployment" => ("/apis/apps/v1", "deployments"),
+        "StatefulSet" => ("/apis/apps/v1", "statefulsets"),
+        "Job" => ("/apis/batch/v1", "jobs"),
+        "CronJob" => ("/apis/batch/v1", "cronjobs"),
+        "Ingress" => ("/apis/networking.k8s.io/v1", "ingresses"),
+        _ => ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    };
+    format!("{prefix}/namespaces/{ns}/{plural}/{name}")
+}
+
+/// The physical floor: the typical agent's objects, rendered in this process, applied with
+/// one server-side-apply PATCH each, one after another, over one kept-alive connection —
+/// no process start, no TLS set-up, no discovery. Returns the wall time of a no-op apply.
+fn floor(b: &Bench, rt: &tokio::runtime::Runtime, ns: &str) -> Result<Duration> {
+    use astro_deploy::{api::DeployRequest, catalog::BuildRecord, input::parse_document};
+    let request: DeployRequest = parse_document("request", &std::fs::read_to_string(&b.request)?)?;
+    let record = std::fs::read_to_string(
+        b.catalog
+            .join("astro-team/support-agent/build-20260301-1200.yaml"),
+    )?;
+    let build = BuildRecord::parse(&record)?.into_build()?;
+    let options = astro_deploy::resolve::ResolveOptions {
+        namespace: Some(ns.to_string()),
+        ..Default::default()
+    };
+    let resolved = astro_deploy::resolve::resolve(&request, &build, &options)?;
+    let templates = astro_deploy::render::Templates::embedded()?;
+    let manifests = astro_deploy::render::render(&resolved, &templates)?;
+    let client = rt.block_on(b.server.client())?;
+    let apply = || async {
+        for m in &manifests {
+            let path = object_path(m.kind.as_str(), &m.namespace, &m.name);
+            let req = http::Request::patch(format!("{path}?fieldManager=kubectl-astro&force=true"))
+                .header("Content-Type", "application/apply-patch+yaml")
+                .body(serde_json::to_vec(&m.object)?)?;
+            client.request_text(req).await?;
+        }
+        anyhow::Ok(())
+    };
+    rt.block_on(apply())?; // create
+    let start = Instant::now();
+    rt.block_on(apply())?; // no-op
+    Ok(start.elapsed())
+}
+
+fn main() -> Result<()> {
+    let opts = parse_opts()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let server = rt.block_on(TestApiServer::start())?;
+    let work = std::env::temp_dir().join(format!("astro-e2e-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let kubeconfig = work.join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig)?;
+    let kubectl = resolve_kubectl(opts.kubectl.as_deref());
+    let request = opts.examples.join("support-agent-request.yaml");
+    let catalog = opts.examples.join("catalog");
+    let mut b = Bench {
+        server,
+        work: work.clone(),
+        kubeconfig,
+        kubectl,
+        request,
+        catalog,
+        seq: 0,
+        opts,
+    };
+    let result = measure(&mut b, &rt);
+    let _ = std::fs::remove_dir_all(&work);
+    drop(b);
+    drop(rt);
+    result
+}
+
+#[derive(Default)]
+struct Pair {
+    ours: Vec<Run>,
+    kubectl: Vec<Run>,
+}
+
+impl Pair {
+    fn walls(runs: &[Run]) -> Vec<Duration> {
+        runs.iter().map(|r| r.wall).collect()
+    }
+
+    fn ratio(&self) -> f64 {
+        stats(&Self::walls(&self.kubectl)).0 / stats(&Self::walls(&self.ours)).0
+    }
+}
+
+fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
+    let mut failures = Vec::new();
+    println!(
+        "kubectl-astro: {}\nkubectl:       {}\nrounds: {}, agents: {}, start-up runs: {}\n",
+        b.opts.kubectl_astro.display(),
+        b.kubectl.display(),
+        b.opts.rounds,
+        b.opts.agents,
+        b.opts.startup_runs
+    );
+
+    // Warm the page cache for both binaries (not measured).
+    let _ = b.astro(&["--version"]).output();
+    let mut warm = b.kubectl(&["version", "--client"])?;
+    let _ = warm.output();
+
+    let mut first = Pair::default();
+    let mut noop = Pair::default();
+    let mut diff = Pair::default();
+    let mut objects = 0;
+    for r in 0..b.opts.rounds {
+        let ours_ns = format!("ours-{r}");
+        let kc_ns = format!("kubectl-{r}");
+        let (yaml, n) = b.render_yaml(&kc_ns)?;
+        objects = n;
+        let yaml = yaml.display().to_string();
+        // Alternate who goes first so drift in machine load hits both sides alike.
+        for side in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
+            if side == 0 {
+                let (run, out) = b.run(b.astro_agent("deploy", &ours_ns, true))?;
+                expect("kubectl-astro deploy (first)", &run, &out, &[0])?;
+                first.ours.push(run);
+                let (run, out) = b.run(b.astro_agent("deploy", &ours_ns, true))?;
+                expect("kubectl-astro deploy (no-op)", &run, &out, &[0])?;
+                noop.ours.push(run);
+                let (run, out) = b.run(b.astro_agent("diff", &ours_ns, true))?;
+                expect("kubectl-astro diff", &run, &out, &[0])?;
+                diff.ours.push(run);
+            } else {
+                let c = b.kubectl(&["apply", "--server-side", "-f", &yaml])?;
+                let (run, out) = b.run(c)?;
+                expect("kubectl apply --server-side (first)", &run, &out, &[0])?;
+                first.kubectl.push(run);
+                let c = b.kubectl(&["apply", "--server-side", "-f", &yaml])?;
+                let (run, out) = b.run(c)?;
+                expect("kubectl apply --server-side (no-op)", &run, &out, &[0])?;
+                noop.kubectl.push(run);
+                let c = b.kubectl(&["diff", "--server-side", "-f", &yaml])?;
+                let (run, out) = b.run(c)?;
+                expect("kubectl diff --server-side", &run, &out, &[0])?;
+                diff.kubectl.push(run);
+            }
+        }
+    }
+
+    // The floor: the same PATCHes in-process, no process, no TLS set-up.
+    let mut floor_runs = Vec::new();
+    for r in 0..b.opts.rounds {
+        floor_runs.push(floor(b, rt, &format!("floor-{r}"))?);
+    }
+
+    // Start-up.
+    let mut startup = Pair::default();
+    for _ in 0..b.opts.startup_runs {
+        let (run, _) = b.run(b.astro(&["--version"]))?;
+        startup.ours.push(run);
+        let c = b.kubectl(&["version", "--client"])?;
+        let (run, _) = b.run(c)?;
+        startup.kubectl.push(run);
+    }
+
+    // Agents one after another, each into its own namespace; kubectl interleaved.
+    let mut seq = Pair::default();
+    for i in 0..b.opts.agents {
+        let (run, out) = b.run(b.astro_agent("deploy", &format!("seq-ours-{i}"), true))?;
+        expect("kubectl-astro deploy (sequence)", &run, &out, &[0])?;
+        seq.ours.push(run);
+        let (yaml, _) = b.render_yaml(&format!("seq-kubectl-{i}"))?;
+        let c = b.kubectl(&["apply", "--server-side", "-f", &yaml.display().to_string()])?;
+        let (run, out) = b.run(c)?;
+        expect("kubectl apply (sequence)", &run, &out, &[0])?;
+        seq.kubectl.push(run);
+    }
+
+    // Peak RSS of a typical first deploy, and of kubectl's apply of the same objects.
+    let mut rss_ours = 0;
+    let mut rss_kubectl = 0;
+    for r in 0..3 {
+        let c = b.astro_agent("deploy", &format!("rss-ours-{r}"), true);
+        rss_ours = rss_ours.max(peak_rss_kib(c)?.unwrap_or(0));
+        let (yaml, _) = b.render_yaml(&format!("rss-kubectl-{r}"))?;
+        let c = b.kubectl(&["apply", "--server-side", "-f", &yaml.display().to_string()])?;
+        rss_kubectl = rss_kubectl.max(peak_rss_kib(c)?.unwrap_or(0));
+    }
+
+    // Report.
+    println!("typical agent: examples/support-agent-request.yaml, {objects} objects\n");
+    println!(
+        "| measurement | target | kubectl-astro | kubectl (same run) | kubectl/ours | requests ours / kubectl |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let row = |name: &str, target: &str, p: &Pair| {
+        println!(
+            "| {name} | {target} | {} | {} | {:.1}× | {} / {} |",
+            fmt_stats(&Pair::walls(&p.ours)),
+            fmt_stats(&Pair::walls(&p.kubectl)),
+            p.ratio(),
+            requests(&p.ours),
+            requests(&p.kubectl),
+        )
+    };
+    row("first deploy", "≥ 10× faster", &first);
+    row("no-op redeploy", "≤ 1 request/object, no write", &noop);
+    row("diff", "≥ 10× faster", &diff);
+    row(
+        "start-up (`--version` / `version --client`)",
+        "≤ 10 ms",
+        &startup,
+    );
+    let (s_ours, r2_ours) = slope(&Pair::walls(&seq.ours));
+    let (s_kc, r2_kc) = slope(&Pair::walls(&seq.kubectl));
+    let (m_ours, _, _) = stats(&Pair::walls(&seq.ours));
+    let k = (seq.ours.len() / 10).max(1);
+    let (head, _, _) = stats(&Pair::walls(&seq.ours[..k]));
+    let (tail, _, _) = stats(&Pair::walls(&seq.ours[seq.ours.len() - k..]));
+    println!(
+        "| {} agents one after another: slope | linear | {s_ours:.1} ms/agent (R² {r2_ours:.4}; first {k} median {head:.1} ms, last {k} {tail:.1} ms) | {s_kc:.1} ms/agent (R² {r2_kc:.4}) | {:.1}× | {} / {} per agent |",
+        b.opts.agents,
+        s_kc / s_ours,
+        requests(&seq.ours),
+        requests(&seq.kubectl),
+    );
+    println!(
+        "| peak RSS, typical first deploy | ≤ 30 MB | {} | {} | {:.1}× | |",
+        mb(rss_ours),
+        mb(rss_kubectl),
+        rss_kubectl as f64 / rss_ours.max(1) as f64
+    );
+    let _ = m_ours;
+    println!(
+        "| floor: {objects} SSA PATCHes in-process, sequential, one connection (no-op) | — | {} | | | {objects} |",
+        fmt_stats(&floor_runs)
+    );
+
+    println!("\nrequests by method and verb (first round):");
+    for (name, p) in [("first deploy", &first), ("no-op", &noop), ("diff", &diff)] {
+        println!("  {name}: ours {:?}", p.ours[0].by_verb);
+        println!("  {name}: kubectl {:?}", p.kubectl[0].by_verb);
+    }
+
+    // Functional targets.
+    for r in &noop.ours {
+        if r.wrote {
+            failures.push("no-op redeploy wrote to the cluster".to_string());
+        }
+        if r.requests > objects {
+            failures.push(format!(
+                "no-op redeploy sent {} requests for {objects} objects",
+                r.requests
+            ));
+        }
+    }
+    failures.sort();
+    failures.dedup();
+    for f in &failures {
+        println!("NOT MET: {f}");
+    }
+    if b.opts.check && !failures.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
