@@ -129,10 +129,11 @@ pub(crate) fn start(
             }
             tokio::select! {
                 _ = &mut notified => {}
+                _ = tx.closed() => break,
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = tokio::time::sleep_until(deadline) => break,
             }
-            if tokio::time::Instant::now() >= deadline {
+            if tokio::time::Instant::now() >= deadline || tx.is_closed() {
                 break;
             }
         }
