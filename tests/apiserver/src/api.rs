@@ -37,8 +37,8 @@ pub struct Ctx<'a> {
 
 /// Lock-free preparation of a write body: decoding and the schema check (the costly part).
 pub struct Prepared {
-    /// The decoded body.
-    pub body: ApiResult<Value>,
+    /// The decoded body (taken by the handler that uses it).
+    pub body: std::sync::Mutex<Option<ApiResult<Value>>>,
     /// Schema findings for the body.
     pub findings: Option<strict::Findings>,
 }
@@ -53,14 +53,14 @@ pub fn prepare(res: &ResourceDef, verb: &str, content_type: &str, body: &[u8]) -
     let decoded = decode_typed_body(res, ct, body);
     let findings = decoded.as_ref().ok().map(|v| strict::check(res.kind, v));
     Some(Prepared {
-        body: decoded,
+        body: std::sync::Mutex::new(Some(decoded)),
         findings,
     })
 }
 
 fn body_of(ctx: &Ctx, ct: &str) -> ApiResult<Value> {
-    match ctx.prepared {
-        Some(p) => p.body.clone(),
+    match ctx.prepared.and_then(|p| crate::util::lock(&p.body).take()) {
+        Some(b) => b,
         None => decode_typed_body(ctx.res, ct, ctx.body),
     }
 }
