@@ -25,7 +25,7 @@ fn managers(obj: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// B31, B34, B38, B56, B57: create-on-apply gives 201 and one Apply entry in the real shape.
+/// B31, B34, B35, B38, B56, B57: create-on-apply gives 201 and one Apply entry in the real shape.
 #[tokio::test]
 async fn b31_b38_create_on_apply() {
     let s = TestApiServer::start().await.expect("start");
