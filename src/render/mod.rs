@@ -2,6 +2,7 @@
 //! parsed and checked against its k8s-openapi type, in apply order.
 
 mod fast_yaml;
+mod keytree;
 mod output;
 mod schema;
 mod templates;

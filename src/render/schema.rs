@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::keytree::Node;
 use crate::resolve::Kind;
 
 /// A field that does not fit the object's type.
@@ -41,7 +42,8 @@ fn typed<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), SchemaErr
         field: e.path().to_string(),
         message: e.into_inner().to_string(),
     })?;
-    let back = serde_json::to_value(&parsed).map_err(|e| SchemaError {
+    // What the type keeps: its serialized shape (keys and nesting, no scalars).
+    let back = super::keytree::shape(&parsed).map_err(|e| SchemaError {
         field: String::new(),
         message: e.to_string(),
     })?;
@@ -77,10 +79,10 @@ enum Seg<'a> {
 
 /// The first path present (and non-null) in `original` but missing from `typed`, innermost
 /// step first (built only when there is one: the common case allocates nothing).
-fn first_unknown<'a>(original: &'a Value, typed: &Value) -> Option<Vec<Seg<'a>>> {
+fn first_unknown<'a>(original: &'a Value, typed: &Node) -> Option<Vec<Seg<'a>>> {
     match (original, typed) {
-        (Value::Object(o), Value::Object(t)) => o.iter().find_map(|(k, v)| {
-            let mut path = match t.get(k) {
+        (Value::Object(o), Node::Map(_)) => o.iter().find_map(|(k, v)| {
+            let mut path = match typed.get(k) {
                 None if !v.is_null() => Vec::new(),
                 None => return None,
                 Some(tv) => first_unknown(v, tv)?,
@@ -88,13 +90,11 @@ fn first_unknown<'a>(original: &'a Value, typed: &Value) -> Option<Vec<Seg<'a>>>
             path.push(Seg::Key(k));
             Some(path)
         }),
-        (Value::Array(o), Value::Array(t)) => {
-            o.iter().zip(t).enumerate().find_map(|(i, (ov, tv))| {
-                let mut path = first_unknown(ov, tv)?;
-                path.push(Seg::Index(i));
-                Some(path)
-            })
-        }
+        (Value::Array(o), Node::Seq(t)) => o.iter().zip(t).enumerate().find_map(|(i, (ov, tv))| {
+            let mut path = first_unknown(ov, tv)?;
+            path.push(Seg::Index(i));
+            Some(path)
+        }),
         _ => None,
     }
 }
