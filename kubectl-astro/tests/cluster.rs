@@ -1,111 +1,13 @@
 //! Cluster tests of `deploy`, `diff`, `undeploy` and `build`: the real binary, over real HTTP,
 //! against test-apiserver (issue 4). Many assert on the server's request log.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use serde_json::Value;
-use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
-
-const NS: &str = "astro-astro-team-weather-agent";
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-}
-
-struct Env {
-    server: TestApiServer,
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn start(opts: ServerOptions) -> Env {
-        let server = TestApiServer::start_with(opts)
-            .await
-            .expect("test-apiserver starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        server
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
-            .expect("kubeconfig written");
-        Env { server, dir }
-    }
-
-    async fn new() -> Env {
-        Self::start(ServerOptions::default()).await
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
-    }
-
-    /// Runs kubectl-astro with `args`; returns exit code, stdout, stderr.
-    async fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env_remove("RUST_LOG")
-            .output()
-            .await
-            .expect("kubectl-astro runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "panic: {stderr}");
-        (out.status.code().unwrap_or(-1), stdout, stderr)
-    }
-
-    /// `deploy` of an example request with the example catalog, plus `extra` flags.
-    async fn deploy(&self, request: &str, extra: &[&str]) -> (i32, Value, String) {
-        let req = examples().join(request);
-        let catalog = examples().join("catalog");
-        let mut args = vec![
-            "deploy",
-            "-f",
-            req.to_str().unwrap_or_default(),
-            "--catalog",
-            catalog.to_str().unwrap_or_default(),
-        ];
-        args.extend_from_slice(extra);
-        let (code, stdout, stderr) = self.run(&args).await;
-        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-        (code, json, stderr)
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let client = self.server.client().await.expect("client");
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        client.request::<Value>(req).await.ok()
-    }
-}
-
-/// `(kind/name, action)` of every resource in a DeployResponse.
-fn actions(resp: &Value) -> Vec<(String, String)> {
-    resp["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    (
-                        format!(
-                            "{}/{}",
-                            r["kind"].as_str().unwrap_or(""),
-                            r["name"].as_str().unwrap_or("")
-                        ),
-                        r["action"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn with_action(resp: &Value, action: &str) -> Vec<String> {
-    actions(resp)
-        .into_iter()
-        .filter(|(_, a)| a == action)
-        .map(|(k, _)| k)
-        .collect()
-}
+use support::{Env, NS, actions, examples, with_action};
+use test_apiserver::{AllowRule, ServerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_deploy_creates_every_object_and_answers_a_deploy_response() {

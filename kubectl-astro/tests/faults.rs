@@ -21,65 +21,19 @@
 //! cargo nextest run -p kubectl-astro --test faults --run-ignored only --no-capture
 //! ```
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use test_apiserver::{Fault, ServerOptions, TestApiServer};
+use support::{Env, NS};
+use test_apiserver::Fault;
 
-const NS: &str = "astro-astro-team-weather-agent";
 const FIRST: &str = "deploy-request-web.yaml";
 const SECOND: &str = "deploy-request.json";
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-}
-
-struct Env {
-    server: TestApiServer,
-    dir: tempfile::TempDir,
-}
-
 impl Env {
-    async fn new() -> Env {
-        let server = TestApiServer::start_with(ServerOptions::default())
-            .await
-            .expect("test-apiserver starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        server
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
-            .expect("kubeconfig written");
-        Env { server, dir }
-    }
-
-    /// `deploy` of an example request with the example catalog.
-    async fn deploy(&self, request: &str) -> (i32, Value, String) {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
-            .args(["deploy", "-f"])
-            .arg(examples().join(request))
-            .arg("--catalog")
-            .arg(examples().join("catalog"))
-            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
-            .env_remove("RUST_LOG")
-            .output()
-            .await
-            .expect("kubectl-astro runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "panic: {stderr}");
-        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-        (out.status.code().unwrap_or(-1), json, stderr)
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let client = self.server.client().await.expect("client");
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        client.request::<Value>(req).await.ok()
-    }
-
     /// Every object of the deployment: `Kind/name` → the object without server bookkeeping;
     /// plus the inventory's keys.
     async fn state(&self) -> (BTreeMap<String, Value>, BTreeSet<String>) {
@@ -342,7 +296,7 @@ fn check_faulted(code: i32, resp: &Value, stderr: &str, what: &str, tally: &mut 
 async fn reference() -> (BTreeMap<String, Value>, BTreeSet<String>) {
     let env = Env::new().await;
     for req in [FIRST, SECOND] {
-        let (code, resp, stderr) = env.deploy(req).await;
+        let (code, resp, stderr) = env.deploy(req, &[]).await;
         assert_eq!(code, 0, "{resp} {stderr}");
     }
     env.state().await
@@ -377,7 +331,7 @@ async fn cell(
         ctl.add(f.clone());
     }
     for req in [FIRST, SECOND] {
-        let (code, resp, stderr) = env.deploy(req).await;
+        let (code, resp, stderr) = env.deploy(req, &[]).await;
         if std::env::var_os("FAULTS_VERBOSE").is_some() {
             eprintln!(
                 "{what} {req}: exit {code}: {}",
@@ -387,7 +341,7 @@ async fn cell(
         check_faulted(code, &resp, &stderr, &format!("{what} {req}"), tally);
     }
     ctl.clear();
-    let (code, resp, stderr) = env.deploy(SECOND).await;
+    let (code, resp, stderr) = env.deploy(SECOND, &[]).await;
     assert_eq!(
         code, 0,
         "{what}: faults off does not converge: {resp} {stderr}"

@@ -10,71 +10,25 @@
 //! cargo nextest run -p kubectl-astro --test interrupt
 //! ```
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_apiserver::{Fault, ServerOptions, TestApiServer};
+use support::{Env, NS};
+use test_apiserver::Fault;
 
-const NS: &str = "astro-astro-team-weather-agent";
 const FIRST: &str = "deploy-request-web.yaml";
 const SECOND: &str = "deploy-request.json";
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-}
-
-struct Env {
-    server: TestApiServer,
-    dir: tempfile::TempDir,
-}
-
 impl Env {
-    async fn new() -> Env {
-        let server = TestApiServer::start_with(ServerOptions::default())
-            .await
-            .expect("test-apiserver starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        server
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
-            .expect("kubeconfig written");
-        Env { server, dir }
-    }
-
-    fn command(&self, request: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"));
-        cmd.args(["deploy", "-f"])
-            .arg(examples().join(request))
-            .arg("--catalog")
-            .arg(examples().join("catalog"))
-            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn deploy(&self, request: &str) -> (i32, Value, String) {
-        let out = self
-            .command(request)
-            .output()
-            .await
-            .expect("kubectl-astro runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "panic: {stderr}");
-        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-        (out.status.code().unwrap_or(-1), json, stderr)
-    }
-
     /// Starts a deploy and SIGKILLs it after `after`.
     async fn deploy_killed(&self, request: &str, after: Duration) {
-        let mut child = self.command(request).spawn().expect("kubectl-astro starts");
+        let mut child = self
+            .command(&Env::deploy_args(request, &[]))
+            .spawn()
+            .expect("kubectl-astro starts");
         tokio::select! {
             _ = child.wait() => {}
             () = tokio::time::sleep(after) => {
@@ -86,11 +40,6 @@ impl Env {
 
     async fn client(&self) -> kube::Client {
         self.server.client().await.expect("client")
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        self.client().await.request::<Value>(req).await.ok()
     }
 
     /// A ConfigMap without this deployment's labels, in its namespace.
@@ -207,7 +156,7 @@ impl Rng {
 async fn reference() -> (BTreeMap<String, Value>, Vec<String>) {
     let env = Env::new().await;
     for r in [FIRST, SECOND] {
-        let (code, resp, stderr) = env.deploy(r).await;
+        let (code, resp, stderr) = env.deploy(r, &[]).await;
         assert_eq!(code, 0, "{resp} {stderr}");
     }
     env.state().await
@@ -283,7 +232,7 @@ fn assert_same(
 async fn delayed_duration(request_first: bool) -> Duration {
     let env = Env::new().await;
     if !request_first {
-        let (code, _, _) = env.deploy(FIRST).await;
+        let (code, _, _) = env.deploy(FIRST, &[]).await;
         assert_eq!(code, 0);
     }
     env.server.faults().seed(7);
@@ -291,7 +240,9 @@ async fn delayed_duration(request_first: bool) -> Duration {
         .faults()
         .add(Fault::delay_only(Duration::from_millis(120)).probability(0.5));
     let started = Instant::now();
-    let (code, resp, _) = env.deploy(if request_first { FIRST } else { SECOND }).await;
+    let (code, resp, _) = env
+        .deploy(if request_first { FIRST } else { SECOND }, &[])
+        .await;
     assert_eq!(code, 0, "{resp}");
     started.elapsed()
 }
@@ -305,7 +256,7 @@ async fn sigkill_during_apply_and_prune_then_the_next_run_converges() {
     let trials = 8;
     for trial in 0..trials {
         let env = Env::new().await;
-        let (code, _, _) = env.deploy(FIRST).await;
+        let (code, _, _) = env.deploy(FIRST, &[]).await;
         assert_eq!(code, 0);
         env.decoy().await;
         let ctl = env.server.faults();
@@ -320,7 +271,7 @@ async fn sigkill_during_apply_and_prune_then_the_next_run_converges() {
             killed_in_prune += 1;
         }
         ctl.clear();
-        let (code, resp, stderr) = env.deploy(SECOND).await;
+        let (code, resp, stderr) = env.deploy(SECOND, &[]).await;
         assert_eq!(code, 0, "{what}: does not converge: {resp} {stderr}");
         assert_same(&env.state().await, &want, &what);
         created_once(&env, &what);
@@ -352,7 +303,7 @@ async fn sigkill_during_a_first_deploy_leaves_nothing_untracked() {
         }
         // A different render: whatever the killed run created and this one does not want
         // (the web chat's Service and Ingress) must be found and pruned.
-        let (code, resp, stderr) = env.deploy(SECOND).await;
+        let (code, resp, stderr) = env.deploy(SECOND, &[]).await;
         assert_eq!(code, 0, "{what}: does not converge: {resp} {stderr}");
         if env
             .get(&format!("/api/v1/namespaces/{NS}/configmaps/decoy"))
@@ -371,7 +322,7 @@ async fn sigkill_during_a_first_deploy_leaves_nothing_untracked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_never_deletes_an_object_that_lost_our_labels() {
     let env = Env::new().await;
-    let (code, _, _) = env.deploy(FIRST).await;
+    let (code, _, _) = env.deploy(FIRST, &[]).await;
     assert_eq!(code, 0);
     // Someone takes the web chat's Ingress over and drops our label from it.
     let ing = "weather-agent-ingress-messaging";
@@ -386,7 +337,7 @@ async fn prune_never_deletes_an_object_that_lost_our_labels() {
         .request::<Value>(req)
         .await
         .expect("label removed");
-    let (code, resp, _) = env.deploy(SECOND).await;
+    let (code, resp, _) = env.deploy(SECOND, &[]).await;
     assert_eq!(code, 2, "{resp}");
     let err = resp["errors"].to_string();
     assert!(
@@ -423,7 +374,7 @@ fn send(signal: &str, pid: u32) {
 async fn sigint_and_sigterm_print_the_partial_result_and_exit_130() {
     for signal in ["INT", "TERM"] {
         let env = Env::new().await;
-        let (code, _, _) = env.deploy(FIRST).await;
+        let (code, _, _) = env.deploy(FIRST, &[]).await;
         assert_eq!(code, 0);
         env.server.clear_request_log();
         // Every request takes 300 ms: the signal lands mid-apply.
@@ -431,7 +382,7 @@ async fn sigint_and_sigterm_print_the_partial_result_and_exit_130() {
             .faults()
             .add(Fault::delay_only(Duration::from_millis(300)));
         let child = env
-            .command(SECOND)
+            .command(&Env::deploy_args(SECOND, &[]))
             .arg("--concurrency")
             .arg("1")
             .spawn()
@@ -475,7 +426,7 @@ async fn sigint_and_sigterm_print_the_partial_result_and_exit_130() {
             "{resp}"
         );
         env.server.faults().clear();
-        let (code, resp, _) = env.deploy(SECOND).await;
+        let (code, resp, _) = env.deploy(SECOND, &[]).await;
         assert_eq!(
             code, 0,
             "SIG{signal}: the next run does not converge: {resp}"
@@ -490,7 +441,10 @@ async fn a_second_signal_abandons_the_requests_in_flight() {
     env.server
         .faults()
         .add(Fault::delay_only(Duration::from_secs(5)).kind("Secret"));
-    let child = env.command(FIRST).spawn().expect("kubectl-astro starts");
+    let child = env
+        .command(&Env::deploy_args(FIRST, &[]))
+        .spawn()
+        .expect("kubectl-astro starts");
     let pid = child.id().expect("pid");
     // Once the Namespace apply is logged, the Secrets are in flight.
     let wait = Instant::now();

@@ -10,12 +10,13 @@
 //! cargo nextest run -p kubectl-astro --test rbac --no-capture
 //! ```
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use support::{Env, NS};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
-
-const NS: &str = "astro-astro-team-weather-agent";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -44,15 +45,10 @@ fn rules() -> Vec<(Vec<String>, Vec<String>)> {
         .collect()
 }
 
-struct Env {
-    server: TestApiServer,
-    dir: tempfile::TempDir,
-}
-
 impl Env {
     /// A server where `deployer` may do exactly `rules`; `admin` (the test's own client) may
     /// do everything.
-    async fn start(rules: &[(Vec<String>, Vec<String>)]) -> Env {
+    async fn with_rules(rules: &[(Vec<String>, Vec<String>)]) -> Env {
         let mut opts = ServerOptions {
             controller: true,
             ..ServerOptions::default()
@@ -70,26 +66,10 @@ impl Env {
         let server = TestApiServer::start_with(opts)
             .await
             .expect("test-apiserver starts");
-        let dir = tempfile::tempdir().expect("temp dir");
         let kc = server
             .kubeconfig_yaml()
             .replace("admin-token", "deployer-token");
-        std::fs::write(dir.path().join("kubeconfig"), kc).expect("kubeconfig");
-        Env { server, dir }
-    }
-
-    async fn run(&self, args: &[String]) -> (i32, String, String) {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
-            .args(args)
-            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
-            .env_remove("RUST_LOG")
-            .output()
-            .await
-            .expect("kubectl-astro runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "panic: {stderr}");
-        (out.status.code().unwrap_or(-1), stdout, stderr)
+        Env::with_kubeconfig(server, &kc)
     }
 
     /// A Namespace of this deployment without an inventory (the recovery path lists).
@@ -254,7 +234,7 @@ async fn scenario(env: &Env) -> Result<(), (String, i32, String)> {
 async fn every_command_works_with_exactly_the_documented_rules() {
     let rules = rules();
     assert_eq!(rules.len(), 5, "{rules:?}");
-    let env = Env::start(&rules).await;
+    let env = Env::with_rules(&rules).await;
     if let Err((step, code, out)) = scenario(&env).await {
         panic!("{step}: exit {code}\n{out}");
     }
@@ -283,7 +263,7 @@ async fn removing_any_one_rule_fails_a_command_with_a_named_403() {
     for i in 0..rules.len() {
         let mut fewer = rules.clone();
         let removed = fewer.remove(i);
-        let env = Env::start(&fewer).await;
+        let env = Env::with_rules(&fewer).await;
         let Err((step, code, out)) = scenario(&env).await else {
             panic!("every command still works without the rule {removed:?}");
         };
@@ -316,7 +296,7 @@ async fn removing_any_one_verb_of_a_rule_fails_a_command() {
         for v in 0..rules[i].0.len() {
             let mut fewer = rules.clone();
             let verb = fewer[i].0.remove(v);
-            let env = Env::start(&fewer).await;
+            let env = Env::with_rules(&fewer).await;
             let outcome = match scenario(&env).await {
                 Ok(()) => "no command failed".to_string(),
                 Err((step, code, _)) => format!("{step}: exit {code}"),

@@ -1,0 +1,136 @@
+//! What the cluster test files share: a test-apiserver with a kubeconfig in a temp dir, and
+//! running the real `kubectl-astro` binary against it. Each test binary uses a part of it.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+use test_apiserver::{ServerOptions, TestApiServer};
+
+/// Namespace of the shipped example deployment.
+pub const NS: &str = "astro-astro-team-weather-agent";
+
+/// The repository's examples/ directory.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+}
+
+/// A running test-apiserver and a temp dir holding its kubeconfig.
+pub struct Env {
+    pub server: TestApiServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A server with `opts`; the kubeconfig carries its first token, if any.
+    pub async fn start(opts: ServerOptions) -> Env {
+        let server = TestApiServer::start_with(opts)
+            .await
+            .expect("test-apiserver starts");
+        let kubeconfig = server.kubeconfig_yaml();
+        Env::with_kubeconfig(server, &kubeconfig)
+    }
+
+    /// A server with default options.
+    pub async fn new() -> Env {
+        Self::start(ServerOptions::default()).await
+    }
+
+    /// Wraps a started server, writing `kubeconfig` as the binary's kubeconfig.
+    pub fn with_kubeconfig(server: TestApiServer, kubeconfig: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("kubeconfig"), kubeconfig).expect("kubeconfig written");
+        Env { server, dir }
+    }
+
+    /// Path of the kubeconfig the binary uses.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// `kubectl-astro <args>` pointed at this server, output piped, killed when dropped.
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"));
+        cmd.args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs kubectl-astro with `args`; returns exit code, stdout, stderr. A panic fails the test.
+    pub async fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> (i32, String, String) {
+        let out = self
+            .command(args)
+            .output()
+            .await
+            .expect("kubectl-astro runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        (out.status.code().unwrap_or(-1), stdout, stderr)
+    }
+
+    /// The arguments of `deploy` of an example request with the example catalog, plus `extra`.
+    pub fn deploy_args(request: &str, extra: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            "deploy".to_string(),
+            "-f".into(),
+            examples().join(request).display().to_string(),
+            "--catalog".into(),
+            examples().join("catalog").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// `deploy` of an example request; returns exit code, the JSON on stdout, stderr.
+    pub async fn deploy(&self, request: &str, extra: &[&str]) -> (i32, Value, String) {
+        let (code, stdout, stderr) = self.run(&Self::deploy_args(request, extra)).await;
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        (code, json, stderr)
+    }
+
+    /// GET `path` with the server's own client; `None` for any error (404 included).
+    pub async fn get(&self, path: &str) -> Option<Value> {
+        let client = self.server.client().await.expect("client");
+        let req = http::Request::get(path).body(Vec::new()).expect("request");
+        client.request::<Value>(req).await.ok()
+    }
+}
+
+/// `(Kind/name, action)` of every resource in a DeployResponse.
+pub fn actions(resp: &Value) -> Vec<(String, String)> {
+    resp["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        format!(
+                            "{}/{}",
+                            r["kind"].as_str().unwrap_or(""),
+                            r["name"].as_str().unwrap_or("")
+                        ),
+                        r["action"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `Kind/name` of every resource with `action`.
+pub fn with_action(resp: &Value, action: &str) -> Vec<String> {
+    actions(resp)
+        .into_iter()
+        .filter(|(_, a)| a == action)
+        .map(|(k, _)| k)
+        .collect()
+}
