@@ -100,7 +100,7 @@ pub enum Error {
         errors: FieldErrors,
     },
     /// Credentials the agent needs are absent from `user_credentials`.
-    #[error("missing required credentials: {}", keys.join(", "))]
+    #[error("missing required credentials: {}", keys.iter().map(|k| format!("user_credentials.{k}")).collect::<Vec<_>>().join(", "))]
     MissingCredentials {
         /// Every missing key, sorted.
         keys: Vec<String>,

@@ -1063,11 +1063,11 @@ fn missing_credentials_are_all_listed() {
         &run,
         INVALID,
         &[
-            "ANTHROPIC_API_KEY",
-            "DB_TOKEN",
-            "GITHUB_TOKEN",
-            "SLACK_APP_TOKEN",
-            "SLACK_BOT_TOKEN",
+            "user_credentials.ANTHROPIC_API_KEY",
+            "user_credentials.DB_TOKEN",
+            "user_credentials.GITHUB_TOKEN",
+            "user_credentials.SLACK_APP_TOKEN",
+            "user_credentials.SLACK_BOT_TOKEN",
         ],
     );
     let body: Value = serde_json::from_str(&run.stdout).expect("JSON");
