@@ -47,3 +47,54 @@ async fn exec_credential_plugins_supply_the_token() {
         "the token must not be echoed: {resp}"
     );
 }
+
+/// Runs a dry-run-free deploy against a TLS test-apiserver with `kubeconfig` edited by `edit`.
+async fn deploy_over_tls(edit: impl Fn(&str) -> String) -> (i32, serde_json::Value, String) {
+    let server = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("test-apiserver starts");
+    assert!(server.base_url().starts_with("https://"));
+    let kubeconfig = edit(&server.kubeconfig_yaml());
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    env.deploy("deploy-request.json", &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_verified_against_the_kubeconfig_ca() {
+    // The kubeconfig's certificate-authority-data: verified, deploy succeeds.
+    let (code, resp, stderr) = deploy_over_tls(|kc| kc.to_string()).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+
+    // Without it the self-signed server is not trusted: nothing is sent, exit 1, named.
+    let (code, resp, _) = deploy_over_tls(|kc| {
+        kc.lines()
+            .filter(|l| !l.contains("certificate-authority-data"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+    .await;
+    assert_eq!(code, 1, "{resp}");
+    assert_eq!(resp["error"], "cluster unreachable");
+    let details = resp["details"].as_str().unwrap_or("");
+    assert!(details.to_lowercase().contains("certificate"), "{details}");
+
+    // Only the kubeconfig itself can turn verification off.
+    let (code, resp, stderr) = deploy_over_tls(|kc| {
+        kc.lines()
+            .map(|l| {
+                if l.contains("certificate-authority-data") {
+                    "    insecure-skip-tls-verify: true".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+    .await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+}

@@ -64,7 +64,7 @@ impl CallError {
     /// many requests, or a server-side failure. 400/401/403/404/409/422 are answers, not
     /// accidents, and are never retried.
     pub fn is_transient(&self) -> bool {
-        matches!(self.code, 0 | 429 | 500 | 502 | 503 | 504)
+        matches!(self.code, 0 | 429 | 500 | 502 | 503 | 504) && self.reason != "TLS"
     }
 
     /// 404.
@@ -181,7 +181,19 @@ impl Cluster {
             .client
             .send(request.map(Body::from))
             .await
-            .map_err(|e| CallError::transport(transport_message(&e)))?;
+            .map_err(|e| {
+                let message = transport_message(&e);
+                // An untrusted certificate is an answer, not an accident: do not retry it.
+                let reason = if message.contains("certificate") {
+                    "TLS"
+                } else {
+                    "Transport"
+                };
+                CallError {
+                    reason: reason.into(),
+                    ..CallError::transport(message)
+                }
+            })?;
         let code = response.status().as_u16();
         let retry_after = response
             .headers()

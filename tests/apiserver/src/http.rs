@@ -170,19 +170,38 @@ fn reply_response(r: &Reply) -> Response<RespBody> {
 }
 
 /// Serves connections until the task is aborted.
-pub(crate) async fn serve(listener: TcpListener, inner: Arc<Inner>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    inner: Arc<Inner>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
         let inner = inner.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(inner.clone(), req));
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let mut builder = http1::Builder::new();
+            match tls {
+                // A failed handshake (a client that does not trust us) just closes.
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder
+                            .keep_alive(true)
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    }
+                }
+                None => {
+                    let _ = builder
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                }
+            }
         });
     }
 }

@@ -28,6 +28,7 @@ pub mod status;
 pub mod store;
 pub mod strict;
 pub mod table;
+pub mod tls;
 pub mod typed;
 pub mod util;
 pub mod validation;
@@ -61,6 +62,9 @@ pub struct ServerOptions {
     pub bootstrap: bool,
     /// Keep deleted namespaces in `Terminating` until `PUT .../finalize` (B87 opt-in).
     pub keep_terminating_namespaces: bool,
+    /// Serve HTTPS with a fresh self-signed certificate (the kubeconfig carries it as
+    /// `certificate-authority-data`).
+    pub tls: bool,
 }
 
 impl Default for ServerOptions {
@@ -73,6 +77,7 @@ impl Default for ServerOptions {
             controller: false,
             bootstrap: true,
             keep_terminating_namespaces: false,
+            tls: false,
         }
     }
 }
@@ -83,6 +88,7 @@ pub struct TestApiServer {
     port: u16,
     task: JoinHandle<()>,
     token: Option<String>,
+    tls: Option<(String, Vec<u8>)>,
 }
 
 impl Drop for TestApiServer {
@@ -131,18 +137,26 @@ impl TestApiServer {
                 .map_err(|_| anyhow::anyhow!("state lock poisoned"))?;
             bootstrap::bootstrap(&mut st)?;
         }
-        let task = tokio::spawn(http::serve(listener, inner.clone()));
+        let tls = if opts.tls {
+            Some(tls::Tls::generate()?)
+        } else {
+            None
+        };
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+        let task = tokio::spawn(http::serve(listener, inner.clone(), acceptor));
         Ok(TestApiServer {
             inner,
             port,
             task,
             token: opts.tokens.keys().next().cloned(),
+            tls: tls.map(|t| (t.ca_pem, t.ca_der)),
         })
     }
 
     /// The base URL, `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// A kubeconfig whose cluster, context and user are all named `test-apiserver` (B15).
@@ -152,8 +166,16 @@ impl TestApiServer {
             Some(t) => format!("  user:\n    token: {t}\n"),
             None => "  user: {}\n".to_string(),
         };
+        let ca = match &self.tls {
+            Some((pem, _)) => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD.encode(pem.as_bytes());
+                format!("    certificate-authority-data: {data}\n")
+            }
+            None => String::new(),
+        };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test-apiserver\n  cluster:\n    server: {}\ncontexts:\n- name: test-apiserver\n  context:\n    cluster: test-apiserver\n    user: test-apiserver\n    namespace: default\ncurrent-context: test-apiserver\nusers:\n- name: test-apiserver\n{user}preferences: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test-apiserver\n  cluster:\n    server: {}\n{ca}contexts:\n- name: test-apiserver\n  context:\n    cluster: test-apiserver\n    user: test-apiserver\n    namespace: default\ncurrent-context: test-apiserver\nusers:\n- name: test-apiserver\n{user}preferences: {{}}\n",
             self.base_url()
         )
     }
@@ -163,9 +185,17 @@ impl TestApiServer {
         std::fs::write(path, self.kubeconfig_yaml())
     }
 
+    /// The server certificate (its own CA) as PEM, when serving TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
     /// A real `kube::Client` pointed at this server.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
         let mut cfg = kube::Config::new(self.base_url().parse()?);
+        if let Some((_, der)) = &self.tls {
+            cfg.root_cert = Some(vec![der.clone()]);
+        }
         cfg.default_namespace = "default".into();
         if let Some(t) = &self.token {
             cfg.auth_info.token = Some(t.clone().into());
