@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Env, NS};
+use support::{Env, NS, strip_bookkeeping};
 use test_apiserver::Fault;
 
 const FIRST: &str = "deploy-request-web.yaml";
@@ -63,7 +63,7 @@ impl Env {
                 // GET each object (not only the list item): what a client really reads.
                 let path = format!("{prefix}/namespaces/{NS}/{plural}/{name}");
                 let obj = self.get(&path).await.expect("listed object can be read");
-                let mut obj = strip(obj);
+                let mut obj = strip_bookkeeping(obj);
                 if kind == "Secret" && name.contains("-knowledge-") {
                     mask_generated(&mut obj, &name);
                 }
@@ -81,7 +81,7 @@ impl Env {
                 .as_object()
                 .map(|o| o.keys().cloned().collect())
                 .unwrap_or_default();
-            let mut ns = strip(ns);
+            let mut ns = strip_bookkeeping(ns);
             if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
                 a.remove("astro.dev/inventory");
             }
@@ -89,36 +89,6 @@ impl Env {
         }
         (objects, inventory)
     }
-}
-
-/// The object without what the server alone decides: managedFields, resourceVersion, uid,
-/// creationTimestamp, generation, status, the allocated clusterIP(s); values derived from the uid (Job selectors) become
-/// `<uid>`.
-fn strip(mut obj: Value) -> Value {
-    let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
-    if let Some(meta) = obj["metadata"].as_object_mut() {
-        for k in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-        ] {
-            meta.remove(k);
-        }
-    }
-    if let Some(o) = obj.as_object_mut() {
-        o.remove("status");
-    }
-    // Allocated by the server in request order.
-    if let Some(spec) = obj["spec"].as_object_mut() {
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
-    }
-    if !uid.is_empty() {
-        replace_str(&mut obj, &uid, "<uid>");
-    }
-    obj
 }
 
 /// A generated store password differs between clusters by design: check its shape (32 hex
@@ -136,15 +106,6 @@ fn mask_generated(secret: &mut Value, name: &str) {
             );
             *v = Value::String("<generated>".into());
         }
-    }
-}
-
-fn replace_str(v: &mut Value, from: &str, to: &str) {
-    match v {
-        Value::String(s) if s == from => *s = to.to_string(),
-        Value::Array(items) => items.iter_mut().for_each(|i| replace_str(i, from, to)),
-        Value::Object(map) => map.values_mut().for_each(|i| replace_str(i, from, to)),
-        _ => {}
     }
 }
 

@@ -134,3 +134,42 @@ pub fn with_action(resp: &Value, action: &str) -> Vec<String> {
         .map(|(k, _)| k)
         .collect()
 }
+
+/// The object without what the server alone decides: managedFields, resourceVersion, uid,
+/// creationTimestamp, generation, status and the allocated clusterIP(s); values equal to the
+/// uid (Job selectors) become `<uid>`. Two clusters given the same deploys then compare equal.
+pub fn strip_bookkeeping(mut obj: Value) -> Value {
+    let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(o) = obj.as_object_mut() {
+        o.remove("status");
+    }
+    // Allocated by the server in request order.
+    if let Some(spec) = obj["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    if !uid.is_empty() {
+        replace_str(&mut obj, &uid, "<uid>");
+    }
+    obj
+}
+
+fn replace_str(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::String(s) if s == from => *s = to.to_string(),
+        Value::Array(items) => items.iter_mut().for_each(|i| replace_str(i, from, to)),
+        Value::Object(map) => map.values_mut().for_each(|i| replace_str(i, from, to)),
+        _ => {}
+    }
+}
