@@ -1,14 +1,16 @@
-//! How the plugin authenticates (issue 5, item 6, partly): a kubeconfig whose user is an exec
-//! credential plugin works like kubectl's, and the token it returns is what reaches the server.
-//! (TLS — CA data, client certificates, insecure-skip-tls-verify — needs a TLS-serving
-//! test-apiserver and is not covered yet.)
+//! How the plugin connects and authenticates (issue 5, item 6): a kubeconfig whose user is an
+//! exec credential plugin works like kubectl's, and the token it returns is what reaches the
+//! server; against a TLS test-apiserver the kubeconfig's CA data is verified (and only the
+//! kubeconfig can turn that off), and a client certificate (`client-certificate-data` /
+//! `client-key-data`, or the file-path forms) authenticates the deploy as its CN, which the
+//! server's allow-list then admits or refuses, while a certificate of another CA is a 401.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
 use support::{Env, with_action};
-use test_apiserver::{ServerOptions, TestApiServer};
+use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_credential_plugins_supply_the_token() {
@@ -97,4 +99,192 @@ async fn tls_is_verified_against_the_kubeconfig_ca() {
     })
     .await;
     assert_eq!(code, 0, "{resp} {stderr}");
+}
+
+/// A TLS server that refuses anonymous requests (it knows one token, which no test uses) and
+/// lets only `allowed` do anything.
+async fn client_cert_server(allowed: &str) -> TestApiServer {
+    TestApiServer::start_with(ServerOptions {
+        tls: true,
+        tokens: [("unused-token".to_string(), "token-user".to_string())].into(),
+        allow: Some(vec![AllowRule::new(allowed, &["*"], &["*"])]),
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("test-apiserver starts")
+}
+
+/// The base64 lines of a PEM, which must never reach the output.
+fn pem_lines(pem: &str) -> Vec<&str> {
+    pem.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_authenticates_the_deploy() {
+    let server = client_cert_server("deployer").await;
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    assert!(!kubeconfig.contains("token"), "{kubeconfig}");
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_user_outside_the_allow_list_is_forbidden() {
+    let server = client_cert_server("someone-else").await;
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 4, "{resp} {stderr}");
+    assert_eq!(resp["error"], "forbidden", "{resp}");
+    let details = resp["details"].as_str().unwrap_or("");
+    assert!(details.contains("User \"deployer\" cannot"), "{details}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_of_another_ca_is_unauthorized() {
+    let server = client_cert_server("deployer").await;
+    let other = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("second test-apiserver starts");
+    // Same CN, the one the allow-list admits, but signed by the other server's CA.
+    let (cert, key) = other
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let (code, stdout, stderr) = env.run(&Env::deploy_args("deploy-request.json", &[])).await;
+    let resp: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
+    // The handshake succeeds and the server answers 401, as kube-apiserver does.
+    assert_eq!(code, 4, "{stdout} {stderr}");
+    assert_eq!(resp["error"], "unauthorized", "{resp}");
+    let details = resp["details"].as_str().unwrap_or("");
+    assert!(
+        details.contains("the cluster rejected our credentials"),
+        "{details}"
+    );
+    let b64_key = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client-key-data: "))
+        .expect("client-key-data in the kubeconfig");
+    for secret in pem_lines(&key).into_iter().chain([b64_key]) {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "the client key must not be printed: {stdout} {stderr}"
+        );
+    }
+    assert!(
+        !env.server.request_log().is_empty(),
+        "the request reached the server"
+    );
+    assert!(
+        env.server.request_log().iter().all(|r| r.status == 401),
+        "{:?}",
+        env.server.request_log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_files_are_read_from_their_paths() {
+    let server = client_cert_server("deployer").await;
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let files = tempfile::tempdir().expect("temp dir");
+    let cert_path = files.path().join("deployer.crt");
+    let key_path = files.path().join("deployer.key");
+    std::fs::write(&cert_path, &cert).expect("certificate written");
+    std::fs::write(&key_path, &key).expect("key written");
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let kubeconfig = server
+        .kubeconfig_yaml_with_client_cert(&cert, &key)
+        .lines()
+        .map(|l| {
+            if l.contains("client-certificate-data:") {
+                format!("    client-certificate: {}", cert_path.display())
+            } else if l.contains("client-key-data:") {
+                format!("    client-key: {}", key_path.display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !kubeconfig.contains("client-certificate-data") && !kubeconfig.contains("client-key-data"),
+        "{kubeconfig}"
+    );
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+}
+
+/// The same kubeconfig works for the real kubectl (Go's TLS client), which is what a user
+/// checks first: `kubectl get namespaces` as the certificate's user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_accepts_the_client_certificate_kubeconfig() {
+    let server = client_cert_server("deployer").await;
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let kubectl = |kubeconfig: std::path::PathBuf| {
+        let cache = env.dir.path().join("kubectl-cache");
+        let home = env.dir.path().to_path_buf();
+        async move {
+            tokio::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .args(["get", "namespaces", "-o", "name"])
+                .env_remove("KUBECONFIG")
+                .env("HOME", home)
+                .output()
+                .await
+                .expect("kubectl runs")
+        }
+    };
+    let out = kubectl(env.kubeconfig()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout} {stderr}");
+    assert!(stdout.lines().any(|l| l == "namespace/default"), "{stdout}");
+
+    // Another CA's certificate: kubectl sends it too (same issuer name) and gets the 401.
+    let other = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("second test-apiserver starts");
+    let (cert, key) = other
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let foreign = env.dir.path().join("foreign-kubeconfig");
+    std::fs::write(
+        &foreign,
+        env.server.kubeconfig_yaml_with_client_cert(&cert, &key),
+    )
+    .expect("kubeconfig written");
+    let out = kubectl(foreign).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("You must be logged in to the server (Unauthorized)"),
+        "{stderr}"
+    );
 }

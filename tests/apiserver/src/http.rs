@@ -1,7 +1,7 @@
 //! HTTP serving and routing (B14, B19, B20, B75, B81): paths, verbs, auth, faults, logging.
 
 use crate::api::{self, Ctx, Reply};
-use crate::auth::{AuthConfig, Authn};
+use crate::auth::{AuthConfig, Authn, ClientCert};
 use crate::discovery;
 use crate::faults::{FaultAction, FaultController, LoggedRequest, Target, fault_body};
 use crate::query::Query;
@@ -18,6 +18,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 /// Shared server internals.
@@ -169,11 +170,13 @@ fn reply_response(r: &Reply) -> Response<RespBody> {
     json_response(r.code, JSON, &r.body, &headers)
 }
 
-/// Serves connections until the task is aborted.
+/// Serves connections until the task is aborted. With TLS, the client certificate of each
+/// connection is verified once, after the handshake, and its outcome goes with every request
+/// of the connection to the authenticator (see `crate::tls`).
 pub(crate) async fn serve(
     listener: TcpListener,
     inner: Arc<Inner>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<crate::tls::Tls>>,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -183,27 +186,32 @@ pub(crate) async fn serve(
         let inner = inner.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(inner.clone(), req));
-            let mut builder = http1::Builder::new();
             match tls {
-                // A failed handshake (a client that does not trust us) just closes.
-                Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = builder
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
+                // A failed handshake (a client that does not trust us, or a malformed client
+                // certificate) just closes.
+                Some(tls) => {
+                    if let Ok(stream) = tls.acceptor.accept(stream).await {
+                        let cert = tls.identify(stream.get_ref().1.peer_certificates());
+                        serve_connection(stream, inner, cert).await;
                     }
                 }
-                None => {
-                    let _ = builder
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                }
+                None => serve_connection(stream, inner, ClientCert::None).await,
             }
         });
     }
+}
+
+/// Serves one (plain or TLS) connection whose client certificate is `cert`.
+async fn serve_connection<S>(stream: S, inner: Arc<Inner>, cert: ClientCert)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let cert = Arc::new(cert);
+    let svc = service_fn(move |req| handle(inner.clone(), cert.clone(), req));
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
 }
 
 /// Error that makes hyper close the connection (dropped-connection fault).
@@ -223,7 +231,11 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<RespBody>, Dropped> {
+async fn handle(
+    inner: Arc<Inner>,
+    cert: Arc<ClientCert>,
+    req: Request<Incoming>,
+) -> Result<Response<RespBody>, Dropped> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
@@ -273,8 +285,8 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
         resp
     };
 
-    // Authentication (B80).
-    let user = match inner.auth.authenticate(authz.as_deref()) {
+    // Authentication (B80): client certificate, then bearer token, then anonymous.
+    let user = match inner.auth.authenticate(&cert, authz.as_deref()) {
         Authn::User(u) => u,
         Authn::Unauthorized => {
             return Ok(finish(&mut log, error_response(&ApiError::unauthorized())));
@@ -354,7 +366,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
                 .authorize(&user, rbac_verb(verb), &resource_for_rbac, ns)
             {
                 error_response(&ApiError::forbidden_rbac(
-                    &user,
+                    &user.name,
                     rbac_verb(verb),
                     res,
                     sub,
@@ -371,7 +383,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Re
                     .unwrap_or(false)
             {
                 error_response(&ApiError::forbidden_rbac(
-                    &user,
+                    &user.name,
                     "create",
                     res,
                     None,

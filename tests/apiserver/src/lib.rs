@@ -49,7 +49,10 @@ use tokio::task::JoinHandle;
 pub struct ServerOptions {
     /// Port to listen on (0 = random).
     pub port: u16,
-    /// Bearer token → user name; empty disables authentication (B80).
+    /// Bearer token → user name; empty disables token authentication (B80): requests
+    /// without a client certificate are then `system:anonymous`. A client certificate signed by
+    /// the server's CA ([`TestApiServer::client_certificate`], TLS only) authenticates its CN
+    /// either way.
     pub tokens: BTreeMap<String, String>,
     /// Accept requests without a token as `system:anonymous` when tokens are set.
     pub allow_anonymous: bool,
@@ -62,8 +65,9 @@ pub struct ServerOptions {
     pub bootstrap: bool,
     /// Keep deleted namespaces in `Terminating` until `PUT .../finalize` (B87 opt-in).
     pub keep_terminating_namespaces: bool,
-    /// Serve HTTPS with a fresh self-signed certificate (the kubeconfig carries it as
-    /// `certificate-authority-data`).
+    /// Serve HTTPS with a fresh per-server CA and a serving certificate it signed (the
+    /// kubeconfig carries the CA as `certificate-authority-data`). Client certificates are
+    /// requested, not required; see [`tls`].
     pub tls: bool,
 }
 
@@ -88,7 +92,7 @@ pub struct TestApiServer {
     port: u16,
     task: JoinHandle<()>,
     token: Option<String>,
-    tls: Option<(String, Vec<u8>)>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl Drop for TestApiServer {
@@ -138,18 +142,17 @@ impl TestApiServer {
             bootstrap::bootstrap(&mut st)?;
         }
         let tls = if opts.tls {
-            Some(tls::Tls::generate()?)
+            Some(Arc::new(tls::Tls::generate()?))
         } else {
             None
         };
-        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
-        let task = tokio::spawn(http::serve(listener, inner.clone(), acceptor));
+        let task = tokio::spawn(http::serve(listener, inner.clone(), tls.clone()));
         Ok(TestApiServer {
             inner,
             port,
             task,
             token: opts.tokens.keys().next().cloned(),
-            tls: tls.map(|t| (t.ca_pem, t.ca_der)),
+            tls,
         })
     }
 
@@ -166,12 +169,24 @@ impl TestApiServer {
             Some(t) => format!("  user:\n    token: {t}\n"),
             None => "  user: {}\n".to_string(),
         };
+        self.kubeconfig_with_user(&user)
+    }
+
+    /// Like [`Self::kubeconfig_yaml`], but the user authenticates with a client certificate
+    /// only (`client-certificate-data` / `client-key-data`, base64 of the PEMs; no token).
+    /// Get one with [`Self::client_certificate`].
+    pub fn kubeconfig_yaml_with_client_cert(&self, cert_pem: &str, key_pem: &str) -> String {
+        let user = format!(
+            "  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(cert_pem),
+            b64(key_pem)
+        );
+        self.kubeconfig_with_user(&user)
+    }
+
+    fn kubeconfig_with_user(&self, user: &str) -> String {
         let ca = match &self.tls {
-            Some((pem, _)) => {
-                use base64::Engine;
-                let data = base64::engine::general_purpose::STANDARD.encode(pem.as_bytes());
-                format!("    certificate-authority-data: {data}\n")
-            }
+            Some(tls) => format!("    certificate-authority-data: {}\n", b64(&tls.ca_pem)),
             None => String::new(),
         };
         format!(
@@ -185,21 +200,58 @@ impl TestApiServer {
         std::fs::write(path, self.kubeconfig_yaml())
     }
 
-    /// The server certificate (its own CA) as PEM, when serving TLS.
+    /// The per-server CA certificate as PEM (what a client must trust), when serving TLS.
     pub fn ca_pem(&self) -> Option<&str> {
-        self.tls.as_ref().map(|(pem, _)| pem.as_str())
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
+    }
+
+    /// A client certificate signed by this server's CA, as `(certificate PEM, key PEM)`:
+    /// subject CN = `user`, O = each of `groups` (at most two). Like kube-apiserver, the server
+    /// authenticates it as user `user` in `groups` + `system:authenticated`, before any bearer
+    /// token; [`AllowRule::new`] (user) and [`AllowRule::for_group`] rules then apply. A
+    /// certificate from another CA (e.g. another server's) is a 401 unless a valid token comes
+    /// with it. Errors when the server does not serve TLS.
+    pub fn client_certificate(
+        &self,
+        user: &str,
+        groups: &[&str],
+    ) -> anyhow::Result<(String, String)> {
+        match &self.tls {
+            Some(tls) => tls.client_certificate(user, groups),
+            None => anyhow::bail!(
+                "client certificates need a TLS server (ServerOptions {{ tls: true, .. }})"
+            ),
+        }
+    }
+
+    fn kube_config(&self) -> anyhow::Result<kube::Config> {
+        let mut cfg = kube::Config::new(self.base_url().parse()?);
+        if let Some(tls) = &self.tls {
+            cfg.root_cert = Some(vec![tls.ca_der.clone()]);
+        }
+        cfg.default_namespace = "default".into();
+        Ok(cfg)
     }
 
     /// A real `kube::Client` pointed at this server.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        let mut cfg = kube::Config::new(self.base_url().parse()?);
-        if let Some((_, der)) = &self.tls {
-            cfg.root_cert = Some(vec![der.clone()]);
-        }
-        cfg.default_namespace = "default".into();
+        let mut cfg = self.kube_config()?;
         if let Some(t) = &self.token {
             cfg.auth_info.token = Some(t.clone().into());
         }
+        Ok(kube::Client::try_from(cfg)?)
+    }
+
+    /// A `kube::Client` that presents the client certificate `cert_pem` with key `key_pem`
+    /// (and no token), trusting this server's CA.
+    pub async fn client_with_certificate(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> anyhow::Result<kube::Client> {
+        let mut cfg = self.kube_config()?;
+        cfg.auth_info.client_certificate_data = Some(b64(cert_pem));
+        cfg.auth_info.client_key_data = Some(b64(key_pem).into());
         Ok(kube::Client::try_from(cfg)?)
     }
 
@@ -238,4 +290,10 @@ impl TestApiServer {
     pub fn resource_version(&self) -> u64 {
         self.inner.state.lock().map(|s| s.rv).unwrap_or(0)
     }
+}
+
+/// Standard base64, as kubeconfig `*-data` fields carry PEM.
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }

@@ -1,0 +1,167 @@
+//! x509 client certificates (B80): over TLS the server requests (never requires) a client
+//! certificate; one signed by the server's CA authenticates its CN as the user and its O values
+//! as groups, before any token, and goes through the allow-list like any user. One from
+//! another CA is a 401 (not a failed handshake), as on kube-apiserver.
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::json;
+use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
+
+async fn tls_server(tokens: &[(&str, &str)], allow: Vec<AllowRule>) -> TestApiServer {
+    TestApiServer::start_with(ServerOptions {
+        tls: true,
+        tokens: tokens
+            .iter()
+            .map(|(t, u)| (t.to_string(), u.to_string()))
+            .collect(),
+        allow: Some(allow),
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("start")
+}
+
+fn configmap(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}})).expect("configmap")
+}
+
+fn status_of(err: kube::Error) -> (u16, String) {
+    match err {
+        kube::Error::Api(st) => (st.code, st.message),
+        other => panic!("expected an API status, got {other:?}"),
+    }
+}
+
+/// B79, B80: CN → user, O → groups; user rules and group rules both apply to certificate users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b80_client_certificate_cn_is_the_user_and_o_the_groups() {
+    let s = tls_server(
+        &[("t", "token-user")],
+        vec![
+            AllowRule::new("alice", &["get", "list"], &["configmaps"]),
+            AllowRule::for_group("deployers", &["*"], &["configmaps"]),
+        ],
+    )
+    .await;
+
+    let (cert, key) = s.client_certificate("alice", &[]).expect("alice cert");
+    let alice: Api<ConfigMap> = Api::default_namespaced(
+        s.client_with_certificate(&cert, &key)
+            .await
+            .expect("client"),
+    );
+    alice
+        .list(&ListParams::default())
+        .await
+        .expect("alice may list");
+    let (code, message) = status_of(
+        alice
+            .create(&PostParams::default(), &configmap("a"))
+            .await
+            .expect_err("alice may not create"),
+    );
+    assert_eq!(code, 403);
+    assert!(
+        message.contains("User \"alice\" cannot create"),
+        "{message}"
+    );
+
+    // The second O value is a group too.
+    let (cert, key) = s
+        .client_certificate("bob", &["team-b", "deployers"])
+        .expect("bob cert");
+    let bob: Api<ConfigMap> = Api::default_namespaced(
+        s.client_with_certificate(&cert, &key)
+            .await
+            .expect("client"),
+    );
+    bob.create(&PostParams::default(), &configmap("b"))
+        .await
+        .expect("a member of deployers may create");
+
+    assert!(s.client_certificate("carol", &["a", "b", "c"]).is_err());
+}
+
+/// B80: a certificate signed by another CA passes the handshake and is refused with 401,
+/// even when anonymous requests are allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b80_client_certificate_of_another_ca_is_401() {
+    let s = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        tokens: [("t".to_string(), "token-user".to_string())].into(),
+        allow_anonymous: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("start");
+    let other = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("other server");
+    let (cert, key) = other.client_certificate("alice", &[]).expect("cert");
+    let api: Api<ConfigMap> = Api::default_namespaced(
+        s.client_with_certificate(&cert, &key)
+            .await
+            .expect("client"),
+    );
+    let (code, message) = status_of(
+        api.list(&ListParams::default())
+            .await
+            .expect_err("untrusted cert"),
+    );
+    assert_eq!((code, message.as_str()), (401, "Unauthorized"));
+    // The same request without a certificate is anonymous and allowed.
+    let anonymous: Api<ConfigMap> = Api::default_namespaced(
+        kube::Client::try_from({
+            let mut cfg = kube::Config::new(s.base_url().parse().expect("url"));
+            cfg.root_cert = Some(vec![pem_body(s.ca_pem().expect("ca"))]);
+            cfg
+        })
+        .expect("client"),
+    );
+    anonymous
+        .list(&ListParams::default())
+        .await
+        .expect("anonymous allowed");
+}
+
+/// B80: without token authentication configured (everyone else is `system:anonymous`), a
+/// certificate still names its user, so an allow-list can tell the two apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b80_client_certificate_user_without_tokens() {
+    let s = tls_server(
+        &[],
+        vec![AllowRule::new("alice", &["list"], &["configmaps"])],
+    )
+    .await;
+    let anonymous: Api<ConfigMap> = Api::default_namespaced(s.client().await.expect("client"));
+    let (code, message) = status_of(
+        anonymous
+            .list(&ListParams::default())
+            .await
+            .expect_err("anonymous is not on the list"),
+    );
+    assert_eq!(code, 403);
+    assert!(message.contains("User \"system:anonymous\""), "{message}");
+    let (cert, key) = s.client_certificate("alice", &[]).expect("cert");
+    let alice: Api<ConfigMap> = Api::default_namespaced(
+        s.client_with_certificate(&cert, &key)
+            .await
+            .expect("client"),
+    );
+    alice
+        .list(&ListParams::default())
+        .await
+        .expect("alice may list");
+}
+
+fn pem_body(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM body is base64")
+}
