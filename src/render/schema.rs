@@ -1,8 +1,8 @@
 //! Checks a rendered object against its k8s-openapi type: wrong types and fields the type
 //! does not know are errors (k8s-openapi itself would silently drop unknown fields).
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::keytree::Node;
