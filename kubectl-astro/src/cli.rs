@@ -32,6 +32,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log to stderr: -v the plugin's steps, -vv also every request, -vvv everything (the
+    /// kube client's HTTP traces too). RUST_LOG, when set, replaces these levels.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Subcommands.

@@ -5,6 +5,7 @@ mod cluster;
 mod commands;
 mod exit;
 mod inputs;
+mod logging;
 
 use std::io::Write;
 
@@ -14,6 +15,7 @@ use cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let result = match &cli.command {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Validate(args) => commands::validate::run(args),

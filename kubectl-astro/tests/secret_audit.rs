@@ -1,9 +1,11 @@
 //! Secret hygiene audit (issue 5): every command path — render, validate, diff, deploy (plain,
 //! with a conflict, under faults, denied), undeploy, build, and the error paths — runs with
-//! credentials set to unique marker strings and `RUST_LOG=trace`; no marker may appear raw,
-//! base64-encoded (any alignment) or URL-encoded in stdout, stderr or any file written in the
-//! run's directory (also its HOME, TMPDIR and cache dir). Only `--show-secrets` on a dry run may
-//! print them, and it must.
+//! credentials set to unique marker strings, once with `RUST_LOG=trace` and once with `-vvv`
+//! (each test has a `_at_vvv` twin); no marker may appear raw, base64-encoded (any alignment)
+//! or URL-encoded in stdout, stderr or any file written in the run's directory (also its HOME,
+//! TMPDIR and cache dir). Only `--show-secrets` on a dry run may print them, and it must.
+//! Logging cannot be silently off: the verbose stderr of a deploy must hold the plugin's request
+//! lines and the kube client's HTTP traces.
 //!
 //! The markers cover every way a credential reaches the plugin: `user_credentials` in the
 //! request file, `--credential KEY=VALUE`, `--credential KEY` (environment), the request on
@@ -89,8 +91,27 @@ fn forms(marker: &str) -> Vec<(String, String)> {
     out
 }
 
+/// How a run turns logging on: a `-v…` flag and `RUST_LOG` (unset when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Logs {
+    flag: Option<&'static str>,
+    rust_log: Option<&'static str>,
+}
+
+impl Logs {
+    /// Every log there is, through `RUST_LOG`.
+    const RUST_LOG_TRACE: Logs = Logs::new(None, Some("trace"));
+    /// Every log there is, through the flag.
+    const VVV: Logs = Logs::new(Some("-vvv"), None);
+
+    const fn new(flag: Option<&'static str>, rust_log: Option<&'static str>) -> Logs {
+        Logs { flag, rust_log }
+    }
+}
+
 struct Audit {
     server: TestApiServer,
+    logs: Logs,
     dir: tempfile::TempDir,
     /// Files we wrote as inputs (they hold markers by design).
     inputs: BTreeSet<PathBuf>,
@@ -106,13 +127,14 @@ struct Run {
 }
 
 impl Audit {
-    async fn start(opts: ServerOptions) -> Audit {
+    async fn start(opts: ServerOptions, logs: Logs) -> Audit {
         let server = TestApiServer::start_with(opts)
             .await
             .expect("test-apiserver starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut audit = Audit {
             server,
+            logs,
             dir,
             inputs: BTreeSet::new(),
             markers: CREDS.iter().map(|(_, m)| m.to_string()).collect(),
@@ -143,8 +165,8 @@ impl Audit {
         self.dir.path().join(name).display().to_string()
     }
 
-    /// Runs kubectl-astro with `args` (and `stdin`), `RUST_LOG=trace`, every directory it
-    /// could write to inside the audit's dir; fails on any marker in the output.
+    /// Runs kubectl-astro with `args` (and `stdin`), `RUST_LOG=trace` or `-vvv`, every
+    /// directory it could write to inside the audit's dir; fails on any marker in the output.
     async fn run(&mut self, label: &str, args: &[&str], stdin: Option<&str>) -> Run {
         let run = self.run_raw(args, stdin).await;
         self.check(label, &run.stdout, &run.stderr);
@@ -156,10 +178,16 @@ impl Audit {
         use tokio::io::AsyncWriteExt;
         let d = self.dir.path();
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"));
+        if let Some(flag) = self.logs.flag {
+            cmd.arg(flag);
+        }
+        match self.logs.rust_log {
+            Some(filter) => cmd.env("RUST_LOG", filter),
+            None => cmd.env_remove("RUST_LOG"),
+        };
         cmd.args(args)
             .current_dir(d)
             .env("KUBECONFIG", d.join("kubeconfig"))
-            .env("RUST_LOG", "trace")
             .env("RUST_BACKTRACE", "1")
             .env("HOME", d.join("home"))
             .env("TMPDIR", d.join("tmp"))
@@ -250,9 +278,47 @@ fn server_opts() -> ServerOptions {
     opts
 }
 
+/// Fails unless `stderr` (of a deploy) holds the logs of every layer: the plugin's connection
+/// and request lines, the kube client's HTTP spans, and hyper's connection traces.
+fn assert_logs_on(label: &str, stderr: &str) {
+    for (what, needles) in [
+        (
+            "the plugin's connection line",
+            &["kubectl_astro::cluster::connect", "connecting"][..],
+        ),
+        (
+            "the plugin's request lines",
+            &["kubectl_astro::cluster", "request done", "PATCH"],
+        ),
+        (
+            "the plugin's stage lines",
+            &["kubectl_astro::cluster::apply", "stage start"],
+        ),
+        (
+            "the kube client's HTTP span",
+            &["kube_client", "HTTP{", "http.method=PATCH", "requesting"],
+        ),
+        ("hyper's connection traces", &["TRACE", "hyper_util"]),
+    ] {
+        assert!(
+            needles.iter().all(|n| stderr.contains(n)),
+            "{label}: logging is off or incomplete: no {what} ({needles:?}) on stderr:\n{stderr}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_command_path_prints_or_writes_a_credential() {
-    let mut a = Audit::start(server_opts()).await;
+    every_command_path(Logs::RUST_LOG_TRACE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_command_path_prints_or_writes_a_credential_at_vvv() {
+    every_command_path(Logs::VVV).await;
+}
+
+async fn every_command_path(logs: Logs) {
+    let mut a = Audit::start(server_opts(), logs).await;
     let req = a.path("request.yaml");
     let catalog = examples().join("catalog").display().to_string();
     let base = |extra: &[&str]| -> Vec<String> {
@@ -352,6 +418,7 @@ async fn no_command_path_prints_or_writes_a_credential() {
         cmd(&["deploy", "--diff"], base(&flag_creds))
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_logs_on("deploy --diff", &r.stderr);
     // The generated store passwords are credentials too: read them back and audit them.
     let secrets = a
         .get(&format!("/api/v1/namespaces/{NS}/secrets"))
@@ -738,6 +805,15 @@ async fn no_command_path_prints_or_writes_a_credential() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_paths_do_not_print_credentials() {
+    forbidden_paths(Logs::RUST_LOG_TRACE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_paths_do_not_print_credentials_at_vvv() {
+    forbidden_paths(Logs::VVV).await;
+}
+
+async fn forbidden_paths(logs: Logs) {
     let mut opts = server_opts();
     // May do everything but write Secrets, then nothing at all in a second phase.
     opts.allow = Some(vec![
@@ -758,7 +834,7 @@ async fn forbidden_paths_do_not_print_credentials() {
         ),
         AllowRule::new("deployer", &["get", "list"], &["secrets"]),
     ]);
-    let mut a = Audit::start(opts).await;
+    let mut a = Audit::start(opts, logs).await;
     let req = a.path("request.yaml");
     let catalog = examples().join("catalog").display().to_string();
     let args = |sub: &str| -> Vec<String> {
@@ -788,4 +864,88 @@ async fn forbidden_paths_do_not_print_credentials() {
         }
     }
     a.check_files();
+}
+
+/// Over TLS a fourth layer logs at `-vvv`: rustls, through the `log` bridge. The bearer token
+/// travels inside the TLS stream and must not appear in its traces either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_traces_hold_no_credential() {
+    let mut opts = server_opts();
+    opts.tls = true;
+    let mut a = Audit::start(opts, Logs::VVV).await;
+    let req = a.path("request.yaml");
+    let catalog = examples().join("catalog").display().to_string();
+    let args = ["deploy", "-f", &req, "--catalog", &catalog];
+    let r = a.run("deploy over TLS", &args, None).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_logs_on("deploy over TLS", &r.stderr);
+    assert!(
+        r.stderr.contains("rustls"),
+        "no rustls traces:\n{}",
+        r.stderr
+    );
+    a.check_files();
+}
+
+/// Each level logs what README.md says, and `RUST_LOG` replaces the flag's level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_verbosity_logs_what_it_says() {
+    let mut a = Audit::start(server_opts(), Logs::new(None, None)).await;
+    let req = a.path("request.yaml");
+    let catalog = examples().join("catalog").display().to_string();
+    let args = ["deploy", "-f", &req, "--catalog", &catalog];
+    let connect = "INFO kubectl_astro::cluster::connect: connecting";
+    let request = "DEBUG kubectl_astro::cluster: request done";
+    let stage = "INFO kubectl_astro::cluster::apply: stage start";
+    let cases: [(Logs, &[&str], &[&str]); 5] = [
+        (
+            Logs::new(None, None),
+            &[],
+            &["kubectl_astro", "kube_client", "INFO", "DEBUG"],
+        ),
+        (
+            Logs::new(Some("-v"), None),
+            &[connect, stage],
+            &["DEBUG", "TRACE", "kube_client", "hyper_util"],
+        ),
+        (
+            Logs::new(Some("-vv"), None),
+            &[connect, stage, request],
+            &["TRACE", "HTTP{", "hyper_util", "tower"],
+        ),
+        (
+            Logs::new(Some("-vvv"), Some("kubectl_astro=info")),
+            &[connect, stage],
+            &["DEBUG", "TRACE", "kube_client"],
+        ),
+        (
+            Logs::new(None, Some("kube_client=debug")),
+            &["kube_client", "HTTP{", "requesting"],
+            &["kubectl_astro"],
+        ),
+    ];
+    for (logs, present, absent) in cases {
+        a.logs = logs;
+        let label = format!("deploy with {logs:?}");
+        let r = a.run(&label, &args, None).await;
+        assert_eq!(r.code, 0, "{label}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.starts_with('{'),
+            "{label}: stdout is not the JSON alone"
+        );
+        for p in present {
+            assert!(
+                r.stderr.contains(p),
+                "{label}: no {p:?} on stderr:\n{}",
+                r.stderr
+            );
+        }
+        for p in absent {
+            assert!(
+                !r.stderr.contains(p),
+                "{label}: {p:?} on stderr:\n{}",
+                r.stderr
+            );
+        }
+    }
 }

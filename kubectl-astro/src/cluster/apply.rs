@@ -123,6 +123,12 @@ pub async fn deploy(
             .await
             .map_err(|e| fatal(&e, &format!("Namespace/{ns}: recovering the inventory")))?;
     }
+    tracing::info!(
+        ns,
+        created = fresh_namespace,
+        known = old.objects.len(),
+        "namespace applied"
+    );
     let mut new = Inventory {
         build_id: resolved.build_id.clone(),
         objects: Default::default(),
@@ -153,6 +159,12 @@ pub async fn deploy(
         })
         .filter(|(kind, _)| *kind != Kind::Namespace)
         .collect();
+    tracing::info!(
+        ?stale,
+        prune = opts.prune,
+        max = opts.max_prune,
+        "prune candidates"
+    );
     if opts.prune && stale.len() > opts.max_prune {
         return Err(Failure::new(
             code::INVALID,
@@ -183,6 +195,10 @@ pub async fn deploy(
         recorded.objects.insert(k.clone(), String::new());
     }
     if !fresh_namespace && recorded != old {
+        tracing::debug!(
+            objects = recorded.objects.len(),
+            "recording objects before creating them"
+        );
         cluster
             .apply_as(
                 &format!("{}-inventory", cluster.field_manager),
@@ -198,12 +214,14 @@ pub async fn deploy(
     // Stages 2…: every other object, concurrently within a stage.
     for stage in STAGES {
         let batch: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == *stage).collect();
+        tracing::info!(stage = ?stage, objects = batch.len(), "stage start");
         let results: Vec<(ResourceResult, Option<String>)> = futures::stream::iter(batch)
             .map(|m| apply_one(cluster, m, &old, opts))
             .buffered(opts.concurrency.max(1))
             .collect()
             .await;
         for (res, print) in results {
+            tracing::debug!(kind = %res.kind, name = %res.name, action = ?res.action, "applied");
             let key = inventory::key(
                 kind_from_str(&res.kind).unwrap_or(Kind::ConfigMap),
                 &res.name,
@@ -220,6 +238,7 @@ pub async fn deploy(
             }
             out.record(res);
         }
+        tracing::info!(stage = ?stage, failed_so_far = out.errors.len(), "stage done");
     }
 
     // Prune only after a complete apply: a partial or interrupted deploy never deletes
@@ -229,10 +248,14 @@ pub async fn deploy(
         let key = inventory::key(*kind, name);
         let kept = old.objects.get(&key).cloned().unwrap_or_default();
         if !opts.prune || !complete || opts.is_interrupted() {
+            tracing::info!(kind = kind.as_str(), %name, prune = opts.prune, complete, "not pruned");
             new.objects.insert(key, kept);
             continue;
         }
         let res = prune_one(cluster, resolved, *kind, ns, name).await;
+        tracing::info!(
+            kind = kind.as_str(), %name, action = ?res.action, why = ?res.message, "prune"
+        );
         if res.action == ResourceAction::Failed {
             new.objects.insert(key, kept);
         }
@@ -240,6 +263,11 @@ pub async fn deploy(
     }
 
     out.interrupted = opts.is_interrupted();
+    tracing::debug!(
+        changed = new != recorded,
+        interrupted = out.interrupted,
+        "inventory"
+    );
     if new != recorded
         && let Err(e) = cluster
             .apply_as(

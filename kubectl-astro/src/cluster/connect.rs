@@ -56,8 +56,75 @@ pub async fn connect(
         config.read_timeout = Some(t);
         config.write_timeout = Some(t);
     }
+    if tracing::enabled!(tracing::Level::INFO) {
+        tracing::info!(
+            server = %server(&config.cluster_url),
+            kubeconfig = %source(kubeconfig),
+            context = %context.map_or_else(|| current_context(kubeconfig), str::to_string),
+            auth = %auth_kind(&config.auth_info),
+            proxy = config.proxy_url.is_some(),
+            timeout_ms = timeout.map(|t| t.as_millis() as u64),
+            "connecting"
+        );
+    }
     kube::Client::try_from(config)
         .map_err(|e| Failure::failed(format!("cannot create a client: {e}")))
+}
+
+/// The server URL without any user info (`https://user:password@host` is valid).
+fn server(url: &http::Uri) -> String {
+    let host = url.authority().map_or("", |a| a.host());
+    let port = url.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    let scheme = url.scheme_str().unwrap_or("https");
+    format!(
+        "{scheme}://{host}{port}{}",
+        url.path().trim_end_matches('/')
+    )
+}
+
+/// Which kubeconfig is read, for the log: a path, never its content.
+fn source(kubeconfig: Option<&Path>) -> String {
+    match (kubeconfig, std::env::var_os("KUBECONFIG")) {
+        (Some(path), _) => format!("--kubeconfig {}", path.display()),
+        (None, Some(env)) => format!("KUBECONFIG={}", env.to_string_lossy()),
+        (None, None) => "~/.kube/config, else in-cluster".into(),
+    }
+}
+
+/// The kubeconfig's current-context, for the log (read again: only when logging).
+fn current_context(kubeconfig: Option<&Path>) -> String {
+    let kc = match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    };
+    match kc {
+        Ok(kc) => kc.current_context.unwrap_or_else(|| "(none)".into()),
+        Err(_) => "(no kubeconfig: in-cluster)".into(),
+    }
+}
+
+/// How the client authenticates, named without the secret itself.
+fn auth_kind(a: &kube::config::AuthInfo) -> String {
+    if let Some(exec) = &a.exec {
+        let command = exec.command.as_deref().unwrap_or("?");
+        let name = Path::new(command)
+            .file_name()
+            .map_or(command.into(), |n| n.to_string_lossy());
+        return format!("exec plugin {name}");
+    }
+    if let Some(provider) = &a.auth_provider {
+        return format!("auth provider {}", provider.name);
+    }
+    let cert = a.client_certificate.is_some() || a.client_certificate_data.is_some();
+    let token = a.token.is_some() || a.token_file.is_some();
+    match (cert, token, a.username.is_some()) {
+        (true, true, _) => "client certificate and bearer token".into(),
+        (true, false, _) => "client certificate".into(),
+        (false, true, _) if a.token_file.is_some() => "bearer token (from a file)".into(),
+        (false, true, _) => "bearer token".into(),
+        (false, false, true) => "basic auth".into(),
+        (false, false, false) => "none".into(),
+    }
 }
 
 /// The first line of a configuration error. The YAML parser appends the lines around the

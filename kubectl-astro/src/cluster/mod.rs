@@ -165,15 +165,41 @@ impl Cluster {
             .with_max_times(policy.retries)
             .with_total_delay(Some(policy.total_delay))
             .with_jitter();
-        (|| self.send_once(clone_request(&request)))
-            .retry(backoff)
-            .when(|e: &CallError| e.is_transient() && e.reason != "Request")
-            // Honour Retry-After, capped so one answer cannot stall a deploy.
-            .adjust(|e, delay| {
-                delay.map(|d| e.retry_after.map_or(d, |a| a.min(Duration::from_secs(30))))
-            })
-            .notify(|e, delay| eprintln!("retrying in {}ms: {e}", delay.as_millis()))
-            .await
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        // Logged by method and path (kind, namespace, name, query) only: never headers or body.
+        let (method, path) = (request.method(), request.uri());
+        (|| async {
+            let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let started = std::time::Instant::now();
+            let result = self.send_once(clone_request(&request)).await;
+            let ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(r) => {
+                    tracing::debug!(%method, %path, status = r.code, ms, attempt, "request done")
+                }
+                Err(e) => {
+                    let (status, reason) = (e.code, &e.reason);
+                    tracing::debug!(%method, %path, status, %reason, ms, attempt, "request failed")
+                }
+            }
+            result
+        })
+        .retry(backoff)
+        .when(|e: &CallError| e.is_transient() && e.reason != "Request")
+        // Honour Retry-After, capped so one answer cannot stall a deploy.
+        .adjust(|e, delay| {
+            delay.map(|d| e.retry_after.map_or(d, |a| a.min(Duration::from_secs(30))))
+        })
+        .notify(|e, delay| {
+            let attempt = attempts.load(std::sync::atomic::Ordering::Relaxed);
+            let (status, reason, backoff_ms) = (e.code, &e.reason, delay.as_millis() as u64);
+            let retry_after_s = e.retry_after.map(|d| d.as_secs());
+            tracing::info!(
+                %method, %path, attempt, backoff_ms, retry_after_s, status, %reason, "retrying"
+            );
+            eprintln!("retrying in {}ms: {e}", delay.as_millis())
+        })
+        .await
     }
 
     async fn send_once(&self, request: http::Request<Vec<u8>>) -> Result<Reply, CallError> {

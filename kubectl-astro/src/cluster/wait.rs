@@ -30,7 +30,8 @@ pub async fn wait(
     timeout: Duration,
     interval: Duration,
 ) -> Vec<String> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let watched: Vec<usize> = resources
         .iter()
         .enumerate()
@@ -58,8 +59,16 @@ pub async fn wait(
                 Ok(reply) => status_of(kind, &reply.object),
                 Err(e) => Status::InProgress(format!("cannot read status: {e}")),
             };
+            let waited_ms = started.elapsed().as_millis() as u64;
             if last.get(&i) != Some(&status) {
+                tracing::info!(
+                    kind = %r.kind, name = %r.name, waited_ms, status = %describe(&status), "wait"
+                );
                 eprintln!("{}/{}: {}", r.kind, r.name, describe(&status));
+            } else {
+                tracing::debug!(
+                    kind = %r.kind, name = %r.name, waited_ms, "wait: status unchanged"
+                );
             }
             if matches!(status, Status::InProgress(_)) {
                 pending = true;
