@@ -660,12 +660,142 @@ async fn round_trips_of_first_deploy_and_diff_are_bounded_by_the_object_count() 
         .await;
     assert_eq!(code, 0);
     let log = env.server.request_log();
-    // The namespace GET (inventory), then a GET and a dry-run apply per object.
-    assert_eq!(log.len(), 1 + 2 * objects, "{log:#?}");
-    assert_eq!(
-        log.iter()
-            .filter(|r| r.query.contains("dryRun=All"))
-            .count(),
-        objects
+    // One GET per object (the Namespace's carries the inventory) and nothing else: the
+    // inventory proves that re-applying any of them would change nothing, so no dry-run.
+    assert_eq!(log.len(), objects, "{log:#?}");
+    assert!(log.iter().all(|r| r.verb == "get"), "{log:#?}");
+}
+
+/// Runs `kubectl-astro diff` of `request`; returns (exit code, stdout, dry-run applies sent).
+async fn diff_counting_dry_runs(
+    env: &Env,
+    request: &str,
+    extra: &[&str],
+) -> (i32, String, Vec<String>) {
+    env.server.clear_request_log();
+    let req = examples().join(request);
+    let catalog = examples().join("catalog");
+    let mut args = vec![
+        "diff",
+        "-f",
+        req.to_str().unwrap_or_default(),
+        "--catalog",
+        catalog.to_str().unwrap_or_default(),
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = env.run(&args).await;
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let dry_runs = env
+        .server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.query.contains("dryRun=All"))
+        .map(|r| r.path)
+        .collect();
+    (code, out, dry_runs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged() {
+    let env = Env::new().await;
+    let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0);
+    let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert!(dry_runs.is_empty(), "{dry_runs:?}");
+
+    // Drift: another manager takes a field we own. Only that object is dry-run, and the diff
+    // shows the value it would restore.
+    let client = env.server.client().await.expect("client");
+    let cm = "weather-agent-build-20240612-1530-config";
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": cm, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
+    let req = http::Request::patch(format!(
+        "/api/v1/namespaces/{NS}/configmaps/{cm}?fieldManager=platform-team&force=true"
+    ))
+    .header("Content-Type", "application/apply-patch+yaml")
+    .body(serde_json::to_vec(&body).unwrap_or_default())
+    .expect("request");
+    client.request::<Value>(req).await.expect("takeover apply");
+    let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("-  DEFAULT_UNITS: imperial") && out.contains("+  DEFAULT_UNITS: metric"),
+        "{out}"
     );
+    // The forced dry-run, then the unforced one that names the would-be conflict.
+    assert_eq!(
+        dry_runs,
+        vec![format!("/api/v1/namespaces/{NS}/configmaps/{cm}"); 2]
+    );
+    assert!(out.contains("conflict with \"platform-team\""), "{out}");
+
+    // A status write by a controller changes nothing of ours: still proven, no dry-run.
+    let (code, _, _) = env
+        .deploy("deploy-request.json", &["--force-conflicts"])
+        .await;
+    assert_eq!(code, 0);
+    let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
+    let req = http::Request::patch(format!(
+        "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
+    ))
+    .header("Content-Type", "application/merge-patch+json")
+    .body(serde_json::to_vec(&status).unwrap_or_default())
+    .expect("request");
+    client.request::<Value>(req).await.expect("status write");
+    let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
+    assert_eq!(
+        (code, out.as_str(), dry_runs.len()),
+        (0, "", 0),
+        "{dry_runs:?}"
+    );
+
+    // A changed request: the objects whose rendered body changed are dry-run, and only those.
+    const NEW_KEY: &[&str] = &["--credential", "ANTHROPIC_API_KEY=another-key-value"];
+    let rendered = |extra: &'static [&'static str]| {
+        let env = &env;
+        async move {
+            let mut args = Env::deploy_args(
+                "deploy-request.json",
+                &["--dry-run", "--show-secrets", "-o", "json"],
+            );
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let (code, out, err) = env.run(&args).await;
+            assert_eq!(code, 0, "{err}");
+            let list: Value = serde_json::from_str(&out).expect("a JSON List");
+            list["items"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let (before, after) = (rendered(&[]).await, rendered(NEW_KEY).await);
+    let key = |o: &Value| {
+        format!(
+            "{}/{}",
+            o["kind"].as_str().unwrap_or(""),
+            o["metadata"]["name"].as_str().unwrap_or("")
+        )
+    };
+    // New objects and objects whose body changed.
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|a| !before.iter().any(|b| key(b) == key(a) && b == *a))
+        .map(key)
+        .collect();
+    assert!(
+        !changed.is_empty() && changed.len() < after.len(),
+        "{changed:?}"
+    );
+    let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", NEW_KEY).await;
+    assert_eq!(code, 1, "{out}");
+    // Each changed object once, plus the unforced re-check of those that would update.
+    let mut distinct = dry_runs.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), changed.len(), "{dry_runs:?} vs {changed:?}");
+    for object in &changed {
+        let name = object.split_once('/').map(|(_, n)| n).unwrap_or("");
+        assert!(
+            dry_runs.iter().any(|p| p.ends_with(&format!("/{name}"))),
+            "{object} not dry-run: {dry_runs:?}"
+        );
+    }
 }

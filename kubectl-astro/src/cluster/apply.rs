@@ -142,7 +142,9 @@ pub async fn deploy(
         classify(reply.code, old.objects.get(&ns_key), &ns_print),
         None,
     ));
-    new.objects.insert(ns_key, ns_print);
+    let ns_proof = inventory::proof(&cluster.field_manager, &reply.object, &ns_manifest.object);
+    new.objects
+        .insert(ns_key, inventory::token(ns_print, ns_proof));
 
     // Prune candidates, checked against the budget before anything else is written.
     let wanted: BTreeSet<String> = manifests
@@ -381,9 +383,10 @@ async fn apply_one(
             if note.is_some() {
                 action = ResourceAction::Configured;
             }
+            let proof = inventory::proof(&cluster.field_manager, &reply.object, &m.object);
             (
                 result(m.kind, &m.name, &m.namespace, action, note),
-                Some(print),
+                Some(inventory::token(print, proof)),
             )
         }
         Err(e) => (
@@ -535,11 +538,11 @@ async fn prune_one(
     }
 }
 
-/// created (201), unchanged (same fingerprint as recorded) or configured.
+/// created (201), unchanged (the recorded token holds the same state) or configured.
 fn classify(code: u16, recorded: Option<&String>, print: &str) -> ResourceAction {
     if code == 201 {
         ResourceAction::Created
-    } else if recorded.is_some_and(|r| r == print) {
+    } else if recorded.is_some_and(|r| inventory::state_of(r) == print) {
         ResourceAction::Unchanged
     } else {
         ResourceAction::Configured
@@ -610,5 +613,9 @@ mod tests {
         assert_eq!(classify(200, Some(&p), "abc"), ResourceAction::Unchanged);
         assert_eq!(classify(200, Some(&p), "def"), ResourceAction::Configured);
         assert_eq!(classify(200, None, "abc"), ResourceAction::Configured);
+        // Tokens carry a proof after the state; only the state decides.
+        let t = "abc c:0123 m:4567".to_string();
+        assert_eq!(classify(200, Some(&t), "abc"), ResourceAction::Unchanged);
+        assert_eq!(classify(200, Some(&t), "def"), ResourceAction::Configured);
     }
 }

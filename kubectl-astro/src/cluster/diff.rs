@@ -46,6 +46,11 @@ pub struct ObjectDiff {
 }
 
 /// Diffs every rendered object against the cluster.
+///
+/// One round of concurrent GETs (the Namespace, whose inventory holds the previous deploy's
+/// proofs, and every object), then a server-side dry-run apply only of the objects whose
+/// proof does not show that re-applying them would change nothing (see
+/// [`inventory::proof`]) — so diffing an unchanged deployment writes and dry-runs nothing.
 pub async fn diff(
     cluster: &Cluster,
     resolved: &ResolvedDeployment,
@@ -53,25 +58,57 @@ pub async fn diff(
     concurrency: usize,
 ) -> Result<Vec<ObjectDiff>, Failure> {
     let ns = resolved.namespace.as_str();
-    let live_ns = match cluster.get(Kind::Namespace, "", ns).await {
-        Ok(r) => Some(r.object),
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(call_failure(&e, &format!("Namespace/{ns}"))),
+    let concurrency = concurrency.max(1);
+    let namespace = async {
+        match cluster.get(Kind::Namespace, "", ns).await {
+            Ok(r) => Ok(Some(r.object)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(call_failure(&e, &format!("Namespace/{ns}"))),
+        }
     };
+    let objects = futures::stream::iter(manifests)
+        .map(|m| async move {
+            if m.kind == Kind::Namespace {
+                return Ok(None); // the Namespace GET above
+            }
+            match cluster.get(m.kind, &m.namespace, &m.name).await {
+                Ok(r) => Ok(Some(r.object)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(call_failure(&e, &inventory::key(m.kind, &m.name))),
+            }
+        })
+        .buffered(concurrency)
+        .collect::<Vec<Result<Option<Value>, Failure>>>();
+    let (live_ns, lives) = futures::join!(namespace, objects);
+    let live_ns = live_ns?;
+    let old = live_ns
+        .as_ref()
+        .and_then(Inventory::from_namespace)
+        .unwrap_or_default();
+    let mut inputs = Vec::with_capacity(manifests.len());
+    for (m, live) in manifests.iter().zip(lives) {
+        let live = if m.kind == Kind::Namespace {
+            live_ns.clone()
+        } else {
+            live?
+        };
+        let proof = old
+            .objects
+            .get(&inventory::key(m.kind, &m.name))
+            .and_then(|t| inventory::proof_of(t));
+        inputs.push((m, live, proof));
+    }
+    let ns_exists = live_ns.is_some();
     let mut out: Vec<ObjectDiff> = Vec::new();
-    let results: Vec<Result<ObjectDiff, Failure>> = futures::stream::iter(manifests)
-        .map(|m| diff_one(cluster, m, live_ns.is_some()))
-        .buffered(concurrency.max(1))
+    let results: Vec<Result<ObjectDiff, Failure>> = futures::stream::iter(inputs)
+        .map(|(m, live, proof)| diff_one(cluster, m, live, proof, ns_exists))
+        .buffered(concurrency)
         .collect()
         .await;
     for r in results {
         out.push(r?);
     }
     // Prune candidates from the previous deploy's inventory.
-    let old = live_ns
-        .as_ref()
-        .and_then(Inventory::from_namespace)
-        .unwrap_or_default();
     let wanted: Vec<String> = manifests
         .iter()
         .map(|m| inventory::key(m.kind, &m.name))
@@ -103,17 +140,33 @@ pub async fn diff(
     Ok(out)
 }
 
-async fn diff_one(cluster: &Cluster, m: &Manifest, ns_exists: bool) -> Result<ObjectDiff, Failure> {
+/// The diff of one object, given its live state and the proof the last deploy recorded.
+async fn diff_one(
+    cluster: &Cluster,
+    m: &Manifest,
+    live: Option<Value>,
+    proof: Option<&str>,
+    ns_exists: bool,
+) -> Result<ObjectDiff, Failure> {
     let what = inventory::key(m.kind, &m.name);
-    let live = if ns_exists || m.kind == Kind::Namespace {
-        match cluster.get(m.kind, &m.namespace, &m.name).await {
-            Ok(r) => Some(r.object),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(call_failure(&e, &what)),
+    let proven = match (&live, proof) {
+        (Some(l), Some(p)) => {
+            inventory::proof(&cluster.field_manager, l, &m.object).as_deref() == Some(p)
         }
-    } else {
-        None
+        _ => false,
     };
+    if proven {
+        tracing::debug!(object = %what, "unchanged: proven by the inventory, no dry-run");
+        return Ok(ObjectDiff {
+            kind: m.kind.as_str().into(),
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            change: Change::Unchanged,
+            diff: String::new(),
+            conflicts: Vec::new(),
+            note: None,
+        });
+    }
     // Without a namespace nothing can be dry-run inside it: the object would be created as is.
     let mut note = None;
     let merged = if ns_exists || m.kind == Kind::Namespace {

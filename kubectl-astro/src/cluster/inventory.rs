@@ -12,13 +12,13 @@ use serde_json::Value;
 /// Annotation holding the inventory JSON.
 pub const ANNOTATION: &str = "astro.dev/inventory";
 
-/// Objects of the last deploy: `Kind/name` → the object's [`state`] after that deploy.
+/// Objects of the last deploy: `Kind/name` → the object's [`token`] after that deploy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     /// Build that was deployed.
     #[serde(default)]
     pub build_id: String,
-    /// `Kind/name` → state token.
+    /// `Kind/name` → token ([`state`], then [`proof`]).
     #[serde(default)]
     pub objects: BTreeMap<String, String>,
 }
@@ -82,6 +82,47 @@ pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
         Kind::Namespace => format!("f:{}", fingerprint(stored, applied)),
         _ => format!("rv:{}", meta("resourceVersion").as_str().unwrap_or("")),
     }
+}
+
+/// Proof that applying `applied` again would change nothing, for an object the server
+/// `stored` after our apply of it: `c:<hash of the body we sent> m:<hash of our field
+/// manager's Apply entry in managedFields>`. Server-side apply is idempotent, so while both
+/// hold — the same body, and nobody has taken, dropped or changed a field we own (any of that
+/// rewrites our entry; a re-create drops it) — re-applying is a no-op and `diff` needs no
+/// dry-run. `None` when the object carries no entry of ours.
+pub fn proof(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
+    let entry = stored
+        .pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .find(|e| {
+            e.get("manager").and_then(Value::as_str) == Some(manager)
+                && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
+        })?;
+    Some(format!(
+        "c:{} m:{}",
+        short_hash(&applied.to_string(), 16),
+        short_hash(&canonical(entry), 16)
+    ))
+}
+
+/// An inventory token: the object's [`state`], then its [`proof`] when there is one.
+pub fn token(state: String, proof: Option<String>) -> String {
+    match proof {
+        Some(p) => format!("{state} {p}"),
+        None => state,
+    }
+}
+
+/// The [`state`] part of a token (inventories written before proofs hold only that).
+pub fn state_of(token: &str) -> &str {
+    token.split_once(' ').map_or(token, |(state, _)| state)
+}
+
+/// The [`proof`] part of a token, if it has one.
+pub fn proof_of(token: &str) -> Option<&str> {
+    token.split_once(' ').map(|(_, proof)| proof)
 }
 
 /// A fingerprint of an object as stored, restricted to the fields we applied: it changes
@@ -175,6 +216,43 @@ mod tests {
             state(Kind::ConfigMap, &cm1, &applied),
             state(Kind::ConfigMap, &cm2, &applied)
         );
+    }
+
+    #[test]
+    fn proof_follows_our_body_and_our_managed_fields_entry() {
+        let applied = json!({"metadata": {"name": "x"}, "data": {"a": "1"}});
+        let ours = json!({"manager": "kubectl-astro", "operation": "Apply", "apiVersion": "v1",
+            "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"f:a": {}}}});
+        let theirs = json!({"manager": "kubectl-edit", "operation": "Update", "apiVersion": "v1",
+            "time": "2026-01-02T00:00:00Z", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"f:b": {}}}});
+        let stored = json!({"metadata": {"name": "x", "managedFields": [ours.clone()]},
+            "data": {"a": "1"}});
+        let p = proof("kubectl-astro", &stored, &applied).expect("our entry is there");
+        // Another manager adding a field of its own, or a status write: still provable.
+        let other_field = json!({"metadata": {"name": "x", "managedFields": [ours, theirs]},
+            "data": {"a": "1", "b": "2"}});
+        assert_eq!(
+            proof("kubectl-astro", &other_field, &applied),
+            Some(p.clone())
+        );
+        // Someone took our field (our entry loses it): no longer the same proof.
+        let taken = json!({"metadata": {"name": "x", "managedFields": [
+            {"manager": "kubectl-astro", "operation": "Apply", "apiVersion": "v1",
+             "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {}}]}});
+        assert_ne!(proof("kubectl-astro", &taken, &applied), Some(p.clone()));
+        // Another body: another proof.
+        let changed = json!({"metadata": {"name": "x"}, "data": {"a": "2"}});
+        assert_ne!(proof("kubectl-astro", &stored, &changed), Some(p.clone()));
+        // No entry of ours (re-created by someone else, or another manager name): none.
+        assert_eq!(proof("someone-else", &stored, &applied), None);
+        // Tokens carry state then proof; old tokens are state only.
+        let t = token("rv:5".into(), Some(p.clone()));
+        assert_eq!(state_of(&t), "rv:5");
+        assert_eq!(proof_of(&t), Some(p.as_str()));
+        assert_eq!(state_of("rv:5"), "rv:5");
+        assert_eq!(proof_of("rv:5"), None);
     }
 
     #[test]
