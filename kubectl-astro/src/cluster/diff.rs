@@ -169,11 +169,30 @@ async fn diff_one(
     }
     // Without a namespace nothing can be dry-run inside it: the object would be created as is.
     let mut note = None;
+    let mut conflicts = Vec::new();
     let merged = if ns_exists || m.kind == Kind::Namespace {
-        match cluster
-            .apply(m.kind, &m.namespace, &m.name, &m.object, true, true)
-            .await
+        // Without force first: usually that is the whole answer. A 409 names the fields
+        // another manager owns (each a would-be conflict); only then the forced dry-run, for
+        // what `deploy --force-conflicts` would make of the object.
+        let mut attempt = cluster
+            .apply(m.kind, &m.namespace, &m.name, &m.object, false, true)
+            .await;
+        if let Err(e) = &attempt
+            && e.code == 409
         {
+            conflicts = e
+                .causes
+                .iter()
+                .map(|(f, msg)| format!("{f}: {msg}"))
+                .collect();
+            if conflicts.is_empty() {
+                conflicts.push(e.message.clone());
+            }
+            attempt = cluster
+                .apply(m.kind, &m.namespace, &m.name, &m.object, true, true)
+                .await;
+        }
+        match attempt {
             Ok(reply) => reply.object,
             // deploy replaces a Job whose immutable template changed: show it as that.
             Err(e)
@@ -204,24 +223,6 @@ async fn diff_one(
             }
         }
     };
-    let mut conflicts = Vec::new();
-    if change == Change::Update && note.is_none() {
-        // The same dry-run without force: a 409 names the fields another manager owns.
-        if let Err(e) = cluster
-            .apply(m.kind, &m.namespace, &m.name, &m.object, false, true)
-            .await
-            && e.code == 409
-        {
-            conflicts = e
-                .causes
-                .iter()
-                .map(|(f, msg)| format!("{f}: {msg}"))
-                .collect();
-            if conflicts.is_empty() {
-                conflicts.push(e.message.clone());
-            }
-        }
-    }
     let diff = if change == Change::Unchanged {
         String::new()
     } else {
