@@ -6,7 +6,8 @@
 //! * first deploy: `kubectl-astro deploy` vs `kubectl apply --server-side -f` of the identical
 //!   rendered YAML (`kubectl-astro deploy --dry-run --show-secrets`);
 //! * no-op redeploy: the same commands again;
-//! * diff: `kubectl-astro diff` vs `kubectl diff --server-side -f`.
+//! * diff: `kubectl-astro diff` vs `kubectl diff --server-side -f`, of the deployed agent
+//!   unchanged and with one object changed (the CronJob's schedule).
 //!
 //! Every kubectl run gets a fresh `--cache-dir` and its own `--kubeconfig`, as a CI job would.
 //! It also measures `kubectl-astro --version` start-up, 100 agents deployed one after another
@@ -25,6 +26,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use test_apiserver::TestApiServer;
+
+/// The change the "diff, one object changed" row diffs: a new schedule for the CronJob.
+/// (A rotated credential would also change the startup Job's pod template, which is
+/// immutable: `kubectl diff` then fails where `kubectl-astro diff` reports a replacement.)
+const CHANGE: &[&str] = &["--schedule", "kb_sync=*/15 * * * *"];
 
 /// Command-line options.
 struct Opts {
@@ -158,7 +164,13 @@ impl Bench {
 
     /// `kubectl-astro <sub> -f REQUEST --catalog CATALOG -n NS [--kubeconfig K]`.
     fn astro_agent(&self, sub: &str, ns: &str, cluster: bool) -> Command {
+        self.astro_agent_with(sub, ns, cluster, &[])
+    }
+
+    /// [`Self::astro_agent`] with `extra` arguments (e.g. a changed credential).
+    fn astro_agent_with(&self, sub: &str, ns: &str, cluster: bool, extra: &[&str]) -> Command {
         let mut c = self.astro(&[sub, "-n", ns]);
+        c.args(extra);
         c.arg("-f")
             .arg(&self.request)
             .arg("--catalog")
@@ -187,7 +199,12 @@ impl Bench {
 
     /// Renders the typical agent for namespace `ns` as kubectl would be given it.
     fn render_yaml(&self, ns: &str) -> Result<(PathBuf, usize)> {
-        let mut c = self.astro_agent("deploy", ns, false);
+        self.render_yaml_with(ns, &[], "")
+    }
+
+    /// [`Self::render_yaml`] with `extra` arguments, written to `<ns><suffix>.yaml`.
+    fn render_yaml_with(&self, ns: &str, extra: &[&str], suffix: &str) -> Result<(PathBuf, usize)> {
+        let mut c = self.astro_agent_with("deploy", ns, false, extra);
         c.args(["--dry-run", "--show-secrets"]);
         let out = c.output()?;
         if !out.status.success() {
@@ -196,7 +213,7 @@ impl Bench {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let path = self.work.join(format!("{ns}.yaml"));
+        let path = self.work.join(format!("{ns}{suffix}.yaml"));
         std::fs::write(&path, &out.stdout)?;
         let objects = String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -439,6 +456,7 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
     let mut first = Pair::default();
     let mut noop = Pair::default();
     let mut diff = Pair::default();
+    let mut diff_changed = Pair::default();
     let mut objects = 0;
     for r in 0..b.opts.rounds {
         let ours_ns = format!("ours-{r}");
@@ -446,6 +464,9 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
         let (yaml, n) = b.render_yaml(&kc_ns)?;
         objects = n;
         let yaml = yaml.display().to_string();
+        // One object changed: the CronJob's schedule.
+        let (changed, _) = b.render_yaml_with(&kc_ns, CHANGE, "-changed")?;
+        let changed = changed.display().to_string();
         // Alternate who goes first so drift in machine load hits both sides alike.
         for side in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
             if side == 0 {
@@ -458,6 +479,9 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
                 let (run, out) = b.run(b.astro_agent("diff", &ours_ns, true))?;
                 expect("kubectl-astro diff", &run, &out, &[0])?;
                 diff.ours.push(run);
+                let (run, out) = b.run(b.astro_agent_with("diff", &ours_ns, true, CHANGE))?;
+                expect("kubectl-astro diff (changed)", &run, &out, &[1])?;
+                diff_changed.ours.push(run);
             } else {
                 let c = b.kubectl(&["apply", "--server-side", "-f", &yaml])?;
                 let (run, out) = b.run(c)?;
@@ -471,6 +495,10 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
                 let (run, out) = b.run(c)?;
                 expect("kubectl diff --server-side", &run, &out, &[0])?;
                 diff.kubectl.push(run);
+                let c = b.kubectl(&["diff", "--server-side", "-f", &changed])?;
+                let (run, out) = b.run(c)?;
+                expect("kubectl diff --server-side (changed)", &run, &out, &[1])?;
+                diff_changed.kubectl.push(run);
             }
         }
     }
@@ -534,6 +562,7 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
     row("first deploy", "≥ 10× faster", &first);
     row("no-op redeploy", "≤ 1 request/object, no write", &noop);
     row("diff", "≥ 10× faster", &diff);
+    row("diff, one object changed", "(no target)", &diff_changed);
     row(
         "start-up (`--version` / `version --client`)",
         "≤ 10 ms",
@@ -565,7 +594,12 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
     );
 
     println!("\nrequests by method and verb (first round):");
-    for (name, p) in [("first deploy", &first), ("no-op", &noop), ("diff", &diff)] {
+    for (name, p) in [
+        ("first deploy", &first),
+        ("no-op", &noop),
+        ("diff", &diff),
+        ("diff, one object changed", &diff_changed),
+    ] {
         println!("  {name}: ours {:?}", p.ours[0].by_verb);
         println!("  {name}: kubectl {:?}", p.kubectl[0].by_verb);
     }
