@@ -100,10 +100,12 @@ pub fn proof(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
                 && e.get("operation").and_then(Value::as_str) == Some("Apply")
                 && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
         })?;
+    // Both as serialized, not canonical: the same server writes the same entry the same way,
+    // and should the text differ without the content, the cost is one dry-run, not an error.
     Some(format!(
         "c:{} m:{}",
         short_hash(&applied.to_string(), 16),
-        short_hash(&canonical(entry), 16)
+        short_hash(&entry.to_string(), 16)
     ))
 }
 
@@ -156,21 +158,61 @@ fn project(stored: &Value, applied: &Value) -> Value {
 
 /// JSON with object keys sorted, so equal content gives equal text.
 fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+/// Appends `v` to `out` as [`canonical`] JSON, in one pass over one buffer (a deploy
+/// fingerprints every object and its managedFields entry: this runs over every field).
+fn write_canonical(v: &Value, out: &mut String) {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
-                .collect();
-            format!("{{{}}}", parts.join(","))
+            keys.sort_unstable();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_string(k, out);
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
         }
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => push_json_string(s, out),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_string(s: &str, out: &mut String) {
+    // serde_json's escaping, written straight into the buffer.
+    let _ = serde_json::to_writer(StringWriter(out), s);
+}
+
+/// `io::Write` into a `String` (serde_json writes valid UTF-8 only).
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        self.0.push_str(text);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -253,6 +295,19 @@ mod tests {
         assert_eq!(proof_of(&t), Some(p.as_str()));
         assert_eq!(state_of("rv:5"), "rv:5");
         assert_eq!(proof_of("rv:5"), None);
+    }
+
+    #[test]
+    fn canonical_sorts_keys_at_every_level_and_escapes_strings() {
+        let a = json!({"b": [1, {"y": "q\"uote", "x": null}], "a": {"d": true, "c": 1.5}});
+        let b = json!({"a": {"c": 1.5, "d": true}, "b": [1, {"x": null, "y": "q\"uote"}]});
+        let text = canonical(&a);
+        assert_eq!(text, canonical(&b));
+        assert_eq!(
+            text,
+            r#"{"a":{"c":1.5,"d":true},"b":[1,{"x":null,"y":"q\"uote"}]}"#
+        );
+        assert_ne!(canonical(&json!([1, 2])), canonical(&json!([2, 1])));
     }
 
     #[test]
