@@ -64,13 +64,14 @@ async fn identical_redeploy_is_unchanged_one_request_per_object_and_writes_nothi
     let all = actions(&second);
     assert!(all.iter().all(|(_, a)| a == "unchanged"), "{all:?}");
     let log = env.server.request_log();
-    // One request per object (12), each a server-side apply; nothing stored.
+    // One request per object (12): the Namespace apply, which returns the inventory, then one
+    // GET per object, whose proof shows that applying it again would change nothing.
     assert_eq!(log.len(), all.len(), "{log:#?}");
     assert!(
-        log.iter()
-            .all(|r| r.verb == "apply" && r.content_type.starts_with("application/apply-patch")),
+        log[0].verb == "apply" && log[0].path == format!("/api/v1/namespaces/{NS}"),
         "{log:#?}"
     );
+    assert!(log[1..].iter().all(|r| r.verb == "get"), "{log:#?}");
     assert!(log.iter().all(|r| !r.query.contains("dryRun")), "{log:#?}");
     assert_eq!(
         env.server.resource_version(),
@@ -608,7 +609,8 @@ async fn transient_failures_are_retried_and_answers_are_not() {
         .count();
     assert_eq!(secret_applies, 3, "two 503s and one success");
 
-    // A 422 is an answer: one attempt, the object named as failed.
+    // A 422 is an answer: one attempt, the object named as failed. (A new credential changes
+    // the agent's Deployment, so it is applied rather than proven unchanged.)
     faults.clear();
     env.server.clear_request_log();
     faults.add(
@@ -617,7 +619,12 @@ async fn transient_failures_are_retried_and_answers_are_not() {
             .kind("Deployment")
             .name("weather-agent-agent"),
     );
-    let (code, resp, _) = env.deploy("deploy-request.json", &[]).await;
+    let (code, resp, _) = env
+        .deploy(
+            "deploy-request.json",
+            &["--credential", "ANTHROPIC_API_KEY=sk-ant-new"],
+        )
+        .await;
     assert_eq!(code, 2, "{resp}");
     assert_eq!(
         with_action(&resp, "failed"),
@@ -627,7 +634,7 @@ async fn transient_failures_are_retried_and_answers_are_not() {
         .server
         .request_log()
         .iter()
-        .filter(|r| r.path.ends_with("/deployments/weather-agent-agent"))
+        .filter(|r| r.verb == "apply" && r.path.ends_with("/deployments/weather-agent-agent"))
         .count();
     assert_eq!(attempts, 1);
 }
@@ -796,4 +803,55 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
             "{object} not dry-run: {dry_runs:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeploy_applies_exactly_what_its_proofs_do_not_cover() {
+    let env = Env::new().await;
+    let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0);
+    let client = env.server.client().await.expect("client");
+    // Someone deletes the ConfigMap; a controller writes a Deployment's status.
+    let cm = "weather-agent-build-20240612-1530-config";
+    let req = http::Request::delete(format!("/api/v1/namespaces/{NS}/configmaps/{cm}"))
+        .body(Vec::new())
+        .expect("request");
+    client.request::<Value>(req).await.expect("delete");
+    let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
+    let req = http::Request::patch(format!(
+        "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
+    ))
+    .header("Content-Type", "application/merge-patch+json")
+    .body(serde_json::to_vec(&status).unwrap_or_default())
+    .expect("request");
+    client.request::<Value>(req).await.expect("status write");
+
+    env.server.clear_request_log();
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(
+        with_action(&resp, "created"),
+        vec![format!("ConfigMap/{cm}")]
+    );
+    assert_eq!(
+        with_action(&resp, "unchanged").len(),
+        actions(&resp).len() - 1,
+        "{resp}"
+    );
+    let applied: Vec<String> = env
+        .server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.verb == "apply" && r.query.ends_with("fieldManager=kubectl-astro"))
+        .map(|r| r.path)
+        .collect();
+    // The Namespace (its apply returns the inventory) and the re-created ConfigMap; the
+    // Deployment whose status moved is proven unchanged and not applied.
+    assert_eq!(
+        applied,
+        vec![
+            format!("/api/v1/namespaces/{NS}"),
+            format!("/api/v1/namespaces/{NS}/configmaps/{cm}"),
+        ]
+    );
 }

@@ -139,8 +139,10 @@ async fn reference() -> (BTreeMap<String, Value>, Vec<String>) {
     env.state().await
 }
 
-/// Prune never started before every object of the deploy that logged it was applied: in the
-/// log from `from`, every apply of an object SECOND renders precedes the first DELETE.
+/// Prune never started before every object of the deploy that logged it was applied or
+/// verified: in the log from `from`, every object SECOND renders has a 2xx apply, or a 2xx GET
+/// (an object its inventory proof showed unchanged is read, not applied), before the first
+/// DELETE.
 fn prune_after_apply(env: &Env, from: usize, objects: usize, what: &str) {
     let log = env.server.request_log();
     let log = &log[from.min(log.len())..];
@@ -151,9 +153,9 @@ fn prune_after_apply(env: &Env, from: usize, objects: usize, what: &str) {
     let applied: std::collections::BTreeSet<&str> = log[..first_delete]
         .iter()
         .filter(|r| {
-            r.verb == "apply"
-                && (200..300).contains(&r.status)
-                && r.query.ends_with("fieldManager=kubectl-astro")
+            (200..300).contains(&r.status)
+                && (r.verb == "get"
+                    || r.verb == "apply" && r.query.ends_with("fieldManager=kubectl-astro"))
                 && r.path != format!("/api/v1/namespaces/{NS}")
         })
         .map(|r| r.path.as_str())

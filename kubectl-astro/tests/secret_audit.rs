@@ -508,7 +508,15 @@ async fn every_command_path(logs: Logs) {
             .kind("Secret")
             .name("engineering-assistant-build-20260410-0800-messaging-credentials"),
     );
-    let r = run!("deploy under faults", cmd(&["deploy"], base(&flag_creds)));
+    // Rotate the Slack token too, so the messaging Secret is applied (an unchanged object
+    // that its inventory proof vouches for is not sent at all).
+    let slack = format!("SLACK_BOT_TOKEN={ROTATED}");
+    let faulted: Vec<&str> = flag_creds
+        .iter()
+        .copied()
+        .chain(["--credential", slack.as_str()])
+        .collect();
+    let r = run!("deploy under faults", cmd(&["deploy"], base(&faulted)));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("retrying in"), "{}", r.stderr);
     faults.clear();

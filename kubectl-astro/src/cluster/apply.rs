@@ -1,11 +1,14 @@
 //! Staged server-side apply, prune and the per-object results of a deploy.
 //!
 //! Round trips: the Namespace apply (which also returns the previous inventory), an inventory
-//! write naming the objects this deploy adds (only when it adds some), then one apply per object, concurrently within a stage; the inventory is written only when something
-//! changed, and prune deletes only objects the previous inventory lists, each guarded by its
-//! labels. A redeploy with nothing to change sends one PATCH per object and stores nothing.
+//! write naming the objects this deploy adds (only when it adds some), one concurrent round of
+//! GETs of the objects the previous deploy left with a proof (see [`inventory::proof`]), then
+//! one apply per object whose proof does not hold, concurrently within a stage; the inventory
+//! is written only when something changed, and prune deletes only objects the previous
+//! inventory lists, each guarded by its labels. A redeploy with nothing to change sends the
+//! Namespace apply and one GET per other object, and stores nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -189,7 +192,7 @@ pub async fn deploy(
     // lists, since no later deploy would prune it. An empty state means "applied, outcome not
     // known yet"; a later deploy that no longer renders it prunes it (or finds it gone). Only
     // a deploy that adds objects to an existing namespace pays this request: a no-change
-    // redeploy stays one PATCH per object, and a namespace this deploy just created holds
+    // redeploy stays one request per object, and a namespace this deploy just created holds
     // nothing yet (should the deploy be cut short, the next one finds no inventory and
     // recovers it by labels, above).
     let mut recorded = old.clone();
@@ -213,12 +216,28 @@ pub async fn deploy(
             .map_err(|e| fatal(&e, &format!("Namespace/{ns}: recording the inventory")))?;
     }
 
+    // Objects the previous deploy left with a proof: one concurrent round of GETs shows which
+    // still hold it, and those are not applied at all — re-applying them would change nothing.
+    let live = if fresh_namespace {
+        BTreeMap::new()
+    } else {
+        live_of_proven(cluster, manifests, &old, opts).await
+    };
+
     // Stages 2…: every other object, concurrently within a stage.
     for stage in STAGES {
         let batch: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == *stage).collect();
         tracing::info!(stage = ?stage, objects = batch.len(), "stage start");
         let results: Vec<(ResourceResult, Option<String>)> = futures::stream::iter(batch)
-            .map(|m| apply_one(cluster, m, &old, opts))
+            .map(|m| {
+                apply_one(
+                    cluster,
+                    m,
+                    &old,
+                    live.get(&inventory::key(m.kind, &m.name)),
+                    opts,
+                )
+            })
             .buffered(opts.concurrency.max(1))
             .collect()
             .await;
@@ -320,11 +339,43 @@ async fn recover(
     Ok(())
 }
 
-/// Applies one object; returns its result and, on success, its fingerprint.
+/// The live objects, by inventory key, of the manifests whose previous token carries a proof.
+/// A GET that fails leaves its object out: it is then applied, which reports any real problem.
+async fn live_of_proven(
+    cluster: &Cluster,
+    manifests: &[Manifest],
+    old: &Inventory,
+    opts: &ApplyOptions,
+) -> BTreeMap<String, Value> {
+    let proven = manifests.iter().filter(|m| {
+        m.kind != Kind::Namespace
+            && old
+                .objects
+                .get(&inventory::key(m.kind, &m.name))
+                .and_then(|t| inventory::proof_of(t))
+                .is_some()
+    });
+    futures::stream::iter(proven)
+        .map(|m| async move {
+            if opts.is_interrupted() {
+                return None;
+            }
+            let reply = cluster.get(m.kind, &m.namespace, &m.name).await.ok()?;
+            Some((inventory::key(m.kind, &m.name), reply.object))
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .filter_map(|found| async move { found })
+        .collect()
+        .await
+}
+
+/// Applies one object (unless `live` proves re-applying it would change nothing); returns its
+/// result and, on success, its inventory token.
 async fn apply_one(
     cluster: &Cluster,
     m: &Manifest,
     old: &Inventory,
+    live: Option<&Value>,
     opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
     if opts.is_interrupted() {
@@ -342,6 +393,12 @@ async fn apply_one(
     }
     let force = opts.force_conflicts;
     let key = inventory::key(m.kind, &m.name);
+    if let Some(live) = live
+        && let Some(recorded) = old.objects.get(&key).and_then(|t| inventory::proof_of(t))
+        && inventory::proof(&cluster.field_manager, live, &m.object).as_deref() == Some(recorded)
+    {
+        return proven_unchanged(cluster, m, live, opts).await;
+    }
     let mut attempt = cluster
         .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
         .await;
@@ -400,6 +457,41 @@ async fn apply_one(
             None,
         ),
     }
+}
+
+/// The result of an object whose proof holds: nothing is applied, only a store password the
+/// Secret lacks is still generated.
+async fn proven_unchanged(
+    cluster: &Cluster,
+    m: &Manifest,
+    live: &Value,
+    opts: &ApplyOptions,
+) -> (ResourceResult, Option<String>) {
+    let mut action = ResourceAction::Unchanged;
+    let mut stored = None;
+    if m.kind == Kind::Secret {
+        match generate_missing(cluster, m, live, &opts.generated).await {
+            Ok(Some(updated)) => {
+                action = ResourceAction::Configured;
+                stored = Some(updated.object);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let failed = ResourceAction::Failed;
+                return (
+                    result(m.kind, &m.name, &m.namespace, failed, Some(describe(&e))),
+                    None,
+                );
+            }
+        }
+    }
+    let stored = stored.as_ref().unwrap_or(live);
+    let print = inventory::state(m.kind, stored, &m.object);
+    let proof = inventory::proof(&cluster.field_manager, stored, &m.object);
+    (
+        result(m.kind, &m.name, &m.namespace, action, None),
+        Some(inventory::token(print, proof)),
+    )
 }
 
 /// Writes a freshly generated password into a store Secret that does not hold one yet, under
