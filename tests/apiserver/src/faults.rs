@@ -16,8 +16,13 @@ pub struct LoggedRequest {
     pub query: String,
     /// Request `Content-Type` ("" if none).
     pub content_type: String,
-    /// Response status code (0 if the connection was dropped).
+    /// Response status code: 0 when a [`FaultAction::DropConnection`] closed the connection
+    /// before the request was handled; after a [`FaultAction::DropAfterCommit`], the status the
+    /// server computed (the write happened) although the client never received it — see
+    /// `dropped`.
     pub status: u16,
+    /// The connection was closed without sending the answer (either drop fault).
+    pub dropped: bool,
     /// Kubernetes verb (`get`, `list`, `create`, `update`, `patch`, `apply`, `delete`, ...), "" for non-resource paths.
     pub verb: String,
 }
@@ -36,8 +41,14 @@ pub enum FaultAction {
         /// `Retry-After` seconds; also sets `details.retryAfterSeconds`.
         retry_after: Option<u64>,
     },
-    /// Close the connection without answering.
+    /// Close the connection without answering; the request is not handled (nothing is written).
     DropConnection,
+    /// Handle the request normally — a write is committed, the resourceVersion moves, watchers
+    /// see the event, the log records the real status with `dropped: true` — then close the
+    /// connection without sending the answer: the client sees a connection error for a write
+    /// that happened (an API server whose reply is lost to a dead connection or a proxy
+    /// timeout). A client that retries must cope with its write already being there.
+    DropAfterCommit,
     /// Only delay, then handle normally.
     DelayOnly,
 }
@@ -88,6 +99,11 @@ impl Fault {
     /// Drop the connection of matching requests.
     pub fn drop_connection() -> Self {
         Self::with(FaultAction::DropConnection)
+    }
+    /// Handle matching requests (commit their writes), then drop the connection without
+    /// sending the answer (see [`FaultAction::DropAfterCommit`]).
+    pub fn drop_after_commit() -> Self {
+        Self::with(FaultAction::DropAfterCommit)
     }
     /// Only delay matching requests.
     pub fn delay_only(d: Duration) -> Self {

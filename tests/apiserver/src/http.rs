@@ -275,6 +275,7 @@ async fn handle(
         query: raw_query.clone(),
         content_type: content_type_full.clone(),
         status: 0,
+        dropped: false,
         verb: verb.to_string(),
     };
     let finish = |log: &mut LoggedRequest, resp: Response<RespBody>| {
@@ -293,7 +294,8 @@ async fn handle(
         }
     };
 
-    // Faults.
+    // Faults. `answer_lost`: handle the request, then drop the answer (DropAfterCommit).
+    let mut answer_lost = false;
     if let Some(res) = target_res {
         let d = inner.faults.decide(&Target {
             verb,
@@ -307,6 +309,7 @@ async fn handle(
         }
         match d.action {
             Some(FaultAction::DropConnection) => {
+                log.dropped = true;
                 finish(&mut log, empty());
                 if let Ok(mut l) = inner.log.lock()
                     && let Some(last) = l.last_mut()
@@ -315,6 +318,7 @@ async fn handle(
                 }
                 return Err(Dropped);
             }
+            Some(FaultAction::DropAfterCommit) => answer_lost = true,
             Some(FaultAction::Status {
                 code,
                 reason,
@@ -445,6 +449,13 @@ async fn handle(
             }
         }
     };
+    if answer_lost {
+        // The request was handled (a write is committed); the log keeps the status the client
+        // would have seen, and hyper closes the connection without sending it.
+        log.dropped = true;
+        finish(&mut log, resp);
+        return Err(Dropped);
+    }
     Ok(finish(&mut log, resp))
 }
 
