@@ -167,18 +167,9 @@ async fn a_field_owned_by_another_manager_is_a_named_conflict_until_forced() {
     let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 0);
     // Another manager takes over a field we own.
-    let client = env.server.client().await.expect("client");
-    let cm = "weather-agent-build-20240612-1530-config";
-    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": cm, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
-    let req = http::Request::patch(format!(
-        "/api/v1/namespaces/{NS}/configmaps/{cm}?fieldManager=platform-team&force=true"
-    ))
-    .header("Content-Type", "application/apply-patch+yaml")
-    .body(serde_json::to_vec(&body).unwrap_or_default())
-    .expect("request");
-    let taken = client.request::<Value>(req).await.expect("takeover apply");
+    let taken = take_over_default_units(&env).await;
     assert_eq!(taken["data"]["DEFAULT_UNITS"], "imperial", "{taken}");
+    let cm = CONFIG_MAP;
 
     let (code, resp, _) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 2, "{resp}");
@@ -713,17 +704,8 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
 
     // Drift: another manager takes a field we own. Only that object is dry-run, and the diff
     // shows the value it would restore.
-    let client = env.server.client().await.expect("client");
-    let cm = "weather-agent-build-20240612-1530-config";
-    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": cm, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
-    let req = http::Request::patch(format!(
-        "/api/v1/namespaces/{NS}/configmaps/{cm}?fieldManager=platform-team&force=true"
-    ))
-    .header("Content-Type", "application/apply-patch+yaml")
-    .body(serde_json::to_vec(&body).unwrap_or_default())
-    .expect("request");
-    client.request::<Value>(req).await.expect("takeover apply");
+    take_over_default_units(&env).await;
+    let cm = CONFIG_MAP;
     let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -743,14 +725,7 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
         .deploy("deploy-request.json", &["--force-conflicts"])
         .await;
     assert_eq!(code, 0);
-    let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
-    let req = http::Request::patch(format!(
-        "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
-    ))
-    .header("Content-Type", "application/merge-patch+json")
-    .body(serde_json::to_vec(&status).unwrap_or_default())
-    .expect("request");
-    client.request::<Value>(req).await.expect("status write");
+    write_agent_status(&env).await;
     let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
     assert_eq!(
         (code, out.as_str(), dry_runs.len()),
@@ -810,21 +785,14 @@ async fn redeploy_applies_exactly_what_its_proofs_do_not_cover() {
     let env = Env::new().await;
     let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 0);
-    let client = env.server.client().await.expect("client");
     // Someone deletes the ConfigMap; a controller writes a Deployment's status.
-    let cm = "weather-agent-build-20240612-1530-config";
+    let cm = CONFIG_MAP;
     let req = http::Request::delete(format!("/api/v1/namespaces/{NS}/configmaps/{cm}"))
         .body(Vec::new())
         .expect("request");
+    let client = env.server.client().await.expect("client");
     client.request::<Value>(req).await.expect("delete");
-    let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
-    let req = http::Request::patch(format!(
-        "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
-    ))
-    .header("Content-Type", "application/merge-patch+json")
-    .body(serde_json::to_vec(&status).unwrap_or_default())
-    .expect("request");
-    client.request::<Value>(req).await.expect("status write");
+    write_agent_status(&env).await;
 
     env.server.clear_request_log();
     let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
@@ -854,4 +822,35 @@ async fn redeploy_applies_exactly_what_its_proofs_do_not_cover() {
             format!("/api/v1/namespaces/{NS}/configmaps/{cm}"),
         ]
     );
+}
+
+/// The weather agent's ConfigMap (examples/deploy-request.json).
+const CONFIG_MAP: &str = "weather-agent-build-20240612-1530-config";
+
+/// Another field manager, `platform-team`, takes over `data.DEFAULT_UNITS` of [`CONFIG_MAP`]
+/// with a forced apply of another value; returns the stored ConfigMap.
+async fn take_over_default_units(env: &Env) -> Value {
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": CONFIG_MAP, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
+    let req = http::Request::patch(format!(
+        "/api/v1/namespaces/{NS}/configmaps/{CONFIG_MAP}?fieldManager=platform-team&force=true"
+    ))
+    .header("Content-Type", "application/apply-patch+yaml")
+    .body(serde_json::to_vec(&body).unwrap_or_default())
+    .expect("request");
+    let client = env.server.client().await.expect("client");
+    client.request::<Value>(req).await.expect("takeover apply")
+}
+
+/// A controller writes the weather agent Deployment's status (through `/status`).
+async fn write_agent_status(env: &Env) {
+    let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
+    let req = http::Request::patch(format!(
+        "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
+    ))
+    .header("Content-Type", "application/merge-patch+json")
+    .body(serde_json::to_vec(&status).unwrap_or_default())
+    .expect("request");
+    let client = env.server.client().await.expect("client");
+    client.request::<Value>(req).await.expect("status write");
 }

@@ -152,16 +152,8 @@ async fn client_certificate_user_outside_the_allow_list_is_forbidden() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_of_another_ca_is_unauthorized() {
     let server = client_cert_server("deployer").await;
-    let other = TestApiServer::start_with(ServerOptions {
-        tls: true,
-        ..ServerOptions::default()
-    })
-    .await
-    .expect("second test-apiserver starts");
-    // Same CN, the one the allow-list admits, but signed by the other server's CA.
-    let (cert, key) = other
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
+    // Same CN, the one the allow-list admits, but signed by another server's CA.
+    let (cert, key) = certificate_of_another_ca("deployer").await;
     let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let (code, stdout, stderr) = env.run(&Env::deploy_args("deploy-request.json", &[])).await;
@@ -265,15 +257,7 @@ async fn kubectl_accepts_the_client_certificate_kubeconfig() {
     assert!(stdout.lines().any(|l| l == "namespace/default"), "{stdout}");
 
     // Another CA's certificate: kubectl sends it too (same issuer name) and gets the 401.
-    let other = TestApiServer::start_with(ServerOptions {
-        tls: true,
-        ..ServerOptions::default()
-    })
-    .await
-    .expect("second test-apiserver starts");
-    let (cert, key) = other
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
+    let (cert, key) = certificate_of_another_ca("deployer").await;
     let foreign = env.dir.path().join("foreign-kubeconfig");
     std::fs::write(
         &foreign,
@@ -287,4 +271,18 @@ async fn kubectl_accepts_the_client_certificate_kubeconfig() {
         stderr.contains("You must be logged in to the server (Unauthorized)"),
         "{stderr}"
     );
+}
+
+/// A client certificate (PEM certificate, PEM key) for `user` signed by the CA of another,
+/// throwaway TLS test-apiserver: same issuer name as every test server's CA, other key.
+async fn certificate_of_another_ca(user: &str) -> (String, String) {
+    let other = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("second test-apiserver starts");
+    other
+        .client_certificate(user, &[])
+        .expect("client certificate")
 }

@@ -45,12 +45,7 @@ async fn b80_client_certificate_cn_is_the_user_and_o_the_groups() {
     )
     .await;
 
-    let (cert, key) = s.client_certificate("alice", &[]).expect("alice cert");
-    let alice: Api<ConfigMap> = Api::default_namespaced(
-        s.client_with_certificate(&cert, &key)
-            .await
-            .expect("client"),
-    );
+    let alice = configmaps_as(&s, "alice", &[]).await;
     alice
         .list(&ListParams::default())
         .await
@@ -68,14 +63,7 @@ async fn b80_client_certificate_cn_is_the_user_and_o_the_groups() {
     );
 
     // The second O value is a group too.
-    let (cert, key) = s
-        .client_certificate("bob", &["team-b", "deployers"])
-        .expect("bob cert");
-    let bob: Api<ConfigMap> = Api::default_namespaced(
-        s.client_with_certificate(&cert, &key)
-            .await
-            .expect("client"),
-    );
+    let bob = configmaps_as(&s, "bob", &["team-b", "deployers"]).await;
     bob.create(&PostParams::default(), &configmap("b"))
         .await
         .expect("a member of deployers may create");
@@ -146,12 +134,7 @@ async fn b80_client_certificate_user_without_tokens() {
     );
     assert_eq!(code, 403);
     assert!(message.contains("User \"system:anonymous\""), "{message}");
-    let (cert, key) = s.client_certificate("alice", &[]).expect("cert");
-    let alice: Api<ConfigMap> = Api::default_namespaced(
-        s.client_with_certificate(&cert, &key)
-            .await
-            .expect("client"),
-    );
+    let alice = configmaps_as(&s, "alice", &[]).await;
     alice
         .list(&ListParams::default())
         .await
@@ -164,4 +147,17 @@ fn pem_body(pem: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(body)
         .expect("PEM body is base64")
+}
+
+/// ConfigMaps in the default namespace through a client holding a certificate of `s`'s CA
+/// for `user` in `groups`.
+async fn configmaps_as(s: &TestApiServer, user: &str, groups: &[&str]) -> Api<ConfigMap> {
+    let (cert, key) = s
+        .client_certificate(user, groups)
+        .expect("client certificate");
+    Api::default_namespaced(
+        s.client_with_certificate(&cert, &key)
+            .await
+            .expect("client"),
+    )
 }
