@@ -86,10 +86,13 @@ pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
 
 /// Proof that applying `applied` again would change nothing, for an object the server
 /// `stored` after our apply of it: `c:<hash of the body we sent> m:<hash of our field
-/// manager's Apply entry in managedFields>`. Server-side apply is idempotent, so while both
-/// hold — the same body, and nobody has taken, dropped or changed a field we own (any of that
-/// rewrites our entry; a re-create drops it) — re-applying is a no-op and `diff` needs no
-/// dry-run. `None` when the object carries no entry of ours.
+/// manager's Apply entry in managedFields>`. Server-side apply is idempotent — a re-apply
+/// that changes nothing stores nothing and leaves our entry's `time` alone (apiserver
+/// behaviour B48) — so while both hold — the same body, and nobody has taken, dropped or
+/// changed a field we own (a forced apply or an update of one of our fields removes it from
+/// our set, B43/B45; a re-create drops the entry) — re-applying is a no-op, and neither
+/// `diff` nor `deploy` needs to send it. The entry is hashed as the server serialized it,
+/// which is deterministic (B38). `None` when the object carries no entry of ours.
 pub fn proof(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
     let entry = stored
         .pointer("/metadata/managedFields")?
