@@ -38,7 +38,11 @@ fn case_dir(case: &str) -> PathBuf {
 
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-astro"));
-    cmd.current_dir(dir).args(args).stdin(Stdio::null());
+    // Exact stderr is asserted: a developer's RUST_LOG must not add log lines to it.
+    cmd.current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
     }

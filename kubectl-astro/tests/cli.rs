@@ -6,6 +6,7 @@ use std::process::Command;
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
         .args(args)
+        .env_remove("RUST_LOG") // stderr is asserted; a developer's RUST_LOG would add to it
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("kubectl-astro runs");
