@@ -194,7 +194,9 @@ impl Cluster {
             let attempt = attempts.load(std::sync::atomic::Ordering::Relaxed);
             let (status, reason, backoff_ms) = (e.code, &e.reason, delay.as_millis() as u64);
             let retry_after_s = e.retry_after.map(|d| d.as_secs());
-            tracing::info!(
+            // Debug, not info: the `retrying in …` line below already tells every user; -vv
+            // adds which request, which attempt and why.
+            tracing::debug!(
                 %method, %path, attempt, backoff_ms, retry_after_s, status, %reason, "retrying"
             );
             eprintln!("retrying in {}ms: {e}", delay.as_millis())
