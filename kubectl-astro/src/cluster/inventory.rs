@@ -94,6 +94,10 @@ pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
 /// `diff` nor `deploy` needs to send it. The entry is hashed as the server serialized it,
 /// which is deterministic (B38). `None` when the object carries no entry of ours.
 pub fn proof(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
+    // An object on its way out proves nothing: it is applied, and that says what happens.
+    if stored.pointer("/metadata/deletionTimestamp").is_some() {
+        return None;
+    }
     let entry = stored
         .pointer("/metadata/managedFields")?
         .as_array()?
@@ -292,6 +296,10 @@ mod tests {
         assert_ne!(proof("kubectl-astro", &stored, &changed), Some(p.clone()));
         // No entry of ours (re-created by someone else, or another manager name): none.
         assert_eq!(proof("someone-else", &stored, &applied), None);
+        // Being deleted: none, whatever the entry says.
+        let mut deleting = stored.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-01-03T00:00:00Z");
+        assert_eq!(proof("kubectl-astro", &deleting, &applied), None);
         // Tokens carry state then proof; old tokens are state only.
         let t = token("rv:5".into(), Some(p.clone()));
         assert_eq!(state_of(&t), "rv:5");
