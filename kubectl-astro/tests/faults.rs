@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Env, NS, strip_bookkeeping};
+use support::{Env, NS, created_once, strip_bookkeeping};
 use test_apiserver::Fault;
 
 const FIRST: &str = "deploy-request-web.yaml";
@@ -283,20 +283,6 @@ async fn reference() -> (BTreeMap<String, Value>, BTreeSet<String>) {
         assert_eq!(code, 0, "{resp} {stderr}");
     }
     env.state().await
-}
-
-/// No object created twice: a second 201 for a path needs a successful DELETE in between (a
-/// Job replaced because its template is immutable).
-fn created_once(env: &Env, what: &str) {
-    let mut alive: BTreeMap<String, bool> = BTreeMap::new();
-    for r in env.server.request_log() {
-        if r.status == 201 {
-            let was = alive.insert(r.path.clone(), true).unwrap_or(false);
-            assert!(!was, "{what}: {} created twice", r.path);
-        } else if r.method == "DELETE" && (200..300).contains(&r.status) {
-            alive.insert(r.path.clone(), false);
-        }
-    }
 }
 
 /// One cell: `faults` active for both deploys, then off; checked against `want`.

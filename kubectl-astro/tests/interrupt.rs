@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Env, NS, strip_bookkeeping};
+use support::{Env, NS, created_once, strip_bookkeeping};
 use test_apiserver::Fault;
 
 const FIRST: &str = "deploy-request-web.yaml";
@@ -170,19 +170,6 @@ fn prune_after_apply(env: &Env, from: usize, objects: usize, what: &str) {
 /// A prune DELETE (the Job's delete is its replacement: its template is immutable).
 fn is_prune(r: &test_apiserver::LoggedRequest) -> bool {
     r.method == "DELETE" && !r.path.contains("/jobs/")
-}
-
-/// No 201 for a path that exists (a DELETE in between allows a re-create).
-fn created_once(env: &Env, what: &str) {
-    let mut alive: BTreeMap<String, bool> = BTreeMap::new();
-    for r in env.server.request_log() {
-        if r.status == 201 {
-            let was = alive.insert(r.path.clone(), true).unwrap_or(false);
-            assert!(!was, "{what}: {} created twice", r.path);
-        } else if r.method == "DELETE" && (200..300).contains(&r.status) {
-            alive.insert(r.path.clone(), false);
-        }
-    }
 }
 
 fn assert_same(

@@ -173,3 +173,18 @@ fn replace_str(v: &mut Value, from: &str, to: &str) {
         _ => {}
     }
 }
+
+/// No object created twice: a second 201 for a path needs a successful DELETE in between (a
+/// Job replaced because its template is immutable, a pruned object deployed again). The log
+/// keeps the real status of a write whose answer was lost, so a retried create counts too.
+pub fn created_once(env: &Env, what: &str) {
+    let mut alive: std::collections::BTreeMap<String, bool> = Default::default();
+    for r in env.server.request_log() {
+        if r.status == 201 {
+            let was = alive.insert(r.path.clone(), true).unwrap_or(false);
+            assert!(!was, "{what}: {} created twice", r.path);
+        } else if r.method == "DELETE" && (200..300).contains(&r.status) {
+            alive.insert(r.path.clone(), false);
+        }
+    }
+}
