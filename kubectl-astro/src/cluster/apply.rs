@@ -199,7 +199,10 @@ pub async fn deploy(
     for k in wanted.iter().filter(|k| !old.objects.contains_key(*k)) {
         recorded.objects.insert(k.clone(), String::new());
     }
-    if !fresh_namespace && recorded != old {
+    let record = async {
+        if fresh_namespace || recorded == old {
+            return Ok(());
+        }
         tracing::debug!(
             objects = recorded.objects.len(),
             "recording objects before creating them"
@@ -213,16 +216,20 @@ pub async fn deploy(
                 &recorded.apply_body(ns),
             )
             .await
-            .map_err(|e| fatal(&e, &format!("Namespace/{ns}: recording the inventory")))?;
-    }
-
+            .map(|_| ())
+    };
     // Objects the previous deploy left with a proof: one concurrent round of GETs shows which
     // still hold it, and those are not applied at all — re-applying them would change nothing.
-    let live = if fresh_namespace {
-        BTreeMap::new()
-    } else {
-        live_of_proven(cluster, manifests, &old, opts).await
+    // The GETs write nothing, so they share a round trip with the inventory write above.
+    let proven = async {
+        if fresh_namespace {
+            BTreeMap::new()
+        } else {
+            live_of_proven(cluster, manifests, &old, opts).await
+        }
     };
+    let (recorded_ok, live) = futures::join!(record, proven);
+    recorded_ok.map_err(|e| fatal(&e, &format!("Namespace/{ns}: recording the inventory")))?;
 
     // Stages 2…: every other object, concurrently within a stage.
     for stage in STAGES {
