@@ -460,6 +460,9 @@ async fn handle(
 }
 
 fn dispatch(inner: &Inner, verb: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
+    if let Some(out) = crate::optimistic::write(&inner.state, verb, ctx) {
+        return out;
+    }
     let mut st = crate::util::lock(&inner.state);
     match ctx.sub {
         None => {}

@@ -17,6 +17,7 @@ pub mod fieldpath;
 mod http;
 pub mod lastapplied;
 pub mod managed;
+mod optimistic;
 pub mod patch;
 pub mod protobuf;
 pub mod query;

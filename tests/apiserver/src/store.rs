@@ -77,6 +77,31 @@ impl State {
         obj
     }
 
+    /// Stores a change computed on a scratch copy of this state (`optimistic`): the scratch
+    /// state's stored object and event, and the reply built from it, get a fresh
+    /// resourceVersion of this state; nothing is copied again.
+    pub(crate) fn replay(
+        &mut self,
+        key: Key,
+        mut change: Event,
+        stored: &mut Value,
+        reply: &mut Value,
+    ) {
+        let rv = self.next_rv();
+        for obj in [&mut change.object, &mut *stored, &mut *reply] {
+            if let Some(Value::Object(md)) = obj.get_mut("metadata") {
+                md.insert("resourceVersion".into(), Value::String(rv.to_string()));
+            }
+        }
+        let existed = self.objects.insert(key, std::mem::take(stored)).is_some();
+        change.rv = rv;
+        change.kind = if existed { "MODIFIED" } else { "ADDED" };
+        if self.events.len() >= EVENT_HISTORY {
+            self.events.pop_front();
+        }
+        self.events.push_back(change);
+    }
+
     fn record(&mut self, rv: u64, res: &ResourceDef, ns: &str, kind: &'static str, object: Value) {
         if self.events.len() >= EVENT_HISTORY {
             self.events.pop_front();
