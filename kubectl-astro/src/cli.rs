@@ -113,7 +113,7 @@ pub struct RequestArgs {
     /// One build record file to deploy (YAML or JSON).
     #[arg(long, value_name = "FILE", conflicts_with = "catalog")]
     pub build: Option<PathBuf>,
-    /// Build catalog directory: <account>/<agent>/<build_id>.yaml.
+    /// Build catalog directory: DIR/ACCOUNT/AGENT/BUILD_ID.yaml.
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
 }

@@ -64,7 +64,7 @@ pub struct Fault {
     pub name: Option<String>,
     /// Namespace to match.
     pub namespace: Option<String>,
-    /// Chance in [0,1] that a matching request is hit (drawn from the seeded generator).
+    /// Chance (0.0 to 1.0) that a matching request is hit (drawn from the seeded generator).
     pub probability: f64,
     /// How many hits at most (None = unlimited).
     pub times: Option<u32>,
