@@ -3,7 +3,12 @@
 use test_apiserver::{ServerOptions, TestApiServer};
 
 fn usage() -> ! {
-    eprintln!("usage: test-apiserver [--port PORT] [--kubeconfig-out FILE] [--controller]");
+    eprintln!(
+        "usage: test-apiserver [--port PORT] [--kubeconfig-out FILE] [--controller] [--tls \
+         [--client-cert USER]]\n\
+         --tls serves HTTPS with a fresh CA (the kubeconfig trusts it); --client-cert USER makes \
+         the kubeconfig authenticate as USER with a certificate that CA signed"
+    );
     std::process::exit(2)
 }
 
@@ -11,6 +16,7 @@ fn usage() -> ! {
 async fn main() -> anyhow::Result<()> {
     let mut opts = ServerOptions::default();
     let mut kubeconfig_out = None;
+    let mut client_cert_user = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -22,12 +28,25 @@ async fn main() -> anyhow::Result<()> {
             }
             "--kubeconfig-out" => kubeconfig_out = Some(args.next().unwrap_or_else(|| usage())),
             "--controller" => opts.controller = true,
+            "--tls" => opts.tls = true,
+            "--client-cert" => client_cert_user = Some(args.next().unwrap_or_else(|| usage())),
             _ => usage(),
         }
     }
+    if client_cert_user.is_some() && !opts.tls {
+        eprintln!("--client-cert needs --tls");
+        usage();
+    }
     let server = TestApiServer::start_with(opts).await?;
     if let Some(path) = kubeconfig_out {
-        server.write_kubeconfig(std::path::Path::new(&path))?;
+        let kubeconfig = match &client_cert_user {
+            Some(user) => {
+                let (cert, key) = server.client_certificate(user, &[])?;
+                server.kubeconfig_yaml_with_client_cert(&cert, &key)
+            }
+            None => server.kubeconfig_yaml(),
+        };
+        std::fs::write(&path, kubeconfig)?;
         eprintln!("kubeconfig written to {path}");
     }
     println!("{}", server.base_url());
