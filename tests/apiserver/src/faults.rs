@@ -25,6 +25,9 @@ pub struct LoggedRequest {
     pub dropped: bool,
     /// Kubernetes verb (`get`, `list`, `create`, `update`, `patch`, `apply`, `delete`, ...), "" for non-resource paths.
     pub verb: String,
+    /// The authenticated user (B80: from the client certificate, the bearer token, or
+    /// `system:anonymous`); "" when authentication failed (401).
+    pub user: String,
 }
 
 /// What a fault does.

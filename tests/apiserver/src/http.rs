@@ -277,6 +277,7 @@ async fn handle(
         status: 0,
         dropped: false,
         verb: verb.to_string(),
+        user: String::new(),
     };
     let finish = |log: &mut LoggedRequest, resp: Response<RespBody>| {
         log.status = resp.status().as_u16();
@@ -288,7 +289,10 @@ async fn handle(
 
     // Authentication (B80): client certificate, then bearer token, then anonymous.
     let user = match inner.auth.authenticate(&cert, authz.as_deref()) {
-        Authn::User(u) => u,
+        Authn::User(u) => {
+            log.user = u.name.clone();
+            u
+        }
         Authn::Unauthorized => {
             return Ok(finish(&mut log, error_response(&ApiError::unauthorized())));
         }

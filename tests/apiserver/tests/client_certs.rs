@@ -69,6 +69,9 @@ async fn b80_client_certificate_cn_is_the_user_and_o_the_groups() {
         .expect("a member of deployers may create");
 
     assert!(s.client_certificate("carol", &["a", "b", "c"]).is_err());
+    // The request log names who sent each request.
+    let users: Vec<String> = s.request_log().into_iter().map(|r| r.user).collect();
+    assert_eq!(users, ["alice", "alice", "bob"], "{users:?}");
 }
 
 /// B80: a certificate signed by another CA passes the handshake and is refused with 401,
@@ -101,6 +104,8 @@ async fn b80_client_certificate_of_another_ca_is_401() {
             .expect_err("untrusted cert"),
     );
     assert_eq!((code, message.as_str()), (401, "Unauthorized"));
+    let refused = s.request_log().pop().expect("logged");
+    assert_eq!((refused.status, refused.user.as_str()), (401, ""));
     // The same request without a certificate is anonymous and allowed.
     let anonymous: Api<ConfigMap> = Api::default_namespaced(
         kube::Client::try_from({
@@ -114,6 +119,11 @@ async fn b80_client_certificate_of_another_ca_is_401() {
         .list(&ListParams::default())
         .await
         .expect("anonymous allowed");
+    let allowed = s.request_log().pop().expect("logged");
+    assert_eq!(
+        (allowed.status, allowed.user.as_str()),
+        (200, "system:anonymous")
+    );
 }
 
 /// B80: without token authentication configured (everyone else is `system:anonymous`), a
