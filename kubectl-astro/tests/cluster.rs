@@ -857,3 +857,71 @@ async fn write_agent_status(env: &Env) {
     let client = env.server.client().await.expect("client");
     client.request::<Value>(req).await.expect("status write");
 }
+
+/// The apply stages, read from the order in which the server finished the requests: every
+/// NetworkPolicy before any Secret or ConfigMap, those (generated password included) before
+/// any Service, workload or Ingress — and those three in one stage: with every Service apply
+/// held up by 300 ms, the Deployments, StatefulSets, Jobs, CronJob and Ingress are applied
+/// while the Services are still pending, not after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_then_config_then_services_workloads_and_ingresses_together() {
+    use test_apiserver::Fault;
+    let env = Env::new().await;
+    env.server.faults().add(
+        Fault::delay_only(std::time::Duration::from_millis(300))
+            .verb("apply")
+            .kind("Service"),
+    );
+    let (code, resp, stderr) = env
+        .deploy("support-agent-request.yaml", &["--network-policy"])
+        .await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let order: Vec<String> = env
+        .server
+        .request_log()
+        .iter()
+        .filter(|r| r.verb == "apply")
+        .filter_map(|r| r.path.split('/').rev().nth(1).map(str::to_string))
+        .collect();
+    let position = |plural: &str, which: fn(usize, usize) -> usize| {
+        order
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.as_str() == plural)
+            .map(|(i, _)| i)
+            .reduce(which)
+            .unwrap_or_else(|| panic!("no {plural} applied: {order:?}"))
+    };
+    let first = |plural: &str| position(plural, usize::min);
+    let last = |plural: &str| position(plural, usize::max);
+    let config_done = last("secrets").max(last("configmaps"));
+    assert!(
+        last("networkpolicies") < first("secrets").min(first("configmaps")),
+        "{order:?}"
+    );
+    for later in [
+        "services",
+        "deployments",
+        "statefulsets",
+        "jobs",
+        "cronjobs",
+        "ingresses",
+    ] {
+        assert!(
+            config_done < first(later),
+            "{later} before config: {order:?}"
+        );
+    }
+    for workload in [
+        "deployments",
+        "statefulsets",
+        "jobs",
+        "cronjobs",
+        "ingresses",
+    ] {
+        assert!(
+            last(workload) < first("services"),
+            "{workload} waited for the delayed Services: {order:?}"
+        );
+    }
+}

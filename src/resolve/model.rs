@@ -11,7 +11,10 @@ use crate::error::FieldError;
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;
 
-/// The order objects are applied in; objects of one stage do not depend on each other.
+/// The order objects are listed and applied in; objects of one stage do not depend on each
+/// other. A client may apply several stages at once where nothing in the later ones needs
+/// the earlier ones to exist first (kubectl-astro applies Services, workloads and Ingresses
+/// together).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {

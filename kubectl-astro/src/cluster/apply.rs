@@ -74,12 +74,18 @@ impl Outcome {
     }
 }
 
-const STAGES: &[Stage] = &[
-    Stage::Policy,
-    Stage::Config,
-    Stage::Service,
-    Stage::Workload,
-    Stage::Ingress,
+/// The apply stages after the Namespace, each a group of the library's [`Stage`]s: the objects
+/// of one stage are applied concurrently, the stages one after another. Only what something
+/// else needs when it starts gets a stage of its own: NetworkPolicies, so that no pod ever runs unrestricted; then
+/// Secrets and ConfigMaps, generated store passwords included, so that no container starts
+/// before what it reads exists. Services, workloads and Ingresses share the last stage, as
+/// Flux's `ApplyAllStaged` applies them: our pods take no Service environment variables
+/// (`enableServiceLinks: false`) and an ingress controller follows its Service whenever that
+/// appears, so ordering them would only cost two more round trips.
+const STAGES: &[&[Stage]] = &[
+    &[Stage::Policy],
+    &[Stage::Config],
+    &[Stage::Service, Stage::Workload, Stage::Ingress],
 ];
 
 /// Applies `manifests` (rendered from `resolved`) and prunes what the last deploy left behind.
@@ -231,24 +237,30 @@ pub async fn deploy(
     let (recorded_ok, live) = futures::join!(record, proven);
     recorded_ok.map_err(|e| fatal(&e, &format!("Namespace/{ns}: recording the inventory")))?;
 
-    // Stages 2…: every other object, concurrently within a stage.
-    for stage in STAGES {
-        let batch: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == *stage).collect();
-        tracing::info!(stage = ?stage, objects = batch.len(), "stage start");
-        let results: Vec<(ResourceResult, Option<String>)> = futures::stream::iter(batch)
-            .map(|m| {
-                apply_one(
-                    cluster,
-                    m,
-                    &old,
-                    live.get(&inventory::key(m.kind, &m.name)),
-                    opts,
-                )
-            })
-            .buffered(opts.concurrency.max(1))
-            .collect()
-            .await;
-        for (res, print) in results {
+    // Then every other object, stage by stage, concurrently within a stage.
+    for stages in STAGES {
+        let batch: Vec<&Manifest> = manifests
+            .iter()
+            .filter(|m| stages.contains(&m.stage))
+            .collect();
+        if batch.is_empty() {
+            continue;
+        }
+        tracing::info!(stage = ?stages, objects = batch.len(), "stage start");
+        // Unordered, so that one slow object holds one slot, not the whole stage; the results
+        // are put back in manifest order.
+        let mut results: Vec<(usize, (ResourceResult, Option<String>))> =
+            futures::stream::iter(batch.into_iter().enumerate())
+                .map(|(i, m)| {
+                    let live = live.get(&inventory::key(m.kind, &m.name));
+                    let old = &old;
+                    async move { (i, apply_one(cluster, m, old, live, opts).await) }
+                })
+                .buffer_unordered(opts.concurrency.max(1))
+                .collect()
+                .await;
+        results.sort_by_key(|(i, _)| *i);
+        for (_, (res, print)) in results {
             tracing::debug!(kind = %res.kind, name = %res.name, action = ?res.action, "applied");
             let key = inventory::key(
                 kind_from_str(&res.kind).unwrap_or(Kind::ConfigMap),
@@ -266,7 +278,7 @@ pub async fn deploy(
             }
             out.record(res);
         }
-        tracing::info!(stage = ?stage, failed_so_far = out.errors.len(), "stage done");
+        tracing::info!(stage = ?stages, failed_so_far = out.errors.len(), "stage done");
     }
 
     // Prune only after a complete apply: a partial or interrupted deploy never deletes
