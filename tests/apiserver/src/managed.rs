@@ -277,7 +277,28 @@ pub fn apply(
     } else {
         typed::remove_items(&merged, &to_remove, ty)
     };
-    // conflicts (B41)
+    // Conflicts (B41) and the other managers' sets (B43) need to know what changed; when this
+    // manager is the only one, nothing depends on it.
+    let others = entries
+        .iter()
+        .enumerate()
+        .any(|(i, e)| Some(i) != pos && !e.set.is_empty());
+    if !others {
+        let object_changed = pruned != live_obj;
+        entries.retain(|e| e.same_identity(&me));
+        return Ok(ApplyOutcome {
+            object: pruned,
+            entries: own_entry(
+                entries,
+                pos.map(|_| 0),
+                me,
+                new_set,
+                api_version,
+                object_changed,
+                now,
+            ),
+        });
+    }
     let cmp = typed::compare(&live_obj, &pruned, ty);
     let changed = cmp.changed();
     let mut conflicts: Vec<(Entry, Set)> = Vec::new();
@@ -320,9 +341,26 @@ pub fn apply(
         }
         e.set = e.set.difference(&changed).difference(&cmp.removed);
     }
+    Ok(ApplyOutcome {
+        object: pruned,
+        entries: own_entry(entries, pos, me, new_set, api_version, object_changed, now),
+    })
+}
+
+/// `entries` with the applier's own entry (at `pos`, or new) holding `set`; its time moves
+/// only when the object changed or it had none (B48). Empty entries are dropped.
+fn own_entry(
+    mut entries: Vec<Entry>,
+    pos: Option<usize>,
+    me: Entry,
+    set: Set,
+    api_version: &str,
+    object_changed: bool,
+    now: &str,
+) -> Vec<Entry> {
     match pos {
         Some(i) => {
-            entries[i].set = new_set;
+            entries[i].set = set;
             entries[i].api_version = api_version.into();
             if object_changed || entries[i].time.is_none() {
                 entries[i].time = Some(now.into());
@@ -330,15 +368,12 @@ pub fn apply(
         }
         None => entries.push(Entry {
             time: Some(now.into()),
-            set: new_set,
+            set,
             ..me
         }),
     }
     entries.retain(|e| !e.set.is_empty());
-    Ok(ApplyOutcome {
-        object: pruned,
-        entries,
-    })
+    entries
 }
 
 /// Ownership after a non-apply write (SMD `Updater.Update` via managedFieldsUpdater, B36).
