@@ -76,12 +76,12 @@ impl Outcome {
 
 /// The apply stages after the Namespace, each a group of the library's [`Stage`]s: the objects
 /// of one stage are applied concurrently, the stages one after another. Only what something
-/// else needs when it starts gets a stage of its own: NetworkPolicies, so that no pod ever runs unrestricted; then
-/// Secrets and ConfigMaps, generated store passwords included, so that no container starts
-/// before what it reads exists. Services, workloads and Ingresses share the last stage, as
-/// Flux's `ApplyAllStaged` applies them: our pods take no Service environment variables
-/// (`enableServiceLinks: false`) and an ingress controller follows its Service whenever that
-/// appears, so ordering them would only cost two more round trips.
+/// else needs when it starts gets a stage of its own: NetworkPolicies, so that no pod ever
+/// runs unrestricted; then Secrets and ConfigMaps, generated store passwords included, so that
+/// no container starts before what it reads exists. Services, workloads and Ingresses share
+/// the last stage, as Flux's `ApplyAllStaged` applies them: our pods take no Service
+/// environment variables (`enableServiceLinks: false`) and an ingress controller follows its
+/// Service whenever that appears, so ordering them would only cost two more round trips.
 const STAGES: &[&[Stage]] = &[
     &[Stage::Policy],
     &[Stage::Config],
