@@ -437,8 +437,24 @@ impl Pair {
     }
 }
 
+/// The time a fixed amount of CPU work takes on this machine now: the same instructions every
+/// run, so it moves only with the machine's speed (other tenants, clock). Absolute times of two
+/// runs are comparable only when their references agree; ratios taken in one run always are.
+fn cpu_reference() -> Duration {
+    let start = Instant::now();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..50_000_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
+    start.elapsed()
+}
+
 fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
     let mut failures = Vec::new();
+    let reference_before = cpu_reference();
     println!(
         "kubectl-astro: {}\nkubectl:       {}\nrounds: {}, agents: {}, start-up runs: {}\n",
         b.opts.kubectl_astro.display(),
@@ -593,6 +609,13 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
         fmt_stats(&floor_runs)
     );
 
+    println!(
+        "\nmachine speed: a fixed CPU workload took {:.0} ms before the measurements and {:.0} ms \
+         after (compare absolute times across runs only when these agree; ratios are taken \
+         within one run)",
+        reference_before.as_secs_f64() * 1e3,
+        cpu_reference().as_secs_f64() * 1e3
+    );
     println!("\nrequests by method and verb (first round):");
     for (name, p) in [
         ("first deploy", &first),
