@@ -552,11 +552,14 @@ async fn transient_failures_are_retried_and_answers_are_not() {
     use test_apiserver::Fault;
     let env = Env::new().await;
     let faults = env.server.faults();
-    // 503 with Retry-After twice, a dropped connection and a 429 once each: all retried.
+    // 503 with Retry-After twice (on our apply of the Secret, not its generated password,
+    // which is written at the same time), a dropped connection and a 429 once each: all
+    // retried.
     faults.add(
         Fault::status(503, "ServiceUnavailable", "try later")
             .verb("apply")
             .kind("Secret")
+            .field_manager("kubectl-astro")
             .times(2)
             .retry_after(1),
     );
@@ -924,4 +927,73 @@ async fn policies_then_config_then_services_workloads_and_ingresses_together() {
             "{workload} waited for the delayed Services: {order:?}"
         );
     }
+}
+
+/// In a namespace the deploy just created, a store Secret's generated password is written
+/// alongside the Secret's own apply, not one round trip after it: with our apply of the
+/// Secret held up by 300 ms, the password write (field manager `kubectl-astro-generated`) is
+/// answered first. The Secret is still reported created, ends up with both our keys and the
+/// password, each under its own manager, and the next deploy leaves the password alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_store_secret_gets_its_password_in_the_same_round_trip() {
+    use test_apiserver::Fault;
+    let secret = "support-agent-knowledge-tickets-creds";
+    let env = Env::new().await;
+    env.server.faults().add(
+        Fault::delay_only(std::time::Duration::from_millis(300))
+            .verb("apply")
+            .name(secret)
+            .field_manager("kubectl-astro"),
+    );
+    let (code, resp, stderr) = env.deploy("support-agent-request.yaml", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(
+        with_action(&resp, "created").contains(&format!("Secret/{secret}")),
+        "{resp}"
+    );
+    let writes: Vec<String> = env
+        .server
+        .request_log()
+        .iter()
+        .filter(|r| r.verb == "apply" && r.path.ends_with(&format!("/secrets/{secret}")))
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert!(
+        writes[0].contains("fieldManager=kubectl-astro-generated"),
+        "the password waited for the Secret's apply: {writes:?}"
+    );
+    let ns = "astro-astro-team-support-agent";
+    let path = format!("/api/v1/namespaces/{ns}/secrets/{secret}");
+    let stored = env.get(&path).await.expect("the Secret");
+    let mut managers: Vec<&str> = stored["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    managers.sort();
+    assert_eq!(
+        managers,
+        ["kubectl-astro", "kubectl-astro-generated"],
+        "{stored}"
+    );
+    let data = stored["data"].as_object().expect("data");
+    assert!(data.len() > 1, "our keys and the password: {data:?}");
+    let password = data
+        .iter()
+        .find(|(k, _)| k.to_lowercase().contains("password"))
+        .map(|(_, v)| v.clone())
+        .expect("a password key");
+
+    env.server.faults().clear();
+    let (code, again, stderr) = env.deploy("support-agent-request.yaml", &[]).await;
+    assert_eq!(code, 0, "{again} {stderr}");
+    let stored = env.get(&path).await.expect("the Secret");
+    assert!(
+        stored["data"]
+            .as_object()
+            .is_some_and(|d| d.values().any(|v| *v == password)),
+        "the password was rotated: {stored}"
+    );
 }

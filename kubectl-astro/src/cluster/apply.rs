@@ -254,7 +254,8 @@ pub async fn deploy(
                 .map(|(i, m)| {
                     let live = live.get(&inventory::key(m.kind, &m.name));
                     let old = &old;
-                    async move { (i, apply_one(cluster, m, old, live, opts).await) }
+                    let fresh = fresh_namespace;
+                    async move { (i, apply_one(cluster, m, old, live, fresh, opts).await) }
                 })
                 .buffer_unordered(opts.concurrency.max(1))
                 .collect()
@@ -395,6 +396,7 @@ async fn apply_one(
     m: &Manifest,
     old: &Inventory,
     live: Option<&Value>,
+    fresh_namespace: bool,
     opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
     if opts.is_interrupted() {
@@ -418,9 +420,23 @@ async fn apply_one(
     {
         return proven_unchanged(cluster, m, live, opts).await;
     }
-    let mut attempt = cluster
-        .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
-        .await;
+    let mut attempt = if fresh_namespace && needs_password(m, &opts.generated) {
+        // A namespace this deploy created holds no Secret yet, so every store password of this
+        // one is missing: write them alongside the Secret's own apply, not one round trip later.
+        let (applied, generated) = futures::join!(
+            cluster.apply(m.kind, &m.namespace, &m.name, &m.object, force, false),
+            generate_missing(cluster, m, &Value::Null, &opts.generated)
+        );
+        match (applied, generated) {
+            (Ok(applied), Ok(Some(generated))) => Ok(later_write(applied, generated, m, opts)),
+            (Ok(applied), Ok(None)) => Ok(applied),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    } else {
+        cluster
+            .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
+            .await
+    };
     let mut note = None;
     // A Job's pod template is immutable: replace the Job when its template changed.
     if let Err(e) = &attempt
@@ -511,6 +527,43 @@ async fn proven_unchanged(
         result(m.kind, &m.name, &m.namespace, action, None),
         Some(inventory::token(print, proof)),
     )
+}
+
+/// Whether `m` is a Secret that holds generated store passwords.
+fn needs_password(m: &Manifest, generated: &[StorePassword]) -> bool {
+    m.kind == Kind::Secret && generated.iter().any(|sp| sp.secret == m.name)
+}
+
+/// Of the two concurrent writes of a new store Secret — our apply and its generated passwords
+/// — the reply of the one stored last, which holds both: the apply's reply holds the passwords
+/// only if it came second. `created` if either created it.
+fn later_write(
+    applied: super::Reply,
+    generated: super::Reply,
+    m: &Manifest,
+    opts: &ApplyOptions,
+) -> super::Reply {
+    let code = if applied.code == 201 || generated.code == 201 {
+        201
+    } else {
+        applied.code
+    };
+    let has_passwords = opts
+        .generated
+        .iter()
+        .filter(|sp| sp.secret == m.name)
+        .all(|sp| {
+            applied
+                .object
+                .pointer(&format!("/data/{}", sp.key))
+                .is_some()
+        });
+    let object = if has_passwords {
+        applied.object
+    } else {
+        generated.object
+    };
+    super::Reply { code, object }
 }
 
 /// Writes a freshly generated password into a store Secret that does not hold one yet, under

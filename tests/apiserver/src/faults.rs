@@ -67,6 +67,8 @@ pub struct Fault {
     pub name: Option<String>,
     /// Namespace to match.
     pub namespace: Option<String>,
+    /// `fieldManager` query parameter to match (writes of one field manager).
+    pub field_manager: Option<String>,
     /// Chance (0.0 to 1.0) that a matching request is hit (drawn from the seeded generator).
     pub probability: f64,
     /// How many hits at most (None = unlimited).
@@ -84,6 +86,7 @@ impl Fault {
             kind: None,
             name: None,
             namespace: None,
+            field_manager: None,
             probability: 1.0,
             times: None,
             delay: None,
@@ -134,6 +137,11 @@ impl Fault {
         self.namespace = Some(n.into());
         self
     }
+    /// Restrict to writes whose `fieldManager` query parameter is `m`.
+    pub fn field_manager(mut self, m: &str) -> Self {
+        self.field_manager = Some(m.into());
+        self
+    }
     /// Hit only with this probability.
     pub fn probability(mut self, p: f64) -> Self {
         self.probability = p;
@@ -177,6 +185,7 @@ pub(crate) struct Target<'a> {
     pub plural: &'a str,
     pub name: &'a str,
     pub namespace: &'a str,
+    pub field_manager: &'a str,
 }
 
 /// Handle to add and clear faults of a running server.
@@ -232,8 +241,12 @@ impl FaultController {
                 .is_none_or(|k| k.eq_ignore_ascii_case(t.kind) || k == t.plural);
             let name_ok = f.name.as_deref().is_none_or(|n| n == t.name);
             let ns_ok = f.namespace.as_deref().is_none_or(|n| n == t.namespace);
+            let manager_ok = f
+                .field_manager
+                .as_deref()
+                .is_none_or(|m| m == t.field_manager);
             let left = f.times.is_none_or(|n| *hits < n);
-            if !(verb_ok && kind_ok && name_ok && ns_ok && left) {
+            if !(verb_ok && kind_ok && name_ok && ns_ok && manager_ok && left) {
                 continue;
             }
             *rng = splitmix(*rng);

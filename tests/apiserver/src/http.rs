@@ -307,6 +307,7 @@ async fn handle(
             plural: res.plural,
             name,
             namespace: ns,
+            field_manager: query.get("fieldManager").unwrap_or(""),
         });
         if let Some(delay) = d.delay {
             tokio::time::sleep(delay).await;
