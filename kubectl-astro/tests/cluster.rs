@@ -838,27 +838,43 @@ const CONFIG_MAP: &str = "weather-agent-build-20240612-1530-config";
 async fn take_over_default_units(env: &Env) -> Value {
     let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": CONFIG_MAP, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
-    let req = http::Request::patch(format!(
-        "/api/v1/namespaces/{NS}/configmaps/{CONFIG_MAP}?fieldManager=platform-team&force=true"
-    ))
-    .header("Content-Type", "application/apply-patch+yaml")
-    .body(serde_json::to_vec(&body).unwrap_or_default())
-    .expect("request");
-    let client = env.server.client().await.expect("client");
-    client.request::<Value>(req).await.expect("takeover apply")
+    patch_as_another_client(
+        env,
+        &format!(
+            "/api/v1/namespaces/{NS}/configmaps/{CONFIG_MAP}?fieldManager=platform-team&force=true"
+        ),
+        "application/apply-patch+yaml",
+        &body,
+    )
+    .await
 }
 
 /// A controller writes the weather agent Deployment's status (through `/status`).
 async fn write_agent_status(env: &Env) {
     let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
-    let req = http::Request::patch(format!(
-        "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
-    ))
-    .header("Content-Type", "application/merge-patch+json")
-    .body(serde_json::to_vec(&status).unwrap_or_default())
-    .expect("request");
+    patch_as_another_client(
+        env,
+        &format!(
+            "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
+        ),
+        "application/merge-patch+json",
+        &status,
+    )
+    .await;
+}
+
+/// PATCHes `path` with `body` as `content_type` through the server's own client (someone
+/// other than the plugin); returns the stored object.
+async fn patch_as_another_client(env: &Env, path: &str, content_type: &str, body: &Value) -> Value {
+    let req = http::Request::patch(path)
+        .header("Content-Type", content_type)
+        .body(serde_json::to_vec(body).unwrap_or_default())
+        .expect("request");
     let client = env.server.client().await.expect("client");
-    client.request::<Value>(req).await.expect("status write");
+    client
+        .request::<Value>(req)
+        .await
+        .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
 }
 
 /// The apply stages, read from the order in which the server finished the requests: every
