@@ -28,6 +28,12 @@ pub struct LoggedRequest {
     /// The authenticated user (B80: from the client certificate, the bearer token, or
     /// `system:anonymous`); "" when authentication failed (401).
     pub user: String,
+    /// The HTTP version the request came in: `HTTP/1.1`, or `HTTP/2.0` on a TLS connection
+    /// whose client chose `h2` by ALPN.
+    pub protocol: String,
+    /// Which connection carried the request: the server numbers accepted TCP connections
+    /// from 1 ([`crate::TestApiServer::connections`] counts them).
+    pub connection: u64,
 }
 
 /// What a fault does.
@@ -45,12 +51,19 @@ pub enum FaultAction {
         retry_after: Option<u64>,
     },
     /// Close the connection without answering; the request is not handled (nothing is written).
+    /// Over HTTP/2 the request's stream is reset instead (`RST_STREAM` `INTERNAL_ERROR`) and the
+    /// connection, shared by other requests, stays up — what Go's HTTP/2 server, and so
+    /// kube-apiserver, does when a handler panics or aborts (`http.ErrAbortHandler`, which the
+    /// timeout filter raises), where HTTP/1.1 closes the connection. Either way the client sees
+    /// the request fail without an answer.
     DropConnection,
     /// Handle the request normally — a write is committed, the resourceVersion moves, watchers
     /// see the event, the log records the real status with `dropped: true` — then close the
     /// connection without sending the answer: the client sees a connection error for a write
     /// that happened (an API server whose reply is lost to a dead connection or a proxy
-    /// timeout). A client that retries must cope with its write already being there.
+    /// timeout). A client that retries must cope with its write already being there. Over
+    /// HTTP/2 the stream is reset rather than the connection closed, as for
+    /// [`FaultAction::DropConnection`].
     DropAfterCommit,
     /// Only delay, then handle normally.
     DelayOnly,

@@ -1,4 +1,9 @@
 //! HTTP serving and routing (B14, B19, B20, B75, B81): paths, verbs, auth, faults, logging.
+//!
+//! Protocols as kube-apiserver serves them: plain HTTP is HTTP/1.1 only (Go's server does not
+//! do h2c for a client that does not ask for it); TLS offers `h2` and `http/1.1` by ALPN and
+//! serves what the client chose, HTTP/1.1 when it chose nothing (`--disable-http2-serving`,
+//! [`crate::ServerOptions::disable_http2`], offers `http/1.1` alone).
 
 use crate::api::{self, Ctx, Reply};
 use crate::auth::{AuthConfig, Authn, ClientCert};
@@ -12,11 +17,12 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -29,7 +35,13 @@ pub(crate) struct Inner {
     pub auth: AuthConfig,
     pub host: String,
     pub notify: tokio::sync::Notify,
+    /// TCP connections accepted so far (the last connection's number).
+    pub connections: AtomicU64,
 }
+
+/// Streams one HTTP/2 connection may carry at once: Go's default, which kube-apiserver keeps
+/// unless `--http2-max-streams-per-connection` is set.
+const MAX_CONCURRENT_STREAMS: u32 = 250;
 
 /// Response body type: a full JSON body or a watch stream.
 pub(crate) type RespBody = BoxBody<Bytes, std::convert::Infallible>;
@@ -172,7 +184,8 @@ fn reply_response(r: &Reply) -> Response<RespBody> {
 
 /// Serves connections until the task is aborted. With TLS, the client certificate of each
 /// connection is verified once, after the handshake, and its outcome goes with every request
-/// of the connection to the authenticator (see `crate::tls`).
+/// of the connection to the authenticator (see `crate::tls`); the protocol is HTTP/2 when the
+/// client chose `h2` by ALPN, HTTP/1.1 otherwise.
 pub(crate) async fn serve(
     listener: TcpListener,
     inner: Arc<Inner>,
@@ -183,6 +196,7 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let id = inner.connections.fetch_add(1, Ordering::SeqCst) + 1;
         let inner = inner.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
@@ -191,30 +205,42 @@ pub(crate) async fn serve(
                 // certificate) just closes.
                 Some(tls) => {
                     if let Ok(stream) = tls.acceptor.accept(stream).await {
-                        let cert = tls.identify(stream.get_ref().1.peer_certificates());
-                        serve_connection(stream, inner, cert).await;
+                        let session = stream.get_ref().1;
+                        let cert = tls.identify(session.peer_certificates());
+                        let h2 = session.alpn_protocol() == Some(b"h2");
+                        serve_connection(stream, inner, cert, id, h2).await;
                     }
                 }
-                None => serve_connection(stream, inner, ClientCert::None).await,
+                None => serve_connection(stream, inner, ClientCert::None, id, false).await,
             }
         });
     }
 }
 
-/// Serves one (plain or TLS) connection whose client certificate is `cert`.
-async fn serve_connection<S>(stream: S, inner: Arc<Inner>, cert: ClientCert)
+/// Serves connection number `id` (plain or TLS), whose client certificate is `cert`, as
+/// HTTP/2 when `h2` (negotiated by ALPN), else as HTTP/1.1.
+async fn serve_connection<S>(stream: S, inner: Arc<Inner>, cert: ClientCert, id: u64, h2: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let cert = Arc::new(cert);
-    let svc = service_fn(move |req| handle(inner.clone(), cert.clone(), req));
-    let _ = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc)
-        .await;
+    let svc = service_fn(move |req| handle(inner.clone(), cert.clone(), id, req));
+    let io = TokioIo::new(stream);
+    let _ = if h2 {
+        http2::Builder::new(TokioExecutor::new())
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .serve_connection(io, svc)
+            .await
+    } else {
+        http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, svc)
+            .await
+    };
 }
 
-/// Error that makes hyper close the connection (dropped-connection fault).
+/// Error that makes hyper close an HTTP/1.1 connection, or reset the request's HTTP/2 stream
+/// (`RST_STREAM` `INTERNAL_ERROR`), without an answer (the drop faults).
 #[derive(Debug)]
 pub(crate) struct Dropped;
 impl std::fmt::Display for Dropped {
@@ -234,9 +260,11 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
 async fn handle(
     inner: Arc<Inner>,
     cert: Arc<ClientCert>,
+    connection: u64,
     req: Request<Incoming>,
 ) -> Result<Response<RespBody>, Dropped> {
     let method = req.method().as_str().to_string();
+    let protocol = format!("{:?}", req.version());
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let content_type_full = header(&req, "content-type").to_string();
@@ -278,6 +306,8 @@ async fn handle(
         dropped: false,
         verb: verb.to_string(),
         user: String::new(),
+        protocol,
+        connection,
     };
     let finish = |log: &mut LoggedRequest, resp: Response<RespBody>| {
         log.status = resp.status().as_u16();
@@ -456,7 +486,8 @@ async fn handle(
     };
     if answer_lost {
         // The request was handled (a write is committed); the log keeps the status the client
-        // would have seen, and hyper closes the connection without sending it.
+        // would have seen, and hyper closes the connection (HTTP/2: resets the stream) without
+        // sending it.
         log.dropped = true;
         finish(&mut log, resp);
         return Err(Dropped);

@@ -68,8 +68,12 @@ pub struct ServerOptions {
     pub keep_terminating_namespaces: bool,
     /// Serve HTTPS with a fresh per-server CA and a serving certificate it signed (the
     /// kubeconfig carries the CA as `certificate-authority-data`). Client certificates are
-    /// requested, not required; see [`tls`].
+    /// requested, not required; see [`tls`]. ALPN offers `h2` and `http/1.1`, and each
+    /// connection is served in the protocol its client chose (plain HTTP is HTTP/1.1 only).
     pub tls: bool,
+    /// With `tls`, offer `http/1.1` alone by ALPN: every connection is HTTP/1.1
+    /// (kube-apiserver's `--disable-http2-serving`).
+    pub disable_http2: bool,
 }
 
 impl Default for ServerOptions {
@@ -83,6 +87,7 @@ impl Default for ServerOptions {
             bootstrap: true,
             keep_terminating_namespaces: false,
             tls: false,
+            disable_http2: false,
         }
     }
 }
@@ -134,6 +139,7 @@ impl TestApiServer {
             },
             host: format!("127.0.0.1:{port}"),
             notify: tokio::sync::Notify::new(),
+            connections: std::sync::atomic::AtomicU64::new(0),
         });
         if opts.bootstrap {
             let mut st = inner
@@ -143,7 +149,7 @@ impl TestApiServer {
             bootstrap::bootstrap(&mut st)?;
         }
         let tls = if opts.tls {
-            Some(Arc::new(tls::Tls::generate()?))
+            Some(Arc::new(tls::Tls::generate_with(!opts.disable_http2)?))
         } else {
             None
         };
@@ -259,6 +265,14 @@ impl TestApiServer {
     /// Every request handled so far, in order.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.inner.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// How many TCP connections the server has accepted since it started (with TLS, each one
+    /// a handshake). Requests name theirs in [`LoggedRequest::connection`].
+    pub fn connections(&self) -> u64 {
+        self.inner
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Empties the request log.

@@ -5,9 +5,10 @@ use test_apiserver::{ServerOptions, TestApiServer};
 fn usage() -> ! {
     eprintln!(
         "usage: test-apiserver [--port PORT] [--kubeconfig-out FILE] [--controller] [--tls \
-         [--client-cert USER]]\n\
-         --tls serves HTTPS with a fresh CA (the kubeconfig trusts it); --client-cert USER makes \
-         the kubeconfig authenticate as USER with a certificate that CA signed"
+         [--client-cert USER] [--disable-http2-serving]]\n\
+         --tls serves HTTPS with a fresh CA (the kubeconfig trusts it), HTTP/2 or HTTP/1.1 as \
+         the client chooses by ALPN; --client-cert USER makes the kubeconfig authenticate as \
+         USER with a certificate that CA signed; --disable-http2-serving offers HTTP/1.1 only"
     );
     std::process::exit(2)
 }
@@ -29,12 +30,13 @@ async fn main() -> anyhow::Result<()> {
             "--kubeconfig-out" => kubeconfig_out = Some(args.next().unwrap_or_else(|| usage())),
             "--controller" => opts.controller = true,
             "--tls" => opts.tls = true,
+            "--disable-http2-serving" => opts.disable_http2 = true,
             "--client-cert" => client_cert_user = Some(args.next().unwrap_or_else(|| usage())),
             _ => usage(),
         }
     }
-    if client_cert_user.is_some() && !opts.tls {
-        eprintln!("--client-cert needs --tls");
+    if (client_cert_user.is_some() || opts.disable_http2) && !opts.tls {
+        eprintln!("--client-cert and --disable-http2-serving need --tls");
         usage();
     }
     let server = TestApiServer::start_with(opts).await?;

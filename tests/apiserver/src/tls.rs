@@ -53,8 +53,15 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// A fresh CA and a serving certificate for `127.0.0.1` and `localhost` signed by it.
+    /// A fresh CA and a serving certificate for `127.0.0.1` and `localhost` signed by it,
+    /// offering `h2` and `http/1.1` by ALPN, as kube-apiserver does.
     pub fn generate() -> anyhow::Result<Tls> {
+        Self::generate_with(true)
+    }
+
+    /// Like [`Tls::generate`]; `http2: false` offers `http/1.1` alone by ALPN
+    /// (kube-apiserver's `--disable-http2-serving`).
+    pub fn generate_with(http2: bool) -> anyhow::Result<Tls> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
 
         let ca_key = KeyPair::generate()?;
@@ -98,12 +105,19 @@ impl Tls {
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .allow_unauthenticated()
                 .build()?;
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(Arc::new(RequestClientCert {
                 inner: verifier.clone(),
             }))
             .with_single_cert(vec![server_cert.der().clone()], key)?;
+        // Go's order (net/http with http2 configured): h2 first. A client that offers neither
+        // gets no ALPN answer and HTTP/1.1.
+        config.alpn_protocols = if http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         Ok(Tls {
             ca_pem: ca_cert.pem(),
             ca_der,
