@@ -4,6 +4,8 @@
 //! kubeconfig can turn that off), and a client certificate (`client-certificate-data` /
 //! `client-key-data`, or the file-path forms) authenticates the deploy as its CN, which the
 //! server's allow-list then admits or refuses, while a certificate of another CA is a 401.
+//! Over HTTPS the plugin negotiates HTTP/2 by ALPN, so a deploy's concurrent requests share
+//! one connection, and falls back to HTTP/1.1 against a server that does not offer `h2`.
 
 mod support;
 
@@ -14,7 +16,32 @@ use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_credential_plugins_supply_the_token() {
-    let mut opts = ServerOptions::default();
+    exec_credential_plugin(false).await;
+}
+
+/// Over HTTPS the client stack is ours (HTTP/2 by ALPN), with kube's auth layer: the exec
+/// plugin's token must reach the server there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_credential_plugins_supply_the_token_over_https() {
+    exec_credential_plugin(true).await;
+}
+
+/// `certificate-authority-data` for the kubeconfig's cluster, when `server` serves TLS.
+fn ca_line(server: &TestApiServer) -> String {
+    use base64::Engine;
+    server.ca_pem().map_or(String::new(), |pem| {
+        format!(
+            "    certificate-authority-data: {}\n",
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        )
+    })
+}
+
+async fn exec_credential_plugin(tls: bool) {
+    let mut opts = ServerOptions {
+        tls,
+        ..ServerOptions::default()
+    };
     opts.tokens
         .insert("token-from-exec-plugin".into(), "deployer".into());
     let server = TestApiServer::start_with(opts)
@@ -29,8 +56,9 @@ async fn exec_credential_plugins_supply_the_token() {
     .expect("plugin written");
     std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      interactiveMode: Never\n",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n{}contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      interactiveMode: Never\n",
         server.base_url(),
+        ca_line(&server),
         plugin.display()
     );
     let env = Env::with_kubeconfig(server, &kubeconfig);
@@ -48,6 +76,54 @@ async fn exec_credential_plugins_supply_the_token() {
         !resp.to_string().contains("stale"),
         "the token must not be echoed: {resp}"
     );
+    let log = env.server.request_log();
+    let protocol = if tls { "HTTP/2.0" } else { "HTTP/1.1" };
+    assert!(log.iter().all(|r| r.protocol == protocol), "{log:?}");
+}
+
+/// A bearer token in the kubeconfig, over HTTPS: kube's auth layer in our stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_authenticate_over_https() {
+    let server = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        tokens: [("the-token".to_string(), "deployer".to_string())].into(),
+        allow: Some(vec![AllowRule::new("deployer", &["*"], &["*"])]),
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("test-apiserver starts");
+    let kubeconfig = server.kubeconfig_yaml();
+    assert!(kubeconfig.contains("token: the-token"), "{kubeconfig}");
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let log = env.server.request_log();
+    assert!(
+        log.iter()
+            .all(|r| r.user == "deployer" && r.protocol == "HTTP/2.0"),
+        "{log:?}"
+    );
+}
+
+/// `tls-server-name` names the certificate to verify instead of the URL's host (our server's
+/// certificate names `127.0.0.1` and `localhost`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_server_name_is_what_the_certificate_must_name() {
+    let with_name = |name: &'static str| {
+        move |kc: &str| {
+            kc.replace(
+                "    certificate-authority-data:",
+                &format!("    tls-server-name: {name}\n    certificate-authority-data:"),
+            )
+        }
+    };
+    let (code, resp, stderr) = deploy_over_tls(with_name("localhost")).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let (code, resp, _) = deploy_over_tls(with_name("kubernetes.invalid")).await;
+    assert_eq!(code, 1, "{resp}");
+    assert_eq!(resp["error"], "cluster unreachable");
+    let details = resp["details"].as_str().unwrap_or("");
+    assert!(details.to_lowercase().contains("certificate"), "{details}");
 }
 
 /// Runs a dry-run-free deploy against a TLS test-apiserver with `kubeconfig` edited by `edit`.
@@ -271,6 +347,163 @@ async fn kubectl_accepts_the_client_certificate_kubeconfig() {
         stderr.contains("You must be logged in to the server (Unauthorized)"),
         "{stderr}"
     );
+}
+
+/// The `(protocol, connection)` of each request the server logged.
+fn protocols(server: &TestApiServer) -> Vec<(String, u64)> {
+    server
+        .request_log()
+        .into_iter()
+        .map(|r| (r.protocol, r.connection))
+        .collect()
+}
+
+/// An env whose TLS server (HTTP/2 on offer unless `disable_http2`) knows the deploy by its
+/// client certificate, as `test-apiserver --tls --client-cert` sets it up.
+async fn client_cert_env(disable_http2: bool) -> Env {
+    let server = TestApiServer::start_with(ServerOptions {
+        tls: true,
+        disable_http2,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("test-apiserver starts");
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    Env::with_kubeconfig(server, &kubeconfig)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_over_https_share_one_http2_connection() {
+    let env = client_cert_env(false).await;
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+    let seen = protocols(&env.server);
+    // The namespace apply, the inventory, and a stage of many concurrent applies: all of them
+    // on one connection, one TLS handshake (kube's HTTP/1.1-only client opened 11).
+    assert!(seen.len() > 10, "{seen:?}");
+    assert!(
+        seen.iter().all(|(p, c)| p == "HTTP/2.0" && *c == 1),
+        "{seen:?}"
+    );
+    assert_eq!(env.server.connections(), 1);
+    let users: Vec<String> = env
+        .server
+        .request_log()
+        .into_iter()
+        .map(|r| r.user)
+        .collect();
+    assert!(users.iter().all(|u| u == "deployer"), "{users:?}");
+
+    // A redeploy (a new process) opens one connection of its own, and a diff too.
+    env.server.clear_request_log();
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let (code, _, stderr) = env
+        .run(&[
+            "diff",
+            "-f",
+            &support::examples()
+                .join("deploy-request.json")
+                .display()
+                .to_string(),
+            "--catalog",
+            &support::examples().join("catalog").display().to_string(),
+        ])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let seen = protocols(&env.server);
+    assert!(seen.iter().all(|(p, _)| p == "HTTP/2.0"), "{seen:?}");
+    let mut connections: Vec<u64> = seen.iter().map(|(_, c)| *c).collect();
+    connections.dedup();
+    assert_eq!(connections, [2, 3], "{seen:?}");
+    assert_eq!(env.server.connections(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_without_http2_get_http1_connections() {
+    let env = client_cert_env(true).await;
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+    let seen = protocols(&env.server);
+    assert!(seen.iter().all(|(p, _)| p == "HTTP/1.1"), "{seen:?}");
+    // HTTP/1.1 carries one request at a time: the concurrent applies need more connections.
+    assert!(env.server.connections() > 1, "{seen:?}");
+}
+
+/// Our HTTPS stack logs kube's `HTTP` span and events under kube's target, so the levels hold
+/// as README.md says: `-vv` shows the plugin's request lines but no span, `-vvv` shows the
+/// span, the pool's HTTP/2 traces and rustls, and `RUST_LOG=kube_client=debug` the span alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_logs_at_each_level_as_over_http() {
+    let env = client_cert_env(false).await;
+    let args = Env::deploy_args("deploy-request.json", &["-vv"]);
+    let (code, _, stderr) = env.run(&args).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("kubectl_astro::cluster: request done"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("http2=true"), "{stderr}");
+    for absent in ["HTTP{", "TRACE", "hyper_util", "kube_client"] {
+        assert!(!stderr.contains(absent), "{absent:?} at -vv:\n{stderr}");
+    }
+
+    let args = Env::deploy_args("deploy-request.json", &["-vvv"]);
+    let (code, _, stderr) = env.run(&args).await;
+    assert_eq!(code, 0, "{stderr}");
+    for present in [
+        "kube_client::client::builder: requesting",
+        "HTTP{http.method=PATCH",
+        "ALPN negotiated h2",
+        "rustls",
+    ] {
+        assert!(
+            stderr.contains(present),
+            "no {present:?} at -vvv:\n{stderr}"
+        );
+    }
+
+    let mut cmd = env.command(&Env::deploy_args("deploy-request.json", &[]));
+    cmd.env("RUST_LOG", "kube_client=debug");
+    let out = cmd.output().await.expect("kubectl-astro runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("HTTP{") && stderr.contains("requesting"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("kubectl_astro"), "{stderr}");
+}
+
+/// Over HTTP/2 a lost answer resets one stream (as kube-apiserver does when a handler aborts);
+/// the deploy retries that request and the connection goes on carrying the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_stream_is_retried_on_the_shared_connection() {
+    let env = client_cert_env(false).await;
+    env.server.faults().add(
+        test_apiserver::Fault::drop_after_commit()
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+    assert!(stderr.contains("retrying in"), "{stderr}");
+    let log = env.server.request_log();
+    assert_eq!(log.iter().filter(|r| r.dropped).count(), 1, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|r| r.protocol == "HTTP/2.0" && r.connection == 1),
+        "{log:?}"
+    );
+    assert_eq!(env.server.connections(), 1);
 }
 
 /// A client certificate (PEM certificate, PEM key) for `user` signed by the CA of another,

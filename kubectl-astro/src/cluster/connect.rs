@@ -1,5 +1,5 @@
 //! Connecting like kubectl: `--kubeconfig`, `--context`, `KUBECONFIG`, in-cluster config,
-//! `--request-timeout`.
+//! `--request-timeout`. https clusters get an HTTP/2-capable client ([`super::transport`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -63,9 +63,15 @@ pub async fn connect(
             context = %context.map_or_else(|| current_context(kubeconfig), str::to_string),
             auth = %auth_kind(&config.auth_info),
             proxy = config.proxy_url.is_some(),
+            http2 = super::transport::negotiates_http2(&config),
             timeout_ms = timeout.map(|t| t.as_millis() as u64),
             "connecting"
         );
+    }
+    // https without a proxy: kube's stack, but offering HTTP/2 (see `transport`).
+    if super::transport::negotiates_http2(&config) {
+        return super::transport::client(config)
+            .map_err(|e| Failure::failed(format!("cannot create a client: {e}")));
     }
     kube::Client::try_from(config)
         .map_err(|e| Failure::failed(format!("cannot create a client: {e}")))

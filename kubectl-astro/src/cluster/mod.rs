@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod connect;
 pub mod diff;
 pub mod inventory;
+pub mod transport;
 pub mod wait;
 
 use std::time::Duration;
