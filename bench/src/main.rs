@@ -13,10 +13,17 @@
 //! It also measures `kubectl-astro --version` start-up, 100 agents deployed one after another
 //! (slope), and the peak RSS of a typical deploy (`/usr/bin/time -f %M`).
 //!
+//! With `--tls` the server is `test-apiserver --tls --client-cert USER` (HTTPS with its own CA,
+//! `h2` and `http/1.1` offered by ALPN; `--disable-http2-serving` for HTTP/1.1 only), and both
+//! tools get the same kubeconfig: the CA and a client certificate for USER (`--client-cert`,
+//! default `alice`). Every run also reports how many TCP connections (with `--tls`, TLS
+//! handshakes) each tool opened, and in which protocol its requests went.
+//!
 //! ```text
 //! cargo build --release -p kubectl-astro -p astro-bench
 //! target/release/astro-e2e-bench            # full: 7 rounds, 100 agents
 //! target/release/astro-e2e-bench --quick    # CI: 3 rounds, 10 agents, well under a minute
+//! target/release/astro-e2e-bench --tls      # the same over HTTPS with a client certificate
 //! ```
 
 use std::collections::BTreeMap;
@@ -41,13 +48,19 @@ struct Opts {
     kubectl: Option<PathBuf>,
     examples: PathBuf,
     check: bool,
+    /// Serve HTTPS, both tools authenticating with a client certificate for this user.
+    tls: Option<String>,
+    /// With `tls`, offer HTTP/1.1 only by ALPN.
+    disable_http2: bool,
 }
 
 fn usage() -> &'static str {
     "usage: astro-e2e-bench [--quick] [--rounds N] [--agents N] [--startup-runs N] \
-     [--kubectl-astro PATH] [--kubectl PATH] [--examples DIR] [--check]\n\
+     [--kubectl-astro PATH] [--kubectl PATH] [--examples DIR] [--check] \
+     [--tls [--client-cert USER] [--disable-http2-serving]]\n\
      --check: exit 1 when a functional target (exit codes, no-op writes nothing, at most one \
-     request per object on a no-op) is not met; timings are reported, not judged"
+     request per object on a no-op) is not met; timings are reported, not judged\n\
+     --tls: serve HTTPS; both tools authenticate with a client certificate for USER (alice)"
 }
 
 fn parse_opts() -> Result<Opts> {
@@ -63,7 +76,10 @@ fn parse_opts() -> Result<Opts> {
         kubectl: None,
         examples: Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
         check: false,
+        tls: None,
+        disable_http2: false,
     };
+    let mut client_cert = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -80,12 +96,23 @@ fn parse_opts() -> Result<Opts> {
             "--kubectl" => o.kubectl = Some(value("--kubectl")?.into()),
             "--examples" => o.examples = value("--examples")?.into(),
             "--check" => o.check = true,
+            "--tls" => o.tls = Some(String::new()),
+            "--client-cert" => client_cert = Some(value("--client-cert")?),
+            "--disable-http2-serving" => o.disable_http2 = true,
             "-h" | "--help" => {
                 println!("{}", usage());
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}\n{}", usage()),
         }
+    }
+    match (&mut o.tls, client_cert) {
+        (Some(user), c) => *user = c.unwrap_or_else(|| "alice".into()),
+        (None, Some(_)) => bail!("--client-cert needs --tls\n{}", usage()),
+        (None, None) if o.disable_http2 => {
+            bail!("--disable-http2-serving needs --tls\n{}", usage())
+        }
+        (None, None) => {}
     }
     if o.rounds == 0 || o.agents < 2 || o.startup_runs == 0 {
         bail!("--rounds and --startup-runs must be ≥ 1, --agents ≥ 2");
@@ -110,12 +137,18 @@ struct Run {
     /// Whether the cluster's resourceVersion moved (something was written).
     wrote: bool,
     code: i32,
+    /// TCP connections the server accepted during the run (with TLS, handshakes).
+    connections: u64,
+    /// Requests that came over HTTP/2.
+    http2: usize,
 }
 
 struct Bench {
     server: TestApiServer,
     work: PathBuf,
     kubeconfig: PathBuf,
+    /// The kubeconfig both tools get (CA and client certificate with `--tls`).
+    kubeconfig_text: String,
     opts: Opts,
     kubectl: PathBuf,
     request: PathBuf,
@@ -128,6 +161,7 @@ impl Bench {
     fn run(&self, mut cmd: Command) -> Result<(Run, Output)> {
         self.server.clear_request_log();
         let rv = self.server.resource_version();
+        let connections = self.server.connections();
         cmd.stdin(Stdio::null());
         let start = Instant::now();
         let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
@@ -151,6 +185,8 @@ impl Bench {
                 by_verb,
                 wrote: self.server.resource_version() != rv,
                 code: out.status.code().unwrap_or(-1),
+                connections: self.server.connections() - connections,
+                http2: log.iter().filter(|r| r.protocol == "HTTP/2.0").count(),
             },
             out,
         ))
@@ -187,7 +223,7 @@ impl Bench {
         let dir = self.work.join(format!("kubectl-{}", self.seq));
         std::fs::create_dir_all(&dir)?;
         let kc = dir.join("kubeconfig");
-        self.server.write_kubeconfig(&kc)?;
+        std::fs::write(&kc, &self.kubeconfig_text)?;
         let mut c = Command::new(&self.kubectl);
         c.args(args)
             .arg("--kubeconfig")
@@ -251,6 +287,24 @@ fn stats(v: &[Duration]) -> (f64, f64, f64) {
 fn fmt_stats(v: &[Duration]) -> String {
     let (m, lo, hi) = stats(v);
     format!("{m:.1} ms ({lo:.1}–{hi:.1})")
+}
+
+/// Median (min–max) of counts.
+fn spread(counts: impl Iterator<Item = usize>) -> String {
+    let mut v: Vec<usize> = counts.collect();
+    v.sort_unstable();
+    match (v.first(), v.get(v.len() / 2), v.last()) {
+        (Some(lo), Some(m), Some(hi)) if lo == hi => format!("{m}"),
+        (Some(lo), Some(m), Some(hi)) => format!("{m} ({lo}–{hi})"),
+        _ => "—".into(),
+    }
+}
+
+/// Requests over HTTP/2 out of all requests, summed over the runs.
+fn http2_share(runs: &[Run]) -> String {
+    let h2: usize = runs.iter().map(|r| r.http2).sum();
+    let all: usize = runs.iter().map(|r| r.requests).sum();
+    format!("{h2}/{all}")
 }
 
 fn requests(runs: &[Run]) -> String {
@@ -396,11 +450,22 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let server = rt.block_on(TestApiServer::start())?;
+    let server = rt.block_on(TestApiServer::start_with(test_apiserver::ServerOptions {
+        tls: opts.tls.is_some(),
+        disable_http2: opts.disable_http2,
+        ..Default::default()
+    }))?;
     let work = std::env::temp_dir().join(format!("astro-e2e-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let kubeconfig = work.join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig)?;
+    let kubeconfig_text = match &opts.tls {
+        Some(user) => {
+            let (cert, key) = server.client_certificate(user, &[])?;
+            server.kubeconfig_yaml_with_client_cert(&cert, &key)
+        }
+        None => server.kubeconfig_yaml(),
+    };
+    std::fs::write(&kubeconfig, &kubeconfig_text)?;
     let kubectl = resolve_kubectl(opts.kubectl.as_deref());
     let request = opts.examples.join("support-agent-request.yaml");
     let catalog = opts.examples.join("catalog");
@@ -408,6 +473,7 @@ fn main() -> Result<()> {
         server,
         work: work.clone(),
         kubeconfig,
+        kubeconfig_text,
         kubectl,
         request,
         catalog,
@@ -456,12 +522,23 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
     let mut failures = Vec::new();
     let reference_before = cpu_reference();
     println!(
-        "kubectl-astro: {}\nkubectl:       {}\nrounds: {}, agents: {}, start-up runs: {}\n",
+        "kubectl-astro: {}\nkubectl:       {}\nrounds: {}, agents: {}, start-up runs: {}\n\
+         server: {}\n",
         b.opts.kubectl_astro.display(),
         b.kubectl.display(),
         b.opts.rounds,
         b.opts.agents,
-        b.opts.startup_runs
+        b.opts.startup_runs,
+        match (&b.opts.tls, b.opts.disable_http2) {
+            (None, _) => "http (HTTP/1.1)".to_string(),
+            (Some(user), false) =>
+                format!("https, h2 and http/1.1 by ALPN, client certificate CN={user}"),
+            (Some(user), true) => {
+                format!(
+                    "https, http/1.1 only (--disable-http2-serving), client certificate CN={user}"
+                )
+            }
+        }
     );
 
     // Warm the page cache for both binaries (not measured).
@@ -616,6 +693,28 @@ fn measure(b: &mut Bench, rt: &tokio::runtime::Runtime) -> Result<()> {
         reference_before.as_secs_f64() * 1e3,
         cpu_reference().as_secs_f64() * 1e3
     );
+    println!(
+        "\nconnections opened per run (TCP; over https each a TLS handshake), median (min–max), \
+         and requests sent over HTTP/2:\n"
+    );
+    println!(
+        "| measurement | ours: connections | ours: HTTP/2 requests | kubectl: connections | kubectl: HTTP/2 requests |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, p) in [
+        ("first deploy", &first),
+        ("no-op redeploy", &noop),
+        ("diff", &diff),
+        ("diff, one object changed", &diff_changed),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            spread(p.ours.iter().map(|r| r.connections as usize)),
+            http2_share(&p.ours),
+            spread(p.kubectl.iter().map(|r| r.connections as usize)),
+            http2_share(&p.kubectl),
+        );
+    }
     println!("\nrequests by method and verb (first round):");
     for (name, p) in [
         ("first deploy", &first),
