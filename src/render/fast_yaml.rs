@@ -19,13 +19,23 @@ const MAX_DEPTH: usize = 32;
 /// Longest key the fast path accepts (YAML limits implicit keys to 1024 characters).
 const MAX_KEY: usize = 256;
 
-/// The mapping `text` holds, or `None` when `text` is outside the fast subset.
-pub(crate) fn parse(text: &str) -> Option<Value> {
+/// The mapping `text` holds, or `None` when `text` is outside the fast subset. A captured
+/// value's placeholder (see `captured`) reads as that value, taken out of `values`.
+pub(crate) fn parse(text: &str, values: &mut [Option<Value>]) -> Option<Value> {
     if text.len() > 1 << 20 {
         return None;
     }
-    let mut lines = Vec::new();
-    for raw in text.split('\n') {
+    // Rendered lines average 25-30 bytes: one allocation for almost every object.
+    let mut lines = Vec::with_capacity(text.len() / 16 + 8);
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| start + i);
+        let raw = &text[start..end];
+        start = end + 1;
         let body = raw.trim_end_matches(' ');
         if body.is_empty() {
             continue;
@@ -48,7 +58,11 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
     if lines.first().is_none_or(|l| l.indent != 0) {
         return None;
     }
-    let mut p = Parser { lines, pos: 0 };
+    let mut p = Parser {
+        lines,
+        pos: 0,
+        values,
+    };
     let value = p.mapping(0, 0)?;
     (p.pos == p.lines.len()).then_some(value)
 }
@@ -58,12 +72,13 @@ struct Line<'a> {
     text: &'a str,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'v> {
     lines: Vec<Line<'a>>,
     pos: usize,
+    values: &'v mut [Option<Value>],
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     /// A block mapping whose keys sit at column `indent`.
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
         if depth > MAX_DEPTH {
@@ -82,7 +97,7 @@ impl<'a> Parser<'a> {
             let value = if rest.is_empty() {
                 self.nested(indent, depth)?
             } else {
-                let v = scalar(rest)?;
+                let v = scalar(rest, self.values)?;
                 if self.lines.get(self.pos).is_some_and(|l| l.indent > indent) {
                     return None; // a continuation line: multi-line scalar or error
                 }
@@ -141,7 +156,7 @@ impl<'a> Parser<'a> {
                 items.push(self.mapping(column, depth + 1)?);
             } else {
                 self.pos += 1;
-                items.push(scalar(content)?);
+                items.push(scalar(content, self.values)?);
                 if self.lines.get(self.pos).is_some_and(|l| l.indent > indent) {
                     return None;
                 }
@@ -157,7 +172,7 @@ fn is_seq_item(text: &str) -> bool {
 
 /// `key: rest` or `key:` with a plain key; `None` when the line is not one.
 fn split_key(text: &str) -> Option<(&str, &str)> {
-    let colon = text.find(':')?;
+    let colon = text.bytes().position(|b| b == b':')?;
     let key = &text[..colon];
     let rest = &text[colon + 1..];
     if !(rest.is_empty() || rest.starts_with(' ')) || !plain_word(key) || key.len() > MAX_KEY {
@@ -199,13 +214,15 @@ fn integer(s: &str) -> Option<Number> {
     }
 }
 
-/// A one-line value: JSON from the formatter, or a plain word or integer from the template.
-fn scalar(s: &str) -> Option<Value> {
+/// A one-line value: JSON or a placeholder from the formatter, or a plain word or integer
+/// from the template.
+fn scalar(s: &str, values: &mut [Option<Value>]) -> Option<Value> {
     match s.as_bytes().first()? {
-        b'"' | b'{' | b'[' => {
+        b'"' | b'{' | b'[' | 1 => {
             let mut j = Json {
                 s: s.as_bytes(),
                 i: 0,
+                values,
             };
             let v = j.value(0)?;
             j.ws();
@@ -224,13 +241,15 @@ fn scalar(s: &str) -> Option<Value> {
 }
 
 /// Strict JSON on one line, as YAML flow reads it: strings, integers, `true`, `false`,
-/// `null`, arrays and objects without duplicate keys; spaces between tokens.
-struct Json<'a> {
+/// `null`, arrays and objects without duplicate keys; spaces between tokens. Placeholders
+/// of captured values read as the value.
+struct Json<'a, 'v> {
     s: &'a [u8],
     i: usize,
+    values: &'v mut [Option<Value>],
 }
 
-impl Json<'_> {
+impl Json<'_, '_> {
     fn ws(&mut self) {
         while self.s.get(self.i) == Some(&b' ') {
             self.i += 1;
@@ -254,6 +273,12 @@ impl Json<'_> {
         self.ws();
         match *self.s.get(self.i)? {
             b'"' => self.string().map(Value::String),
+            1 => {
+                let (index, len) = super::captured::placeholder(&self.s[self.i..])?;
+                self.i += len;
+                // Taken once: a placeholder met twice is not the formatter's doing.
+                self.values.get_mut(index)?.take()
+            }
             b'{' => {
                 self.i += 1;
                 let mut map = Map::new();
@@ -392,7 +417,7 @@ mod tests {
 
     /// The fast path either declines or agrees with serde-saphyr.
     fn agrees(text: &str) -> bool {
-        match parse(text) {
+        match parse(text, &mut []) {
             None => true,
             Some(v) => saphyr(text) == Some(v),
         }
@@ -401,7 +426,7 @@ mod tests {
     #[test]
     fn reads_the_template_subset() {
         let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: \"a\"\n  labels: {\"x\":\"y\",\"n\":1}\nspec:\n  ports:\n  - name: \"http\"\n    port: 8080\n    protocol: TCP\n  - name: \"b\"\n    port: -1\n  selector: {}\n  empty:\n  list: [\"a\", true, null]\n";
-        let v = parse(text);
+        let v = parse(text, &mut []);
         assert!(v.is_some());
         assert_eq!(v, saphyr(text));
     }
@@ -472,14 +497,14 @@ mod tests {
             assert!(
                 agrees(&doc),
                 "{doc:?}: fast {:?} vs saphyr {:?}",
-                parse(&doc),
+                parse(&doc, &mut []),
                 saphyr(&doc)
             );
             let doc = format!("k:\n- {s}\n");
             assert!(
                 agrees(&doc),
                 "{doc:?}: fast {:?} vs saphyr {:?}",
-                parse(&doc),
+                parse(&doc, &mut []),
                 saphyr(&doc)
             );
         }
@@ -513,7 +538,7 @@ mod tests {
             assert!(
                 agrees(doc),
                 "{doc:?}: fast {:?} vs saphyr {:?}",
-                parse(doc),
+                parse(doc, &mut []),
                 saphyr(doc)
             );
         }

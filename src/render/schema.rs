@@ -1,11 +1,9 @@
 //! Checks a rendered object against its k8s-openapi type: wrong types and fields the type
 //! does not know are errors (k8s-openapi itself would silently drop unknown fields).
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::keytree::Node;
 use crate::resolve::Kind;
 
 /// A field that does not fit the object's type.
@@ -36,78 +34,25 @@ pub fn check(kind: Kind, value: &Value) -> Result<(), SchemaError> {
     }
 }
 
-fn typed<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), SchemaError> {
-    // Deserialize from the borrowed value: no copy of the whole object first. Tracking the
-    // path costs a third of the check, so it is done only to name the field of an error.
-    let parsed = match T::deserialize(value) {
-        Ok(parsed) => parsed,
-        Err(plain) => {
-            return Err(match serde_path_to_error::deserialize::<_, T>(value) {
-                Err(e) => SchemaError {
-                    field: e.path().to_string(),
-                    message: e.into_inner().to_string(),
-                },
-                Ok(_) => SchemaError {
-                    field: String::new(),
-                    message: plain.to_string(),
-                },
-            });
-        }
-    };
-    // What the type keeps: its serialized shape (keys and nesting, no scalars).
-    let back = super::keytree::shape(&parsed).map_err(|e| SchemaError {
-        field: String::new(),
-        message: e.to_string(),
-    })?;
-    match first_unknown(value, &back) {
-        Some(mut path) => {
-            path.reverse();
-            let mut field = String::new();
-            for seg in path {
-                match seg {
-                    Seg::Key(k) => {
-                        if !field.is_empty() {
-                            field.push('.');
-                        }
-                        field.push_str(k);
-                    }
-                    Seg::Index(i) => field.push_str(&format!("[{i}]")),
-                }
-            }
-            Err(SchemaError {
-                field,
-                message: "unknown field: the Kubernetes type has no such field".into(),
-            })
-        }
-        None => Ok(()),
-    }
-}
-
-/// One step of a path inside an object.
-enum Seg<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-/// The first path present (and non-null) in `original` but missing from `typed`, innermost
-/// step first (built only when there is one: the common case allocates nothing).
-fn first_unknown<'a>(original: &'a Value, typed: &Node) -> Option<Vec<Seg<'a>>> {
-    match (original, typed) {
-        (Value::Object(o), Node::Map(_)) => o.iter().find_map(|(k, v)| {
-            let mut path = match typed.get(k) {
-                None if !v.is_null() => Vec::new(),
-                None => return None,
-                Some(tv) => first_unknown(v, tv)?,
-            };
-            path.push(Seg::Key(k));
-            Some(path)
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<(), SchemaError> {
+    // Deserialize from the borrowed value, noting the first field the type skips. Tracking
+    // the path of a wrong type costs a third of the check, so it is done only for an error.
+    match super::ignored::deserialize::<T>(value) {
+        Ok((_, None)) => Ok(()),
+        Ok((_, Some(field))) => Err(SchemaError {
+            field,
+            message: "unknown field: the Kubernetes type has no such field".into(),
         }),
-        (Value::Array(o), Node::Seq(t)) => o.iter().zip(t).enumerate().find_map(|(i, (ov, tv))| {
-            let mut path = first_unknown(ov, tv)?;
-            path.push(Seg::Index(i));
-            Some(path)
+        Err(plain) => Err(match serde_path_to_error::deserialize::<_, T>(value) {
+            Err(e) => SchemaError {
+                field: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            },
+            Ok(_) => SchemaError {
+                field: String::new(),
+                message: plain.to_string(),
+            },
         }),
-        _ => None,
     }
 }
 
@@ -151,5 +96,101 @@ mod tests {
                 "spec.template.spec.containers[1].env[0].valueFrom.secretKeyRef.extra".to_string()
             )
         );
+    }
+
+    /// What k8s-openapi keeps of `value`: its typed round trip (the slow, obvious oracle).
+    fn round_trip(kind: Kind, value: &Value) -> Option<Value> {
+        use k8s_openapi::api::{
+            apps::v1 as apps, batch::v1 as batch, core::v1 as core, networking::v1 as net,
+        };
+        fn rt<T: DeserializeOwned + serde::Serialize>(v: &Value) -> Option<Value> {
+            serde_json::from_value::<T>(v.clone())
+                .ok()
+                .and_then(|t| serde_json::to_value(t).ok())
+        }
+        match kind {
+            Kind::Namespace => rt::<core::Namespace>(value),
+            Kind::NetworkPolicy => rt::<net::NetworkPolicy>(value),
+            Kind::Secret => rt::<core::Secret>(value),
+            Kind::ConfigMap => rt::<core::ConfigMap>(value),
+            Kind::Service => rt::<core::Service>(value),
+            Kind::Deployment => rt::<apps::Deployment>(value),
+            Kind::StatefulSet => rt::<apps::StatefulSet>(value),
+            Kind::Job => rt::<batch::Job>(value),
+            Kind::CronJob => rt::<batch::CronJob>(value),
+            Kind::Ingress => rt::<net::Ingress>(value),
+        }
+    }
+
+    /// Pointers (`/a/0/b`) and dotted paths (`a[0].b`) of every mapping inside `value`.
+    fn mappings(value: &Value, pointer: String, dotted: String, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let dot = if dotted.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{dotted}.{k}")
+                    };
+                    mappings(v, format!("{pointer}/{k}"), dot, out);
+                }
+                out.push((pointer, dotted));
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    mappings(v, format!("{pointer}/{i}"), format!("{dotted}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A field added to any mapping of any golden object is an error naming exactly that
+    /// field when the typed round trip loses it, and accepted when the mapping keeps any
+    /// key (labels, data, resources): the check agrees with the obvious oracle everywhere.
+    #[test]
+    fn an_added_field_is_reported_exactly_where_the_type_drops_it() {
+        let templates = match crate::render::Templates::embedded() {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let (mut unknown, mut kept) = (0, 0);
+        for resolved in crate::render::tests::golden_deployments()
+            .into_iter()
+            .take(6)
+        {
+            let manifests = match crate::render::render(&resolved, &templates) {
+                Ok(m) => m,
+                Err(e) => panic!("{e}"),
+            };
+            for m in manifests {
+                let mut paths = Vec::new();
+                mappings(&m.object, String::new(), String::new(), &mut paths);
+                for (pointer, dotted) in paths {
+                    let mut changed = m.object.clone();
+                    if let Some(Value::Object(map)) = changed.pointer_mut(&pointer) {
+                        map.insert("zzAdded".into(), json!("eA=="));
+                    }
+                    let Some(back) = round_trip(m.kind, &changed) else {
+                        panic!("{} {}: no round trip at {pointer}", m.kind.as_str(), m.name)
+                    };
+                    let lost = back.pointer(&format!("{pointer}/zzAdded")).is_none();
+                    let field = if dotted.is_empty() {
+                        "zzAdded".to_string()
+                    } else {
+                        format!("{dotted}.zzAdded")
+                    };
+                    let got = check(m.kind, &changed).err().map(|e| e.field);
+                    if lost {
+                        assert_eq!(got, Some(field), "{} {}", m.kind.as_str(), m.name);
+                        unknown += 1;
+                    } else {
+                        assert_eq!(got, None, "{} {} at {field}", m.kind.as_str(), m.name);
+                        kept += 1;
+                    }
+                }
+            }
+        }
+        assert!(unknown > 300 && kept > 50, "{unknown} unknown, {kept} kept");
     }
 }

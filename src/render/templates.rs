@@ -1,10 +1,11 @@
 //! The template set: embedded at build time, each file overridable by name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
+use super::captured::{self, Capture};
+use super::filters;
 use crate::error::Error;
 
 /// The templates shipped in the binary, by file name.
@@ -41,6 +42,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 pub struct Templates {
     env: Environment<'static>,
     sources: BTreeMap<String, String>,
+    /// Templates whose interpolated values may be captured (see `captured`): the embedded
+    /// ones, while `_common.yaml` is embedded too.
+    capturing: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -64,7 +68,13 @@ impl Templates {
             .iter()
             .map(|(n, s)| (n.to_string(), s.to_string()))
             .collect();
+        let mut capturing: BTreeSet<String> = if overrides.contains_key("_common.yaml") {
+            BTreeSet::new()
+        } else {
+            EMBEDDED.iter().map(|(n, _)| n.to_string()).collect()
+        };
         for (name, source) in overrides {
+            capturing.remove(&name);
             if !sources.contains_key(&name) {
                 return Err(Error::Template {
                     template: name,
@@ -87,12 +97,17 @@ impl Templates {
         env.set_formatter(yaml_safe_json_formatter);
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
-        env.add_filter("b64values", b64values);
+        env.add_filter("b64values", filters::b64values);
+        env.add_filter("indent", filters::indent);
         for (name, source) in &sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|e| template_error(name, &e))?;
         }
-        Ok(Templates { env, sources })
+        Ok(Templates {
+            env,
+            sources,
+            capturing,
+        })
     }
 
     /// Renders `template` with `ctx`.
@@ -102,6 +117,21 @@ impl Templates {
             .get_template(template)
             .map_err(|e| template_error(template, &e))?;
         t.render(ctx).map_err(|e| template_error(template, &e))
+    }
+
+    /// Renders `template` with `ctx`; when the template allows it, interpolated values are
+    /// captured: the text holds their placeholders and the second item their values.
+    pub(crate) fn render_capturing(
+        &self,
+        template: &str,
+        ctx: Value,
+    ) -> Result<(String, Vec<Option<serde_json::Value>>), Error> {
+        if !self.capturing.contains(template) {
+            return Ok((self.render(template, ctx)?, Vec::new()));
+        }
+        let capture = Capture::start();
+        let text = self.render(template, ctx)?;
+        Ok((text, capture.finish()))
     }
 
     /// Source of a template, for locating fields in errors.
@@ -138,26 +168,6 @@ fn template_error(name: &str, e: &minijinja::Error) -> Error {
     }
 }
 
-/// Filter: a mapping with every value base64-encoded (Secret `data`).
-fn b64values(map: Value) -> Result<Value, minijinja::Error> {
-    let mut out = BTreeMap::new();
-    let iter = map.try_iter()?;
-    for key in iter {
-        let v = map.get_item(&key)?;
-        let s = v.as_str().ok_or_else(|| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                "b64values: value is not a string",
-            )
-        })?;
-        out.insert(
-            key.to_string(),
-            base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
-        );
-    }
-    Ok(Value::from_serialize(&out))
-}
-
 /// minijinja's JSON auto-escape, plus `\uXXXX` escapes for characters that JSON allows raw
 /// but YAML does not (DEL, C1 controls, BOM, non-characters) or that YAML 1.1 readers treat
 /// as line breaks (NEL, LS, PS). Such characters only occur inside JSON strings, where the
@@ -170,6 +180,9 @@ fn yaml_safe_json_formatter(
     use std::fmt::Write;
     if value.is_safe() || state.auto_escape() != AutoEscape::Json {
         return minijinja::escape_formatter(out, state, value);
+    }
+    if captured::store(out, value)? {
+        return Ok(());
     }
     let json = serde_json::to_string(value).map_err(|e| {
         minijinja::Error::new(
