@@ -37,12 +37,14 @@
 //! round trip; it saves a TLS handshake per request, and against an HTTP/1.1-only server the
 //! others then open their connections as before.
 //!
-//! HTTP/2 settings, as client-go configures them: a ping when a connection with requests in
-//! flight has been silent for 30 s, and the connection is closed when the ping is not answered
-//! within 15 s (client-go's `ReadIdleTimeout` and `PingTimeout`), so a dead TCP connection
-//! cannot hang every request multiplexed on it. With `--request-timeout`, the read timeout
-//! counts silence on the connection: on a shared HTTP/2 connection a stuck request fails once
-//! the whole connection has been silent that long.
+//! HTTP/2 settings, as Go and client-go configure them: `TCP_NODELAY` (HTTP/2 writes a
+//! request's HEADERS and DATA frames apart, and Nagle's algorithm would hold the DATA for the
+//! server's delayed ACK: over 40 ms per request with a body, measured); a ping when a
+//! connection with requests in flight has been silent for 30 s, and the connection is closed
+//! when the ping is not answered within 15 s (client-go's `ReadIdleTimeout` and
+//! `PingTimeout`), so a dead TCP connection cannot hang every request multiplexed on it. With
+//! `--request-timeout`, the read timeout counts silence on the connection: on a shared HTTP/2
+//! connection a stuck request fails once the whole connection has been silent that long.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -89,6 +91,10 @@ pub fn client(config: Config) -> Result<kube::Client, String> {
 
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
+    // No Nagle, as Go dials (client-go, kubectl). HTTP/1.1 writes a request in one go; HTTP/2
+    // writes HEADERS and DATA frames apart, and Nagle holds the DATA until the server's
+    // delayed ACK of the HEADERS: 40 ms or more per request with a body.
+    tcp.set_nodelay(true);
     let mut https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
