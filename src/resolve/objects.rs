@@ -149,16 +149,17 @@ pub fn plan(
 /// so a changed credential rolls them as it rolls the agent.
 fn hash_consumed_env(objects: &mut [PlannedObject]) {
     const ENV_HASH: &str = "astro.dev/env-hash";
-    let data: BTreeMap<(&'static str, String), BTreeMap<String, String>> = objects
+    let data: BTreeMap<(&'static str, &str), &BTreeMap<String, String>> = objects
         .iter()
         .filter_map(|o| match &o.spec {
-            ObjectSpec::Secret { data } => Some((("Secret", o.name.clone()), data.clone())),
-            ObjectSpec::ConfigMap { data } => Some((("ConfigMap", o.name.clone()), data.clone())),
+            ObjectSpec::Secret { data } => Some((("Secret", o.name.as_str()), data)),
+            ObjectSpec::ConfigMap { data } => Some((("ConfigMap", o.name.as_str()), data)),
             _ => None,
         })
         .collect();
-    for o in objects.iter_mut() {
-        let ObjectSpec::Workload(w) = &mut o.spec else {
+    let mut hashes = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        let ObjectSpec::Workload(w) = &o.spec else {
             continue;
         };
         if w.pod.annotations.contains_key(ENV_HASH) {
@@ -172,13 +173,18 @@ fn hash_consumed_env(objects: &mut [PlannedObject]) {
                 .map(|n| ("Secret", n))
                 .chain(c.env_from_config_maps.iter().map(|n| ("ConfigMap", n)));
             for (kind, name) in whole {
-                for (k, v) in data.get(&(kind, name.clone())).into_iter().flatten() {
+                for (k, v) in data
+                    .get(&(kind, name.as_str()))
+                    .into_iter()
+                    .copied()
+                    .flatten()
+                {
                     used.insert(format!("{kind}/{name}/{k}"), v);
                 }
             }
             for r in c.env.iter().filter_map(|e| e.secret.as_ref()) {
                 if let Some(v) = data
-                    .get(&("Secret", r.name.clone()))
+                    .get(&("Secret", r.name.as_str()))
                     .and_then(|d| d.get(&r.key))
                 {
                     used.insert(format!("Secret/{}/{}", r.name, r.key), v);
@@ -187,9 +193,12 @@ fn hash_consumed_env(objects: &mut [PlannedObject]) {
         }
         if !used.is_empty() {
             let all = serde_json::to_string(&used).unwrap_or_default();
-            w.pod
-                .annotations
-                .insert(ENV_HASH.into(), naming::short_hash(&all, 16));
+            hashes.push((i, naming::short_hash(&all, 16)));
+        }
+    }
+    for (i, hash) in hashes {
+        if let Some(ObjectSpec::Workload(w)) = objects.get_mut(i).map(|o| &mut o.spec) {
+            w.pod.annotations.insert(ENV_HASH.into(), hash);
         }
     }
 }
@@ -261,7 +270,8 @@ impl Planner<'_> {
     }
 
     fn plan_all(&mut self) {
-        let spec = self.build.spec.clone();
+        let build = self.build;
+        let spec = &build.spec;
         let interfaces = spec.agent.effective_interfaces();
         let slack = self.request.interfaces.iter().any(|i| i == "slack");
         let web = self.request.interfaces.iter().any(|i| i == "web");
@@ -298,7 +308,7 @@ impl Planner<'_> {
         for entry in models.chain(knowledge).chain(integrations) {
             self.component(entry);
         }
-        self.self_hosted_connections(&spec);
+        self.self_hosted_connections(spec);
 
         // Agent Service and platform env.
         let agent_port = if interfaces.frontend {
@@ -347,7 +357,7 @@ impl Planner<'_> {
 
         // Secrets and ConfigMap.
         let slack_keys: BTreeSet<&str> = ["SLACK_APP_TOKEN", "SLACK_BOT_TOKEN"].into();
-        let component_only = component_only_inputs(&spec);
+        let component_only = component_only_inputs(spec);
         let creds: BTreeMap<String, String> = self
             .request
             .user_credentials
@@ -368,9 +378,9 @@ impl Planner<'_> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let env_hash = {
-            let all =
-                serde_json::json!([&self.config, &creds, &messaging_creds, &self.store_secrets]);
-            naming::short_hash(&all.to_string(), 16)
+            // A tuple serializes as the JSON array the hash has always been taken over.
+            let all = (&self.config, &creds, &messaging_creds, &self.store_secrets);
+            naming::short_hash(&serde_json::to_string(&all).unwrap_or_default(), 16)
         };
         let mut pod_annotations = Labels::new();
         pod_annotations.insert("astro.dev/env-hash".into(), env_hash);
@@ -398,7 +408,7 @@ impl Planner<'_> {
                 },
             );
         }
-        for (name, (component, data)) in self.store_secrets.clone() {
+        for (name, (component, data)) in std::mem::take(&mut self.store_secrets) {
             self.add(
                 Kind::Secret,
                 name,
