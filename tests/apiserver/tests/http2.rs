@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::TempDir;
+use common::{TempDir, kubectl_in};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -268,15 +268,5 @@ async fn kubectl(server: &TestApiServer, args: &[&str]) -> std::process::Output 
         Err(_) => server.kubeconfig_yaml(),
     };
     std::fs::write(&kubeconfig, text).expect("kubeconfig");
-    tokio::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("HOME", dir.path())
-        .output()
-        .await
-        .expect("kubectl runs")
+    kubectl_in(&dir, args).await
 }

@@ -79,17 +79,7 @@ async fn b95_watch_initial_events_with_field_selector() {
 }
 
 async fn kubectl(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("HOME", dir.path())
-        .output()
-        .await
-        .expect("kubectl runs");
+    let out = kubectl_in(dir, args).await;
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string(),

@@ -118,6 +118,22 @@ pub async fn delete(base: &str, path: &str, body: &str) -> Resp {
     .await
 }
 
+/// Runs kubectl with `dir/kubeconfig`, a cache and a HOME of its own in `dir` (kubectl on
+/// these machines picks a bundled binary by the server's version; each run keeps its cache).
+pub async fn kubectl_in(dir: &TempDir, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .output()
+        .await
+        .expect("kubectl runs")
+}
+
 /// A unique temporary directory, removed on drop.
 pub struct TempDir(pub std::path::PathBuf);
 
