@@ -349,15 +349,6 @@ async fn kubectl_accepts_the_client_certificate_kubeconfig() {
     );
 }
 
-/// The `(protocol, connection)` of each request the server logged.
-fn protocols(server: &TestApiServer) -> Vec<(String, u64)> {
-    server
-        .request_log()
-        .into_iter()
-        .map(|r| (r.protocol, r.connection))
-        .collect()
-}
-
 /// An env whose TLS server (HTTP/2 on offer unless `disable_http2`) knows the deploy by its
 /// client certificate, as `test-apiserver --tls --client-cert` sets it up.
 async fn client_cert_env(disable_http2: bool) -> Env {
@@ -381,7 +372,7 @@ async fn deploys_over_https_share_one_http2_connection() {
     let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 0, "{resp} {stderr}");
     assert_eq!(resp["status"], "success");
-    let seen = protocols(&env.server);
+    let seen = env.server.request_protocols();
     // The namespace apply, the inventory, and a stage of many concurrent applies: all of them
     // on one connection, one TLS handshake (kube's HTTP/1.1-only client opened 11).
     assert!(seen.len() > 10, "{seen:?}");
@@ -415,7 +406,7 @@ async fn deploys_over_https_share_one_http2_connection() {
         ])
         .await;
     assert_eq!(code, 0, "{stderr}");
-    let seen = protocols(&env.server);
+    let seen = env.server.request_protocols();
     assert!(seen.iter().all(|(p, _)| p == "HTTP/2.0"), "{seen:?}");
     let mut connections: Vec<u64> = seen.iter().map(|(_, c)| *c).collect();
     connections.dedup();
@@ -430,7 +421,7 @@ async fn servers_without_http2_get_http1_connections() {
     assert_eq!(code, 0, "{resp} {stderr}");
     assert_eq!(resp["status"], "success");
     assert!(with_action(&resp, "failed").is_empty(), "{resp}");
-    let seen = protocols(&env.server);
+    let seen = env.server.request_protocols();
     assert!(seen.iter().all(|(p, _)| p == "HTTP/1.1"), "{seen:?}");
     // HTTP/1.1 carries one request at a time: the concurrent applies need more connections.
     assert!(env.server.connections() > 1, "{seen:?}");

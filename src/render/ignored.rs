@@ -191,6 +191,8 @@ impl<'a> Deserializer<'a> for Tracked<'_, 'a, '_> {
         visitor.visit_newtype_struct(self)
     }
 
+    /// Read as `&Value` reads it, without tracking inside: k8s-openapi's types have no serde
+    /// enums (0.29 never calls this), so no field can hide there today.
     fn deserialize_enum<V: Visitor<'a>>(
         self,
         name: &'static str,

@@ -267,6 +267,15 @@ impl TestApiServer {
         self.inner.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// The `(protocol, connection)` of every request handled so far, in order: which HTTP
+    /// version each came over (`HTTP/1.1`, `HTTP/2.0`) and on which connection.
+    pub fn request_protocols(&self) -> Vec<(String, u64)> {
+        self.request_log()
+            .into_iter()
+            .map(|r| (r.protocol, r.connection))
+            .collect()
+    }
+
     /// How many TCP connections the server has accepted since it started (with TLS, each one
     /// a handshake). Requests name theirs in [`LoggedRequest::connection`].
     pub fn connections(&self) -> u64 {

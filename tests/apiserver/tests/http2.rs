@@ -99,15 +99,6 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The `(protocol, connection)` of every logged request.
-fn protocols(server: &TestApiServer) -> Vec<(String, u64)> {
-    server
-        .request_log()
-        .into_iter()
-        .map(|r| (r.protocol, r.connection))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_clients_that_choose_h2_share_one_connection() {
     let server = tls_server(false).await;
@@ -119,7 +110,10 @@ async fn tls_clients_that_choose_h2_share_one_connection() {
     for result in futures_join(gets).await {
         assert_eq!(result, Ok(200));
     }
-    assert_eq!(protocols(&server), vec![("HTTP/2.0".to_string(), 1); 6]);
+    assert_eq!(
+        server.request_protocols(),
+        vec![("HTTP/2.0".to_string(), 1); 6]
+    );
     assert_eq!(server.connections(), 1);
 }
 
@@ -151,7 +145,10 @@ async fn clients_without_alpn_disabled_http2_and_plain_http_get_http1() {
         .apiserver_version()
         .await
         .expect("GET /version");
-    assert_eq!(protocols(&server), vec![("HTTP/1.1".to_string(), 2)]);
+    assert_eq!(
+        server.request_protocols(),
+        vec![("HTTP/1.1".to_string(), 2)]
+    );
 
     // --disable-http2-serving: a client offering h2 and http/1.1 gets http/1.1.
     let server = tls_server(true).await;
@@ -169,7 +166,7 @@ async fn clients_without_alpn_disabled_http2_and_plain_http_get_http1() {
             .iter()
             .all(|r| r.protocol == "HTTP/1.1"),
         "{:?}",
-        protocols(&server)
+        server.request_protocols()
     );
 }
 
@@ -182,7 +179,7 @@ async fn kubectl_speaks_http2_over_tls() {
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.lines().any(|l| l == "namespace/default"), "{stdout}");
-    let seen = protocols(&server);
+    let seen = server.request_protocols();
     assert!(!seen.is_empty());
     assert!(
         seen.iter().all(|(p, c)| p == "HTTP/2.0" && *c == 1),
@@ -194,7 +191,7 @@ async fn kubectl_speaks_http2_over_tls() {
     let server = tls_server(true).await;
     let out = kubectl(&server, &["get", "namespaces", "-o", "name"]).await;
     assert!(out.status.success(), "{out:?}");
-    let seen = protocols(&server);
+    let seen = server.request_protocols();
     assert!(seen.iter().all(|(p, _)| p == "HTTP/1.1"), "{seen:?}");
 }
 
