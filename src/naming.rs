@@ -116,18 +116,23 @@ pub fn env_key_part(s: &str) -> String {
 
 /// Lowercase hex of the SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex_prefix(data, 64)
 }
 
 /// First `n` hex chars of the SHA-256 of `data`.
 pub fn short_hash(data: &str, n: usize) -> String {
-    let full = sha256_hex(data.as_bytes());
-    full.get(..n).unwrap_or(&full).to_string()
+    hex_prefix(data.as_bytes(), n)
+}
+
+/// The first `n` (at most 64) lowercase hex chars of the SHA-256 of `data`.
+fn hex_prefix(data: &[u8], n: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(data);
+    let mut s = String::with_capacity(n.min(64));
+    for b in digest.iter().flat_map(|b| [b >> 4, b & 0xf]).take(n) {
+        s.push(char::from(DIGITS[usize::from(b)]));
+    }
+    s
 }
 
 /// Fits `s` into a DNS label of at most `max` chars: unchanged when it fits, otherwise cut
@@ -201,6 +206,23 @@ pub fn endpoint_host(agent: &str, namespace: &str, endpoint: &str, domain: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_lowercase_hex_of_sha256() {
+        // FIPS 180-2 test vectors.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(short_hash("abc", 8), "ba7816bf");
+        assert_eq!(short_hash("abc", 1), "b");
+        assert_eq!(short_hash("abc", 0), "");
+        assert_eq!(short_hash("abc", 100), sha256_hex(b"abc"));
+    }
 
     #[test]
     fn sanitize_follows_platform_rules() {

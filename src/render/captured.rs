@@ -69,11 +69,29 @@ pub(crate) fn store(
     let Some(index) = index else {
         return Ok(false);
     };
-    use std::fmt::Write;
-    out.write_char(MARK)?;
-    write!(out, "{index}")?;
-    out.write_char(MARK)?;
+    let mut buf = [0u8; 24];
+    out.write_str(placeholder_text(index, &mut buf))?;
     Ok(true)
+}
+
+/// The placeholder of `index`: its decimal digits between two marks, written into `buf`
+/// without the formatting machinery (this runs for every interpolated value).
+fn placeholder_text(index: usize, buf: &mut [u8; 24]) -> &str {
+    let mut at = buf.len() - 1;
+    buf[at] = MARK as u8;
+    let mut rest = index;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    at -= 1;
+    buf[at] = MARK as u8;
+    // Only ASCII digits and the ASCII mark were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 /// The placeholder at the start of `s`: its index and the length of its text.
@@ -83,7 +101,9 @@ pub(crate) fn placeholder(s: &[u8]) -> Option<(usize, usize)> {
     if digits == 0 || digits > 9 || rest.get(digits) != Some(&(MARK as u8)) {
         return None;
     }
-    let index = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let index = rest[..digits]
+        .iter()
+        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
     Some((index, digits + 2))
 }
 
@@ -140,6 +160,14 @@ mod tests {
         assert_eq!(placeholder(b"\x0112"), None);
         assert_eq!(placeholder(b"12\x01"), None);
         assert_eq!(placeholder(b"\x011234567890\x01"), None);
+        let mut buf = [0; 24];
+        for index in [0, 7, 9, 10, 99, 100, 4711, 123_456_789] {
+            let text = placeholder_text(index, &mut buf).to_string();
+            assert_eq!(text, format!("{MARK}{index}{MARK}"));
+            assert_eq!(placeholder(text.as_bytes()), Some((index, text.len())));
+        }
+        let text = placeholder_text(usize::MAX, &mut buf);
+        assert_eq!(text, format!("{MARK}{}{MARK}", usize::MAX));
     }
 
     #[test]

@@ -76,8 +76,9 @@ pub fn render(
                     format!("template produced kind '{kind}'"),
                 ));
             }
-            let name = value
-                .pointer("/metadata/name")
+            let metadata = value.get("metadata");
+            let name = metadata
+                .and_then(|m| m.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if name != obj.name {
@@ -90,8 +91,8 @@ pub fn render(
             let namespace = if obj.kind == Kind::Namespace {
                 String::new()
             } else {
-                let ns = value
-                    .pointer("/metadata/namespace")
+                let ns = metadata
+                    .and_then(|m| m.get("namespace"))
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 if ns != resolved.namespace {

@@ -216,6 +216,14 @@ fn label_value(s: &str) -> String {
         })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.len() <= 63 {
+        // Fits as it is: its ends are already alphanumeric.
+        return if trimmed.len() == cleaned.len() {
+            cleaned
+        } else {
+            trimmed.to_string()
+        };
+    }
     let fitted = fit_with_hash(trimmed, 63);
     fitted
         .trim_matches(|c: char| !c.is_ascii_alphanumeric())
