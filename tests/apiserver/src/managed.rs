@@ -137,10 +137,9 @@ pub fn strip(set: &Set) -> Set {
 /// Removes the never-owned paths (B35) without copying the set.
 pub fn strip_in_place(set: &mut Set) {
     for f in ["apiVersion", "kind", "metadata"] {
-        set.members.remove(&PE::Field(f.into()));
+        set.remove_field_member(f);
     }
-    let md = PE::Field("metadata".into());
-    if let Some(m) = set.children.get_mut(&md) {
+    set.edit_field_child("metadata", |m| {
         for f in [
             "name",
             "namespace",
@@ -152,12 +151,9 @@ pub fn strip_in_place(set: &mut Set) {
             "managedFields",
             "resourceVersion",
         ] {
-            m.members.remove(&PE::Field(f.into()));
+            m.remove_field_member(f);
         }
-        if m.is_empty() {
-            set.children.remove(&md);
-        }
-    }
+    });
 }
 
 /// Conflicts of one apply (B41, B42).

@@ -1,7 +1,7 @@
 //! Schema-driven operations on JSON values, ported from structured-merge-diff:
 //! field sets (`ToFieldSet`, B34), comparison (B36, B41), merge (B52) and item removal (B45).
 
-use crate::fieldpath::{PE, Set};
+use crate::fieldpath::{Level, PE, Set};
 use crate::schema::{self, St, Ty};
 use serde_json::{Map, Value};
 
@@ -137,35 +137,36 @@ pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
 
 /// The set of fields a config mentions (SMD `ToFieldSet`, B34).
 pub fn to_field_set(v: &Value, ty: Ty) -> Set {
-    let mut s = Set::new();
-    fts(v, Some(ty), &mut Vec::new(), &mut s);
-    s
+    fts(v, Some(ty)).1
 }
 
-fn fts(v: &Value, ty: Option<Ty>, path: &mut Vec<PE>, out: &mut Set) {
+/// Whether `v` is a leaf (so its own path is a member), and the set of paths below `v`. Each
+/// level is built once from its children's sets, so no path prefix is cloned or looked up.
+fn fts(v: &Value, ty: Option<Ty>) -> (bool, Set) {
     match class(ty, &[Some(v)]) {
-        Class::Leaf => out.insert(path),
+        Class::Leaf => (true, Set::new()),
         Class::Map(st) => {
-            let Value::Object(m) = v else { return };
+            let Value::Object(m) = v else {
+                return (false, Set::new());
+            };
+            let mut level = Level::with_capacity(m.len());
             for (k, c) in m {
-                let cty = child_ty(st, k);
-                path.push(PE::Field(k.clone()));
-                fts(c, cty, path, out);
+                let (leaf, below) = fts(c, child_ty(st, k));
                 let empty = c.is_null() || c.as_object().is_some_and(Map::is_empty);
-                if empty || st.is_none() {
-                    out.insert(path);
-                }
-                path.pop();
+                level.push(PE::Field(k.clone()), leaf || empty || st.is_none(), below);
             }
+            (false, level.finish())
         }
         Class::List(t) => {
-            let Value::Array(items) = v else { return };
+            let Value::Array(items) = v else {
+                return (false, Set::new());
+            };
+            let mut level = Level::with_capacity(items.len());
             for (i, it) in items.iter().enumerate() {
-                path.push(item_pe(t, it, i));
-                fts(it, elem_ty(t), path, out);
-                out.insert(path);
-                path.pop();
+                let (_, below) = fts(it, elem_ty(t));
+                level.push(item_pe(t, it, i), true, below);
             }
+            (false, level.finish())
         }
     }
 }
@@ -397,7 +398,7 @@ fn rm(v: &Value, set: &Set, ty: Option<Ty>) -> Value {
             let mut out = Map::new();
             for (k, c) in m {
                 let pe = PE::Field(k.clone());
-                if set.members.contains(&pe) {
+                if set.is_member(&pe) {
                     continue;
                 }
                 match set.child(&pe) {
@@ -418,7 +419,7 @@ fn rm(v: &Value, set: &Set, ty: Option<Ty>) -> Value {
             let mut out = Vec::new();
             for (i, it) in items.iter().enumerate() {
                 let pe = item_pe(t, it, i);
-                if set.members.contains(&pe) {
+                if set.is_member(&pe) {
                     continue;
                 }
                 match set.child(&pe) {
@@ -453,6 +454,219 @@ mod tests {
             enc["f:spec"]["f:template"]["f:metadata"]["f:labels"],
             json!({"f:app":{}})
         );
+    }
+
+    /// The field-set walk this module had before `fts` built sets level by level: one insert
+    /// of the whole path per member.
+    fn reference_fts(
+        v: &Value,
+        ty: Option<Ty>,
+        path: &mut Vec<PE>,
+        out: &mut crate::reference::OldSet,
+    ) {
+        match class(ty, &[Some(v)]) {
+            Class::Leaf => out.insert(path),
+            Class::Map(st) => {
+                let Value::Object(m) = v else { return };
+                for (k, c) in m {
+                    let cty = child_ty(st, k);
+                    path.push(PE::Field(k.clone()));
+                    reference_fts(c, cty, path, out);
+                    let empty = c.is_null() || c.as_object().is_some_and(Map::is_empty);
+                    if empty || st.is_none() {
+                        out.insert(path);
+                    }
+                    path.pop();
+                }
+            }
+            Class::List(t) => {
+                let Value::Array(items) = v else { return };
+                for (i, it) in items.iter().enumerate() {
+                    path.push(item_pe(t, it, i));
+                    reference_fts(it, elem_ty(t), path, out);
+                    out.insert(path);
+                    path.pop();
+                }
+            }
+        }
+    }
+
+    fn assert_fts_matches_reference(obj: &Value, ty: Ty) {
+        let new = to_field_set(obj, ty);
+        let mut old = crate::reference::OldSet::new();
+        reference_fts(obj, Some(ty), &mut Vec::new(), &mut old);
+        let spell = |ps: Vec<Vec<PE>>| -> Vec<String> {
+            ps.iter()
+                .map(|p| crate::fieldpath::render_path(p))
+                .collect()
+        };
+        assert_eq!(spell(new.paths()), spell(old.paths()), "{obj}");
+        assert_eq!(
+            new.to_fields_v1().to_string(),
+            old.to_fields_v1().to_string(),
+            "{obj}"
+        );
+    }
+
+    /// Objects that exercise every schema case: keyed lists (one key, two keys with a
+    /// defaulted `protocol`, atomic items), sets, duplicates, items without keys or that are
+    /// not objects, free-form and atomic maps, nulls, empty maps and lists, and shapes that
+    /// disagree with the schema.
+    fn edge_objects() -> Vec<(&'static str, Value)> {
+        vec![
+            (
+                "Deployment",
+                json!({"apiVersion":"apps/v1","kind":"Deployment",
+              "metadata":{"name":"w","labels":{"a":"1","z":{"nested":true},"b":null},
+                "annotations":{},"finalizers":["x","y","x",{"o":1},3,null],
+                "ownerReferences":[{"uid":"u1","name":"a"},{"name":"no-uid"},{"uid":"u1","kind":"dup"},"s"]},
+              "spec":{"replicas":null,"selector":{"matchLabels":{"a":"1"}},"strategy":{},
+                "template":{"metadata":{"labels":{"a":"1"}},"spec":{
+                  "containers":[
+                    {"name":"c","image":"i","ports":[{"containerPort":80},{"containerPort":80,"protocol":"UDP"},
+                      {"containerPort":80,"protocol":"TCP","name":"dup"},{"name":"nokey"}],
+                     "env":[{"name":"B","value":"1"},{"name":"A","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}},
+                       {"name":"B","value":"2"}],
+                     "resources":{"limits":{"cpu":"1"},"requests":{}},"args":["a","b"],
+                     "volumeMounts":[{"mountPath":"/a","name":"v"}]},
+                    {"name":"c","image":"again","env":[{"name":"C"}]},
+                    {"image":"nameless"},
+                    "not-an-object"],
+                  "volumes":[{"name":"v","emptyDir":{}},{"name":"v","configMap":{"name":"x"}}],
+                  "tolerations":[{"key":"k"}],
+                  "nodeSelector":{"k":"v"},
+                  "topologySpreadConstraints":[{"topologyKey":"t","whenUnsatisfiable":"DoNotSchedule","maxSkew":1}],
+                  "imagePullSecrets":[],
+                  "hostAliases":[{"ip":"1.2.3.4","hostnames":["a"]}]}}}}),
+            ),
+            (
+                "Deployment",
+                json!({"spec":{"template":{"spec":{"containers":{"not":"a list"}}}},
+              "metadata":["not","a","map"], "status":{"x":[1,2]}}),
+            ),
+            (
+                "Deployment",
+                json!({"spec":{"template":{"spec":{"containers":[]}}}, "metadata":{}}),
+            ),
+            ("Deployment", json!("a string root")),
+            ("Deployment", json!({})),
+            (
+                "Service",
+                json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},
+              "spec":{"selector":{"a":"1"},"ports":[{"port":80,"targetPort":8080},{"port":80,"protocol":"UDP"}],
+                "type":"ClusterIP","clusterIPs":["10.0.0.1"]}}),
+            ),
+            (
+                "ConfigMap",
+                json!({"metadata":{"name":"c"},"data":{"a":"1","b":""},"binaryData":{}}),
+            ),
+            (
+                "CronJob",
+                json!({"spec":{"schedule":"* * * * *","jobTemplate":{"metadata":{"labels":{"x":"y"}},
+              "spec":{"template":{"spec":{"containers":[{"name":"j","ports":[{"containerPort":1.5}]}]}}}}}}),
+            ),
+            (
+                "Ingress",
+                json!({"spec":{"rules":[{"host":"a"}],"tls":[{"hosts":["a"]}],
+              "defaultBackend":{"service":{"name":"s","port":{"number":80}}}}}),
+            ),
+            (
+                "NetworkPolicy",
+                json!({"spec":{"podSelector":{},"ingress":[{"from":[]}],"policyTypes":["Ingress"]}}),
+            ),
+            (
+                "PersistentVolumeClaim",
+                json!({"spec":{"accessModes":["ReadWriteOnce","ReadWriteOnce"],
+              "resources":{"requests":{"storage":"1Gi"}}}}),
+            ),
+        ]
+    }
+
+    /// A random JSON value whose keys are the schema's own names, so that random shapes meet
+    /// keyed lists, sets and free-form maps at random depths.
+    fn random_value(r: &mut crate::fieldpath::tests::Rng, depth: u32) -> Value {
+        const KEYS: &[&str] = &[
+            "metadata",
+            "spec",
+            "template",
+            "containers",
+            "name",
+            "env",
+            "ports",
+            "containerPort",
+            "protocol",
+            "labels",
+            "finalizers",
+            "volumes",
+            "selector",
+            "data",
+            "value",
+            "ownerReferences",
+            "uid",
+            "jobTemplate",
+            "rules",
+        ];
+        let leaf = |r: &mut crate::fieldpath::tests::Rng| match r.below(6) {
+            0 => Value::Null,
+            1 => json!(r.below(3)),
+            2 => json!(r.below(2) == 0),
+            3 => json!({}),
+            4 => json!([]),
+            _ => json!(["x", "y", "TCP"][r.below(3) as usize]),
+        };
+        if depth == 0 {
+            return leaf(r);
+        }
+        match r.below(5) {
+            0 => leaf(r),
+            1 | 2 => Value::Array(
+                (0..r.below(4))
+                    .map(|_| random_value(r, depth - 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..r.below(5))
+                    .map(|_| {
+                        let k = KEYS[r.below(KEYS.len() as u64) as usize].to_string();
+                        (k, random_value(r, depth - 1))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// B34: the level-by-level field set equals the old path-by-path one on the golden
+    /// manifests of every case, on edge cases, and on random objects.
+    #[test]
+    fn b34_field_set_matches_reference_walk() {
+        let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/../golden");
+        let mut seen = 0;
+        for case in std::fs::read_dir(golden).into_iter().flatten().flatten() {
+            let Ok(text) = std::fs::read_to_string(case.path().join("expected.yaml")) else {
+                continue;
+            };
+            for doc in text.split("\n---") {
+                let Ok(obj) = serde_saphyr::from_str::<Value>(doc) else {
+                    continue;
+                };
+                let kind = obj["kind"].as_str().unwrap_or("");
+                if let Some(res) = crate::resources::by_kind(kind) {
+                    assert_fts_matches_reference(&obj, schema::root(res.kind));
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 50, "only {seen} golden objects found");
+        for (kind, obj) in edge_objects() {
+            let kind = crate::resources::by_kind(kind).map_or("Deployment", |r| r.kind);
+            assert_fts_matches_reference(&obj, schema::root(kind));
+        }
+        let mut r = crate::fieldpath::tests::Rng(0x2545_f491_4f6c_dd1d);
+        for i in 0..3000 {
+            let kind = ["Deployment", "ConfigMap", "Service", "CronJob"][i % 4];
+            let obj = random_value(&mut r, 6);
+            assert_fts_matches_reference(&obj, schema::root(kind));
+        }
     }
 
     /// B52: containers merge by name, env by name, ports by containerPort+protocol.
