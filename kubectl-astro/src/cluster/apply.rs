@@ -20,6 +20,7 @@ use base64::Engine;
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::body::ApplyBody;
 use super::inventory::{self, Inventory};
 use super::{CallError, Cluster, kind_from_str};
 use crate::exit::{Failure, code};
@@ -102,12 +103,14 @@ pub async fn deploy(
     };
 
     // Stage 1: the Namespace. Its reply carries the previous inventory.
+    let ns_body =
+        ApplyBody::new(&ns_manifest.object).map_err(|e| fatal(&e, &format!("Namespace/{ns}")))?;
     let reply = cluster
-        .apply(
+        .apply_body(
             Kind::Namespace,
             "",
             ns,
-            &ns_manifest.object,
+            &ns_body,
             opts.force_conflicts,
             false,
         )
@@ -151,7 +154,7 @@ pub async fn deploy(
         classify(reply.code, old.objects.get(&ns_key), &ns_print),
         None,
     ));
-    let ns_proof = inventory::proof(&cluster.field_manager, &reply.object, &ns_manifest.object);
+    let ns_proof = inventory::proof(&cluster.field_manager, &reply.object, &ns_body);
     new.objects
         .insert(ns_key, inventory::token(ns_print, ns_proof));
 
@@ -414,17 +417,28 @@ async fn apply_one(
     }
     let force = opts.force_conflicts;
     let key = inventory::key(m.kind, &m.name);
+    // Serialized once: for the proof and, unless that holds, for the apply.
+    let body = match ApplyBody::new(&m.object) {
+        Ok(body) => body,
+        Err(e) => {
+            let failed = ResourceAction::Failed;
+            return (
+                result(m.kind, &m.name, &m.namespace, failed, Some(describe(&e))),
+                None,
+            );
+        }
+    };
     if let Some(live) = live
         && let Some(recorded) = old.objects.get(&key).and_then(|t| inventory::proof_of(t))
-        && inventory::proof(&cluster.field_manager, live, &m.object).as_deref() == Some(recorded)
+        && inventory::proof(&cluster.field_manager, live, &body).as_deref() == Some(recorded)
     {
-        return proven_unchanged(cluster, m, live, opts).await;
+        return proven_unchanged(cluster, m, &body, live, opts).await;
     }
     let mut attempt = if fresh_namespace && needs_password(m, &opts.generated) {
         // A namespace this deploy created holds no Secret yet, so every store password of this
         // one is missing: write them alongside the Secret's own apply, not one round trip later.
         let (applied, generated) = futures::join!(
-            cluster.apply(m.kind, &m.namespace, &m.name, &m.object, force, false),
+            cluster.apply_body(m.kind, &m.namespace, &m.name, &body, force, false),
             generate_missing(cluster, m, &Value::Null, &opts.generated)
         );
         match (applied, generated) {
@@ -434,7 +448,7 @@ async fn apply_one(
         }
     } else {
         cluster
-            .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
+            .apply_body(m.kind, &m.namespace, &m.name, &body, force, false)
             .await
     };
     let mut note = None;
@@ -448,7 +462,7 @@ async fn apply_one(
         attempt = match replace(cluster, m).await {
             Ok(()) => {
                 cluster
-                    .apply(m.kind, &m.namespace, &m.name, &m.object, force, false)
+                    .apply_body(m.kind, &m.namespace, &m.name, &body, force, false)
                     .await
             }
             Err(e) => Err(e),
@@ -475,7 +489,7 @@ async fn apply_one(
             if note.is_some() {
                 action = ResourceAction::Configured;
             }
-            let proof = inventory::proof(&cluster.field_manager, &reply.object, &m.object);
+            let proof = inventory::proof(&cluster.field_manager, &reply.object, &body);
             (
                 result(m.kind, &m.name, &m.namespace, action, note),
                 Some(inventory::token(print, proof)),
@@ -499,6 +513,7 @@ async fn apply_one(
 async fn proven_unchanged(
     cluster: &Cluster,
     m: &Manifest,
+    body: &ApplyBody,
     live: &Value,
     opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
@@ -522,7 +537,7 @@ async fn proven_unchanged(
     }
     let stored = stored.as_ref().unwrap_or(live);
     let print = inventory::state(m.kind, stored, &m.object);
-    let proof = inventory::proof(&cluster.field_manager, stored, &m.object);
+    let proof = inventory::proof(&cluster.field_manager, stored, body);
     (
         result(m.kind, &m.name, &m.namespace, action, None),
         Some(inventory::token(print, proof)),

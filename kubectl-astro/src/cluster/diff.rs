@@ -7,8 +7,9 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::body::ApplyBody;
 use super::inventory::{self, Inventory};
-use super::{CallError, Cluster, kind_from_str};
+use super::{CallError, Cluster, Reply, kind_from_str};
 use crate::exit::Failure;
 
 /// What would happen to one object.
@@ -149,9 +150,11 @@ async fn diff_one(
     ns_exists: bool,
 ) -> Result<ObjectDiff, Failure> {
     let what = inventory::key(m.kind, &m.name);
-    let proven = match (&live, proof) {
-        (Some(l), Some(p)) => {
-            inventory::proof(&cluster.field_manager, l, &m.object).as_deref() == Some(p)
+    // Serialized once: for the proof and, unless that holds, for the dry-runs.
+    let body = ApplyBody::new(&m.object);
+    let proven = match (&live, proof, &body) {
+        (Some(l), Some(p), Ok(body)) => {
+            inventory::proof(&cluster.field_manager, l, body).as_deref() == Some(p)
         }
         _ => false,
     };
@@ -174,9 +177,7 @@ async fn diff_one(
         // Without force first: usually that is the whole answer. A 409 names the fields
         // another manager owns (each a would-be conflict); only then the forced dry-run, for
         // what `deploy --force-conflicts` would make of the object.
-        let mut attempt = cluster
-            .apply(m.kind, &m.namespace, &m.name, &m.object, false, true)
-            .await;
+        let mut attempt = dry_run(cluster, m, &body, false).await;
         if let Err(e) = &attempt
             && e.code == 409
         {
@@ -188,9 +189,7 @@ async fn diff_one(
             if conflicts.is_empty() {
                 conflicts.push(e.message.clone());
             }
-            attempt = cluster
-                .apply(m.kind, &m.namespace, &m.name, &m.object, true, true)
-                .await;
+            attempt = dry_run(cluster, m, &body, true).await;
         }
         match attempt {
             Ok(reply) => reply.object,
@@ -237,6 +236,19 @@ async fn diff_one(
         conflicts,
         note,
     })
+}
+
+/// A server-side dry-run apply of `m`'s serialized body.
+async fn dry_run(
+    cluster: &Cluster,
+    m: &Manifest,
+    body: &Result<ApplyBody, CallError>,
+    force: bool,
+) -> Result<Reply, CallError> {
+    let body = body.as_ref().map_err(Clone::clone)?;
+    cluster
+        .apply_body(m.kind, &m.namespace, &m.name, body, force, true)
+        .await
 }
 
 /// YAML of an object without server bookkeeping, Secret values masked.

@@ -9,6 +9,8 @@ use astro_deploy::resolve::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::body::ApplyBody;
+
 /// Annotation holding the inventory JSON.
 pub const ANNOTATION: &str = "astro.dev/inventory";
 
@@ -84,7 +86,7 @@ pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
     }
 }
 
-/// Proof that applying `applied` again would change nothing, for an object the server
+/// Proof that applying the body `sent` again would change nothing, for an object the server
 /// `stored` after our apply of it: `c:<hash of the body we sent> m:<hash of our field
 /// manager's Apply entry in managedFields>`. Server-side apply is idempotent — a re-apply
 /// that changes nothing stores nothing and leaves our entry's `time` alone (apiserver
@@ -93,7 +95,7 @@ pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
 /// our set, B43/B45; a re-create drops the entry) — re-applying is a no-op, and neither
 /// `diff` nor `deploy` needs to send it. The entry is hashed as the server serialized it,
 /// which is deterministic (B38). `None` when the object carries no entry of ours.
-pub fn proof(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
+pub fn proof(manager: &str, stored: &Value, sent: &ApplyBody) -> Option<String> {
     // An object on its way out proves nothing: it is applied, and that says what happens.
     if stored.pointer("/metadata/deletionTimestamp").is_some() {
         return None;
@@ -111,7 +113,7 @@ pub fn proof(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
     // and should the text differ without the content, the cost is one dry-run, not an error.
     Some(format!(
         "c:{} m:{}",
-        short_hash(&applied.to_string(), 16),
+        sent.hash(),
         short_hash(&entry.to_string(), 16)
     ))
 }
@@ -270,6 +272,8 @@ mod tests {
     #[test]
     fn proof_follows_our_body_and_our_managed_fields_entry() {
         let applied = json!({"metadata": {"name": "x"}, "data": {"a": "1"}});
+        let body = |v: &Value| ApplyBody::new(v).expect("a Value serializes");
+        let applied = body(&applied);
         let ours = json!({"manager": "kubectl-astro", "operation": "Apply", "apiVersion": "v1",
             "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
             "fieldsV1": {"f:data": {"f:a": {}}}});
@@ -279,6 +283,14 @@ mod tests {
         let stored = json!({"metadata": {"name": "x", "managedFields": [ours.clone()]},
             "data": {"a": "1"}});
         let p = proof("kubectl-astro", &stored, &applied).expect("our entry is there");
+        // The formula existing inventories hold: the texts as serde_json prints them, hashed.
+        let text = r#"{"metadata":{"name":"x"},"data":{"a":"1"}}"#;
+        let formula = format!(
+            "c:{} m:{}",
+            short_hash(text, 16),
+            short_hash(&ours.to_string(), 16)
+        );
+        assert_eq!(p, formula);
         // Another manager adding a field of its own, or a status write: still provable.
         let other_field = json!({"metadata": {"name": "x", "managedFields": [ours, theirs]},
             "data": {"a": "1", "b": "2"}});
@@ -292,7 +304,7 @@ mod tests {
              "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {}}]}});
         assert_ne!(proof("kubectl-astro", &taken, &applied), Some(p.clone()));
         // Another body: another proof.
-        let changed = json!({"metadata": {"name": "x"}, "data": {"a": "2"}});
+        let changed = body(&json!({"metadata": {"name": "x"}, "data": {"a": "2"}}));
         assert_ne!(proof("kubectl-astro", &stored, &changed), Some(p.clone()));
         // No entry of ours (re-created by someone else, or another manager name): none.
         assert_eq!(proof("someone-else", &stored, &applied), None);

@@ -2,6 +2,7 @@
 //! kinds we render (known statically, so no discovery round trips).
 
 pub mod apply;
+pub mod body;
 pub mod catalog;
 pub mod connect;
 pub mod diff;
@@ -12,9 +13,13 @@ pub mod wait;
 use std::time::Duration;
 
 use astro_deploy::resolve::Kind;
+use hyper::body::Bytes;
 use kube::client::Body;
 use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams};
+use kube::core::request::Error::SerializeBody;
 use serde_json::Value;
+
+use body::ApplyBody;
 
 /// A successful reply: HTTP status and the JSON body.
 #[derive(Debug, Clone)]
@@ -152,13 +157,10 @@ impl Cluster {
     /// deletes carry a resourceVersion precondition.
     pub async fn call(
         &self,
-        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+        request: Result<http::Request<Bytes>, kube::core::request::Error>,
     ) -> Result<Reply, CallError> {
         use backon::{ExponentialBuilder, Retryable};
-        let request = request.map_err(|e| CallError {
-            reason: "Request".into(),
-            ..CallError::transport(format!("cannot build request: {e}"))
-        })?;
+        let request = request.map_err(request_error)?;
         let policy = self.retry;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.min_delay)
@@ -205,7 +207,7 @@ impl Cluster {
         .await
     }
 
-    async fn send_once(&self, request: http::Request<Vec<u8>>) -> Result<Reply, CallError> {
+    async fn send_once(&self, request: http::Request<Bytes>) -> Result<Reply, CallError> {
         let response = self
             .client
             .send(request.map(Body::from))
@@ -265,7 +267,9 @@ impl Cluster {
     /// GET one object.
     pub async fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Reply, CallError> {
         self.call(
-            kube::core::Request::new(collection_path(kind, ns)).get(name, &GetParams::default()),
+            kube::core::Request::new(collection_path(kind, ns))
+                .get(name, &GetParams::default())
+                .map(bytes_body),
         )
         .await
     }
@@ -279,7 +283,11 @@ impl Cluster {
     ) -> Result<Vec<Value>, CallError> {
         let lp = ListParams::default().labels(selector);
         let reply = self
-            .call(kube::core::Request::new(collection_path(kind, ns)).list(&lp))
+            .call(
+                kube::core::Request::new(collection_path(kind, ns))
+                    .list(&lp)
+                    .map(bytes_body),
+            )
             .await?;
         Ok(reply
             .object
@@ -299,15 +307,25 @@ impl Cluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Reply, CallError> {
+        let body = ApplyBody::new(object)?;
+        self.apply_body(kind, ns, name, &body, force, dry_run).await
+    }
+
+    /// Server-side apply of a body already serialized (see [`ApplyBody`]).
+    pub async fn apply_body(
+        &self,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+        body: &ApplyBody,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Reply, CallError> {
         let mut pp = PatchParams::apply(&self.field_manager);
         pp.force = force;
         pp.dry_run = dry_run;
-        self.call(kube::core::Request::new(collection_path(kind, ns)).patch(
-            name,
-            &pp,
-            &Patch::Apply(object),
-        ))
-        .await
+        self.call(apply_request(kind, ns, name, &pp, body.bytes()))
+            .await
     }
 
     /// Server-side apply under another field manager (the inventory, generated passwords).
@@ -320,12 +338,10 @@ impl Cluster {
         object: &Value,
     ) -> Result<Reply, CallError> {
         let pp = PatchParams::apply(manager).force();
-        self.call(kube::core::Request::new(collection_path(kind, ns)).patch(
-            name,
-            &pp,
-            &Patch::Apply(object),
-        ))
-        .await
+        let request = serde_json::to_vec(object)
+            .map_err(SerializeBody)
+            .and_then(|body| apply_request(kind, ns, name, &pp, Bytes::from(body)));
+        self.call(request).await
     }
 
     /// DELETE one object, optionally only if its resourceVersion is still `rv`.
@@ -343,13 +359,44 @@ impl Cluster {
                 uid: None,
             });
         }
-        self.call(kube::core::Request::new(collection_path(kind, ns)).delete(name, &dp))
-            .await
+        self.call(
+            kube::core::Request::new(collection_path(kind, ns))
+                .delete(name, &dp)
+                .map(bytes_body),
+        )
+        .await
     }
 }
 
+/// A request that could not be built, as the failure of its call (never retried).
+fn request_error(e: kube::core::request::Error) -> CallError {
+    CallError {
+        reason: "Request".into(),
+        ..CallError::transport(format!("cannot build request: {e}"))
+    }
+}
+
+/// An apply request as kube builds it (path, query, headers, validation), carrying `body`:
+/// the object serialized once by the caller instead of again by kube.
+fn apply_request(
+    kind: Kind,
+    ns: &str,
+    name: &str,
+    pp: &PatchParams,
+    body: Bytes,
+) -> Result<http::Request<Bytes>, kube::core::request::Error> {
+    let request =
+        kube::core::Request::new(collection_path(kind, ns)).patch(name, pp, &Patch::Apply(()))?;
+    Ok(request.map(|_| body))
+}
+
+/// A request kube built, its body as [`Bytes`] (shared, not copied, by each retry).
+fn bytes_body(request: http::Request<Vec<u8>>) -> http::Request<Bytes> {
+    request.map(Bytes::from)
+}
+
 /// A copy of a request (http::Request is not Clone) for another attempt.
-fn clone_request(r: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+fn clone_request(r: &http::Request<Bytes>) -> http::Request<Bytes> {
     let mut copy = http::Request::new(r.body().clone());
     *copy.method_mut() = r.method().clone();
     *copy.uri_mut() = r.uri().clone();
