@@ -76,25 +76,53 @@ fn normalise_numbers(v: &mut Value, in_quantity_map: bool) {
     }
 }
 
-fn diff(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+/// One step of the path to a field, rendered only when the field is unknown.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The dotted path of `steps`, list items as `[i]` (`spec.containers[0].bar`).
+fn render(steps: &[Step]) -> String {
+    let mut p = String::new();
+    for s in steps {
+        match s {
+            Step::Key(k) => {
+                if !p.is_empty() {
+                    p.push('.');
+                }
+                p.push_str(k);
+            }
+            Step::Index(i) => p.push_str(&format!("[{i}]")),
+        }
+    }
+    p
+}
+
+fn diff<'a>(input: &'a Value, typed: &Value, path: &mut Vec<Step<'a>>, out: &mut Vec<String>) {
     match (input, typed) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
                 match b.get(k) {
-                    Some(tv) => diff(v, tv, &p, out),
+                    Some(tv) => {
+                        path.push(Step::Key(k));
+                        diff(v, tv, path, out);
+                        path.pop();
+                    }
                     None if v.is_null() => {}
-                    None => out.push(p),
+                    None => {
+                        path.push(Step::Key(k));
+                        out.push(render(path));
+                        path.pop();
+                    }
                 }
             }
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
-                diff(x, y, &format!("{path}[{i}]"), out);
+                path.push(Step::Index(i));
+                diff(x, y, path, out);
+                path.pop();
             }
         }
         _ => {}
@@ -120,7 +148,7 @@ pub fn check(kind: &str, body: &Value) -> Findings {
         },
         Some(Ok(typed)) => {
             let mut unknown = Vec::new();
-            diff(input, &typed, "", &mut unknown);
+            diff(input, &typed, &mut Vec::new(), &mut unknown);
             Findings {
                 unknown,
                 type_error: None,
