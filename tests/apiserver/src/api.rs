@@ -12,6 +12,7 @@ use crate::strict;
 use crate::util::random_suffix;
 use crate::write::{Op, Write, commit};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// One resource request after routing.
 pub struct Ctx<'a> {
@@ -85,17 +86,17 @@ fn findings_of(ctx: &Ctx, obj: &Value) -> strict::Findings {
 pub struct Reply {
     /// HTTP code.
     pub code: u16,
-    /// JSON body.
-    pub body: Value,
+    /// JSON body (often the stored object itself, shared).
+    pub body: Arc<Value>,
     /// `Warning` header texts.
     pub warnings: Vec<String>,
 }
 
 impl Reply {
-    pub(crate) fn ok(body: Value) -> Self {
+    pub(crate) fn ok(body: impl Into<Arc<Value>>) -> Self {
         Self {
             code: 200,
-            body,
+            body: body.into(),
             warnings: Vec::new(),
         }
     }
@@ -211,8 +212,8 @@ pub(crate) fn obj_ns_name(obj: &Value) -> (String, String) {
 
 /// GET of one object.
 pub fn get(st: &State, ctx: &Ctx) -> ApiResult<Reply> {
-    match st.get(ctx.res, ctx.ns, ctx.name) {
-        Some(o) => Ok(Reply::ok(o.clone())),
+    match st.get_shared(ctx.res, ctx.ns, ctx.name) {
+        Some(o) => Ok(Reply::ok(o)),
         None => Err(ApiError::not_found(ctx.res, ctx.name)),
     }
 }
@@ -237,7 +238,7 @@ fn matching(
     st.objects
         .iter()
         .filter(|((p, n, _), _)| *p == res.plural && (ns.is_empty() || n == ns))
-        .map(|(_, o)| o)
+        .map(|(_, o)| &**o)
         .filter(|o| ls.matches(o) && fs.matches(o))
         .cloned()
         .collect()
@@ -277,7 +278,7 @@ pub fn delete_collection(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         deleted.push(if r.body.get("kind") == Some(&json!("Status")) {
             o
         } else {
-            r.body
+            Arc::unwrap_or_clone(r.body)
         });
     }
     Ok(Reply::ok(list_body(st, ctx.res, deleted)))
@@ -454,7 +455,7 @@ pub fn update(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     check_gvk(ctx.res, &obj, false)?;
     check_ns_name(ctx, &mut obj, true)?;
     let warnings = field_validation(ctx, opts.fv, &mut obj, true)?;
-    let live = st.get(ctx.res, ctx.ns, ctx.name).cloned();
+    let live = st.get_shared(ctx.res, ctx.ns, ctx.name);
     let Some(live) = live else {
         // PUT may create for kinds that allow create-on-update; the built-ins here do not.
         return Err(ApiError::not_found(ctx.res, ctx.name));
@@ -501,7 +502,7 @@ pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::unsupported_patch_type());
     }
     let opts = parse_opts(ctx, "PatchOptions", is_apply, true)?;
-    let live = st.get(ctx.res, ctx.ns, ctx.name).cloned();
+    let live = st.get_shared(ctx.res, ctx.ns, ctx.name);
     if is_apply {
         if ctx.sub.is_some() && live.is_none() {
             return Err(ApiError::not_found(ctx.res, ctx.name));
@@ -559,7 +560,7 @@ pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     Ok(r)
 }
 
-fn apply(st: &mut State, ctx: &Ctx, live: Option<Value>, opts: &Opts) -> ApiResult<Reply> {
+fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> ApiResult<Reply> {
     let mut config = body_of(ctx, "application/yaml")?;
     if !config.is_object() {
         return Err(ApiError::bad_request(&format!(

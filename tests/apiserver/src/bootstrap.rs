@@ -73,5 +73,5 @@ pub fn internal_create(
             post: true,
         },
     )
-    .map(|r| r.body)
+    .map(|r| std::sync::Arc::unwrap_or_clone(r.body))
 }

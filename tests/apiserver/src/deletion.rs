@@ -181,7 +181,7 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
             if opts.dry_run {
                 return Ok(Reply {
                     code: 200,
-                    body: obj,
+                    body: obj.into(),
                     warnings,
                 });
             }
@@ -195,7 +195,7 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         }
         return Ok(Reply {
             code: 200,
-            body: live,
+            body: live.into(),
             warnings,
         });
     }
@@ -225,7 +225,7 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     if opts.dry_run {
         return Ok(Reply {
             code: 200,
-            body,
+            body: body.into(),
             warnings,
         });
     }
@@ -234,7 +234,7 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     after_removal(st, res, &ns, &live);
     Ok(Reply {
         code: 200,
-        body,
+        body: body.into(),
         warnings,
     })
 }
@@ -249,7 +249,7 @@ fn gc_dependents(st: &mut State, uid: &str, policy: &str) {
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|r| r.get("uid") == Some(&json!(uid))))
         })
-        .map(|(k, o)| (k.clone(), o.clone()))
+        .map(|(k, o)| (k.clone(), Value::clone(o)))
         .collect();
     for (key, mut o) in owned {
         let Some(res) = resources::RESOURCES.iter().find(|r| r.plural == key.0) else {
@@ -339,7 +339,7 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
         }
         return Ok(Reply {
             code: 200,
-            body: live,
+            body: live.into(),
             warnings: Vec::new(),
         });
     }
@@ -353,7 +353,7 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
     if dry_run {
         return Ok(Reply {
             code: 200,
-            body: n,
+            body: n.into(),
             warnings: Vec::new(),
         });
     }
@@ -370,7 +370,7 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
             let Some(r) = resources::RESOURCES.iter().find(|r| r.plural == key.0) else {
                 continue;
             };
-            let Some(o) = st.objects.get(&key).cloned() else {
+            let Some(o) = st.objects.get(&key).map(|o| Value::clone(o)) else {
                 continue;
             };
             let uid = o
@@ -420,7 +420,7 @@ pub fn finalize_namespace(
     if dry_run {
         return Ok(Reply {
             code: 200,
-            body: n,
+            body: n.into(),
             warnings: Vec::new(),
         });
     }
@@ -429,7 +429,7 @@ pub fn finalize_namespace(
         st.remove(ctx.res, "", ctx.name);
         return Ok(Reply {
             code: 200,
-            body: n,
+            body: n.into(),
             warnings: Vec::new(),
         });
     }

@@ -468,7 +468,7 @@ async fn handle(
                         let items: Vec<Value> = if verb == "list" {
                             r.body["items"].as_array().cloned().unwrap_or_default()
                         } else {
-                            vec![r.body.clone()]
+                            vec![Value::clone(&r.body)]
                         };
                         let rv = inner.state.lock().map(|s| s.rv).unwrap_or(0);
                         json_response(

@@ -70,7 +70,7 @@ pub(crate) fn write(
             return None;
         }
         let change = scratch.events.pop_front()?;
-        let mut stored = scratch.objects.remove(&snapshot.target)?;
+        let stored = scratch.objects.remove(&snapshot.target)?;
         if change.kind == "DELETED" {
             return None;
         }
@@ -80,7 +80,12 @@ pub(crate) fn write(
         }
         st.next_ip = scratch.next_ip;
         st.next_node_port = scratch.next_node_port;
-        st.replay(snapshot.target, change, &mut stored, &mut reply.body);
+        reply.body = st.replay(
+            snapshot.target,
+            change,
+            stored,
+            std::mem::take(&mut reply.body),
+        );
         if st.controller != crate::controller::ControllerMode::Off {
             crate::controller::reconcile(&mut st, ctx.res, ctx.ns, ctx.name);
         }
@@ -140,7 +145,7 @@ fn unchanged(st: &State, s: &Snapshot) -> bool {
         && st.next_node_port == s.next_node_port
 }
 
-fn resource_version(obj: &Value) -> String {
+fn resource_version(obj: &std::sync::Arc<Value>) -> String {
     obj.pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("")

@@ -80,7 +80,7 @@ pub fn scale(st: &mut State, ctx: &Ctx, verb: &str) -> ApiResult<Reply> {
         st,
         Write {
             ctx,
-            live: Some(live),
+            live: Some(live.into()),
             new,
             op: Op::Update,
             opts: &opts,
@@ -89,7 +89,7 @@ pub fn scale(st: &mut State, ctx: &Ctx, verb: &str) -> ApiResult<Reply> {
     )?;
     Ok(Reply {
         code: 200,
-        body: scale_of(&r.body),
+        body: scale_of(&r.body).into(),
         warnings: Vec::new(),
     })
 }

@@ -3,6 +3,7 @@
 use crate::resources::ResourceDef;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// How many watch events are kept for replay.
 pub const EVENT_HISTORY: usize = 4096;
@@ -18,8 +19,15 @@ pub struct Event {
     pub ns: String,
     /// `ADDED`, `MODIFIED` or `DELETED`.
     pub kind: &'static str,
-    /// The object after the change (before deletion for `DELETED`).
-    pub object: Value,
+    /// The object after the change (before deletion for `DELETED`), shared with the store.
+    pub object: Arc<Value>,
+}
+
+/// Sets `metadata.resourceVersion` (if there is a metadata map).
+fn set_resource_version(obj: &mut Value, rv: u64) {
+    if let Some(Value::Object(md)) = obj.get_mut("metadata") {
+        md.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
 }
 
 /// Storage key: (plural, namespace, name); cluster-scoped objects use an empty namespace.
@@ -30,8 +38,10 @@ pub type Key = (&'static str, String, String);
 pub struct State {
     /// Last issued resourceVersion.
     pub rv: u64,
-    /// Objects in storage order (plural, namespace, name), as etcd lists them.
-    pub objects: BTreeMap<Key, Value>,
+    /// Objects in storage order (plural, namespace, name), as etcd lists them. A stored object
+    /// is never changed in place: a write stores a new one, so readers, watch events and
+    /// answers share it instead of copying it.
+    pub objects: BTreeMap<Key, Arc<Value>>,
     /// What the synchronous workload controller does (B94).
     pub controller: crate::controller::ControllerMode,
     /// Next ClusterIP host number (10.96.0.0/12).
@@ -53,7 +63,12 @@ impl State {
 
     /// Reads an object.
     pub fn get(&self, res: &ResourceDef, ns: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&Self::key(res, ns, name))
+        self.objects.get(&Self::key(res, ns, name)).map(|o| &**o)
+    }
+
+    /// Reads an object as the stored copy itself (no deep copy).
+    pub fn get_shared(&self, res: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Value>> {
+        self.objects.get(&Self::key(res, ns, name)).cloned()
     }
 
     /// Issues the next resourceVersion.
@@ -62,12 +77,12 @@ impl State {
         self.rv
     }
 
-    /// Stores an object under a fresh resourceVersion and returns the stored copy.
-    pub fn put(&mut self, res: &ResourceDef, ns: &str, name: &str, mut obj: Value) -> Value {
+    /// Stores an object under a fresh resourceVersion and returns the stored object, which the
+    /// store and the watch event share.
+    pub fn put(&mut self, res: &ResourceDef, ns: &str, name: &str, mut obj: Value) -> Arc<Value> {
         let rv = self.next_rv();
-        if let Some(Value::Object(md)) = obj.get_mut("metadata") {
-            md.insert("resourceVersion".into(), Value::String(rv.to_string()));
-        }
+        set_resource_version(&mut obj, rv);
+        let obj = Arc::new(obj);
         let existed = self
             .objects
             .insert(Self::key(res, ns, name), obj.clone())
@@ -79,30 +94,53 @@ impl State {
 
     /// Stores a change computed on a scratch copy of this state (`optimistic`): the scratch
     /// state's stored object and event, and the reply built from it, get a fresh
-    /// resourceVersion of this state; nothing is copied again.
+    /// resourceVersion of this state; returns the reply. When the three are one shared
+    /// object, as a write's are, it is changed in place and nothing is copied.
     pub(crate) fn replay(
         &mut self,
         key: Key,
-        mut change: Event,
-        stored: &mut Value,
-        reply: &mut Value,
-    ) {
+        change: Event,
+        mut stored: Arc<Value>,
+        reply: Arc<Value>,
+    ) -> Arc<Value> {
         let rv = self.next_rv();
-        for obj in [&mut change.object, &mut *stored, &mut *reply] {
-            if let Some(Value::Object(md)) = obj.get_mut("metadata") {
-                md.insert("resourceVersion".into(), Value::String(rv.to_string()));
+        let Event {
+            plural, ns, object, ..
+        } = change;
+        // Let go of the references to `stored` first, so that it is changed without a copy.
+        let object = (!Arc::ptr_eq(&object, &stored)).then_some(object);
+        let reply = (!Arc::ptr_eq(&reply, &stored)).then_some(reply);
+        set_resource_version(Arc::make_mut(&mut stored), rv);
+        let with_rv = |o: Option<Arc<Value>>| match o {
+            Some(mut o) => {
+                set_resource_version(Arc::make_mut(&mut o), rv);
+                o
             }
-        }
-        let existed = self.objects.insert(key, std::mem::take(stored)).is_some();
-        change.rv = rv;
-        change.kind = if existed { "MODIFIED" } else { "ADDED" };
+            None => stored.clone(),
+        };
+        let (object, reply) = (with_rv(object), with_rv(reply));
+        let existed = self.objects.insert(key, stored).is_some();
         if self.events.len() >= EVENT_HISTORY {
             self.events.pop_front();
         }
-        self.events.push_back(change);
+        self.events.push_back(Event {
+            rv,
+            plural,
+            ns,
+            kind: if existed { "MODIFIED" } else { "ADDED" },
+            object,
+        });
+        reply
     }
 
-    fn record(&mut self, rv: u64, res: &ResourceDef, ns: &str, kind: &'static str, object: Value) {
+    fn record(
+        &mut self,
+        rv: u64,
+        res: &ResourceDef,
+        ns: &str,
+        kind: &'static str,
+        object: Arc<Value>,
+    ) {
         if self.events.len() >= EVENT_HISTORY {
             self.events.pop_front();
         }
@@ -120,15 +158,13 @@ impl State {
     }
 
     /// Removes an object (a delete is a revision too).
-    pub fn remove(&mut self, res: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
+    pub fn remove(&mut self, res: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Value>> {
         let out = self.objects.remove(&Self::key(res, ns, name));
         if let Some(o) = &out {
             let rv = self.next_rv();
-            let mut o = o.clone();
-            if let Some(Value::Object(md)) = o.get_mut("metadata") {
-                md.insert("resourceVersion".into(), Value::String(rv.to_string()));
-            }
-            self.record(rv, res, ns, "DELETED", o);
+            let mut o = Value::clone(o);
+            set_resource_version(&mut o, rv);
+            self.record(rv, res, ns, "DELETED", Arc::new(o));
         }
         out
     }
@@ -158,5 +194,71 @@ impl State {
         self.objects
             .get(&("namespaces", String::new(), ns.to_string()))
             .map(|n| n.pointer("/metadata/deletionTimestamp").is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rv(o: &Value) -> &str {
+        o.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// B54: a write computed on a scratch state is stored with this state's next
+    /// resourceVersion; the stored object, its watch event and the answer are one copy, and a
+    /// copy that someone else still holds (a reader of the old state) is not changed.
+    #[test]
+    fn b54_replay_shares_one_copy_and_leaves_readers_alone() {
+        let Some(res) = crate::resources::by_kind("ConfigMap") else {
+            panic!("ConfigMap is served");
+        };
+        let mut st = State {
+            rv: 41,
+            ..State::default()
+        };
+        let mut scratch = State::default();
+        let stored = scratch.put(res, "ns", "c", json!({"metadata": {"name": "c"}}));
+        let held = stored.clone(); // e.g. an answer still being written from the scratch state
+        let (Some(change), Some(stored)) = (
+            scratch.events.pop_front(),
+            scratch.objects.remove(&State::key(res, "ns", "c")),
+        ) else {
+            panic!("the scratch put stored an object and an event");
+        };
+        let reply = st.replay(State::key(res, "ns", "c"), change, stored, held.clone());
+        assert_eq!(rv(&reply), "42");
+        assert_eq!(
+            rv(&held),
+            "1",
+            "a copy held elsewhere keeps its resourceVersion"
+        );
+        let Some(in_store) = st.get_shared(res, "ns", "c") else {
+            panic!("stored");
+        };
+        let Some(event) = st.events.back() else {
+            panic!("an event");
+        };
+        assert!(Arc::ptr_eq(&in_store, &reply) && Arc::ptr_eq(&event.object, &reply));
+        assert_eq!(
+            (event.rv, event.kind, event.ns.as_str()),
+            (42, "ADDED", "ns")
+        );
+
+        // The usual case: nobody else holds it, so it is changed in place.
+        let answer = scratch.put(res, "ns", "d", json!({"metadata": {"name": "d"}}));
+        let addr = Arc::as_ptr(&answer);
+        let (Some(change), Some(stored)) = (
+            scratch.events.pop_front(),
+            scratch.objects.remove(&State::key(res, "ns", "d")),
+        ) else {
+            panic!("the scratch put stored an object and an event");
+        };
+        let reply = st.replay(State::key(res, "ns", "d"), change, stored, answer);
+        assert_eq!(Arc::as_ptr(&reply), addr, "no copy");
+        assert_eq!(rv(&reply), "43");
     }
 }

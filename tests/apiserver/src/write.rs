@@ -15,6 +15,7 @@ use crate::store::State;
 use crate::util::{new_uuid, now_rfc3339};
 use crate::validation;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Zero-value skeleton of a kind, the "live" object of a create for Update ownership (B36).
 fn skeleton(kind: &str) -> Value {
@@ -261,7 +262,7 @@ pub(crate) enum Op {
 
 pub(crate) struct Write<'a> {
     pub(crate) ctx: &'a Ctx<'a>,
-    pub(crate) live: Option<Value>,
+    pub(crate) live: Option<Arc<Value>>,
     pub(crate) new: Value,
     pub(crate) op: Op,
     pub(crate) opts: &'a Opts,
@@ -292,7 +293,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                     new = status_only(l, &new);
                 }
             } else {
-                reset_main_fields(res, w.live.as_ref(), &mut new);
+                reset_main_fields(res, w.live.as_deref(), &mut new);
             }
             defaults::apply_defaults(res.kind, &mut new);
             let reset = managed::is_reset(&new);
@@ -308,9 +309,16 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 track = true;
             }
             if track {
-                let base = w.live.clone().unwrap_or_else(|| skeleton(res.kind));
+                let skeleton_of_kind;
+                let base = match w.live.as_deref() {
+                    Some(l) => l,
+                    None => {
+                        skeleton_of_kind = skeleton(res.kind);
+                        &skeleton_of_kind
+                    }
+                };
                 entries = managed::update(
-                    &base,
+                    base,
                     &new,
                     ty,
                     entries,
@@ -374,7 +382,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             let kubectl = w.opts.manager == "kubectl";
             let retry_entries = if kubectl { entries.clone() } else { Vec::new() };
             let first = managed::apply(
-                w.live.as_ref(),
+                w.live.as_deref(),
                 &config,
                 ty,
                 entries,
@@ -389,7 +397,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 Err(c) => {
                     // B51(b): kubectl may take over fields its last-applied annotation still matches.
                     let allowed = kubectl
-                        .then(|| w.live.as_ref().and_then(|l| last_applied_allowed(l, ty)))
+                        .then(|| w.live.as_deref().and_then(|l| last_applied_allowed(l, ty)))
                         .flatten();
                     let Some(allowed) = allowed else {
                         return Err(c.to_error());
@@ -404,7 +412,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                         return Err(managed::Conflicts { items: remaining }.to_error());
                     }
                     managed::apply(
-                        w.live.as_ref(),
+                        w.live.as_deref(),
                         &config,
                         ty,
                         retry_entries,
@@ -428,7 +436,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 sync_last_applied(&mut new, &config);
             }
             if sub != "status" {
-                reset_main_fields(res, w.live.as_ref(), &mut new);
+                reset_main_fields(res, w.live.as_deref(), &mut new);
             }
             defaults::apply_defaults(res.kind, &mut new);
             (new, out.entries)
@@ -441,12 +449,12 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                 next_node_port: st.next_node_port,
                 ..State::default()
             };
-            service_alloc(&mut scratch, w.live.as_ref(), &mut new);
+            service_alloc(&mut scratch, w.live.as_deref(), &mut new);
         } else {
-            service_alloc(st, w.live.as_ref(), &mut new);
+            service_alloc(st, w.live.as_deref(), &mut new);
         }
     }
-    system_meta(res, w.live.as_ref(), &mut new);
+    system_meta(res, w.live.as_deref(), &mut new);
     if is_create && res.kind == "Job" {
         job_selector(&mut new);
     }
@@ -470,7 +478,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     }
     let code = if is_create { 201 } else { 200 };
     if let Some(l) = &w.live
-        && (*l == new || equal_ignoring_managed_times(l, &new))
+        && (**l == new || equal_ignoring_managed_times(l, &new))
     {
         // No change, or only managedFields timestamps changed (IgnoreManagedFieldsTimestampsTransformer, B48, B57).
         return Ok(Reply::ok(l.clone()));
@@ -498,7 +506,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         }
         return Ok(Reply {
             code,
-            body: new,
+            body: new.into(),
             warnings: Vec::new(),
         });
     }
@@ -507,7 +515,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         crate::deletion::after_removal(st, res, &ns, &new);
         return Ok(Reply {
             code,
-            body: new,
+            body: new.into(),
             warnings: Vec::new(),
         });
     }
