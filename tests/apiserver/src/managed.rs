@@ -237,10 +237,10 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<ApplyOutcome, Conflicts> {
-    let live_obj = live
-        .map(without_managed_fields)
-        .unwrap_or_else(|| json!({}));
-    let merged = typed::merge(&live_obj, config, ty);
+    let empty = json!({});
+    let live_or_empty = live.unwrap_or(&empty);
+    // The live object without its managedFields, compared and merged without copying it.
+    let merged = typed::merge_ignoring_managed_fields(live_or_empty, config, ty);
     let me = Entry {
         manager: manager.into(),
         operation: "Apply".into(),
@@ -280,7 +280,7 @@ pub fn apply(
         .enumerate()
         .any(|(i, e)| Some(i) != pos && !e.set.is_empty());
     if !others {
-        let object_changed = pruned != live_obj;
+        let object_changed = !typed::eq_ignoring_managed_fields(&pruned, live_or_empty);
         entries.retain(|e| e.same_identity(&me));
         return Ok(ApplyOutcome {
             object: pruned,
@@ -295,6 +295,7 @@ pub fn apply(
             ),
         });
     }
+    let live_obj = without_managed_fields(live_or_empty);
     let cmp = typed::compare(&live_obj, &pruned, ty);
     let changed = cmp.changed();
     let mut conflicts: Vec<(Entry, Set)> = Vec::new();

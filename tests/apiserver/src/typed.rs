@@ -286,20 +286,7 @@ fn mrg(lhs: &Value, rhs: &Value, ty: Option<Ty>) -> Value {
             let (Value::Object(lm), Value::Object(rm)) = (lhs, rhs) else {
                 return rhs.clone();
             };
-            let mut out = Map::with_capacity(lm.len() + rm.len());
-            for (k, lv) in lm {
-                let v = match rm.get(k) {
-                    Some(rv) => mrg(lv, rv, child_ty(st, k)),
-                    None => lv.clone(),
-                };
-                out.insert(k.clone(), v);
-            }
-            for (k, rv) in rm {
-                if !lm.contains_key(k) {
-                    out.insert(k.clone(), rv.clone());
-                }
-            }
-            Value::Object(out)
+            merge_map(lm.iter(), lm.len(), |k| lm.contains_key(k), rm, st)
         }
         Class::List(t) => {
             let (Value::Array(la), Value::Array(ra)) = (lhs, rhs) else {
@@ -308,6 +295,107 @@ fn mrg(lhs: &Value, rhs: &Value, ty: Option<Ty>) -> Value {
             Value::Array(merge_list(la, ra, t))
         }
     }
+}
+
+/// The map merge of [`mrg`], over the live entries `lm` (`lm_has` says whether a key is one).
+fn merge_map<'a>(
+    lm: impl Iterator<Item = (&'a String, &'a Value)>,
+    lm_len: usize,
+    lm_has: impl Fn(&str) -> bool,
+    rm: &Map<String, Value>,
+    st: Option<St>,
+) -> Value {
+    let mut out = Map::with_capacity(lm_len + rm.len());
+    for (k, lv) in lm {
+        let v = match rm.get(k) {
+            Some(rv) => mrg(lv, rv, child_ty(st, k)),
+            None => lv.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    for (k, rv) in rm {
+        if !lm_has(k) {
+            out.insert(k.clone(), rv.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// [`merge`] of `config` into `live` without its `metadata.managedFields`, without copying
+/// `live` first: the same value, keys in the same order, as merging into a copy of `live`
+/// whose metadata map had `managedFields` taken out with `serde_json::Map::remove` (a swap
+/// remove: the last key takes its place).
+pub fn merge_ignoring_managed_fields(live: &Value, config: &Value, ty: Ty) -> Value {
+    let (Value::Object(lm), Value::Object(rm)) = (live, config) else {
+        return merge(live, config, ty);
+    };
+    let Some(Value::Object(md)) = lm.get("metadata") else {
+        return merge(live, config, ty);
+    };
+    let mut entries: Vec<(&String, &Value)> = md.iter().collect();
+    let Some(i) = entries.iter().position(|(k, _)| *k == "managedFields") else {
+        return merge(live, config, ty);
+    };
+    entries.swap_remove(i);
+    let Class::Map(st) = class(Some(ty), &[Some(live), Some(config)]) else {
+        return config.clone();
+    };
+    let mut out = Map::with_capacity(lm.len() + rm.len());
+    for (k, lv) in lm {
+        let cty = child_ty(st, k);
+        let v = match (k.as_str(), rm.get(k)) {
+            ("metadata", None) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| ((*k).clone(), (*v).clone()))
+                    .collect(),
+            ),
+            ("metadata", Some(rv)) => match (class(cty, &[Some(lv), Some(rv)]), rv) {
+                // What `mrg` does with a map on the left (its class depends only on shapes).
+                (Class::Map(mst), Value::Object(rmd)) => merge_map(
+                    entries.iter().copied(),
+                    entries.len(),
+                    |k| entries.iter().any(|(e, _)| *e == k),
+                    rmd,
+                    mst,
+                ),
+                _ => rv.clone(),
+            },
+            (_, Some(rv)) => mrg(lv, rv, cty),
+            (_, None) => lv.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    for (k, rv) in rm {
+        if !lm.contains_key(k) {
+            out.insert(k.clone(), rv.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// Whether `a` equals `live` without its `metadata.managedFields`, without copying `live`.
+pub fn eq_ignoring_managed_fields(a: &Value, live: &Value) -> bool {
+    let (Value::Object(am), Value::Object(lm)) = (a, live) else {
+        return a == live;
+    };
+    let Some(Value::Object(lmd)) = lm.get("metadata") else {
+        return a == live;
+    };
+    if !lmd.contains_key("managedFields") {
+        return a == live;
+    }
+    let Some(Value::Object(amd)) = am.get("metadata") else {
+        return false;
+    };
+    am.len() == lm.len()
+        && amd.len() + 1 == lmd.len()
+        && lm
+            .iter()
+            .all(|(k, v)| k == "metadata" || am.get(k) == Some(v))
+        && lmd
+            .iter()
+            .all(|(k, v)| k == "managedFields" || amd.get(k) == Some(v))
 }
 
 /// The SMD list merge ordering: shared items follow the config's order, live-only items stay
@@ -666,6 +754,81 @@ mod tests {
             let kind = ["Deployment", "ConfigMap", "Service", "CronJob"][i % 4];
             let obj = random_value(&mut r, 6);
             assert_fts_matches_reference(&obj, schema::root(kind));
+        }
+    }
+
+    /// The live object as managed::apply used to copy it: `managedFields` taken out of its
+    /// metadata with `Map::remove` (a swap remove).
+    fn reference_without_managed_fields(v: &Value) -> Value {
+        let mut v = v.clone();
+        if let Some(Value::Object(m)) = v.get_mut("metadata") {
+            m.remove("managedFields");
+        }
+        v
+    }
+
+    /// B52: merging into the live object while ignoring its managedFields gives the value, and
+    /// the key order, that merging into a stripped copy gave; the equality agrees too.
+    #[test]
+    fn b52_merge_ignoring_managed_fields_matches_stripped_copy() {
+        let mf = json!([{"manager":"m","operation":"Apply","fieldsV1":{"f:data":{}}}]);
+        let mut cases: Vec<(Value, Value)> = Vec::new();
+        let metas = [
+            json!({"managedFields": mf, "name":"a","namespace":"n","labels":{"x":"1"},"resourceVersion":"7"}),
+            json!({"name":"a","managedFields": mf,"uid":"u","generation":1,"resourceVersion":"7"}),
+            json!({"name":"a","labels":{"x":"1"},"managedFields": mf}),
+            json!({"managedFields": mf}),
+            json!({"name":"a"}),
+            json!("not a map"),
+        ];
+        let configs = [
+            json!({"metadata":{"name":"a","labels":{"y":"2"}},"data":{"k":"v"}}),
+            json!({"metadata":{"name":"a","managedFields":null,"annotations":{"z":"3"}}}),
+            json!({"metadata":"scalar","data":{}}),
+            json!({"data":{"k":"v"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}),
+            json!({}),
+            json!([1]),
+        ];
+        for md in &metas {
+            for cfg in &configs {
+                cases.push((
+                    json!({"apiVersion":"v1","kind":"ConfigMap","metadata":md,"data":{"k":"old","o":"1"}}),
+                    cfg.clone(),
+                ));
+                cases.push((json!({"metadata": md}), cfg.clone()));
+            }
+        }
+        cases.push((json!("live scalar"), json!({"metadata":{}})));
+        let mut r = crate::fieldpath::tests::Rng(0x1234_5678_9abc_def1);
+        for _ in 0..2000 {
+            let mut live = random_value(&mut r, 4);
+            if let Value::Object(m) = &mut live {
+                let mut md: Map<String, Value> = match random_value(&mut r, 3) {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                let at = r.below(md.len() as u64 + 1) as usize;
+                md.shift_insert(at, "managedFields".into(), mf.clone());
+                m.insert("metadata".into(), Value::Object(md));
+            }
+            cases.push((live, random_value(&mut r, 4)));
+        }
+        for (live, cfg) in &cases {
+            for kind in ["ConfigMap", "Deployment"] {
+                let ty = schema::root(kind);
+                let stripped = reference_without_managed_fields(live);
+                let want = merge(&stripped, cfg, ty);
+                let got = merge_ignoring_managed_fields(live, cfg, ty);
+                assert_eq!(got.to_string(), want.to_string(), "{live} {cfg}");
+                assert!(eq_ignoring_managed_fields(&stripped, live));
+                for a in [&got, cfg, live, &stripped] {
+                    assert_eq!(
+                        eq_ignoring_managed_fields(a, live),
+                        *a == stripped,
+                        "{a} {live}"
+                    );
+                }
+            }
         }
     }
 
