@@ -72,15 +72,21 @@ pub fn new_uuid() -> String {
     bytes[8..].copy_from_slice(&b.to_be_bytes());
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format_uuid(&bytes)
+}
+
+/// The 8-4-4-4-12 lowercase hex form of 16 bytes.
+fn format_uuid(bytes: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// A random lowercase alphanumeric suffix of `n` characters (as used for generateName).
@@ -225,6 +231,8 @@ mod tests {
         let u = new_uuid();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(17).wrapping_add(1));
+        assert_eq!(format_uuid(&bytes), "01122334-4556-6778-899a-abbccddeef00");
     }
 
     #[test]
