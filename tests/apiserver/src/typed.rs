@@ -99,40 +99,49 @@ pub struct DuplicateKey {
 
 /// Checks keyed lists/sets for duplicate entries.
 pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
-    fn walk(v: &Value, ty: Option<Ty>, path: &mut Vec<PE>) -> Result<(), DuplicateKey> {
+    /// Walks without a path; on an error, each level adds its element on the way out (so the
+    /// path is built backwards, and only when there is an error).
+    fn walk(v: &Value, ty: Option<Ty>) -> Result<(), DuplicateKey> {
         match class(ty, &[Some(v)]) {
             Class::Leaf => Ok(()),
             Class::Map(st) => {
                 if let Value::Object(m) = v {
                     for (k, c) in m {
-                        path.push(PE::Field(k.clone()));
-                        walk(c, child_ty(st, k), path)?;
-                        path.pop();
+                        walk(c, child_ty(st, k)).map_err(|mut e| {
+                            e.path.push(PE::Field(k.clone()));
+                            e
+                        })?;
                     }
                 }
                 Ok(())
             }
             Class::List(t) => {
                 if let Value::Array(items) = v {
-                    let mut seen: Vec<PE> = Vec::new();
-                    for (i, it) in items.iter().enumerate() {
-                        let pe = item_pe(t, it, i);
-                        if seen.contains(&pe) {
-                            let mut p = path.clone();
-                            p.push(pe);
-                            return Err(DuplicateKey { path: p });
+                    let pes: Vec<PE> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, it)| item_pe(t, it, i))
+                        .collect();
+                    for (i, (it, pe)) in items.iter().zip(&pes).enumerate() {
+                        if pes[..i].contains(pe) {
+                            return Err(DuplicateKey {
+                                path: vec![pe.clone()],
+                            });
                         }
-                        seen.push(pe.clone());
-                        path.push(pe);
-                        walk(it, elem_ty(t), path)?;
-                        path.pop();
+                        walk(it, elem_ty(t)).map_err(|mut e| {
+                            e.path.push(pe.clone());
+                            e
+                        })?;
                     }
                 }
                 Ok(())
             }
         }
     }
-    walk(v, Some(ty), &mut Vec::new())
+    walk(v, Some(ty)).map_err(|mut e| {
+        e.path.reverse();
+        e
+    })
 }
 
 /// The set of fields a config mentions (SMD `ToFieldSet`, B34).
@@ -723,6 +732,41 @@ mod tests {
         }
     }
 
+    /// A random Deployment whose keyed lists (finalizers, containers, env, ports, volumes)
+    /// draw their keys from few values, so duplicates are frequent, at any depth.
+    fn random_deployment(r: &mut crate::fieldpath::tests::Rng) -> Value {
+        let pick = |r: &mut crate::fieldpath::tests::Rng, of: &[Value]| {
+            of[r.below(of.len() as u64) as usize].clone()
+        };
+        let n = |r: &mut crate::fieldpath::tests::Rng, max: u64| r.below(max + 1);
+        let containers: Vec<Value> = (0..n(r, 3))
+            .map(|_| {
+                let env: Vec<Value> = (0..n(r, 3))
+                    .map(|_| json!({"name": pick(r, &[json!("A"), json!("B"), json!("C")]), "value": "v"}))
+                    .collect();
+                let ports: Vec<Value> = (0..n(r, 3))
+                    .map(|_| {
+                        let mut p = json!({"containerPort": pick(r, &[json!(80), json!(81)])});
+                        if r.below(2) == 0 {
+                            p["protocol"] = pick(r, &[json!("TCP"), json!("UDP")]);
+                        }
+                        p
+                    })
+                    .collect();
+                json!({"name": pick(r, &[json!("x"), json!("y"), json!("z"), json!(null)]),
+                       "env": env, "ports": ports})
+            })
+            .collect();
+        let finalizers: Vec<Value> = (0..n(r, 3))
+            .map(|_| pick(r, &[json!("a"), json!("b"), json!({"o": 1}), json!(1)]))
+            .collect();
+        let volumes: Vec<Value> = (0..n(r, 2))
+            .map(|_| json!({"name": pick(r, &[json!("v"), json!("w")]), "emptyDir": {}}))
+            .collect();
+        json!({"metadata": {"name": "d", "finalizers": finalizers},
+               "spec": {"template": {"spec": {"containers": containers, "volumes": volumes}}}})
+    }
+
     /// B34: the level-by-level field set equals the old path-by-path one on the golden
     /// manifests of every case, on edge cases, and on random objects.
     #[test]
@@ -754,6 +798,7 @@ mod tests {
             let kind = ["Deployment", "ConfigMap", "Service", "CronJob"][i % 4];
             let obj = random_value(&mut r, 6);
             assert_fts_matches_reference(&obj, schema::root(kind));
+            assert_fts_matches_reference(&random_deployment(&mut r), schema::root("Deployment"));
         }
     }
 
@@ -830,6 +875,76 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The duplicate check this module had before: a path kept during the whole walk.
+    fn reference_check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
+        fn walk(v: &Value, ty: Option<Ty>, path: &mut Vec<PE>) -> Result<(), DuplicateKey> {
+            match class(ty, &[Some(v)]) {
+                Class::Leaf => Ok(()),
+                Class::Map(st) => {
+                    if let Value::Object(m) = v {
+                        for (k, c) in m {
+                            path.push(PE::Field(k.clone()));
+                            walk(c, child_ty(st, k), path)?;
+                            path.pop();
+                        }
+                    }
+                    Ok(())
+                }
+                Class::List(t) => {
+                    if let Value::Array(items) = v {
+                        let mut seen: Vec<PE> = Vec::new();
+                        for (i, it) in items.iter().enumerate() {
+                            let pe = item_pe(t, it, i);
+                            if seen.contains(&pe) {
+                                let mut p = path.clone();
+                                p.push(pe);
+                                return Err(DuplicateKey { path: p });
+                            }
+                            seen.push(pe.clone());
+                            path.push(pe);
+                            walk(it, elem_ty(t), path)?;
+                            path.pop();
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        }
+        walk(v, Some(ty), &mut Vec::new())
+    }
+
+    /// B47: the duplicate check finds the same first duplicate, at the same path, as before,
+    /// on the edge objects (duplicates in containers, env, ports, finalizers, owner
+    /// references at several depths) and on random objects.
+    #[test]
+    fn b47_check_duplicates_matches_reference() {
+        let render = |r: Result<(), DuplicateKey>| {
+            r.err()
+                .map(|d| d.path.iter().map(PE::encode).collect::<Vec<_>>().join(" "))
+        };
+        let mut errors = 0;
+        let mut check = |obj: &Value, kind: &'static str| {
+            let ty = schema::root(kind);
+            let (new, old) = (
+                check_duplicates(obj, ty),
+                reference_check_duplicates(obj, ty),
+            );
+            errors += usize::from(old.is_err());
+            assert_eq!(render(new), render(old), "{obj}");
+        };
+        for (kind, obj) in edge_objects() {
+            let kind = crate::resources::by_kind(kind).map_or("Deployment", |r| r.kind);
+            check(&obj, kind);
+        }
+        let mut r = crate::fieldpath::tests::Rng(0x0dd_ba11_cafe_f00d);
+        for i in 0..3000 {
+            let kind = ["Deployment", "ConfigMap", "Service", "CronJob"][i % 4];
+            check(&random_value(&mut r, 6), kind);
+            check(&random_deployment(&mut r), "Deployment");
+        }
+        assert!(errors > 1000, "only {errors} objects with duplicates");
     }
 
     /// B52: containers merge by name, env by name, ports by containerPort+protocol.
