@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::body::ApplyBody;
 use super::inventory::{self, Inventory};
+use super::stored::Stored;
 use super::{CallError, Cluster, kind_from_str};
 use crate::exit::{Failure, code};
 
@@ -116,18 +117,16 @@ pub async fn deploy(
         )
         .await
         .map_err(|e| fatal(&e, &format!("Namespace/{ns}")))?;
-    if reply
-        .object
-        .pointer("/metadata/deletionTimestamp")
-        .is_some()
-    {
+    let ns_object = reply.value();
+    let ns_stored = Stored::from_value(&ns_object, &cluster.field_manager);
+    if ns_stored.deleting {
         return Err(Failure::failed(format!(
             "namespace {ns} is being deleted; wait until it is gone, then deploy again"
         )));
     }
     let fresh_namespace = reply.code == 201;
-    let mut old = Inventory::from_namespace(&reply.object).unwrap_or_default();
-    if !fresh_namespace && Inventory::from_namespace(&reply.object).is_none() {
+    let mut old = Inventory::from_namespace(&ns_object).unwrap_or_default();
+    if !fresh_namespace && Inventory::from_namespace(&ns_object).is_none() {
         // The namespace exists but records no inventory: a deploy into it was cut short
         // before recording one (or it was made by someone else). Find what carries this
         // deployment's labels, so that nothing it left is forgotten.
@@ -146,7 +145,7 @@ pub async fn deploy(
         objects: Default::default(),
     };
     let ns_key = inventory::key(Kind::Namespace, ns);
-    let ns_print = inventory::state(Kind::Namespace, &reply.object, &ns_manifest.object);
+    let ns_print = inventory::namespace_state(&ns_object, &ns_manifest.object);
     out.resources.push(result(
         Kind::Namespace,
         ns,
@@ -154,7 +153,7 @@ pub async fn deploy(
         classify(reply.code, old.objects.get(&ns_key), &ns_print),
         None,
     ));
-    let ns_proof = inventory::proof(&cluster.field_manager, &reply.object, &ns_body);
+    let ns_proof = inventory::proof(&ns_stored, &ns_body);
     new.objects
         .insert(ns_key, inventory::token(ns_print, ns_proof));
 
@@ -369,7 +368,7 @@ async fn live_of_proven(
     manifests: &[Manifest],
     old: &Inventory,
     opts: &ApplyOptions,
-) -> BTreeMap<String, Value> {
+) -> BTreeMap<String, Stored> {
     let proven = manifests.iter().filter(|m| {
         m.kind != Kind::Namespace
             && old
@@ -384,7 +383,8 @@ async fn live_of_proven(
                 return None;
             }
             let reply = cluster.get(m.kind, &m.namespace, &m.name).await.ok()?;
-            Some((inventory::key(m.kind, &m.name), reply.object))
+            let live = reply.stored(&cluster.field_manager);
+            Some((inventory::key(m.kind, &m.name), live))
         })
         .buffer_unordered(opts.concurrency.max(1))
         .filter_map(|found| async move { found })
@@ -398,7 +398,7 @@ async fn apply_one(
     cluster: &Cluster,
     m: &Manifest,
     old: &Inventory,
-    live: Option<&Value>,
+    live: Option<&Stored>,
     fresh_namespace: bool,
     opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
@@ -430,26 +430,35 @@ async fn apply_one(
     };
     if let Some(live) = live
         && let Some(recorded) = old.objects.get(&key).and_then(|t| inventory::proof_of(t))
-        && inventory::proof(&cluster.field_manager, live, &body).as_deref() == Some(recorded)
+        && let Some(proof) = inventory::proof(live, &body)
+        && proof == recorded
     {
-        return proven_unchanged(cluster, m, &body, live, opts).await;
+        return proven_unchanged(cluster, m, &body, live, proof, opts).await;
     }
+    let manager = cluster.field_manager.as_str();
+    let nothing = Stored::default();
     let mut attempt = if fresh_namespace && needs_password(m, &opts.generated) {
         // A namespace this deploy created holds no Secret yet, so every store password of this
         // one is missing: write them alongside the Secret's own apply, not one round trip later.
         let (applied, generated) = futures::join!(
             cluster.apply_body(m.kind, &m.namespace, &m.name, &body, force, false),
-            generate_missing(cluster, m, &Value::Null, &opts.generated)
+            generate_missing(cluster, m, &nothing, &opts.generated)
         );
         match (applied, generated) {
-            (Ok(applied), Ok(Some(generated))) => Ok(later_write(applied, generated, m, opts)),
-            (Ok(applied), Ok(None)) => Ok(applied),
+            (Ok(applied), Ok(Some(generated))) => Ok(later_write(
+                (applied.code, applied.stored(manager)),
+                (generated.code, generated.stored(manager)),
+                m,
+                opts,
+            )),
+            (Ok(applied), Ok(None)) => Ok((applied.code, applied.stored(manager))),
             (Err(e), _) | (_, Err(e)) => Err(e),
         }
     } else {
         cluster
             .apply_body(m.kind, &m.namespace, &m.name, &body, force, false)
             .await
+            .map(|r| (r.code, r.stored(manager)))
     };
     let mut note = None;
     // A Job's pod template is immutable: replace the Job when its template changed.
@@ -460,36 +469,30 @@ async fn apply_one(
     {
         note = Some("replaced: the Job template changed and is immutable".to_string());
         attempt = match replace(cluster, m).await {
-            Ok(()) => {
-                cluster
-                    .apply_body(m.kind, &m.namespace, &m.name, &body, force, false)
-                    .await
-            }
+            Ok(()) => cluster
+                .apply_body(m.kind, &m.namespace, &m.name, &body, force, false)
+                .await
+                .map(|r| (r.code, r.stored(manager))),
             Err(e) => Err(e),
         };
     }
-    if let Ok(reply) = &attempt
+    if let Ok((code, stored)) = &attempt
         && m.kind == Kind::Secret
     {
-        match generate_missing(cluster, m, &reply.object, &opts.generated).await {
-            Ok(Some(updated)) => {
-                attempt = Ok(super::Reply {
-                    code: reply.code,
-                    object: updated.object,
-                })
-            }
+        match generate_missing(cluster, m, stored, &opts.generated).await {
+            Ok(Some(updated)) => attempt = Ok((*code, updated.stored(manager))),
             Ok(None) => {}
             Err(e) => attempt = Err(e),
         }
     }
     match attempt {
-        Ok(reply) => {
-            let print = inventory::state(m.kind, &reply.object, &m.object);
-            let mut action = classify(reply.code, old.objects.get(&key), &print);
+        Ok((code, stored)) => {
+            let print = inventory::state(m.kind, &stored, &m.object);
+            let mut action = classify(code, old.objects.get(&key), &print);
             if note.is_some() {
                 action = ResourceAction::Configured;
             }
-            let proof = inventory::proof(&cluster.field_manager, &reply.object, &body);
+            let proof = inventory::proof(&stored, &body);
             (
                 result(m.kind, &m.name, &m.namespace, action, note),
                 Some(inventory::token(print, proof)),
@@ -508,13 +511,14 @@ async fn apply_one(
     }
 }
 
-/// The result of an object whose proof holds: nothing is applied, only a store password the
-/// Secret lacks is still generated.
+/// The result of an object whose proof (`live_proof`, from `live`) holds: nothing is
+/// applied, only a store password the Secret lacks is still generated.
 async fn proven_unchanged(
     cluster: &Cluster,
     m: &Manifest,
     body: &ApplyBody,
-    live: &Value,
+    live: &Stored,
+    live_proof: String,
     opts: &ApplyOptions,
 ) -> (ResourceResult, Option<String>) {
     let mut action = ResourceAction::Unchanged;
@@ -523,7 +527,7 @@ async fn proven_unchanged(
         match generate_missing(cluster, m, live, &opts.generated).await {
             Ok(Some(updated)) => {
                 action = ResourceAction::Configured;
-                stored = Some(updated.object);
+                stored = Some(updated.stored(&cluster.field_manager));
             }
             Ok(None) => {}
             Err(e) => {
@@ -535,9 +539,13 @@ async fn proven_unchanged(
             }
         }
     }
-    let stored = stored.as_ref().unwrap_or(live);
-    let print = inventory::state(m.kind, stored, &m.object);
-    let proof = inventory::proof(&cluster.field_manager, stored, body);
+    let (print, proof) = match &stored {
+        Some(stored) => (
+            inventory::state(m.kind, stored, &m.object),
+            inventory::proof(stored, body),
+        ),
+        None => (inventory::state(m.kind, live, &m.object), Some(live_proof)),
+    };
     (
         result(m.kind, &m.name, &m.namespace, action, None),
         Some(inventory::token(print, proof)),
@@ -553,32 +561,23 @@ fn needs_password(m: &Manifest, generated: &[StorePassword]) -> bool {
 /// — the reply of the one stored last, which holds both: the apply's reply holds the passwords
 /// only if it came second. `created` if either created it.
 fn later_write(
-    applied: super::Reply,
-    generated: super::Reply,
+    (applied_code, applied): (u16, Stored),
+    (generated_code, generated): (u16, Stored),
     m: &Manifest,
     opts: &ApplyOptions,
-) -> super::Reply {
-    let code = if applied.code == 201 || generated.code == 201 {
+) -> (u16, Stored) {
+    let code = if applied_code == 201 || generated_code == 201 {
         201
     } else {
-        applied.code
+        applied_code
     };
     let has_passwords = opts
         .generated
         .iter()
         .filter(|sp| sp.secret == m.name)
-        .all(|sp| {
-            applied
-                .object
-                .pointer(&format!("/data/{}", sp.key))
-                .is_some()
-        });
-    let object = if has_passwords {
-        applied.object
-    } else {
-        generated.object
-    };
-    super::Reply { code, object }
+        .all(|sp| applied.has_data(&sp.key));
+    let stored = if has_passwords { applied } else { generated };
+    (code, stored)
 }
 
 /// Writes a freshly generated password into a store Secret that does not hold one yet, under
@@ -587,12 +586,12 @@ fn later_write(
 async fn generate_missing(
     cluster: &Cluster,
     m: &Manifest,
-    stored: &Value,
+    stored: &Stored,
     generated: &[StorePassword],
 ) -> Result<Option<super::Reply>, CallError> {
     let mut data = serde_json::Map::new();
     for sp in generated.iter().filter(|sp| sp.secret == m.name) {
-        if stored.pointer(&format!("/data/{}", sp.key)).is_none() {
+        if !stored.has_data(&sp.key) {
             let password = generate_password().map_err(|message| CallError {
                 code: 0,
                 reason: "Random".into(),
@@ -660,7 +659,7 @@ async fn prune_one(
     name: &str,
 ) -> ResourceResult {
     let live = match cluster.get(kind, ns, name).await {
-        Ok(r) => r.object,
+        Ok(r) => r.value(),
         Err(e) if e.is_not_found() => {
             return result(
                 kind,

@@ -62,7 +62,7 @@ pub async fn diff(
     let concurrency = concurrency.max(1);
     let namespace = async {
         match cluster.get(Kind::Namespace, "", ns).await {
-            Ok(r) => Ok(Some(r.object)),
+            Ok(r) => Ok(Some(r)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(call_failure(&e, &format!("Namespace/{ns}"))),
         }
@@ -73,18 +73,18 @@ pub async fn diff(
                 return Ok(None); // the Namespace GET above
             }
             match cluster.get(m.kind, &m.namespace, &m.name).await {
-                Ok(r) => Ok(Some(r.object)),
+                Ok(r) => Ok(Some(r)),
                 Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(call_failure(&e, &inventory::key(m.kind, &m.name))),
             }
         })
         .buffered(concurrency)
-        .collect::<Vec<Result<Option<Value>, Failure>>>();
+        .collect::<Vec<Result<Option<Reply>, Failure>>>();
     let (live_ns, lives) = futures::join!(namespace, objects);
     let live_ns = live_ns?;
     let old = live_ns
         .as_ref()
-        .and_then(Inventory::from_namespace)
+        .and_then(|r| Inventory::from_namespace(&r.value()))
         .unwrap_or_default();
     let mut inputs = Vec::with_capacity(manifests.len());
     for (m, live) in manifests.iter().zip(lives) {
@@ -130,7 +130,7 @@ pub async fn diff(
                 name: name.into(),
                 namespace: ns.into(),
                 change: Change::Delete,
-                diff: unified(kind, name, &printable(kind, &live.object), ""),
+                diff: unified(kind, name, &printable(kind, &live.value()), ""),
                 conflicts: Vec::new(),
                 note: Some("would be pruned".into()),
             }),
@@ -141,11 +141,12 @@ pub async fn diff(
     Ok(out)
 }
 
-/// The diff of one object, given its live state and the proof the last deploy recorded.
+/// The diff of one object, given the answer to its GET (`None`: not found) and the proof the
+/// last deploy recorded.
 async fn diff_one(
     cluster: &Cluster,
     m: &Manifest,
-    live: Option<Value>,
+    live: Option<Reply>,
     proof: Option<&str>,
     ns_exists: bool,
 ) -> Result<ObjectDiff, Failure> {
@@ -154,7 +155,7 @@ async fn diff_one(
     let body = ApplyBody::new(&m.object);
     let proven = match (&live, proof, &body) {
         (Some(l), Some(p), Ok(body)) => {
-            inventory::proof(&cluster.field_manager, l, body).as_deref() == Some(p)
+            inventory::proof(&l.stored(&cluster.field_manager), body).as_deref() == Some(p)
         }
         _ => false,
     };
@@ -170,6 +171,8 @@ async fn diff_one(
             note: None,
         });
     }
+    // Read whole only now: an object whose proof holds needs none of it.
+    let live = live.map(|r| r.value());
     // Without a namespace nothing can be dry-run inside it: the object would be created as is.
     let mut note = None;
     let mut conflicts = Vec::new();
@@ -192,7 +195,7 @@ async fn diff_one(
             attempt = dry_run(cluster, m, &body, true).await;
         }
         match attempt {
-            Ok(reply) => reply.object,
+            Ok(reply) => reply.value(),
             // deploy replaces a Job whose immutable template changed: show it as that.
             Err(e)
                 if m.kind == Kind::Job

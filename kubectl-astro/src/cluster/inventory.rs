@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use astro_deploy::naming::short_hash;
+use astro_deploy::naming::{sha256_hex, short_hash};
 use astro_deploy::resolve::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::body::ApplyBody;
+use super::stored::Stored;
 
 /// Annotation holding the inventory JSON.
 pub const ANNOTATION: &str = "astro.dev/inventory";
@@ -54,36 +55,34 @@ impl Inventory {
 /// A token that changes exactly when the object's content changes, not when a controller
 /// writes status: `g:<generation>` for workloads (the generation moves with every spec change,
 /// ours or anyone's, and never with status), `rv:<resourceVersion>` for kinds without status
-/// writers, and for the Namespace (whose resourceVersion moves with the inventory itself) a
-/// fingerprint of the fields we applied.
-pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
-    let meta = |k: &str| {
-        stored
-            .pointer(&format!("/metadata/{k}"))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+/// writers. The Namespace's is [`namespace_state`].
+pub fn state(kind: Kind, stored: &Stored, applied: &Value) -> String {
     match kind {
         Kind::Deployment | Kind::StatefulSet | Kind::Job | Kind::CronJob => {
             let labels = project(
-                &meta("labels"),
+                &stored.labels,
                 applied.pointer("/metadata/labels").unwrap_or(&Value::Null),
             );
             let annotations = project(
-                &meta("annotations"),
+                &stored.annotations,
                 applied
                     .pointer("/metadata/annotations")
                     .unwrap_or(&Value::Null),
             );
             format!(
                 "g:{}:{}",
-                meta("generation"),
+                stored.generation,
                 short_hash(&canonical(&serde_json::json!([labels, annotations])), 8)
             )
         }
-        Kind::Namespace => format!("f:{}", fingerprint(stored, applied)),
-        _ => format!("rv:{}", meta("resourceVersion").as_str().unwrap_or("")),
+        _ => format!("rv:{}", stored.resource_version.as_deref().unwrap_or("")),
     }
+}
+
+/// The Namespace's [`state`]: a fingerprint of the fields we applied (its resourceVersion
+/// moves with the inventory itself).
+pub fn namespace_state(stored: &Value, applied: &Value) -> String {
+    format!("f:{}", fingerprint(stored, applied))
 }
 
 /// Proof that applying the body `sent` again would change nothing, for an object the server
@@ -94,28 +93,19 @@ pub fn state(kind: Kind, stored: &Value, applied: &Value) -> String {
 /// changed a field we own (a forced apply or an update of one of our fields removes it from
 /// our set, B43/B45; a re-create drops the entry) — re-applying is a no-op, and neither
 /// `diff` nor `deploy` needs to send it. The entry is hashed as the server serialized it,
-/// which is deterministic (B38). `None` when the object carries no entry of ours.
-pub fn proof(manager: &str, stored: &Value, sent: &ApplyBody) -> Option<String> {
+/// which is deterministic (B38). `None` when the object carries no entry of ours (`stored`
+/// was read for our field manager) or is being deleted.
+pub fn proof(stored: &Stored, sent: &ApplyBody) -> Option<String> {
     // An object on its way out proves nothing: it is applied, and that says what happens.
-    if stored.pointer("/metadata/deletionTimestamp").is_some() {
+    if stored.deleting {
         return None;
     }
-    let entry = stored
-        .pointer("/metadata/managedFields")?
-        .as_array()?
-        .iter()
-        .find(|e| {
-            e.get("manager").and_then(Value::as_str) == Some(manager)
-                && e.get("operation").and_then(Value::as_str) == Some("Apply")
-                && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
-        })?;
     // Both as serialized, not canonical: the same server writes the same entry the same way,
     // and should the text differ without the content, the cost is one dry-run, not an error.
-    Some(format!(
-        "c:{} m:{}",
-        sent.hash(),
-        short_hash(&entry.to_string(), 16)
-    ))
+    let entry = stored.applied_entry.as_deref()?;
+    let mut entry_hash = sha256_hex(entry);
+    entry_hash.truncate(16);
+    Some(format!("c:{} m:{entry_hash}", sent.hash()))
 }
 
 /// An inventory token: the object's [`state`], then its [`proof`] when there is one.
@@ -230,6 +220,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `stored` as deploy reads an answer holding it, for field manager `manager`.
+    fn read_for(manager: &str, stored: &Value) -> Stored {
+        Stored::parse(stored.to_string().as_bytes(), manager)
+    }
+
+    fn read(stored: &Value) -> Stored {
+        read_for("kubectl-astro", stored)
+    }
+
     #[test]
     fn fingerprint_covers_our_fields_only() {
         let applied =
@@ -254,18 +253,18 @@ mod tests {
             "annotations": {"deployment.kubernetes.io/revision": "1"}}, "status": {"readyReplicas": 1}});
         let spec_change = json!({"metadata": {"name": "x", "generation": 2, "resourceVersion": "11", "labels": {"a": "1"}}});
         assert_eq!(
-            state(Kind::Deployment, &v1, &applied),
-            state(Kind::Deployment, &status_write, &applied)
+            state(Kind::Deployment, &read(&v1), &applied),
+            state(Kind::Deployment, &read(&status_write), &applied)
         );
         assert_ne!(
-            state(Kind::Deployment, &v1, &applied),
-            state(Kind::Deployment, &spec_change, &applied)
+            state(Kind::Deployment, &read(&v1), &applied),
+            state(Kind::Deployment, &read(&spec_change), &applied)
         );
         let cm1 = json!({"metadata": {"resourceVersion": "5"}});
         let cm2 = json!({"metadata": {"resourceVersion": "6"}});
         assert_ne!(
-            state(Kind::ConfigMap, &cm1, &applied),
-            state(Kind::ConfigMap, &cm2, &applied)
+            state(Kind::ConfigMap, &read(&cm1), &applied),
+            state(Kind::ConfigMap, &read(&cm2), &applied)
         );
     }
 
@@ -282,7 +281,7 @@ mod tests {
             "fieldsV1": {"f:data": {"f:b": {}}}});
         let stored = json!({"metadata": {"name": "x", "managedFields": [ours.clone()]},
             "data": {"a": "1"}});
-        let p = proof("kubectl-astro", &stored, &applied).expect("our entry is there");
+        let p = proof(&read_for("kubectl-astro", &stored), &applied).expect("our entry is there");
         // The formula existing inventories hold: the texts as serde_json prints them, hashed.
         let text = r#"{"metadata":{"name":"x"},"data":{"a":"1"}}"#;
         let formula = format!(
@@ -295,29 +294,139 @@ mod tests {
         let other_field = json!({"metadata": {"name": "x", "managedFields": [ours, theirs]},
             "data": {"a": "1", "b": "2"}});
         assert_eq!(
-            proof("kubectl-astro", &other_field, &applied),
+            proof(&read_for("kubectl-astro", &other_field), &applied),
             Some(p.clone())
         );
         // Someone took our field (our entry loses it): no longer the same proof.
         let taken = json!({"metadata": {"name": "x", "managedFields": [
             {"manager": "kubectl-astro", "operation": "Apply", "apiVersion": "v1",
              "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {}}]}});
-        assert_ne!(proof("kubectl-astro", &taken, &applied), Some(p.clone()));
+        assert_ne!(
+            proof(&read_for("kubectl-astro", &taken), &applied),
+            Some(p.clone())
+        );
         // Another body: another proof.
         let changed = body(&json!({"metadata": {"name": "x"}, "data": {"a": "2"}}));
-        assert_ne!(proof("kubectl-astro", &stored, &changed), Some(p.clone()));
+        assert_ne!(
+            proof(&read_for("kubectl-astro", &stored), &changed),
+            Some(p.clone())
+        );
         // No entry of ours (re-created by someone else, or another manager name): none.
-        assert_eq!(proof("someone-else", &stored, &applied), None);
+        assert_eq!(proof(&read_for("someone-else", &stored), &applied), None);
         // Being deleted: none, whatever the entry says.
         let mut deleting = stored.clone();
         deleting["metadata"]["deletionTimestamp"] = json!("2026-01-03T00:00:00Z");
-        assert_eq!(proof("kubectl-astro", &deleting, &applied), None);
+        assert_eq!(proof(&read_for("kubectl-astro", &deleting), &applied), None);
         // Tokens carry state then proof; old tokens are state only.
         let t = token("rv:5".into(), Some(p.clone()));
         assert_eq!(state_of(&t), "rv:5");
         assert_eq!(proof_of(&t), Some(p.as_str()));
         assert_eq!(state_of("rv:5"), "rv:5");
         assert_eq!(proof_of("rv:5"), None);
+    }
+
+    /// [`state`] as it was computed from the answer parsed whole (before [`Stored`]).
+    fn state_from_value(kind: Kind, stored: &Value, applied: &Value) -> String {
+        let meta = |k: &str| {
+            stored
+                .pointer(&format!("/metadata/{k}"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        match kind {
+            Kind::Deployment | Kind::StatefulSet | Kind::Job | Kind::CronJob => {
+                let labels = project(
+                    &meta("labels"),
+                    applied.pointer("/metadata/labels").unwrap_or(&Value::Null),
+                );
+                let annotations = project(
+                    &meta("annotations"),
+                    applied
+                        .pointer("/metadata/annotations")
+                        .unwrap_or(&Value::Null),
+                );
+                format!(
+                    "g:{}:{}",
+                    meta("generation"),
+                    short_hash(&canonical(&json!([labels, annotations])), 8)
+                )
+            }
+            Kind::Namespace => format!("f:{}", fingerprint(stored, applied)),
+            _ => format!("rv:{}", meta("resourceVersion").as_str().unwrap_or("")),
+        }
+    }
+
+    /// [`proof`] as it was computed from the answer parsed whole and the body serialized again.
+    fn proof_from_value(manager: &str, stored: &Value, applied: &Value) -> Option<String> {
+        if stored.pointer("/metadata/deletionTimestamp").is_some() {
+            return None;
+        }
+        let entry = stored
+            .pointer("/metadata/managedFields")?
+            .as_array()?
+            .iter()
+            .find(|e| {
+                e.get("manager").and_then(Value::as_str) == Some(manager)
+                    && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                    && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
+            })?;
+        Some(format!(
+            "c:{} m:{}",
+            short_hash(&applied.to_string(), 16),
+            short_hash(&entry.to_string(), 16)
+        ))
+    }
+
+    /// Existing inventories keep matching: every token part is what it was when the answer
+    /// was parsed whole and the body serialized twice, on answers and bodies of every shape.
+    #[test]
+    fn tokens_are_what_they_were_before_the_narrow_read() {
+        let applied = [
+            json!({}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "agent", "labels": {"app": "agent", "tier": "x", "gone": "y"},
+                    "annotations": {"astro.dev/env-hash": "abc"}},
+                "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "agent",
+                    "image": "i:1", "env": [{"name": "A", "value": "é \" </script> 𝄞"}]}]}}}}),
+            json!({"metadata": {"name": "s", "labels": ["odd"], "annotations": null},
+                "data": {"user": "dXNlcg=="}, "n": [1.5, -2, 18446744073709551615u64]}),
+        ];
+        let kinds = [
+            Kind::Deployment,
+            Kind::StatefulSet,
+            Kind::Job,
+            Kind::CronJob,
+            Kind::Secret,
+            Kind::ConfigMap,
+            Kind::Service,
+            Kind::Ingress,
+            Kind::NetworkPolicy,
+        ];
+        let mut proofs = 0;
+        for text in crate::cluster::stored::tests::ANSWERS {
+            let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            for manager in ["kubectl-astro", "kubectl-astro-generated", "other"] {
+                let stored = Stored::parse(text.as_bytes(), manager);
+                for object in &applied {
+                    let body = ApplyBody::new(object).expect("a Value serializes");
+                    let new = proof(&stored, &body);
+                    assert_eq!(new, proof_from_value(manager, &value, object), "{text}");
+                    proofs += usize::from(new.is_some());
+                    for kind in kinds {
+                        assert_eq!(
+                            state(kind, &stored, object),
+                            state_from_value(kind, &value, object),
+                            "{text} {kind:?}"
+                        );
+                    }
+                    assert_eq!(
+                        namespace_state(&value, object),
+                        state_from_value(Kind::Namespace, &value, object)
+                    );
+                }
+            }
+        }
+        assert!(proofs >= 20, "{proofs}");
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod catalog;
 pub mod connect;
 pub mod diff;
 pub mod inventory;
+pub mod stored;
+pub mod transcode;
 pub mod transport;
 pub mod wait;
 
@@ -20,14 +22,28 @@ use kube::core::request::Error::SerializeBody;
 use serde_json::Value;
 
 use body::ApplyBody;
+use stored::Stored;
 
-/// A successful reply: HTTP status and the JSON body.
+/// A successful reply: HTTP status and the body, parsed by whoever reads it as much as it
+/// needs (see [`stored::Stored`]).
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// HTTP status (200, 201, …).
     pub code: u16,
     /// Response body.
-    pub object: Value,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON; `null` when it is not JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// What deploy reads of the object in the body, for field manager `manager`.
+    pub fn stored(&self, manager: &str) -> Stored {
+        Stored::parse(&self.body, manager)
+    }
 }
 
 /// A failed call: the API's Status, or a transport failure (code 0).
@@ -237,10 +253,10 @@ impl Cluster {
             .collect_bytes()
             .await
             .map_err(|e| CallError::transport(format!("reading response: {e}")))?;
-        let object: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if (200..300).contains(&code) {
-            return Ok(Reply { code, object });
+            return Ok(Reply { code, body: bytes });
         }
+        let object: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let causes = object
             .pointer("/details/causes")
@@ -290,7 +306,7 @@ impl Cluster {
             )
             .await?;
         Ok(reply
-            .object
+            .value()
             .get("items")
             .and_then(Value::as_array)
             .cloned()

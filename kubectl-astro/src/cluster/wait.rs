@@ -56,7 +56,7 @@ pub async fn wait(
                 continue;
             };
             let status = match cluster.get(kind, &r.namespace, &r.name).await {
-                Ok(reply) => status_of(kind, &reply.object),
+                Ok(reply) => status_of(kind, &reply.value()),
                 Err(e) => Status::InProgress(format!("cannot read status: {e}")),
             };
             let waited_ms = started.elapsed().as_millis() as u64;

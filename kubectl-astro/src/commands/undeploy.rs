@@ -27,7 +27,7 @@ pub fn run(args: &UndeployArgs) -> Result<i32, Failure> {
     crate::runtime()?.block_on(async {
         let cluster = cluster(&args.cluster).await?;
         let live = match cluster.get(Kind::Namespace, "", &ns).await {
-            Ok(r) => r.object,
+            Ok(r) => r.value(),
             Err(e) if e.is_not_found() => {
                 return Err(Failure::new(
                     code::NOT_FOUND,
