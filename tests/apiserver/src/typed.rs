@@ -530,7 +530,7 @@ fn rm(v: &Value, set: &Set, ty: Option<Ty>) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -609,7 +609,7 @@ mod tests {
     /// defaulted `protocol`, atomic items), sets, duplicates, items without keys or that are
     /// not objects, free-form and atomic maps, nulls, empty maps and lists, and shapes that
     /// disagree with the schema.
-    fn edge_objects() -> Vec<(&'static str, Value)> {
+    pub(crate) fn edge_objects() -> Vec<(&'static str, Value)> {
         vec![
             (
                 "Deployment",
@@ -681,7 +681,7 @@ mod tests {
 
     /// A random JSON value whose keys are the schema's own names, so that random shapes meet
     /// keyed lists, sets and free-form maps at random depths.
-    fn random_value(r: &mut crate::fieldpath::tests::Rng, depth: u32) -> Value {
+    pub(crate) fn random_value(r: &mut crate::fieldpath::tests::Rng, depth: u32) -> Value {
         const KEYS: &[&str] = &[
             "metadata",
             "spec",
@@ -734,7 +734,7 @@ mod tests {
 
     /// A random Deployment whose keyed lists (finalizers, containers, env, ports, volumes)
     /// draw their keys from few values, so duplicates are frequent, at any depth.
-    fn random_deployment(r: &mut crate::fieldpath::tests::Rng) -> Value {
+    pub(crate) fn random_deployment(r: &mut crate::fieldpath::tests::Rng) -> Value {
         let pick = |r: &mut crate::fieldpath::tests::Rng, of: &[Value]| {
             of[r.below(of.len() as u64) as usize].clone()
         };
