@@ -125,8 +125,10 @@ pub async fn deploy(
         )));
     }
     let fresh_namespace = reply.code == 201;
-    let mut old = Inventory::from_namespace(&ns_object).unwrap_or_default();
-    if !fresh_namespace && Inventory::from_namespace(&ns_object).is_none() {
+    let recorded_before = Inventory::from_namespace(&ns_object);
+    let inventory_missing = recorded_before.is_none();
+    let mut old = recorded_before.unwrap_or_default();
+    if !fresh_namespace && inventory_missing {
         // The namespace exists but records no inventory: a deploy into it was cut short
         // before recording one (or it was made by someone else). Find what carries this
         // deployment's labels, so that nothing it left is forgotten.

@@ -56,9 +56,12 @@ impl Stored {
     /// [`Stored::default`], as before the `Value` read it as `null`.
     pub fn parse(bytes: &[u8], manager: &str) -> Stored {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let narrow = Top { manager }
-            .deserialize(&mut de)
-            .and_then(|stored| de.end().map(|()| stored));
+        let narrow = Top {
+            manager,
+            room: bytes.len(),
+        }
+        .deserialize(&mut de)
+        .and_then(|stored| de.end().map(|()| stored));
         match narrow {
             Ok(stored) => stored,
             Err(_) => serde_json::from_slice::<Value>(bytes)
@@ -70,7 +73,12 @@ impl Stored {
     /// Reads an answer already parsed.
     pub fn from_value(value: &Value, manager: &str) -> Stored {
         // A `Value` repeats no key, so this reads; were it to fail, nothing is read.
-        Top { manager }.deserialize(value).unwrap_or_default()
+        Top {
+            manager,
+            room: ENTRY_ROOM,
+        }
+        .deserialize(value)
+        .unwrap_or_default()
     }
 
     /// Whether `data` has `key` (a Secret data key: no `/` or `~`), as the JSON pointer
@@ -179,9 +187,16 @@ impl<'de, K> Visitor<'de> for Name<K> {
     }
 }
 
+/// Room for our entry's text when the answer's length is not known: a Deployment's entry
+/// takes a few kilobytes.
+const ENTRY_ROOM: usize = 4096;
+
 /// The answer: `metadata` and `data`.
 struct Top<'m> {
     manager: &'m str,
+    /// Room to reserve for our entry's text: the answer's length when known (the entry's
+    /// text is no longer than the answer's), so that writing it never grows the buffer.
+    room: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Top<'_> {
@@ -212,6 +227,7 @@ impl<'de> ObjectReader<'de> for Top<'_> {
                 K::Metadata => {
                     stored = map.next_value_seed(Object(Metadata {
                         manager: self.manager,
+                        room: self.room,
                     }))?
                 }
                 K::Data => data = map.next_value_seed(DataSeed)?,
@@ -228,6 +244,7 @@ impl<'de> ObjectReader<'de> for Top<'_> {
 /// `metadata`: everything of [`Stored`] but `data`.
 struct Metadata<'m> {
     manager: &'m str,
+    room: usize,
 }
 
 impl<'de> ObjectReader<'de> for Metadata<'_> {
@@ -270,6 +287,7 @@ impl<'de> ObjectReader<'de> for Metadata<'_> {
                 K::ManagedFields => {
                     s.applied_entry = map.next_value_seed(ManagedFields {
                         manager: self.manager,
+                        room: self.room,
                     })?
                 }
                 K::Other => {
@@ -322,6 +340,7 @@ impl<'de> Visitor<'de> for DataSeed {
 /// `managedFields`: the text of our Apply entry, when it has one.
 struct ManagedFields<'m> {
     manager: &'m str,
+    room: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ManagedFields<'_> {
@@ -340,7 +359,7 @@ impl<'de> Visitor<'de> for ManagedFields<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut w = Writer::default();
+        let mut w = Writer::with_capacity(self.room);
         let mut found = None;
         while found.is_none() {
             let entry = Entry {

@@ -27,6 +27,15 @@ pub struct Writer {
 pub struct Mark(usize);
 
 impl Writer {
+    /// A writer with room for `bytes` of text, so that writing a value that size does not
+    /// grow the buffer piece by piece.
+    pub fn with_capacity(bytes: usize) -> Writer {
+        Writer {
+            out: Vec::with_capacity(bytes),
+            keys: Vec::with_capacity(32),
+        }
+    }
+
     /// Empties the buffer for the next value.
     pub fn clear(&mut self) {
         self.out.clear();
