@@ -60,7 +60,8 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
     let wait_for = parse_timeout(&args.timeout)
         .map_err(|e| Failure::invalid(format!("--timeout: {e}")))?
         .unwrap_or(Duration::from_secs(300));
-    crate::runtime()?.block_on(async {
+    let runtime = crate::runtime()?;
+    let code = runtime.block_on(async {
         let interrupted = on_signal();
         let cluster = cluster(&args.cluster).await?;
         let build = match local {
@@ -121,12 +122,16 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             errors: outcome.errors,
         };
         crate::print_json(&response);
-        Ok(match status {
+        let code = match status {
             _ if outcome.interrupted => code::INTERRUPTED,
             DeployResponseStatus::Success => code::SUCCESS,
             DeployResponseStatus::Partial => code::PARTIAL,
-        })
-    })
+        };
+        crate::leave((response, manifests, resolved, build, cluster));
+        Ok(code)
+    });
+    crate::leave((runtime, templates, req));
+    code
 }
 
 /// A flag set by the first SIGINT or SIGTERM: the deploy lets the requests in flight finish,

@@ -17,7 +17,8 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
         args.render.templates.as_deref(),
     )?)?;
     let local = inputs::local_build(&args.request, &req)?;
-    crate::runtime()?.block_on(async {
+    let runtime = crate::runtime()?;
+    let code = runtime.block_on(async {
         let cluster = cluster(&args.cluster).await?;
         let build = match local {
             Some(b) => b,
@@ -46,8 +47,12 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
                 }
             }
         }
-        Ok(if changed.is_empty() { 0 } else { 1 })
-    })
+        let code = if changed.is_empty() { 0 } else { 1 };
+        crate::leave((diffs, manifests, resolved, build, cluster));
+        Ok(code)
+    });
+    crate::leave((runtime, templates, req));
+    code
 }
 
 fn paint(line: &str, colour: bool) -> String {
