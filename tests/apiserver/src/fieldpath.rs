@@ -670,6 +670,16 @@ pub(crate) mod tests {
             assert_same(&a.difference(&b), &oa.difference(&ob));
             assert_same(&a.intersection(&b), &oa.intersection(&ob));
             assert_same(&a.union(&b).difference(&a), &oa.union(&ob).difference(&oa));
+            // managed::apply's prune takes the owned sets away one at a time.
+            let mut c = Set::new();
+            for p in random_paths(&mut r).iter().chain(pa.iter().step_by(2)) {
+                c.insert(p);
+            }
+            assert_eq!(
+                a.difference(&b).difference(&c).difference(&a),
+                a.difference(&b.union(&c).union(&a))
+            );
+            assert_eq!(a.difference(&b).difference(&c), a.difference(&b.union(&c)));
             let enc = a.to_fields_v1();
             let back = Set::from_fields_v1(&enc);
             assert_eq!(back.as_ref(), Some(&a));

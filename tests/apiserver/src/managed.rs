@@ -250,19 +250,24 @@ pub fn apply(
         set: Set::new(),
     };
     let pos = entries.iter().position(|e| e.same_identity(&me));
-    let last = pos.map(|i| entries[i].set.clone()).unwrap_or_default();
     let mut new_set = typed::to_field_set(config, ty);
     strip_in_place(&mut new_set);
-    // prune (B45): drop what the applier applied last time, no longer applies, and nobody owns.
-    let mut owned = new_set.clone();
-    for (i, e) in entries.iter().enumerate() {
-        if Some(i) != pos {
-            owned = owned.union(&e.set);
+    // prune (B45): drop what the applier applied last time, no longer applies, and nobody owns
+    // (last \ (applied ∪ others), taken one set at a time).
+    let candidates = match pos {
+        None => Set::new(),
+        Some(p) => {
+            let mut rest = entries[p].set.difference(&new_set);
+            for (i, e) in entries.iter().enumerate() {
+                if i != p && !rest.is_empty() {
+                    rest = rest.difference(&e.set);
+                }
+            }
+            rest
         }
-    }
+    };
     // Only paths that are fields of the merged object can be removed: node markers such as
     // ".": {} of migrated Update-style entries never remove whole lists or maps.
-    let candidates = last.difference(&owned);
     let to_remove = if candidates.is_empty() {
         candidates
     } else {
