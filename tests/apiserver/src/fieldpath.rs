@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 /// One step of a field path.
 #[derive(Debug, Clone)]
@@ -80,28 +81,42 @@ impl PE {
                 s.push_str(n);
                 s
             }
+            PE::Index(i) => format!("i:{i}"),
+            _ => {
+                let mut buf = Vec::with_capacity(32);
+                self.encode_into(&mut buf);
+                String::from_utf8(buf).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Appends the FieldsV1 key string to `buf`.
+    fn encode_into(&self, buf: &mut Vec<u8>) {
+        match self {
+            PE::Field(n) => {
+                buf.extend_from_slice(b"f:");
+                buf.extend_from_slice(n.as_bytes());
+            }
             PE::Key(kv) => {
                 // The JSON object of the key fields, in their (sorted) order.
-                let mut buf = Vec::with_capacity(32);
                 buf.extend_from_slice(b"k:{");
                 for (i, (k, v)) in kv.iter().enumerate() {
                     if i > 0 {
                         buf.push(b',');
                     }
-                    write_json(&mut buf, k);
+                    write_json(buf, k);
                     buf.push(b':');
-                    write_json(&mut buf, v);
+                    write_json(buf, v);
                 }
                 buf.push(b'}');
-                String::from_utf8(buf).unwrap_or_default()
             }
             PE::Val(v) => {
-                let mut buf = Vec::with_capacity(16);
                 buf.extend_from_slice(b"v:");
-                write_json(&mut buf, v);
-                String::from_utf8(buf).unwrap_or_default()
+                write_json(buf, v);
             }
-            PE::Index(i) => format!("i:{i}"),
+            PE::Index(i) => {
+                let _ = write!(buf, "i:{i}");
+            }
         }
     }
 
@@ -499,6 +514,33 @@ impl Set {
         }
     }
 
+    /// Whether [`Set::to_fields_v1`] would give exactly `v` (as `Value` equality sees it),
+    /// found without building it.
+    pub fn fields_v1_eq(&self, v: &Value) -> bool {
+        let Value::Object(m) = v else { return false };
+        self.level_eq(m, false, &mut Vec::new())
+    }
+
+    /// Whether `m` holds exactly this level's entries (and `".": {}` first if `dot`).
+    fn level_eq(&self, m: &Map<String, Value>, dot: bool, key: &mut Vec<u8>) -> bool {
+        if m.len() != self.nodes.len() + usize::from(dot) {
+            return false;
+        }
+        if dot && !matches!(m.get("."), Some(Value::Object(d)) if d.is_empty()) {
+            return false;
+        }
+        self.nodes.iter().all(|n| {
+            key.clear();
+            n.pe.encode_into(key);
+            let inner = std::str::from_utf8(key).ok().and_then(|k| m.get(k));
+            match inner {
+                Some(Value::Object(inner)) if n.child.is_empty() => inner.is_empty(),
+                Some(Value::Object(inner)) => n.child.level_eq(inner, n.member, key),
+                _ => false,
+            }
+        })
+    }
+
     /// Decodes FieldsV1 JSON; `None` if malformed.
     pub fn from_fields_v1(v: &Value) -> Option<Set> {
         let Value::Object(m) = v else { return None };
@@ -638,6 +680,25 @@ pub(crate) mod tests {
         assert_eq!(new.is_empty(), old.is_empty());
     }
 
+    /// FieldsV1 with every `"."` key renamed (a near miss for the comparison).
+    fn undotted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, c)| {
+                        let k = if k == "." {
+                            "f:dot".to_string()
+                        } else {
+                            k.clone()
+                        };
+                        (k, undotted(c))
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
     /// The sorted-vector set answers as the BTreeMap trie it replaced: insert, has, union,
     /// difference, intersection, paths, FieldsV1 encoding and decoding, on random path sets
     /// with every kind of element, shared prefixes, members that also have children, and
@@ -681,6 +742,17 @@ pub(crate) mod tests {
             );
             assert_eq!(a.difference(&b).difference(&c), a.difference(&b.union(&c)));
             let enc = a.to_fields_v1();
+            // The comparison without encoding agrees with encoding and comparing.
+            for other in [
+                enc.clone(),
+                b.to_fields_v1(),
+                a.union(&b).to_fields_v1(),
+                a.difference(&b).to_fields_v1(),
+                undotted(&enc),
+                json!([]),
+            ] {
+                assert_eq!(a.fields_v1_eq(&other), enc == other, "{enc} {other}");
+            }
             let back = Set::from_fields_v1(&enc);
             assert_eq!(back.as_ref(), Some(&a));
             // Keys in reverse order decode to the same set.

@@ -103,10 +103,8 @@ pub fn is_reset(obj: &Value) -> bool {
 
 /// Encodes entries sorted by operation, time, manager, apiVersion, subresource (B38).
 pub fn encode(entries: &[Entry]) -> Value {
-    let mut sorted: Vec<&Entry> = entries.iter().filter(|e| !e.set.is_empty()).collect();
-    sorted.sort_by_key(|e| e.sort_key());
     Value::Array(
-        sorted
+        encoded_order(entries)
             .into_iter()
             .map(|e| {
                 let mut m = Map::new();
@@ -125,6 +123,37 @@ pub fn encode(entries: &[Entry]) -> Value {
             })
             .collect(),
     )
+}
+
+/// The entries [`encode`] writes, in its order.
+fn encoded_order(entries: &[Entry]) -> Vec<&Entry> {
+    let mut sorted: Vec<&Entry> = entries.iter().filter(|e| !e.set.is_empty()).collect();
+    sorted.sort_by_key(|e| e.sort_key());
+    sorted
+}
+
+/// Whether [`encode`] of `entries` would give exactly `v` (as `Value` equality sees it), found
+/// without building it.
+pub fn encodes_to(entries: &[Entry], v: &Value) -> bool {
+    let Value::Array(items) = v else {
+        return false;
+    };
+    let sorted = encoded_order(entries);
+    let is = |v: Option<&Value>, s: &str| v.and_then(Value::as_str) == Some(s);
+    sorted.len() == items.len()
+        && sorted.iter().zip(items).all(|(e, it)| {
+            let Value::Object(m) = it else {
+                return false;
+            };
+            m.len() == 5 + usize::from(e.time.is_some()) + usize::from(!e.subresource.is_empty())
+                && is(m.get("manager"), &e.manager)
+                && is(m.get("operation"), &e.operation)
+                && is(m.get("apiVersion"), &e.api_version)
+                && e.time.as_ref().is_none_or(|t| is(m.get("time"), t))
+                && is(m.get("fieldsType"), "FieldsV1")
+                && (e.subresource.is_empty() || is(m.get("subresource"), &e.subresource))
+                && m.get("fieldsV1").is_some_and(|f| e.set.fields_v1_eq(f))
+        })
 }
 
 /// Removes the never-owned paths (B35).

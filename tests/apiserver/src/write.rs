@@ -469,6 +469,14 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     if !errs.is_empty() {
         return Err(ApiError::invalid(res.kind, res.group, &name, &errs));
     }
+    crate::util::ensure_obj(&mut new, &["metadata"]);
+    if let Some(l) = &w.live
+        && unchanged(l, &new, &entries)
+    {
+        // No change (B48), seen before managedFields are encoded: the test below would say
+        // the same.
+        return Ok(Reply::ok(l.clone()));
+    }
     let md = crate::util::ensure_obj(&mut new, &["metadata"]);
     let enc = managed::encode(&entries);
     if enc.as_array().is_some_and(|a| !a.is_empty()) {
@@ -530,6 +538,36 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     })
 }
 
+/// Whether `new`, given `entries` as its managedFields, equals `live` (what commit's no-op
+/// test finds once they are encoded), without encoding them. `false` may also mean "not
+/// decided here"; only `true` must be right.
+fn unchanged(live: &Value, new: &Value, entries: &[Entry]) -> bool {
+    let (Value::Object(lm), Value::Object(nm)) = (live, new) else {
+        return false;
+    };
+    let (Some(Value::Object(lmd)), Some(Value::Object(nmd))) =
+        (lm.get("metadata"), nm.get("metadata"))
+    else {
+        return false;
+    };
+    let managed_fields_match = match lmd.get("managedFields") {
+        // Encoded, an empty list is removed, not stored.
+        Some(v) => entries.iter().any(|e| !e.set.is_empty()) && managed::encodes_to(entries, v),
+        None => entries.iter().all(|e| e.set.is_empty()),
+    };
+    let without =
+        |m: &serde_json::Map<String, Value>| m.len() - usize::from(m.contains_key("managedFields"));
+    managed_fields_match
+        && lm.len() == nm.len()
+        && lm
+            .iter()
+            .all(|(k, v)| k == "metadata" || nm.get(k) == Some(v))
+        && without(lmd) == without(nmd)
+        && lmd
+            .iter()
+            .all(|(k, v)| k == "managedFields" || nmd.get(k) == Some(v))
+}
+
 /// Whether two objects differ at most in `metadata.managedFields[].time`.
 fn equal_ignoring_managed_times(a: &Value, b: &Value) -> bool {
     let (Value::Object(am), Value::Object(bm)) = (a, b) else {
@@ -587,5 +625,151 @@ fn job_selector(job: &mut Value) {
         ("job-name", name.as_str()),
     ] {
         labels.entry(k.to_string()).or_insert_with(|| json!(v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fieldpath::{PE, Set};
+
+    /// What commit decided before `unchanged`: encode the entries into `new`, then compare.
+    fn encoded_equal(live: &Value, new: &Value, entries: &[Entry]) -> bool {
+        let mut new = new.clone();
+        let md = crate::util::ensure_obj(&mut new, &["metadata"]);
+        let enc = managed::encode(entries);
+        if enc.as_array().is_some_and(|a| !a.is_empty()) {
+            md.insert("managedFields".into(), enc);
+        } else {
+            md.shift_remove("managedFields");
+        }
+        *live == new
+    }
+
+    fn entry(manager: &str, op: &str, time: Option<&str>, sub: &str, paths: &[&[&str]]) -> Entry {
+        let mut set = Set::new();
+        for p in paths {
+            let p: Vec<PE> = p.iter().map(|f| PE::Field((*f).into())).collect();
+            set.insert(&p);
+        }
+        Entry {
+            manager: manager.into(),
+            operation: op.into(),
+            api_version: "v1".into(),
+            time: time.map(str::to_string),
+            subresource: sub.into(),
+            set,
+        }
+    }
+
+    /// B48: the no-op test made before encoding managedFields agrees with encoding them and
+    /// comparing the objects: on the same object, and on objects or entries that differ in a
+    /// field, a time, a manager, a subresource, a path, the order of keys, an empty entry, an
+    /// empty or null managedFields, a metadata key more or less.
+    #[test]
+    fn b48_unchanged_agrees_with_encoded_comparison() {
+        let e0 = vec![
+            entry(
+                "a",
+                "Apply",
+                Some("2025-01-01T00:00:00Z"),
+                "",
+                &[&["data", "k"], &["metadata", "labels", "x"]],
+            ),
+            entry(
+                "b",
+                "Update",
+                Some("2025-01-01T00:00:01Z"),
+                "status",
+                &[&["data", "j"]],
+            ),
+        ];
+        let base = json!({"apiVersion":"v1","kind":"ConfigMap",
+            "metadata":{"name":"c","namespace":"n","labels":{"x":"1"},"resourceVersion":"5"},
+            "data":{"k":"v","j":"w"}});
+        let mut lives = Vec::new();
+        for at in 0..5 {
+            let mut l = base.clone();
+            if let Some(Value::Object(md)) = l.get_mut("metadata") {
+                md.shift_insert(
+                    at.min(md.len()),
+                    "managedFields".into(),
+                    managed::encode(&e0),
+                );
+            }
+            lives.push(l);
+        }
+        let mut no_mf = base.clone();
+        lives.push(no_mf.clone());
+        for v in [json!([]), json!(null), json!([{}])] {
+            no_mf["metadata"]["managedFields"] = v;
+            lives.push(no_mf.clone());
+        }
+        let news = |l: &Value| -> Vec<Value> {
+            let mut out = vec![l.clone()];
+            let mut stripped = l.clone();
+            if let Some(Value::Object(md)) = stripped.get_mut("metadata") {
+                md.shift_remove("managedFields");
+            }
+            out.push(stripped.clone());
+            let mut n = stripped.clone();
+            n["metadata"]["managedFields"] = Value::Null;
+            out.push(n);
+            let mut n = stripped.clone();
+            n["data"]["k"] = json!("changed");
+            out.push(n);
+            let mut n = stripped.clone();
+            n["metadata"]["labels"]["y"] = json!("2");
+            out.push(n);
+            let mut n = stripped.clone();
+            n["metadata"]["annotations"] = json!({});
+            out.push(n);
+            let mut n = stripped.clone();
+            if let Some(Value::Object(md)) = n.get_mut("metadata") {
+                md.shift_remove("resourceVersion");
+                md.insert("resourceVersion".into(), json!("5"));
+            }
+            out.push(n);
+            let mut n = stripped.clone();
+            n["metadata"] = json!("not a map");
+            out.push(n);
+            let mut n = stripped;
+            n["extra"] = json!(1);
+            out.push(n);
+            out
+        };
+        let mut entry_sets = vec![e0.clone(), Vec::new(), e0[..1].to_vec()];
+        let mut e = e0.clone();
+        e.reverse();
+        entry_sets.push(e);
+        let mut e = e0.clone();
+        e.push(entry("empty", "Apply", None, "", &[]));
+        entry_sets.push(e);
+        for change in 0..5 {
+            let mut e = e0.clone();
+            match change {
+                0 => e[0].time = Some("2025-01-01T00:00:02Z".into()),
+                1 => e[1].subresource = String::new(),
+                2 => e[0].manager = "z".into(),
+                3 => e[0]
+                    .set
+                    .insert(&[PE::Field("data".into()), PE::Field("new".into())]),
+                _ => e[1].time = None,
+            }
+            entry_sets.push(e);
+        }
+        let (mut same, mut cases) = (0, 0);
+        for l in &lives {
+            for n in news(l) {
+                for e in &entry_sets {
+                    let slow = encoded_equal(l, &n, e);
+                    let fast = unchanged(l, &n, e);
+                    assert_eq!(fast, slow, "live {l}\nnew {n}\nentries {e:?}");
+                    same += usize::from(slow);
+                    cases += 1;
+                }
+            }
+        }
+        assert!(same >= 10, "{same} no-ops out of {cases} cases");
     }
 }
