@@ -9,7 +9,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult, FieldError};
 use crate::store::State;
 use crate::strict;
-use crate::util::random_suffix;
+use crate::util::{Pointer, random_suffix};
 use crate::write::{Op, Write, commit};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -201,12 +201,7 @@ pub fn decode_body(ct: &str, body: &[u8]) -> ApiResult<Value> {
 }
 
 pub(crate) fn obj_ns_name(obj: &Value) -> (String, String) {
-    let s = |p: &str| {
-        obj.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let s = |p: &str| obj.ptr(p).and_then(Value::as_str).unwrap_or("").to_string();
     (s("/metadata/namespace"), s("/metadata/name"))
 }
 
@@ -430,7 +425,7 @@ pub fn create(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     if let Some(existing) = st.get(ctx.res, ns, &name)
         && !name.is_empty()
     {
-        let deleting = existing.pointer("/metadata/deletionTimestamp").is_some();
+        let deleting = existing.ptr("/metadata/deletionTimestamp").is_some();
         return Err(ApiError::already_exists(ctx.res, &name, deleting));
     }
     let mut r = commit(
@@ -461,12 +456,12 @@ pub fn update(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::not_found(ctx.res, ctx.name));
     };
     let body_rv = obj
-        .pointer("/metadata/resourceVersion")
+        .ptr("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let live_rv = live
-        .pointer("/metadata/resourceVersion")
+        .ptr("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("");
     if !body_rv.is_empty() && body_rv != live_rv {
@@ -531,12 +526,12 @@ pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         }
     };
     let live_rv = live
-        .pointer("/metadata/resourceVersion")
+        .ptr("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let new_rv = patched
-        .pointer("/metadata/resourceVersion")
+        .ptr("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
@@ -569,7 +564,7 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
     }
     check_gvk(ctx.res, &config, true)?;
     if config
-        .pointer("/metadata/managedFields")
+        .ptr("/metadata/managedFields")
         .is_some_and(|v| !v.is_null())
     {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
@@ -607,7 +602,7 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
     }
     match &live {
         None => {
-            if let Some(uid) = config.pointer("/metadata/uid").and_then(Value::as_str) {
+            if let Some(uid) = config.ptr("/metadata/uid").and_then(Value::as_str) {
                 return Err(ApiError::conflict(
                     ctx.res,
                     ctx.name,
@@ -619,11 +614,11 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
         }
         Some(l) => {
             let rv = config
-                .pointer("/metadata/resourceVersion")
+                .ptr("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let live_rv = l
-                .pointer("/metadata/resourceVersion")
+                .ptr("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if !rv.is_empty() && rv != live_rv {

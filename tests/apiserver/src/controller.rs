@@ -5,7 +5,7 @@ use crate::managed;
 use crate::resources::ResourceDef;
 use crate::schema;
 use crate::store::State;
-use crate::util::now_rfc3339;
+use crate::util::{Pointer, now_rfc3339};
 use serde_json::{Value, json};
 
 /// Behaviour of the emulated controllers.
@@ -41,7 +41,7 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
     let Some(obj) = st.get(res, ns, name).cloned() else {
         return;
     };
-    if obj.pointer("/metadata/deletionTimestamp").is_some() {
+    if obj.ptr("/metadata/deletionTimestamp").is_some() {
         return;
     }
     let stalled = st.controller == ControllerMode::Stalled;
@@ -50,11 +50,11 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
     }
     let now = now_rfc3339();
     let gen_ = obj
-        .pointer("/metadata/generation")
+        .ptr("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let replicas = obj
-        .pointer("/spec/replicas")
+        .ptr("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let status = match res.kind {
@@ -93,11 +93,11 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
                    "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
         }
         "Job" if stalled => {
-            if obj.pointer("/status/conditions").is_some() {
+            if obj.ptr("/status/conditions").is_some() {
                 return;
             }
             let backoff = obj
-                .pointer("/spec/backoffLimit")
+                .ptr("/spec/backoffLimit")
                 .and_then(Value::as_i64)
                 .unwrap_or(6);
             json!({"startTime": now, "failed": backoff + 1, "ready": 0, "terminating": 0,
@@ -146,11 +146,11 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
                    "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
         }
         "Job" => {
-            if obj.pointer("/status/completionTime").is_some() {
+            if obj.ptr("/status/completionTime").is_some() {
                 return;
             }
             let completions = obj
-                .pointer("/spec/completions")
+                .ptr("/spec/completions")
                 .and_then(Value::as_i64)
                 .unwrap_or(1);
             json!({"startTime": now, "completionTime": now, "succeeded": completions, "ready": 0,
@@ -166,12 +166,12 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
     let mut new = obj.clone();
     if res.kind == "Deployment" {
         let rev = new
-            .pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+            .ptr("/metadata/annotations/deployment.kubernetes.io~1revision")
             .and_then(Value::as_str)
             .and_then(|s| s.parse::<u64>().ok());
         let hash = short_hash(&obj);
         let template_changed = obj
-            .pointer("/status/conditions")
+            .ptr("/status/conditions")
             .and_then(Value::as_array)
             .is_some_and(|cs| {
                 cs.iter().any(|c| {
@@ -227,7 +227,7 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
 
 fn short_hash(obj: &Value) -> String {
     let t = obj
-        .pointer("/spec/template")
+        .ptr("/spec/template")
         .map(Value::to_string)
         .unwrap_or_default();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

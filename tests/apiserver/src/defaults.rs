@@ -1,6 +1,6 @@
 //! Defaulting of the served kinds (section 5: B58-B67), applied on every write.
 
-use crate::util::{base64_encode, default_field, ensure_obj};
+use crate::util::{Pointer, base64_encode, default_field, ensure_obj};
 use serde_json::{Map, Value, json};
 
 /// Applies the defaults of `kind` to a whole object in place.
@@ -109,7 +109,7 @@ fn job(obj: &mut Value) {
     job_spec(ensure_obj(obj, &["spec"]));
     pod_template(ensure_obj(obj, &["spec", "template"]));
     let tmpl_labels = obj
-        .pointer("/spec/template/metadata/labels")
+        .ptr("/spec/template/metadata/labels")
         .cloned()
         .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()));
     let md = ensure_obj(obj, &["metadata"]);
@@ -246,7 +246,7 @@ fn container(c: &mut Map<String, Value>) {
     }
     if let Some(Value::Array(env)) = c.get_mut("env") {
         for e in env.iter_mut() {
-            if let Some(Value::Object(fr)) = e.pointer_mut("/valueFrom/fieldRef") {
+            if let Some(Value::Object(fr)) = e.ptr_mut("/valueFrom/fieldRef") {
                 default_field(fr, "apiVersion", json!("v1"));
             }
         }
@@ -358,7 +358,7 @@ fn secret(obj: &mut Value) {
 
 fn namespace(obj: &mut Value) {
     let name = obj
-        .pointer("/metadata/name")
+        .ptr("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();

@@ -5,7 +5,7 @@ use crate::api::{Ctx, Reply, decode_body};
 use crate::resources::{self, ResourceDef};
 use crate::status::{ApiError, ApiResult, FieldError};
 use crate::store::State;
-use crate::util::now_rfc3339;
+use crate::util::{Pointer, now_rfc3339};
 use serde_json::{Value, json};
 
 const GC_FINALIZERS: &[&str] = &["orphan", "foregroundDeletion"];
@@ -50,11 +50,11 @@ fn parse(ctx: &Ctx) -> ApiResult<DeleteOptions> {
                 }
             }
             o.uid = b
-                .pointer("/preconditions/uid")
+                .ptr("/preconditions/uid")
                 .and_then(Value::as_str)
                 .map(str::to_string);
             o.rv = b
-                .pointer("/preconditions/resourceVersion")
+                .ptr("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(str::to_string);
             orphan_dependents = b.get("orphanDependents").and_then(Value::as_bool);
@@ -101,7 +101,7 @@ fn success_status(res: &ResourceDef, name: &str, uid: &str) -> Value {
 }
 
 fn finalizers(o: &Value) -> Vec<String> {
-    o.pointer("/metadata/finalizers")
+    o.ptr("/metadata/finalizers")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -120,12 +120,12 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::not_found(res, ctx.name));
     };
     let uid = live
-        .pointer("/metadata/uid")
+        .ptr("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let rv = live
-        .pointer("/metadata/resourceVersion")
+        .ptr("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
@@ -169,7 +169,7 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     if !user_finalizers.is_empty() {
         // B86: mark as deleting; keep until the finalizers are removed.
         let mut obj = live.clone();
-        if obj.pointer("/metadata/deletionTimestamp").is_none() {
+        if obj.ptr("/metadata/deletionTimestamp").is_none() {
             let md = crate::util::ensure_obj(&mut obj, &["metadata"]);
             md.insert("deletionTimestamp".into(), json!(now_rfc3339()));
             md.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -245,7 +245,7 @@ fn gc_dependents(st: &mut State, uid: &str, policy: &str) {
         .objects
         .iter()
         .filter(|(_, o)| {
-            o.pointer("/metadata/ownerReferences")
+            o.ptr("/metadata/ownerReferences")
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|r| r.get("uid") == Some(&json!(uid))))
         })
@@ -256,20 +256,20 @@ fn gc_dependents(st: &mut State, uid: &str, policy: &str) {
             continue;
         };
         if policy == "Orphan" {
-            if let Some(Value::Array(refs)) = o.pointer_mut("/metadata/ownerReferences") {
+            if let Some(Value::Array(refs)) = o.ptr_mut("/metadata/ownerReferences") {
                 refs.retain(|r| r.get("uid") != Some(&json!(uid)));
             }
             st.put(res, &key.1, &key.2, o);
         } else {
             let child_uid = o
-                .pointer("/metadata/uid")
+                .ptr("/metadata/uid")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
             if finalizers(&o).is_empty() {
                 st.remove(res, &key.1, &key.2);
                 gc_dependents(st, &child_uid, policy);
-            } else if o.pointer("/metadata/deletionTimestamp").is_none() {
+            } else if o.ptr("/metadata/deletionTimestamp").is_none() {
                 let md = crate::util::ensure_obj(&mut o, &["metadata"]);
                 md.insert("deletionTimestamp".into(), json!(now_rfc3339()));
                 md.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -325,9 +325,9 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
             ),
         ));
     }
-    if live.pointer("/metadata/deletionTimestamp").is_some() {
+    if live.ptr("/metadata/deletionTimestamp").is_some() {
         let spec_fins = live
-            .pointer("/spec/finalizers")
+            .ptr("/spec/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
         if spec_fins {
@@ -374,7 +374,7 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
                 continue;
             };
             let uid = o
-                .pointer("/metadata/uid")
+                .ptr("/metadata/uid")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
@@ -385,7 +385,7 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
             if user_fins.is_empty() {
                 st.remove(r, &key.1, &key.2);
                 gc_dependents(st, &uid, "Background");
-            } else if o.pointer("/metadata/deletionTimestamp").is_none() {
+            } else if o.ptr("/metadata/deletionTimestamp").is_none() {
                 let mut o = o;
                 let md = crate::util::ensure_obj(&mut o, &["metadata"]);
                 md.insert("deletionTimestamp".into(), json!(now_rfc3339()));
@@ -412,7 +412,7 @@ pub fn finalize_namespace(
 ) -> ApiResult<Reply> {
     let mut n = live.clone();
     let fins = body
-        .pointer("/spec/finalizers")
+        .ptr("/spec/finalizers")
         .cloned()
         .unwrap_or_else(|| json!([]));
     let empty = fins.as_array().is_none_or(Vec::is_empty);
@@ -424,7 +424,7 @@ pub fn finalize_namespace(
             warnings: Vec::new(),
         });
     }
-    let deleting = n.pointer("/metadata/deletionTimestamp").is_some();
+    let deleting = n.ptr("/metadata/deletionTimestamp").is_some();
     if deleting && empty && finalizers(&n).is_empty() && namespace_content(st, ctx.name) == 0 {
         st.remove(ctx.res, "", ctx.name);
         return Ok(Reply {

@@ -1,12 +1,13 @@
 //! kubectl's last-applied handling for `fieldManager=kubectl` (B51).
 
 use crate::schema;
+use crate::util::Pointer;
 use serde_json::{Value, json};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn last_applied(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/annotations")
+    obj.ptr("/metadata/annotations")
         .and_then(|a| a.get(LAST_APPLIED))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -26,14 +27,14 @@ pub(crate) fn sync_last_applied(new: &mut Value, config: &Value) {
         return;
     }
     let mut cfg = config.clone();
-    if let Some(Value::Object(a)) = cfg.pointer_mut("/metadata/annotations") {
+    if let Some(Value::Object(a)) = cfg.ptr_mut("/metadata/annotations") {
         a.shift_remove(LAST_APPLIED);
     }
     let text = sorted_json(&cfg);
     if text.len() > 262_144 {
         return;
     }
-    if let Some(Value::Object(a)) = new.pointer_mut("/metadata/annotations") {
+    if let Some(Value::Object(a)) = new.ptr_mut("/metadata/annotations") {
         a.insert(LAST_APPLIED.into(), json!(text));
     }
 }

@@ -19,6 +19,7 @@
 use crate::api::{self, Ctx, Reply};
 use crate::status::ApiResult;
 use crate::store::{Key, State};
+use crate::util::Pointer;
 use serde_json::Value;
 
 /// How many times a write is recomputed after losing a race before it takes the lock for the
@@ -99,7 +100,7 @@ pub(crate) fn write(
 fn read(st: &State, ctx: &Ctx) -> Option<(Snapshot, State)> {
     let target = State::key(ctx.res, ctx.ns, ctx.name);
     let live = st.objects.get(&target);
-    if live.is_some_and(|l| l.pointer("/metadata/deletionTimestamp").is_some()) {
+    if live.is_some_and(|l| l.ptr("/metadata/deletionTimestamp").is_some()) {
         return None;
     }
     let namespace: Option<Key> = ctx
@@ -146,7 +147,7 @@ fn unchanged(st: &State, s: &Snapshot) -> bool {
 }
 
 fn resource_version(obj: &std::sync::Arc<Value>) -> String {
-    obj.pointer("/metadata/resourceVersion")
+    obj.ptr("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string()

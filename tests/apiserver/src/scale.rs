@@ -4,12 +4,13 @@ use crate::api::{Ctx, Reply, decode_body, parse_opts};
 use crate::patch;
 use crate::status::{ApiError, ApiResult, FieldError};
 use crate::store::State;
+use crate::util::Pointer;
 use crate::write::{Op, Write, commit};
 use serde_json::{Value, json};
 
 fn selector_string(obj: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if let Some(Value::Object(ml)) = obj.pointer("/spec/selector/matchLabels") {
+    if let Some(Value::Object(ml)) = obj.ptr("/spec/selector/matchLabels") {
         let mut kv: Vec<(&String, &Value)> = ml.iter().collect();
         kv.sort_by(|a, b| a.0.cmp(b.0));
         for (k, v) in kv {
@@ -26,8 +27,8 @@ fn scale_of(obj: &Value) -> Value {
     json!({"kind":"Scale","apiVersion":"autoscaling/v1",
         "metadata":{"name":pick("name"),"namespace":pick("namespace"),"uid":pick("uid"),
                     "resourceVersion":pick("resourceVersion"),"creationTimestamp":pick("creationTimestamp")},
-        "spec":{"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
-        "status":{"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+        "spec":{"replicas": obj.ptr("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status":{"replicas": obj.ptr("/status/replicas").cloned().unwrap_or(json!(0)),
                   "selector": selector_string(obj)}})
 }
 
@@ -54,7 +55,7 @@ pub fn scale(st: &mut State, ctx: &Ctx, verb: &str) -> ApiResult<Reply> {
         _ => return Err(ApiError::method_not_allowed(verb, ctx.res)),
     };
     let opts = parse_opts(ctx, "PatchOptions", false, verb == "patch")?;
-    let Some(replicas) = wanted.pointer("/spec/replicas").and_then(Value::as_i64) else {
+    let Some(replicas) = wanted.ptr("/spec/replicas").and_then(Value::as_i64) else {
         return Err(ApiError::invalid(
             "Scale",
             "autoscaling",

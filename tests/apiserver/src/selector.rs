@@ -1,6 +1,7 @@
 //! Label selectors (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`, `k`, `!k`) and the
 //! `metadata.name` / `metadata.namespace` field selectors (B22).
 
+use crate::util::Pointer;
 use serde_json::Value;
 
 /// One parsed requirement.
@@ -84,7 +85,7 @@ impl LabelSelector {
 
     /// Whether an object's labels match.
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels");
+        let labels = obj.ptr("/metadata/labels");
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
             Req::Eq(k, v) => get(k) == Some(v.as_str()),
@@ -135,7 +136,7 @@ impl FieldSelector {
                 "namespace"
             };
             let have = obj
-                .pointer(&format!("/metadata/{field}"))
+                .ptr(&format!("/metadata/{field}"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
             (have == v) == *eq

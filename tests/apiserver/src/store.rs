@@ -1,6 +1,7 @@
 //! In-memory object storage with one cluster-wide resourceVersion counter (B54).
 
 use crate::resources::ResourceDef;
+use crate::util::Pointer;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -193,7 +194,7 @@ impl State {
     pub fn namespace_state(&self, ns: &str) -> Option<bool> {
         self.objects
             .get(&("namespaces", String::new(), ns.to_string()))
-            .map(|n| n.pointer("/metadata/deletionTimestamp").is_some())
+            .map(|n| n.ptr("/metadata/deletionTimestamp").is_some())
     }
 }
 
@@ -203,7 +204,7 @@ mod tests {
     use serde_json::json;
 
     fn rv(o: &Value) -> &str {
-        o.pointer("/metadata/resourceVersion")
+        o.ptr("/metadata/resourceVersion")
             .and_then(Value::as_str)
             .unwrap_or("")
     }

@@ -1,7 +1,7 @@
 //! Server-side printing (B9): `meta.k8s.io/v1` Tables with the columns kubectl shows.
 
 use crate::resources::ResourceDef;
-use crate::util::now_rfc3339;
+use crate::util::{Pointer, now_rfc3339};
 use serde_json::{Value, json};
 
 /// Content type of a Table answer.
@@ -87,7 +87,7 @@ pub fn human_duration(secs: i64) -> String {
 fn age(obj: &Value) -> String {
     let now = parse_rfc3339(&now_rfc3339()).unwrap_or(0);
     match obj
-        .pointer("/metadata/creationTimestamp")
+        .ptr("/metadata/creationTimestamp")
         .and_then(Value::as_str)
         .and_then(parse_rfc3339)
     {
@@ -97,15 +97,15 @@ fn age(obj: &Value) -> String {
 }
 
 fn int(obj: &Value, p: &str) -> i64 {
-    obj.pointer(p).and_then(Value::as_i64).unwrap_or(0)
+    obj.ptr(p).and_then(Value::as_i64).unwrap_or(0)
 }
 
 fn s<'a>(obj: &'a Value, p: &str) -> &'a str {
-    obj.pointer(p).and_then(Value::as_str).unwrap_or("")
+    obj.ptr(p).and_then(Value::as_str).unwrap_or("")
 }
 
 fn len(obj: &Value, p: &str) -> i64 {
-    match obj.pointer(p) {
+    match obj.ptr(p) {
         Some(Value::Object(m)) => m.len() as i64,
         Some(Value::Array(a)) => a.len() as i64,
         _ => 0,
@@ -127,7 +127,7 @@ fn wide(kind: &str, o: Option<&Value>) -> Vec<Value> {
                 None => vec![
                     json!({"name":"Selector","type":"string","format":"","description":"","priority":1}),
                 ],
-                Some(o) => vec![json!(map_selector(o.pointer("/spec/selector")))],
+                Some(o) => vec![json!(map_selector(o.ptr("/spec/selector")))],
             };
         }
         _ => return Vec::new(),
@@ -147,7 +147,7 @@ fn wide(kind: &str, o: Option<&Value>) -> Vec<Value> {
         }
         Some(o) => {
             let cs = o
-                .pointer(pod)
+                .ptr(pod)
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
@@ -164,7 +164,7 @@ fn wide(kind: &str, o: Option<&Value>) -> Vec<Value> {
                 let sel = if kind == "CronJob" {
                     "<none>".to_string()
                 } else {
-                    map_selector(o.pointer("/spec/selector/matchLabels"))
+                    map_selector(o.ptr("/spec/selector/matchLabels"))
                 };
                 out.push(json!(sel));
             }
@@ -292,7 +292,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
         "Pod" => {
             let total = len(o, "/spec/containers");
             let ready = o
-                .pointer("/status/containerStatuses")
+                .ptr("/status/containerStatuses")
                 .and_then(Value::as_array)
                 .map(|cs| cs.iter().filter(|c| c["ready"] == json!(true)).count())
                 .unwrap_or(0);
@@ -323,7 +323,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
         "ServiceAccount" => vec![name, json!(len(o, "/secrets")), a],
         "Service" => {
             let ports: Vec<String> = o
-                .pointer("/spec/ports")
+                .ptr("/spec/ports")
                 .and_then(Value::as_array)
                 .map(|ps| {
                     ps.iter()
@@ -363,7 +363,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
         }
         "PersistentVolumeClaim" => {
             let modes: Vec<&str> = o
-                .pointer("/spec/accessModes")
+                .ptr("/spec/accessModes")
                 .and_then(Value::as_array)
                 .map(|m| {
                     m.iter()
@@ -394,10 +394,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             ]
         }
         "Deployment" => {
-            let want = o
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
+            let want = o.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             vec![
                 name,
                 json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
@@ -407,10 +404,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             ]
         }
         "StatefulSet" => {
-            let want = o
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
+            let want = o.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             vec![
                 name,
                 json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
@@ -419,7 +413,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
         }
         "Job" => {
             let done = o
-                .pointer("/status/conditions")
+                .ptr("/status/conditions")
                 .and_then(Value::as_array)
                 .is_some_and(|cs| {
                     cs.iter()
@@ -427,14 +421,14 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 });
             let status = if done { "Complete" } else { "Running" };
             let comp = o
-                .pointer("/spec/completions")
+                .ptr("/spec/completions")
                 .and_then(Value::as_i64)
                 .unwrap_or(1);
             let dur = match (
-                o.pointer("/status/startTime")
+                o.ptr("/status/startTime")
                     .and_then(Value::as_str)
                     .and_then(parse_rfc3339),
-                o.pointer("/status/completionTime")
+                o.ptr("/status/completionTime")
                     .and_then(Value::as_str)
                     .and_then(parse_rfc3339),
             ) {
@@ -458,7 +452,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 x => x,
             };
             let last = o
-                .pointer("/status/lastScheduleTime")
+                .ptr("/status/lastScheduleTime")
                 .and_then(Value::as_str)
                 .and_then(parse_rfc3339)
                 .map(|t| human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(t) - t))
@@ -468,7 +462,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 json!(s(o, "/spec/schedule")),
                 json!(tz),
                 json!(
-                    o.pointer("/spec/suspend")
+                    o.ptr("/spec/suspend")
                         .and_then(Value::as_bool)
                         .unwrap_or(false)
                 ),
@@ -483,7 +477,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 x => x,
             };
             let hosts: Vec<&str> = o
-                .pointer("/spec/rules")
+                .ptr("/spec/rules")
                 .and_then(Value::as_array)
                 .map(|rs| {
                     rs.iter()
@@ -505,7 +499,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
         }
         "NetworkPolicy" => {
             let sel = o
-                .pointer("/spec/podSelector/matchLabels")
+                .ptr("/spec/podSelector/matchLabels")
                 .and_then(Value::as_object)
                 .map(|m| {
                     let mut kv: Vec<String> = m

@@ -1,7 +1,7 @@
 //! Validation and immutability checks (section 6: B69-B74), returning field errors.
 
 use crate::status::{FieldError, render_value};
-use crate::util::get_str;
+use crate::util::{Pointer, get_str};
 use serde_json::{Map, Value};
 
 const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
@@ -245,7 +245,7 @@ fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>, require_selector: 
     let sel = spec
         .and_then(|s| s.get("selector"))
         .filter(|s| !s.is_null());
-    let tmpl_labels = obj.pointer("/spec/template/metadata/labels");
+    let tmpl_labels = obj.ptr("/spec/template/metadata/labels");
     match sel {
         None if require_selector => errs.push(FieldError::required("spec.selector", "")),
         None => {}
@@ -282,11 +282,7 @@ fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>, require_selector: 
             "must be greater than or equal to 0",
         ));
     }
-    validate_containers(
-        "spec.template.spec",
-        obj.pointer("/spec/template/spec"),
-        errs,
-    );
+    validate_containers("spec.template.spec", obj.ptr("/spec/template/spec"), errs);
 }
 
 /// Validates an object on create or update (B72, B74, B62, B63).
@@ -294,7 +290,7 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name = get_str(obj, &["metadata", "name"]).unwrap_or("");
     validate_name(kind, name, &mut errs);
-    if let Some(Value::Object(l)) = obj.pointer("/metadata/labels") {
+    if let Some(Value::Object(l)) = obj.ptr("/metadata/labels") {
         validate_labels("metadata.labels", l, &mut errs);
     }
     match kind {
@@ -303,12 +299,12 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
         "Job" => {
             validate_containers(
                 "spec.template.spec",
-                obj.pointer("/spec/template/spec"),
+                obj.ptr("/spec/template/spec"),
                 &mut errs,
             );
             validate_restart_policy(
                 "spec.template.spec.restartPolicy",
-                obj.pointer("/spec/template/spec"),
+                obj.ptr("/spec/template/spec"),
                 &mut errs,
             );
         }
@@ -318,19 +314,19 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
             }
             validate_containers(
                 "spec.jobTemplate.spec.template.spec",
-                obj.pointer("/spec/jobTemplate/spec/template/spec"),
+                obj.ptr("/spec/jobTemplate/spec/template/spec"),
                 &mut errs,
             );
             validate_restart_policy(
                 "spec.jobTemplate.spec.template.spec.restartPolicy",
-                obj.pointer("/spec/jobTemplate/spec/template/spec"),
+                obj.ptr("/spec/jobTemplate/spec/template/spec"),
                 &mut errs,
             );
         }
         "Service" => {
             let ty = get_str(obj, &["spec", "type"]).unwrap_or("ClusterIP");
             let headless = get_str(obj, &["spec", "clusterIP"]) == Some("None");
-            let ports = obj.pointer("/spec/ports").and_then(Value::as_array);
+            let ports = obj.ptr("/spec/ports").and_then(Value::as_array);
             if ty != "ExternalName" && !headless && ports.is_none_or(Vec::is_empty) {
                 errs.push(FieldError::required("spec.ports", ""));
             }
@@ -355,9 +351,9 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
             }
         }
         "Ingress" => {
-            if let Some(rules) = obj.pointer("/spec/rules").and_then(Value::as_array) {
+            if let Some(rules) = obj.ptr("/spec/rules").and_then(Value::as_array) {
                 for (i, r) in rules.iter().enumerate() {
-                    if let Some(paths) = r.pointer("/http/paths").and_then(Value::as_array) {
+                    if let Some(paths) = r.ptr("/http/paths").and_then(Value::as_array) {
                         for (j, p) in paths.iter().enumerate() {
                             if p.get("pathType")
                                 .and_then(Value::as_str)
@@ -384,7 +380,7 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
     let immut = "field is immutable";
     match kind {
         "Deployment" | "Job" => {
-            let (o, n) = (old.pointer("/spec/selector"), new.pointer("/spec/selector"));
+            let (o, n) = (old.ptr("/spec/selector"), new.ptr("/spec/selector"));
             if o != n {
                 errs.push(FieldError::invalid(
                     "spec.selector",
@@ -392,18 +388,17 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
                     immut,
                 ));
             }
-            if kind == "Job" && old.pointer("/spec/template") != new.pointer("/spec/template") {
+            if kind == "Job" && old.ptr("/spec/template") != new.ptr("/spec/template") {
                 errs.push(FieldError::invalid(
                     "spec.template",
                     "core.PodTemplateSpec{...}",
                     immut,
                 ));
             }
-            if kind == "Job" && old.pointer("/spec/completions") != new.pointer("/spec/completions")
-            {
+            if kind == "Job" && old.ptr("/spec/completions") != new.ptr("/spec/completions") {
                 errs.push(FieldError::invalid(
                     "spec.completions",
-                    &new.pointer("/spec/completions")
+                    &new.ptr("/spec/completions")
                         .map(render_value)
                         .unwrap_or("null".into()),
                     immut,
@@ -486,9 +481,9 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
         }
         _ => {}
     }
-    if old.pointer("/metadata/deletionTimestamp").is_some() {
+    if old.ptr("/metadata/deletionTimestamp").is_some() {
         let get = |v: &Value| -> Vec<String> {
-            v.pointer("/metadata/finalizers")
+            v.ptr("/metadata/finalizers")
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()

@@ -12,7 +12,7 @@ use crate::resources::ResourceDef;
 use crate::schema;
 use crate::status::{ApiError, ApiResult};
 use crate::store::State;
-use crate::util::{new_uuid, now_rfc3339};
+use crate::util::{Pointer, new_uuid, now_rfc3339};
 use crate::validation;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -68,7 +68,7 @@ fn reset_main_fields(res: &ResourceDef, live: Option<&Value>, new: &mut Value) {
     }
     if res.kind == "Namespace" {
         let fins = live
-            .and_then(|l| l.pointer("/spec/finalizers"))
+            .and_then(|l| l.ptr("/spec/finalizers"))
             .cloned()
             .unwrap_or_else(|| json!(["kubernetes"]));
         let spec = crate::util::ensure_obj(new, &["spec"]);
@@ -128,7 +128,7 @@ fn service_alloc(st: &mut State, live: Option<&Value>, new: &mut Value) {
     crate::util::default_field(spec, "ipFamilyPolicy", json!("SingleStack"));
     if ty == "NodePort" || ty == "LoadBalancer" {
         let live_ports = live
-            .and_then(|l| l.pointer("/spec/ports"))
+            .and_then(|l| l.ptr("/spec/ports"))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -157,7 +157,7 @@ fn system_meta(res: &ResourceDef, live: Option<&Value>, new: &mut Value) {
     let spec_changed = live.is_some_and(|l| {
         l.get("spec") != new.get("spec")
             || (res.kind == "Deployment"
-                && l.pointer("/metadata/annotations") != new.pointer("/metadata/annotations"))
+                && l.ptr("/metadata/annotations") != new.ptr("/metadata/annotations"))
     });
     if let Value::Object(m) = new {
         m.insert("kind".into(), json!(res.kind));
@@ -492,9 +492,9 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         return Ok(Reply::ok(l.clone()));
     }
     // B86: removing the last finalizer of an object being deleted deletes it.
-    let deleting = new.pointer("/metadata/deletionTimestamp").is_some();
+    let deleting = new.ptr("/metadata/deletionTimestamp").is_some();
     let no_finalizers = new
-        .pointer("/metadata/finalizers")
+        .ptr("/metadata/finalizers")
         .and_then(Value::as_array)
         .is_none_or(Vec::is_empty);
     if w.opts.dry_run {
@@ -582,7 +582,7 @@ fn equal_ignoring_managed_times(a: &Value, b: &Value) -> bool {
     }
     let strip = |v: &Value| -> Value {
         let mut v = v.clone();
-        if let Some(Value::Array(mf)) = v.pointer_mut("/metadata/managedFields") {
+        if let Some(Value::Array(mf)) = v.ptr_mut("/metadata/managedFields") {
             for e in mf.iter_mut() {
                 if let Value::Object(m) = e {
                     m.shift_remove("time");
@@ -591,22 +591,22 @@ fn equal_ignoring_managed_times(a: &Value, b: &Value) -> bool {
         }
         v
     };
-    a.pointer("/metadata/managedFields").is_some() && strip(a) == strip(b)
+    a.ptr("/metadata/managedFields").is_some() && strip(a) == strip(b)
 }
 
 /// The Job strategy's generated selector and template labels (B64).
 fn job_selector(job: &mut Value) {
     let uid = job
-        .pointer("/metadata/uid")
+        .ptr("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let name = job
-        .pointer("/metadata/name")
+        .ptr("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let manual = job.pointer("/spec/manualSelector") == Some(&json!(true));
+    let manual = job.ptr("/spec/manualSelector") == Some(&json!(true));
     if manual {
         return;
     }
