@@ -570,33 +570,39 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
     check_ns_name(ctx, &mut config, true)?;
-    let designation = format!(
-        "({}{}; {})",
-        if ctx.res.namespaced {
-            format!("{}/", ctx.ns)
-        } else {
-            String::new()
-        },
-        ctx.name,
-        ctx.res.gvk_string()
-    );
+    // Only error messages name the object.
+    let designation = || {
+        format!(
+            "({}{}; {})",
+            if ctx.res.namespaced {
+                format!("{}/", ctx.ns)
+            } else {
+                String::new()
+            },
+            ctx.name,
+            ctx.res.gvk_string()
+        )
+    };
     // B47: schema errors are 500s without a reason, before fieldValidation is consulted.
     let f = findings_of(ctx, &config);
     if let Some(e) = f.type_error {
         return Err(ApiError::internal(&format!(
-            "failed to create typed patch object {designation}: {e}"
+            "failed to create typed patch object {}: {e}",
+            designation()
         )));
     }
     if let Some(p) = f.unknown.first() {
         return Err(ApiError::internal(&format!(
-            "failed to create typed patch object {designation}: .{p}: field not declared in schema"
+            "failed to create typed patch object {}: .{p}: field not declared in schema",
+            designation()
         )));
     }
     if let Err(d) = crate::typed::check_duplicates(&config, schema::root(ctx.res.kind)) {
         let (list, last) = d.path.split_at(d.path.len().saturating_sub(1));
         let key = last.first().map(|pe| pe.render()).unwrap_or_default();
         return Err(ApiError::internal(&format!(
-            "failed to create typed patch object {designation}: {}: duplicate entries for key {key}",
+            "failed to create typed patch object {}: {}: duplicate entries for key {key}",
+            designation(),
             crate::fieldpath::render_path(list)
         )));
     }

@@ -18,12 +18,36 @@ pub fn format_rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let Ok(year @ 0..=9999) = u64::try_from(y) else {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        );
+    };
+    // Written digit by digit: this runs on every write.
+    let mut out = String::with_capacity(20);
+    push_digits(&mut out, year, 4);
+    for (sep, n) in [
+        ('-', u64::from(m)),
+        ('-', u64::from(d)),
+        ('T', rem / 3600),
+        (':', (rem % 3600) / 60),
+        (':', rem % 60),
+    ] {
+        out.push(sep);
+        push_digits(&mut out, n, 2);
+    }
+    out.push('Z');
+    out
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u64, width: u32) {
+    for p in (0..width).rev() {
+        out.push(char::from(b'0' + ((n / 10u64.pow(p)) % 10) as u8));
+    }
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -265,6 +289,30 @@ pub fn default_field(m: &mut Map<String, Value>, key: &str, v: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit form equals the format! one, across centuries and day boundaries.
+    #[test]
+    fn rfc3339_matches_format() {
+        let reference = |secs: u64| {
+            let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+            let rem = secs % 86_400;
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                rem / 3600,
+                (rem % 3600) / 60,
+                rem % 60
+            )
+        };
+        let mut secs = 0u64;
+        while secs < 400_000_000_000 {
+            assert_eq!(format_rfc3339(secs), reference(secs));
+            assert_eq!(format_rfc3339(secs + 86_399), reference(secs + 86_399));
+            secs = secs * 3 + 7_777;
+        }
+        for secs in [u64::MAX, 253_402_300_799, 253_402_300_800, 1_700_000_000] {
+            assert_eq!(format_rfc3339(secs), reference(secs));
+        }
+    }
 
     #[test]
     fn rfc3339_epoch_and_known_date() {
