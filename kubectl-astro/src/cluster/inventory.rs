@@ -379,6 +379,11 @@ mod tests {
 
     /// Existing inventories keep matching: every token part is what it was when the answer
     /// was parsed whole and the body serialized twice, on answers and bodies of every shape.
+    /// The one exception is the `m:` part of an entry the server did not write as its compact
+    /// `serde_json` print (spaces, escapes `serde_json` would not write, a repeated key): it is
+    /// now hashed as sent. Go's encoder writes compact JSON, escaping only `<`, `>`, `&`,
+    /// U+2028 and U+2029 unlike `serde_json`, so such an inventory re-applies those objects
+    /// once (a no-op on the server).
     #[test]
     fn tokens_are_what_they_were_before_the_narrow_read() {
         let applied = [
@@ -402,7 +407,7 @@ mod tests {
             Kind::Ingress,
             Kind::NetworkPolicy,
         ];
-        let mut proofs = 0;
+        let (mut proofs, mut reprinted) = (0, 0);
         for text in crate::cluster::stored::tests::ANSWERS {
             let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
             for manager in ["kubectl-astro", "kubectl-astro-generated", "other"] {
@@ -410,7 +415,23 @@ mod tests {
                 for object in &applied {
                     let body = ApplyBody::new(object).expect("a Value serializes");
                     let new = proof(&stored, &body);
-                    assert_eq!(new, proof_from_value(manager, &value, object), "{text}");
+                    let old = proof_from_value(manager, &value, object);
+                    let as_printed = stored.applied_entry.as_deref().is_none_or(|entry| {
+                        serde_json::from_slice::<Value>(entry)
+                            .is_ok_and(|v| v.to_string().as_bytes() == entry)
+                    });
+                    if as_printed {
+                        assert_eq!(new, old, "{text}");
+                    } else {
+                        let body_part = |p: &Option<String>| {
+                            p.as_deref()
+                                .and_then(|p| p.split_once(' '))
+                                .map(|(c, _)| c.to_string())
+                        };
+                        assert_eq!(body_part(&new), body_part(&old), "{text}");
+                        assert_ne!(new, old, "{text}");
+                        reprinted += 1;
+                    }
                     proofs += usize::from(new.is_some());
                     for kind in kinds {
                         assert_eq!(
@@ -427,6 +448,8 @@ mod tests {
             }
         }
         assert!(proofs >= 20, "{proofs}");
+        // The spaced and escaped answer and the repeated key in a field set, per body.
+        assert_eq!(reprinted, 6);
     }
 
     #[test]

@@ -8,7 +8,6 @@ pub mod connect;
 pub mod diff;
 pub mod inventory;
 pub mod stored;
-pub mod transcode;
 pub mod transport;
 pub mod wait;
 

@@ -1,22 +1,20 @@
 //! What `deploy` reads of an object the server answered with: a few metadata fields, our
-//! field manager's Apply entry and the names of the data keys — read straight from the
-//! answer's bytes, the rest (spec, status, other managers' entries) skipped unparsed.
+//! field manager's Apply entry and the names of the data keys. serde skips the rest of the
+//! answer (spec, status, other managers' field sets) without building it.
 //!
 //! Each field reads as a JSON pointer into the answer parsed as a `serde_json::Value` reads
-//! it: absent when the path is missing or crosses something that is not an object, the last
-//! of repeated keys, any JSON type where the old code took any. An answer that is not JSON,
-//! or repeats a key inside our entry (which [`super::transcode`] cannot write as `Value`
-//! prints it), is read through a `Value`. Only what is skipped is checked less: it must be
-//! well-formed JSON, but no longer also something a `Value` can hold (valid UTF-8, no lone
-//! surrogate escape, numbers within `f64`, nesting within 128 levels), which an API server
-//! never sends anyway.
+//! it; our Apply entry is kept as the bytes the server wrote, for its proof. The fast path takes answers of the usual shape; anything else — a field of another
+//! type, a repeated key, something that is not an object — is read through a `Value`, so
+//! the result is the same. Only what is skipped is checked less: it must be well-formed JSON,
+//! but no longer also something a `Value` can hold (valid UTF-8, no lone surrogate escape,
+//! numbers within `f64`, nesting within 128 levels), which an API server never sends anyway.
 
-use std::fmt;
+use std::collections::BTreeMap;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny};
 use serde_json::Value;
-
-use super::transcode::{Mark, Writer};
+use serde_json::value::RawValue;
 
 /// The fields of an answer that an apply's result, inventory token and proof depend on.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -32,8 +30,8 @@ pub struct Stored {
     /// Whether `metadata.deletionTimestamp` is there (whatever its value, `null` included).
     pub deleting: bool,
     /// The first `metadata.managedFields` entry of the field manager the answer was read for
-    /// with operation `Apply` and no subresource, as compact JSON: `entry.to_string()` of the
-    /// entry parsed as a `Value`.
+    /// with operation `Apply` and no subresource, as the server wrote it: its bytes in the
+    /// answer (an answer of an unusual shape, read through a `Value`: its compact print).
     pub applied_entry: Option<Vec<u8>>,
     /// What `data` holds.
     data: Data,
@@ -55,30 +53,46 @@ impl Stored {
     /// Reads `bytes` for field manager `manager`; an answer that is not JSON reads as
     /// [`Stored::default`], as before the `Value` read it as `null`.
     pub fn parse(bytes: &[u8], manager: &str) -> Stored {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let narrow = Top {
-            manager,
-            room: bytes.len(),
-        }
-        .deserialize(&mut de)
-        .and_then(|stored| de.end().map(|()| stored));
-        match narrow {
-            Ok(stored) => stored,
-            Err(_) => serde_json::from_slice::<Value>(bytes)
+        Answer::read(bytes, manager).unwrap_or_else(|| {
+            serde_json::from_slice::<Value>(bytes)
                 .map(|value| Stored::from_value(&value, manager))
-                .unwrap_or_default(),
-        }
+                .unwrap_or_default()
+        })
     }
 
     /// Reads an answer already parsed.
     pub fn from_value(value: &Value, manager: &str) -> Stored {
-        // A `Value` repeats no key, so this reads; were it to fail, nothing is read.
-        Top {
-            manager,
-            room: ENTRY_ROOM,
+        let at = |pointer: &str| value.pointer(pointer).cloned().unwrap_or(Value::Null);
+        let applied_entry = value
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .and_then(|entries| {
+                entries.iter().find(|e| {
+                    ours(
+                        manager,
+                        e.get("manager"),
+                        e.get("operation"),
+                        e.get("subresource"),
+                    )
+                })
+            })
+            .map(|entry| entry.to_string().into_bytes());
+        Stored {
+            resource_version: value
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            generation: at("/metadata/generation"),
+            labels: at("/metadata/labels"),
+            annotations: at("/metadata/annotations"),
+            deleting: value.pointer("/metadata/deletionTimestamp").is_some(),
+            applied_entry,
+            data: match value.get("data") {
+                Some(Value::Object(map)) => Data::Keys(map.keys().cloned().collect()),
+                Some(Value::Array(items)) => Data::Items(items.len()),
+                _ => Data::Nothing,
+            },
         }
-        .deserialize(value)
-        .unwrap_or_default()
     }
 
     /// Whether `data` has `key` (a Secret data key: no `/` or `~`), as the JSON pointer
@@ -92,6 +106,19 @@ impl Stored {
     }
 }
 
+/// Whether a managedFields entry with these fields is `manager`'s Apply of the object itself
+/// (not of a subresource).
+fn ours(
+    manager: &str,
+    entry_manager: Option<&Value>,
+    operation: Option<&Value>,
+    subresource: Option<&Value>,
+) -> bool {
+    entry_manager.and_then(Value::as_str) == Some(manager)
+        && operation.and_then(Value::as_str) == Some("Apply")
+        && subresource.is_none_or(|s| s.as_str() == Some(""))
+}
+
 /// A JSON pointer token as an array index, as `serde_json` reads one.
 fn array_index(token: &str) -> Option<usize> {
     if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
@@ -100,461 +127,132 @@ fn array_index(token: &str) -> Option<usize> {
     token.parse().ok()
 }
 
-/// Reads one JSON object; any other JSON value reads as `Out::default()`, as a pointer
-/// through it finds nothing.
-trait ObjectReader<'de> {
-    /// What the object yields.
-    type Out: Default;
-    /// Reads the object's entries.
-    fn read<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error>;
+/// An answer of the usual shape. serde rejects a repeated field or a field of another type,
+/// and [`Stored::parse`] then reads the answer as a `Value`. Objects are taken as
+/// `RawValue`s and read only when they are objects: a struct would also accept an array,
+/// field by position, where a pointer finds nothing.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(default, borrow)]
+    metadata: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
 }
 
-/// Deserializes with an [`ObjectReader`].
-struct Object<R>(R);
-
-impl<'de, R: ObjectReader<'de>> DeserializeSeed<'de> for Object<R> {
-    type Value = R::Out;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<R::Out, D::Error> {
-        d.deserialize_any(self)
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata<'a> {
+    #[serde(default)]
+    resource_version: Option<String>,
+    #[serde(default)]
+    generation: Option<Value>,
+    #[serde(default)]
+    labels: Option<Value>,
+    #[serde(default)]
+    annotations: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    deletion_timestamp: bool,
+    #[serde(default, borrow)]
+    managed_fields: Option<Vec<&'a RawValue>>,
 }
 
-/// The `visit_*` methods of a visitor for which everything but some JSON types reads as
-/// `Self::Value::default()` (arrays are read through to their end).
-macro_rules! default_for_other_types {
-    () => {
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Default::default())
+/// The fields of a managedFields entry that say whose it is; its field set is skipped.
+#[derive(Deserialize)]
+struct EntryHead {
+    #[serde(default, deserialize_with = "some")]
+    manager: Option<Value>,
+    #[serde(default, deserialize_with = "some")]
+    operation: Option<Value>,
+    #[serde(default, deserialize_with = "some")]
+    subresource: Option<Value>,
+}
+
+/// `true` for a field that is there, `null` included (absent fields take the default).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A field that is there as `Some`, `null` included (which `Option` would read as `None`).
+fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The first byte of a JSON text, past whitespace.
+fn opens(text: &[u8]) -> Option<u8> {
+    text.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+/// `raw` read as `T` when it is an object; `Some(None)` when it is anything else, which a
+/// pointer crosses finding nothing; `None` when only a `Value` reads it as a pointer does.
+fn object<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<Option<T>> {
+    match raw {
+        Some(raw) if opens(raw.get().as_bytes()) == Some(b'{') => {
+            serde_json::from_str(raw.get()).ok().map(Some)
         }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(Default::default())
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(Default::default())
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(Default::default())
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(Default::default())
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(Default::default())
-        }
-    };
-}
-
-impl<'de, R: ObjectReader<'de>> Visitor<'de> for Object<R> {
-    type Value = R::Out;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<R::Out, A::Error> {
-        self.0.read(map)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<R::Out, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Default::default())
-    }
-
-    default_for_other_types!();
-}
-
-/// A key read only to be told apart from a few names.
-struct Name<K>(fn(&str) -> K);
-
-impl<'de, K> DeserializeSeed<'de> for Name<K> {
-    type Value = K;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K, D::Error> {
-        d.deserialize_str(self)
+        _ => Some(None),
     }
 }
 
-impl<'de, K> Visitor<'de> for Name<K> {
-    type Value = K;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<K, E> {
-        Ok((self.0)(v))
-    }
-}
-
-/// Room for our entry's text when the answer's length is not known: a Deployment's entry
-/// takes a few kilobytes.
-const ENTRY_ROOM: usize = 4096;
-
-/// The answer: `metadata` and `data`.
-struct Top<'m> {
-    manager: &'m str,
-    /// Room to reserve for our entry's text: the answer's length when known (the entry's
-    /// text is no longer than the answer's), so that writing it never grows the buffer.
-    room: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Top<'_> {
-    type Value = Stored;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Stored, D::Error> {
-        Object(self).deserialize(d)
-    }
-}
-
-impl<'de> ObjectReader<'de> for Top<'_> {
-    type Out = Stored;
-
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Stored, A::Error> {
-        enum K {
-            Metadata,
-            Data,
-            Other,
+impl Answer<'_> {
+    /// Reads `bytes`, or `None` where only a `Value` reads it as the pointers do.
+    fn read(bytes: &[u8], manager: &str) -> Option<Stored> {
+        if opens(bytes) != Some(b'{') {
+            return None;
         }
-        let mut stored = Stored::default();
-        let mut data = Data::Nothing;
-        while let Some(key) = map.next_key_seed(Name(|k| match k {
-            "metadata" => K::Metadata,
-            "data" => K::Data,
-            _ => K::Other,
-        }))? {
-            match key {
-                K::Metadata => {
-                    stored = map.next_value_seed(Object(Metadata {
-                        manager: self.manager,
-                        room: self.room,
-                    }))?
-                }
-                K::Data => data = map.next_value_seed(DataSeed)?,
-                K::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        let answer: Answer = serde_json::from_slice(bytes).ok()?;
+        let data = data(answer.data)?;
+        let Some(meta) = object::<Metadata>(answer.metadata)? else {
+            return Some(Stored {
+                data,
+                ..Stored::default()
+            });
+        };
+        let mut applied_entry = None;
+        for entry in meta.managed_fields.iter().flatten() {
+            let Some(head) = object::<EntryHead>(Some(entry))? else {
+                continue;
+            };
+            if ours(
+                manager,
+                head.manager.as_ref(),
+                head.operation.as_ref(),
+                head.subresource.as_ref(),
+            ) {
+                applied_entry = Some(entry.get().as_bytes().to_vec());
+                break;
             }
         }
-        stored.data = data;
-        Ok(stored)
-    }
-}
-
-/// `metadata`: everything of [`Stored`] but `data`.
-struct Metadata<'m> {
-    manager: &'m str,
-    room: usize,
-}
-
-impl<'de> ObjectReader<'de> for Metadata<'_> {
-    type Out = Stored;
-
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Stored, A::Error> {
-        enum K {
-            ResourceVersion,
-            Generation,
-            Labels,
-            Annotations,
-            DeletionTimestamp,
-            ManagedFields,
-            Other,
-        }
-        let mut s = Stored::default();
-        while let Some(key) = map.next_key_seed(Name(|k| match k {
-            "resourceVersion" => K::ResourceVersion,
-            "generation" => K::Generation,
-            "labels" => K::Labels,
-            "annotations" => K::Annotations,
-            "deletionTimestamp" => K::DeletionTimestamp,
-            "managedFields" => K::ManagedFields,
-            _ => K::Other,
-        }))? {
-            match key {
-                K::ResourceVersion => {
-                    s.resource_version = match map.next_value()? {
-                        Value::String(rv) => Some(rv),
-                        _ => None,
-                    }
-                }
-                K::Generation => s.generation = map.next_value()?,
-                K::Labels => s.labels = map.next_value()?,
-                K::Annotations => s.annotations = map.next_value()?,
-                K::DeletionTimestamp => {
-                    map.next_value::<IgnoredAny>()?;
-                    s.deleting = true;
-                }
-                K::ManagedFields => {
-                    s.applied_entry = map.next_value_seed(ManagedFields {
-                        manager: self.manager,
-                        room: self.room,
-                    })?
-                }
-                K::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(s)
-    }
-}
-
-/// `data`: its keys, or its length when it is an array.
-struct DataSeed;
-
-impl<'de> DeserializeSeed<'de> for DataSeed {
-    type Value = Data;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Data, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DataSeed {
-    type Value = Data;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
-        let mut keys = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            map.next_value::<IgnoredAny>()?;
-            keys.push(key);
-        }
-        Ok(Data::Keys(keys))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Data, A::Error> {
-        let mut n = 0;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            n += 1;
-        }
-        Ok(Data::Items(n))
-    }
-
-    default_for_other_types!();
-}
-
-/// `managedFields`: the text of our Apply entry, when it has one.
-struct ManagedFields<'m> {
-    manager: &'m str,
-    room: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for ManagedFields<'_> {
-    type Value = Option<Vec<u8>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ManagedFields<'_> {
-    type Value = Option<Vec<u8>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut w = Writer::with_capacity(self.room);
-        let mut found = None;
-        while found.is_none() {
-            let entry = Entry {
-                manager: self.manager,
-                w: &mut w,
-            };
-            match seq.next_element_seed(Object(entry))? {
-                Some(text) => found = text,
-                None => return Ok(None),
-            }
-        }
-        // The first match counts; the rest are skipped.
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(found)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    default_for_other_types!();
-}
-
-/// How one of an entry's `manager`, `operation` and `subresource` compares with the value
-/// our Apply entry has.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    /// Not in the entry.
-    #[default]
-    Absent,
-    /// The string wanted.
-    Is,
-    /// Anything else: another string, or not a string.
-    IsNot,
-}
-
-/// One managedFields entry: its text when it is our Apply entry. The text is written while
-/// the entry is read, until `manager`, `operation` or `subresource` rules the entry out.
-struct Entry<'a> {
-    manager: &'a str,
-    w: &'a mut Writer,
-}
-
-/// An entry's keys, as far as choosing it goes.
-#[derive(Clone, Copy)]
-enum EntryKey {
-    Manager,
-    Operation,
-    Subresource,
-    Other,
-}
-
-fn entry_key(k: &str) -> EntryKey {
-    match k {
-        "manager" => EntryKey::Manager,
-        "operation" => EntryKey::Operation,
-        "subresource" => EntryKey::Subresource,
-        _ => EntryKey::Other,
-    }
-}
-
-impl<'de> ObjectReader<'de> for Entry<'_> {
-    type Out = Option<Vec<u8>>;
-
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
-        let w = self.w;
-        w.clear();
-        let mark: Mark = w.open_object();
-        let (mut manager, mut operation, mut subresource) =
-            (Field::Absent, Field::Absent, Field::Absent);
-        let mut writing = true;
-        loop {
-            let key = if writing {
-                map.next_key_seed(w.key(mark, entry_key))?
-            } else {
-                map.next_key_seed(Name(entry_key))?
-            };
-            let Some(key) = key else { break };
-            let (slot, wanted) = match key {
-                EntryKey::Manager => (&mut manager, self.manager),
-                EntryKey::Operation => (&mut operation, "Apply"),
-                EntryKey::Subresource => (&mut subresource, ""),
-                EntryKey::Other => {
-                    if writing {
-                        map.next_value_seed(w.value())?;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                    continue;
-                }
-            };
-            if *slot != Field::Absent {
-                // Repeated (caught by the writer while it writes): `Value` keeps the last.
-                return Err(de::Error::custom(super::transcode::REPEATED_KEY));
-            }
-            *slot = if writing {
-                map.next_value_seed(Compare {
-                    wanted,
-                    w: Some(&mut *w),
-                })?
-            } else {
-                map.next_value_seed(Compare { wanted, w: None })?
-            };
-            writing = ![manager, operation, subresource].contains(&Field::IsNot);
-        }
-        let ours = manager == Field::Is && operation == Field::Is && subresource != Field::IsNot;
-        if !ours {
-            return Ok(None);
-        }
-        w.close_object(mark);
-        Ok(Some(w.take()))
-    }
-}
-
-/// A value compared with the string `wanted`, and written when there is a writer.
-struct Compare<'a> {
-    wanted: &'a str,
-    w: Option<&'a mut Writer>,
-}
-
-impl<'de> DeserializeSeed<'de> for Compare<'_> {
-    type Value = Field;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl Compare<'_> {
-    /// Writes a value that is not a string (when writing), which is never the one wanted.
-    fn other<E: de::Error>(
-        self,
-        write: impl FnOnce(super::transcode::Compact<'_>) -> Result<(), E>,
-    ) -> Result<Field, E> {
-        if let Some(w) = self.w {
-            write(w.value())?;
-        }
-        Ok(Field::IsNot)
-    }
-}
-
-impl<'de> Visitor<'de> for Compare<'_> {
-    type Value = Field;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-        if let Some(w) = self.w {
-            w.value().visit_str::<E>(v)?;
-        }
-        Ok(if v == self.wanted {
-            Field::Is
-        } else {
-            Field::IsNot
+        Some(Stored {
+            resource_version: meta.resource_version,
+            generation: meta.generation.unwrap_or(Value::Null),
+            labels: meta.labels.unwrap_or(Value::Null),
+            annotations: meta.annotations.unwrap_or(Value::Null),
+            deleting: meta.deletion_timestamp,
+            applied_entry,
+            data,
         })
     }
+}
 
-    fn visit_unit<E: de::Error>(self) -> Result<Field, E> {
-        self.other(|c| c.visit_unit())
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Field, E> {
-        self.other(|c| c.visit_bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Field, E> {
-        self.other(|c| c.visit_i64(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Field, E> {
-        self.other(|c| c.visit_u64(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Field, E> {
-        self.other(|c| c.visit_f64(v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
-        match self.w {
-            Some(w) => w.value().visit_seq(seq)?,
-            None => while seq.next_element::<IgnoredAny>()?.is_some() {},
-        }
-        Ok(Field::IsNot)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
-        match self.w {
-            Some(w) => w.value().visit_map(map)?,
-            None => while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {},
-        }
-        Ok(Field::IsNot)
-    }
+/// What `data` holds; `None` where only a `Value` reads it as a pointer does.
+fn data(raw: Option<&RawValue>) -> Option<Data> {
+    let Some(raw) = raw else {
+        return Some(Data::Nothing);
+    };
+    Some(match opens(raw.get().as_bytes()) {
+        Some(b'{') => Data::Keys(
+            serde_json::from_str::<BTreeMap<String, IgnoredAny>>(raw.get())
+                .ok()?
+                .into_keys()
+                .collect(),
+        ),
+        Some(b'[') => Data::Items(
+            serde_json::from_str::<Vec<IgnoredAny>>(raw.get())
+                .ok()?
+                .len(),
+        ),
+        _ => Data::Nothing,
+    })
 }
 
 #[cfg(test)]
@@ -622,7 +320,7 @@ pub(crate) mod tests {
         Value,
         Value,
         bool,
-        Option<Vec<u8>>,
+        Option<Value>,
         bool,
     ) {
         let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
@@ -637,7 +335,7 @@ pub(crate) mod tests {
                         && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
                 })
             })
-            .map(|e| e.to_string().into_bytes());
+            .cloned();
         (
             v.pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
@@ -660,7 +358,7 @@ pub(crate) mod tests {
         Value,
         Value,
         bool,
-        Option<Vec<u8>>,
+        Option<Value>,
         bool,
     ) {
         (
@@ -669,7 +367,9 @@ pub(crate) mod tests {
             s.labels.clone(),
             s.annotations.clone(),
             s.deleting,
-            s.applied_entry.clone(),
+            s.applied_entry
+                .as_deref()
+                .map(|bytes| serde_json::from_slice(bytes).unwrap_or(Value::Null)),
             s.has_data(key),
         )
     }
@@ -702,6 +402,45 @@ pub(crate) mod tests {
         assert!(read(&ANSWERS[12]).applied_entry.is_some());
         assert_eq!(read(&ANSWERS[0]).resource_version.as_deref(), Some("4711"));
         assert!(read(&ANSWERS[1]).has_data("password"));
+    }
+
+    /// The entry is kept as the server wrote it, whitespace and escapes included (its proof
+    /// hashes these bytes), and an answer read through a `Value` keeps its compact print.
+    #[test]
+    fn the_entry_is_the_bytes_the_server_sent() {
+        let entry = |t: &str| Stored::parse(t.as_bytes(), US).applied_entry;
+        let text = ANSWERS[0];
+        let start = text.find(r#"{"manager":"kubectl-astro""#).unwrap_or(0);
+        let len = text[start..].find("}}}}}}}}}}]").unwrap_or(0) + 10;
+        assert_eq!(
+            entry(text).as_deref(),
+            Some(&text.as_bytes()[start..start + len])
+        );
+        let spaced = ANSWERS[2];
+        let start = spaced.find(r#"{ "man"#).unwrap_or(0);
+        let end = spaced.rfind(r#"" } ]"#).unwrap_or(0) + 3;
+        assert_eq!(
+            entry(spaced).as_deref(),
+            Some(&spaced.as_bytes()[start..end])
+        );
+        // A repeated key in the entry's field set is kept as sent, too.
+        assert!(
+            entry(ANSWERS[12])
+                .is_some_and(|e| e.windows(5).filter(|w| w == b"\"f:x\"").count() == 2)
+        );
+        // A repeated `manager` is read through the `Value`: its last value counts.
+        assert_eq!(
+            entry(ANSWERS[11]),
+            None,
+            "the last manager of ANSWERS[11] is another one"
+        );
+        assert_eq!(
+            entry(ANSWERS[10]).as_deref(),
+            Some(
+                br#"{"manager":"kubectl-astro","operation":"Apply","fieldsV1":{"f:x":{}}}"#
+                    .as_slice()
+            )
+        );
     }
 
     #[test]
