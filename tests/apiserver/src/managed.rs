@@ -5,6 +5,7 @@ use crate::fieldpath::{PE, Set, render_path};
 use crate::schema::Ty;
 use crate::typed;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// One managedFields entry with its decoded field set.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,10 +255,11 @@ fn without_managed_fields(v: &Value) -> Value {
 }
 
 /// Server-side apply of `config` by `manager` onto `live` (None = create) (SMD `Updater.Apply`).
+/// A config handed over (`Cow::Owned`) to a create becomes the new object without a copy.
 #[allow(clippy::too_many_arguments)]
 pub fn apply(
     live: Option<&Value>,
-    config: &Value,
+    config: Cow<'_, Value>,
     ty: Ty,
     mut entries: Vec<Entry>,
     manager: &str,
@@ -269,7 +271,15 @@ pub fn apply(
     let empty = json!({});
     let live_or_empty = live.unwrap_or(&empty);
     // The live object without its managedFields, compared and merged without copying it.
-    let merged = typed::merge_ignoring_managed_fields(live_or_empty, config, ty);
+    // Merging into nothing gives a copy of the config: one handed over is used as it is.
+    let (merged, config) = match (live, config) {
+        (None, Cow::Owned(c)) => (c, None),
+        (_, c) => (
+            typed::merge_ignoring_managed_fields(live_or_empty, &c, ty),
+            Some(c),
+        ),
+    };
+    let config: &Value = config.as_deref().unwrap_or(&merged);
     let me = Entry {
         manager: manager.into(),
         operation: "Apply".into(),
@@ -503,6 +513,41 @@ fn cap_update_managers(mut entries: Vec<Entry>) -> Vec<Entry> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// B34/B52: a create given its config (no copy) gives the object and entries it gives
+    /// when the config is borrowed and merged into nothing.
+    #[test]
+    fn b34_create_with_config_handed_over_equals_merged_copy() {
+        let mut cases = crate::typed::tests::edge_objects();
+        cases.push((
+            "Secret",
+            json!({"metadata":{"name":"s"},"stringData":{"a":"b"}}),
+        ));
+        for (kind, cfg) in cases {
+            let kind = crate::resources::by_kind(kind).map_or("Deployment", |r| r.kind);
+            let ty = crate::schema::root(kind);
+            let run = |c: Cow<'_, Value>| {
+                apply(
+                    None,
+                    c,
+                    ty,
+                    Vec::new(),
+                    "m",
+                    "v1",
+                    "",
+                    false,
+                    "2025-01-01T00:00:00Z",
+                )
+                .map(|o| (o.object.to_string(), encode(&o.entries).to_string()))
+                .map_err(|c| c.message())
+            };
+            assert_eq!(
+                run(Cow::Owned(cfg.clone())),
+                run(Cow::Borrowed(&cfg)),
+                "{cfg}"
+            );
+        }
+    }
 
     /// B50: more than ten Update managers are merged, oldest first, into ancient-changes.
     #[test]

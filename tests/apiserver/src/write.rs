@@ -15,6 +15,7 @@ use crate::store::State;
 use crate::util::{Pointer, new_uuid, now_rfc3339};
 use crate::validation;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Zero-value skeleton of a kind, the "live" object of a create for Update ownership (B36).
@@ -381,9 +382,16 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             }
             let kubectl = w.opts.manager == "kubectl";
             let retry_entries = if kubectl { entries.clone() } else { Vec::new() };
+            // Only kubectl needs the config after the apply (to sync its last-applied
+            // annotation, to retry after a conflict); anyone else hands it over.
+            let given = if kubectl {
+                Cow::Borrowed(&config)
+            } else {
+                Cow::Owned(std::mem::take(&mut config))
+            };
             let first = managed::apply(
                 w.live.as_deref(),
-                &config,
+                given,
                 ty,
                 entries,
                 &w.opts.manager,
@@ -413,7 +421,7 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
                     }
                     managed::apply(
                         w.live.as_deref(),
-                        &config,
+                        Cow::Borrowed(&config),
                         ty,
                         retry_entries,
                         &w.opts.manager,
