@@ -200,47 +200,88 @@ impl Comparison {
 
 /// Compares `lhs` (old) with `rhs` (new) (SMD `Compare`).
 pub fn compare(lhs: &Value, rhs: &Value, ty: Ty) -> Comparison {
-    let mut c = Comparison::default();
-    cmp(Some(lhs), Some(rhs), Some(ty), &mut Vec::new(), &mut c);
-    c
+    cmp(Some(lhs), Some(rhs), Some(ty)).1
 }
 
-fn cmp(
-    lhs: Option<&Value>,
-    rhs: Option<&Value>,
-    ty: Option<Ty>,
-    path: &mut Vec<PE>,
-    out: &mut Comparison,
-) {
-    if lhs.is_none() && rhs.is_none() {
-        return;
+/// Where a compared node's own path goes: added, removed or modified (or nowhere).
+#[derive(Clone, Copy, Default)]
+struct Own {
+    added: bool,
+    removed: bool,
+    modified: bool,
+}
+
+/// The three sets of one level, built from its children's (see [`fts`]).
+struct Levels {
+    added: Level,
+    removed: Level,
+    modified: Level,
+}
+
+impl Levels {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            added: Level::with_capacity(n),
+            removed: Level::with_capacity(n),
+            modified: Level::with_capacity(n),
+        }
     }
-    match class(ty, &[lhs, rhs]) {
+
+    fn push(&mut self, pe: PE, (own, below): (Own, Comparison)) {
+        self.added.push(pe.clone(), own.added, below.added);
+        self.removed.push(pe.clone(), own.removed, below.removed);
+        self.modified.push(pe, own.modified, below.modified);
+    }
+
+    fn finish(self) -> Comparison {
+        Comparison {
+            added: self.added.finish(),
+            removed: self.removed.finish(),
+            modified: self.modified.finish(),
+        }
+    }
+}
+
+/// Where the node's own path goes, and the comparison of what is below it.
+fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, ty: Option<Ty>) -> (Own, Comparison) {
+    if lhs.is_none() && rhs.is_none() {
+        return Default::default();
+    }
+    let below = match class(ty, &[lhs, rhs]) {
         Class::Leaf => {
-            match (lhs, rhs) {
-                (None, Some(_)) => out.added.insert(path),
-                (Some(_), None) => out.removed.insert(path),
-                (Some(a), Some(b)) if a != b => out.modified.insert(path),
-                _ => {}
-            }
-            return;
+            let own = match (lhs, rhs) {
+                (None, Some(_)) => Own {
+                    added: true,
+                    ..Own::default()
+                },
+                (Some(_), None) => Own {
+                    removed: true,
+                    ..Own::default()
+                },
+                (Some(a), Some(b)) if a != b => Own {
+                    modified: true,
+                    ..Own::default()
+                },
+                _ => Own::default(),
+            };
+            return (own, Comparison::default());
         }
         Class::Map(st) => {
             let empty = Map::new();
             let lm = lhs.and_then(Value::as_object).unwrap_or(&empty);
             let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
+            let mut levels = Levels::with_capacity(rm.len());
             for (k, rv) in rm {
-                path.push(PE::Field(k.clone()));
-                cmp(lm.get(k), Some(rv), child_ty(st, k), path, out);
-                path.pop();
+                let below = cmp(lm.get(k), Some(rv), child_ty(st, k));
+                levels.push(PE::Field(k.clone()), below);
             }
             for (k, lv) in lm {
                 if !rm.contains_key(k) {
-                    path.push(PE::Field(k.clone()));
-                    cmp(Some(lv), None, child_ty(st, k), path, out);
-                    path.pop();
+                    let below = cmp(Some(lv), None, child_ty(st, k));
+                    levels.push(PE::Field(k.clone()), below);
                 }
             }
+            levels.finish()
         }
         Class::List(t) => {
             let empty = Vec::new();
@@ -256,28 +297,25 @@ fn cmp(
                 .enumerate()
                 .map(|(i, v)| item_pe(t, v, i))
                 .collect();
+            let mut levels = Levels::with_capacity(ra.len());
             for (i, rv) in ra.iter().enumerate() {
                 let l = lpes.iter().position(|p| *p == rpes[i]).map(|j| &la[j]);
-                path.push(rpes[i].clone());
-                cmp(l, Some(rv), elem_ty(t), path, out);
-                path.pop();
+                levels.push(rpes[i].clone(), cmp(l, Some(rv), elem_ty(t)));
             }
             for (j, lv) in la.iter().enumerate() {
                 if !rpes.contains(&lpes[j]) {
-                    path.push(lpes[j].clone());
-                    cmp(Some(lv), None, elem_ty(t), path, out);
-                    path.pop();
+                    levels.push(lpes[j].clone(), cmp(Some(lv), None, elem_ty(t)));
                 }
             }
+            levels.finish()
         }
-    }
-    if !path.is_empty() {
-        if lhs.is_none() {
-            out.added.insert(path);
-        } else if rhs.is_none() {
-            out.removed.insert(path);
-        }
-    }
+    };
+    let own = Own {
+        added: lhs.is_none(),
+        removed: lhs.is_some() && rhs.is_none(),
+        modified: false,
+    };
+    (own, below)
 }
 
 /// Merges an applied config into the live object; the config wins (SMD `Merge`, B52).
@@ -945,6 +983,132 @@ pub(crate) mod tests {
             check(&random_deployment(&mut r), "Deployment");
         }
         assert!(errors > 1000, "only {errors} objects with duplicates");
+    }
+
+    /// The comparison this module had before `cmp` built sets level by level: one insert of
+    /// the whole path per changed node.
+    fn reference_compare(lhs: &Value, rhs: &Value, ty: Ty) -> [crate::reference::OldSet; 3] {
+        use crate::reference::OldSet;
+        fn walk(
+            lhs: Option<&Value>,
+            rhs: Option<&Value>,
+            ty: Option<Ty>,
+            path: &mut Vec<PE>,
+            out: &mut [OldSet; 3],
+        ) {
+            if lhs.is_none() && rhs.is_none() {
+                return;
+            }
+            match class(ty, &[lhs, rhs]) {
+                Class::Leaf => {
+                    match (lhs, rhs) {
+                        (None, Some(_)) => out[0].insert(path),
+                        (Some(_), None) => out[1].insert(path),
+                        (Some(a), Some(b)) if a != b => out[2].insert(path),
+                        _ => {}
+                    }
+                    return;
+                }
+                Class::Map(st) => {
+                    let empty = Map::new();
+                    let lm = lhs.and_then(Value::as_object).unwrap_or(&empty);
+                    let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
+                    for (k, rv) in rm {
+                        path.push(PE::Field(k.clone()));
+                        walk(lm.get(k), Some(rv), child_ty(st, k), path, out);
+                        path.pop();
+                    }
+                    for (k, lv) in lm {
+                        if !rm.contains_key(k) {
+                            path.push(PE::Field(k.clone()));
+                            walk(Some(lv), None, child_ty(st, k), path, out);
+                            path.pop();
+                        }
+                    }
+                }
+                Class::List(t) => {
+                    let empty = Vec::new();
+                    let la = lhs.and_then(Value::as_array).unwrap_or(&empty);
+                    let ra = rhs.and_then(Value::as_array).unwrap_or(&empty);
+                    let lpes: Vec<PE> = la
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| item_pe(t, v, i))
+                        .collect();
+                    let rpes: Vec<PE> = ra
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| item_pe(t, v, i))
+                        .collect();
+                    for (i, rv) in ra.iter().enumerate() {
+                        let l = lpes.iter().position(|p| *p == rpes[i]).map(|j| &la[j]);
+                        path.push(rpes[i].clone());
+                        walk(l, Some(rv), elem_ty(t), path, out);
+                        path.pop();
+                    }
+                    for (j, lv) in la.iter().enumerate() {
+                        if !rpes.contains(&lpes[j]) {
+                            path.push(lpes[j].clone());
+                            walk(Some(lv), None, elem_ty(t), path, out);
+                            path.pop();
+                        }
+                    }
+                }
+            }
+            if !path.is_empty() {
+                if lhs.is_none() {
+                    out[0].insert(path);
+                } else if rhs.is_none() {
+                    out[1].insert(path);
+                }
+            }
+        }
+        let mut out = [OldSet::new(), OldSet::new(), OldSet::new()];
+        walk(Some(lhs), Some(rhs), Some(ty), &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// B36/B41: the level-by-level comparison finds the same added, removed and modified
+    /// paths as the old path-by-path one, on pairs of golden manifests, edge objects, random
+    /// Deployments (duplicate keys included) and random values.
+    #[test]
+    fn b36_compare_matches_reference_walk() {
+        let check = |a: &Value, b: &Value, kind: &'static str| {
+            let ty = schema::root(kind);
+            let new = compare(a, b, ty);
+            let old = reference_compare(a, b, ty);
+            for (n, o) in [&new.added, &new.removed, &new.modified]
+                .into_iter()
+                .zip(&old)
+            {
+                assert_eq!(
+                    n.to_fields_v1().to_string(),
+                    o.to_fields_v1().to_string(),
+                    "{a} {b}"
+                );
+                let spell = |ps: Vec<Vec<PE>>| -> Vec<String> {
+                    ps.iter()
+                        .map(|p| crate::fieldpath::render_path(p))
+                        .collect()
+                };
+                assert_eq!(spell(n.paths()), spell(o.paths()));
+            }
+        };
+        let edges = edge_objects();
+        for (kind, a) in &edges {
+            let kind = crate::resources::by_kind(kind).map_or("Deployment", |r| r.kind);
+            for (_, b) in &edges {
+                check(a, b, kind);
+            }
+        }
+        let mut r = crate::fieldpath::tests::Rng(0x5eed_c0de_0bad_f00d);
+        for i in 0..2000 {
+            let (a, b) = (random_deployment(&mut r), random_deployment(&mut r));
+            check(&a, &b, "Deployment");
+            let kind = ["Deployment", "ConfigMap", "Service", "CronJob"][i % 4];
+            let (a, b) = (random_value(&mut r, 5), random_value(&mut r, 5));
+            check(&a, &b, kind);
+        }
     }
 
     /// B52: containers merge by name, env by name, ports by containerPort+protocol.
