@@ -447,6 +447,9 @@ pub fn eq_ignoring_managed_fields(a: &Value, live: &Value) -> bool {
 
 /// The SMD list merge ordering: shared items follow the config's order, live-only items stay
 /// near their position, config-only items are inserted where the config has them.
+///
+/// Items are told apart by their path elements; each element gets the number of its
+/// equality class once (by sorting), so the walk compares numbers, not elements.
 fn merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
     let lpes: Vec<PE> = la
         .iter()
@@ -458,64 +461,92 @@ fn merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
         .enumerate()
         .map(|(i, v)| item_pe(t, v, i))
         .collect();
-    let lfind = |pe: &PE| lpes.iter().position(|p| p == pe);
-    let rfind = |pe: &PE| rpes.iter().position(|p| p == pe);
-    let shared: Vec<&PE> = rpes.iter().filter(|p| lfind(p).is_some()).collect();
+    let (lid, rid, classes) = equality_classes(&lpes, &rpes);
+    // The first item of each class in each list.
+    let mut first_l: Vec<Option<usize>> = vec![None; classes];
+    let mut first_r: Vec<Option<usize>> = vec![None; classes];
+    for (i, &c) in lid.iter().enumerate().rev() {
+        first_l[c] = Some(i);
+    }
+    for (i, &c) in rid.iter().enumerate().rev() {
+        first_r[c] = Some(i);
+    }
+    let shared: Vec<usize> = rid
+        .iter()
+        .copied()
+        .filter(|&c| first_l[c].is_some())
+        .collect();
     let mut shared_i = 0usize;
-    let mut merged_r: Vec<PE> = Vec::new();
+    let mut merged_r = vec![false; classes];
     let mut out = Vec::with_capacity(la.len() + ra.len());
     let (mut li, mut ri) = (0usize, 0usize);
     let elem = elem_ty(t);
-    let merge_item = |pe: &PE| -> Value {
-        let l = lfind(pe).map(|j| &la[j]);
-        let r = rfind(pe).map(|j| &ra[j]);
-        match (l, r) {
+    let merge_item = |c: usize| -> Value {
+        match (first_l[c].map(|j| &la[j]), first_r[c].map(|j| &ra[j])) {
             (Some(l), Some(r)) => mrg(l, r, elem),
             (None, Some(r)) => r.clone(),
             (Some(l), None) => l.clone(),
             (None, None) => Value::Null,
         }
     };
-    while li < lpes.len() || ri < rpes.len() {
-        if li < lpes.len() && ri < rpes.len() {
-            let pe = &lpes[li];
-            if *pe == rpes[ri] {
-                merged_r.push(pe.clone());
-                out.push(merge_item(pe));
+    while li < lid.len() || ri < rid.len() {
+        if li < lid.len() && ri < rid.len() {
+            let c = lid[li];
+            if c == rid[ri] {
+                merged_r[c] = true;
+                out.push(merge_item(c));
                 li += 1;
                 ri += 1;
-                if shared.get(shared_i).is_some_and(|s| **s == *pe) {
+                if shared.get(shared_i) == Some(&c) {
                     shared_i += 1;
                 }
                 continue;
             }
-            if rfind(pe).is_some() && shared.get(shared_i).is_some_and(|s| **s != *pe) {
+            if first_r[c].is_some() && shared.get(shared_i).is_some_and(|&s| s != c) {
                 li += 1;
                 continue;
             }
         }
-        if li < lpes.len() {
-            let pe = &lpes[li];
-            if rfind(pe).is_none() {
+        if li < lid.len() {
+            let c = lid[li];
+            if first_r[c].is_none() {
                 out.push(la[li].clone());
                 li += 1;
                 continue;
-            } else if merged_r.contains(pe) {
+            } else if merged_r[c] {
                 li += 1;
                 continue;
             }
         }
-        if ri < rpes.len() {
-            let pe = rpes[ri].clone();
-            merged_r.push(pe.clone());
-            out.push(merge_item(&pe));
+        if ri < rid.len() {
+            let c = rid[ri];
+            merged_r[c] = true;
+            out.push(merge_item(c));
             ri += 1;
-            if shared.get(shared_i).is_some_and(|s| **s == pe) {
+            if shared.get(shared_i) == Some(&c) {
                 shared_i += 1;
             }
         }
     }
     out
+}
+
+/// Numbers the equality classes of the elements of two lists: equal elements (as `==` sees
+/// them) get the same number. Returns each list's numbers and how many classes there are.
+fn equality_classes(l: &[PE], r: &[PE]) -> (Vec<usize>, Vec<usize>, usize) {
+    let all: Vec<&PE> = l.iter().chain(r).collect();
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by(|&a, &b| all[a].cmp(all[b]));
+    let mut id = vec![0usize; all.len()];
+    let mut classes = 0;
+    for (k, &i) in order.iter().enumerate() {
+        if k > 0 && all[order[k - 1]] != all[i] {
+            classes += 1;
+        }
+        id[i] = classes;
+    }
+    let r_ids = id.split_off(l.len());
+    (id, r_ids, if all.is_empty() { 0 } else { classes + 1 })
 }
 
 /// Removes every member path of `set` (whole subtrees) from `v` (SMD `RemoveItems`).
@@ -1108,6 +1139,116 @@ pub(crate) mod tests {
             let kind = ["Deployment", "ConfigMap", "Service", "CronJob"][i % 4];
             let (a, b) = (random_value(&mut r, 5), random_value(&mut r, 5));
             check(&a, &b, kind);
+        }
+    }
+
+    /// The list merge this module had before `merge_list` numbered equal elements: the same
+    /// walk, finding elements by comparing them.
+    fn reference_merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
+        let lpes: Vec<PE> = la
+            .iter()
+            .enumerate()
+            .map(|(i, v)| item_pe(t, v, i))
+            .collect();
+        let rpes: Vec<PE> = ra
+            .iter()
+            .enumerate()
+            .map(|(i, v)| item_pe(t, v, i))
+            .collect();
+        let lfind = |pe: &PE| lpes.iter().position(|p| p == pe);
+        let rfind = |pe: &PE| rpes.iter().position(|p| p == pe);
+        let shared: Vec<&PE> = rpes.iter().filter(|p| lfind(p).is_some()).collect();
+        let mut shared_i = 0usize;
+        let mut merged_r: Vec<PE> = Vec::new();
+        let mut out = Vec::with_capacity(la.len() + ra.len());
+        let (mut li, mut ri) = (0usize, 0usize);
+        let elem = elem_ty(t);
+        let merge_item = |pe: &PE| -> Value {
+            let l = lfind(pe).map(|j| &la[j]);
+            let r = rfind(pe).map(|j| &ra[j]);
+            match (l, r) {
+                (Some(l), Some(r)) => mrg(l, r, elem),
+                (None, Some(r)) => r.clone(),
+                (Some(l), None) => l.clone(),
+                (None, None) => Value::Null,
+            }
+        };
+        while li < lpes.len() || ri < rpes.len() {
+            if li < lpes.len() && ri < rpes.len() {
+                let pe = &lpes[li];
+                if *pe == rpes[ri] {
+                    merged_r.push(pe.clone());
+                    out.push(merge_item(pe));
+                    li += 1;
+                    ri += 1;
+                    if shared.get(shared_i).is_some_and(|s| **s == *pe) {
+                        shared_i += 1;
+                    }
+                    continue;
+                }
+                if rfind(pe).is_some() && shared.get(shared_i).is_some_and(|s| **s != *pe) {
+                    li += 1;
+                    continue;
+                }
+            }
+            if li < lpes.len() {
+                let pe = &lpes[li];
+                if rfind(pe).is_none() {
+                    out.push(la[li].clone());
+                    li += 1;
+                    continue;
+                } else if merged_r.contains(pe) {
+                    li += 1;
+                    continue;
+                }
+            }
+            if ri < rpes.len() {
+                let pe = rpes[ri].clone();
+                merged_r.push(pe.clone());
+                out.push(merge_item(&pe));
+                ri += 1;
+                if shared.get(shared_i).is_some_and(|s| **s == pe) {
+                    shared_i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// B52: the list merge with numbered elements orders and merges items exactly as the old
+    /// one, on random keyed lists and sets full of duplicates, items without keys, and items
+    /// that are not objects.
+    #[test]
+    fn b52_merge_list_matches_reference() {
+        let mut r = crate::fieldpath::tests::Rng(0xa11c_e5ca_1ab1_e000);
+        let types: Vec<Ty> = [
+            schema::field(St::PodSpec, "containers"),
+            schema::field(St::Container, "ports"),
+            schema::field(St::ObjectMeta, "finalizers"),
+            schema::field(St::ObjectMeta, "ownerReferences"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        assert_eq!(types.len(), 4);
+        let item = |r: &mut crate::fieldpath::tests::Rng| match r.below(8) {
+            0 => json!("x"),
+            1 => json!(r.below(3)),
+            2 => json!({"image": "no key"}),
+            3 => json!({"containerPort": 80 + r.below(2), "v": r.below(9)}),
+            4 => json!({"containerPort": 80, "protocol": "TCP", "v": r.below(9)}),
+            5 => json!({"uid": (["a", "b"][r.below(2) as usize]), "v": r.below(9)}),
+            _ => json!({"name": (["a", "b", "c"][r.below(3) as usize]), "v": r.below(9),
+                        "env": [{"name": "E", "value": r.below(2)}]}),
+        };
+        for _ in 0..5000 {
+            let la: Vec<Value> = (0..r.below(7)).map(|_| item(&mut r)).collect();
+            let ra: Vec<Value> = (0..r.below(7)).map(|_| item(&mut r)).collect();
+            for &t in &types {
+                let new = Value::Array(merge_list(&la, &ra, t));
+                let old = Value::Array(reference_merge_list(&la, &ra, t));
+                assert_eq!(new.to_string(), old.to_string(), "{la:?} {ra:?}");
+            }
         }
     }
 
