@@ -122,8 +122,22 @@ pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
                         .enumerate()
                         .map(|(i, it)| item_pe(t, it, i))
                         .collect();
+                    // An item is a duplicate when an earlier one is equal: for a long list,
+                    // found by numbering equality classes (one sort), not by comparing pairs.
+                    let first: Option<(Vec<usize>, Vec<usize>)> = (pes.len() > 16).then(|| {
+                        let (class, _, n) = equality_classes(&pes, &[]);
+                        let mut first = vec![usize::MAX; n];
+                        for (i, &c) in class.iter().enumerate().rev() {
+                            first[c] = i;
+                        }
+                        (class, first)
+                    });
                     for (i, (it, pe)) in items.iter().zip(&pes).enumerate() {
-                        if pes[..i].contains(pe) {
+                        let earlier = match &first {
+                            Some((class, first)) => first[class[i]] != i,
+                            None => pes[..i].contains(pe),
+                        };
+                        if earlier {
                             return Err(DuplicateKey {
                                 path: vec![pe.clone()],
                             });
@@ -1006,6 +1020,25 @@ pub(crate) mod tests {
         for (kind, obj) in edge_objects() {
             let kind = crate::resources::by_kind(kind).map_or("Deployment", |r| r.kind);
             check(&obj, kind);
+        }
+        // Long lists (the numbered path), with a duplicate at every distance, or none.
+        for dup in [
+            None,
+            Some((0, 1)),
+            Some((3, 40)),
+            Some((17, 18)),
+            Some((0, 49)),
+        ] {
+            let mut env: Vec<Value> = (0..50).map(|i| json!({"name": format!("E{i}")})).collect();
+            if let Some((a, b)) = dup {
+                env[b] = env[a].clone();
+            }
+            let mut obj =
+                json!({"spec":{"template":{"spec":{"containers":[{"name":"c","env":env}]}}}});
+            check(&obj, "Deployment");
+            obj["spec"]["template"]["spec"]["containers"][0]["env"][5]["valueFrom"] =
+                json!({"x": [1, 1]});
+            check(&obj, "Deployment");
         }
         let mut r = crate::fieldpath::tests::Rng(0x0dd_ba11_cafe_f00d);
         for i in 0..3000 {
