@@ -310,11 +310,9 @@ pub(crate) mod tests {
     pub(crate) const KEYS: &[&str] =
         &["user", "password", "a", "0", "1", "2", "01", "+1", "-1", ""];
 
-    /// What the old code read, by JSON pointer into the answer parsed as a `Value`.
-    fn by_pointer(
-        text: &str,
-        key: &str,
-    ) -> (
+    /// Every field read, in one comparable tuple: resourceVersion, generation, labels,
+    /// annotations, deleting, our entry (parsed), whether the data key is there.
+    type Fields = (
         Option<String>,
         Value,
         Value,
@@ -322,7 +320,10 @@ pub(crate) mod tests {
         bool,
         Option<Value>,
         bool,
-    ) {
+    );
+
+    /// What the old code read, by JSON pointer into the answer parsed as a `Value`.
+    fn by_pointer(text: &str, key: &str) -> Fields {
         let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         let get = |p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
         let entry = v
@@ -349,18 +350,7 @@ pub(crate) mod tests {
         )
     }
 
-    fn read(
-        s: &Stored,
-        key: &str,
-    ) -> (
-        Option<String>,
-        Value,
-        Value,
-        Value,
-        bool,
-        Option<Value>,
-        bool,
-    ) {
+    fn read(s: &Stored, key: &str) -> Fields {
         (
             s.resource_version.clone(),
             s.generation.clone(),
