@@ -155,16 +155,20 @@ pub fn namespace(account: &str, agent: &str) -> String {
 
 /// [`sanitize_name`] without the 63-char cut, for inputs to [`fit_with_hash`].
 fn sanitize_name_unbounded(s: &str) -> String {
-    let mut out = String::new();
+    // Only ASCII is kept, so the output is never longer than the input.
+    let mut out = String::with_capacity(s.len());
     for c in s.chars().flat_map(char::to_lowercase) {
         let c = if c == '_' || c == '.' { '-' } else { c };
         if (c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !(c == '-' && out.ends_with('-'))
+            && !(c == '-' && (out.is_empty() || out.ends_with('-')))
         {
             out.push(c);
         }
     }
-    out.trim_matches('-').to_string()
+    if out.ends_with('-') {
+        out.pop();
+    }
+    out
 }
 
 /// A resource name built from parts joined by `-`, sanitised and hashed down to `max`.
@@ -206,6 +210,41 @@ pub fn endpoint_host(agent: &str, namespace: &str, endpoint: &str, domain: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs of `-` collapse and the ends are trimmed, whatever the input (the previous
+    /// formulation, which trimmed a copy, is the oracle).
+    #[test]
+    fn sanitizing_collapses_dashes_and_trims_the_ends() {
+        let oracle = |s: &str| {
+            let mut out = String::new();
+            for c in s.chars().flat_map(char::to_lowercase) {
+                let c = if c == '_' || c == '.' { '-' } else { c };
+                if (c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !(c == '-' && out.ends_with('-'))
+                {
+                    out.push(c);
+                }
+            }
+            out.trim_matches('-').to_string()
+        };
+        let alphabet = [
+            '-', '_', '.', 'a', 'Z', '9', ' ', 'é', '\u{212a}', '\u{130}',
+        ];
+        let mut checked = 0;
+        for n in 0..=5u32 {
+            for mut i in 0..alphabet.len().pow(n) {
+                let mut s = String::new();
+                for _ in 0..n {
+                    s.push(alphabet[i % alphabet.len()]);
+                    i /= alphabet.len();
+                }
+                assert_eq!(sanitize_name_unbounded(&s), oracle(&s), "{s:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 111_111);
+        assert_eq!(sanitize_name_unbounded("--My_Agent..v2--"), "my-agent-v2");
+    }
 
     #[test]
     fn hashes_are_lowercase_hex_of_sha256() {

@@ -128,8 +128,9 @@ fn to_json(value: &minijinja::Value, depth: usize) -> Option<Value> {
             Value::Array(items)
         }
         ValueKind::Map => {
-            let mut map = Map::new();
-            for (key, item) in value.as_object()?.try_iter_pairs()? {
+            let obj = value.as_object()?;
+            let mut map = Map::with_capacity(obj.enumerator_len().unwrap_or(0));
+            for (key, item) in obj.try_iter_pairs()? {
                 let key = key.as_str().filter(|k| k.len() <= MAX_KEY)?;
                 map.insert(key.to_string(), to_json(&item, depth + 1)?);
             }

@@ -84,7 +84,7 @@ impl<'a> Parser<'a, '_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut map = Map::new();
+        let mut map = Map::with_capacity(self.siblings(indent, false));
         while let Some(line) = self.lines.get(self.pos) {
             if line.indent < indent || line.indent == indent && is_seq_item(line.text) {
                 break;
@@ -110,6 +110,18 @@ impl<'a> Parser<'a, '_> {
         Some(Value::Object(map))
     }
 
+    /// How many keys (or with `items`, sequence items) at column `indent` follow before the
+    /// block that starts here ends: the capacity to allocate up front, instead of growing the
+    /// map or vector (and rehashing the map) as it fills. Only a size hint: the readers
+    /// still decide what the lines are.
+    fn siblings(&self, indent: usize, items: bool) -> usize {
+        self.lines[self.pos.min(self.lines.len())..]
+            .iter()
+            .take_while(|l| l.indent > indent || l.indent == indent && is_seq_item(l.text) == items)
+            .filter(|l| l.indent == indent)
+            .count()
+    }
+
     /// The value of `key:` with nothing after the colon, the key at column `indent`.
     fn nested(&mut self, indent: usize, depth: usize) -> Option<Value> {
         match self.lines.get(self.pos) {
@@ -133,7 +145,7 @@ impl<'a> Parser<'a, '_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(self.siblings(indent, true));
         while let Some(line) = self.lines.get(self.pos) {
             if line.indent != indent || !is_seq_item(line.text) {
                 if line.indent > indent {
