@@ -49,6 +49,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             Output::Json => to_json(&manifests, args.show_secrets) + "\n",
         };
         print!("{text}");
+        crate::leave((text, manifests, resolved, build, templates, req));
         return Ok(code::SUCCESS);
     }
     if args.show_secrets {
