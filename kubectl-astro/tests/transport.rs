@@ -510,3 +510,41 @@ async fn certificate_of_another_ca(user: &str) -> (String, String) {
         .client_certificate(user, &[])
         .expect("client certificate")
 }
+
+/// `--request-timeout` is each request's own deadline, not silence on the connection: over
+/// HTTP/2 one stuck apply fails alone after the timeout and is retried on the same
+/// connection, while the connection keeps serving the others (a connection-wide read timeout
+/// tore the shared connection down and the retry opened a second one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_request_times_out_alone_on_the_shared_connection() {
+    let env = client_cert_env(false).await;
+    env.server.faults().add(
+        test_apiserver::Fault::delay_only(std::time::Duration::from_secs(5))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let (code, resp, stderr) = env
+        .deploy("deploy-request.json", &["--request-timeout", "1s"])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+    assert!(
+        stderr.contains("no answer within 1000 ms (--request-timeout)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
+    // The deadline, not the server's 5 s, decided when the stuck attempt ended.
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    assert_eq!(env.server.connections(), 1);
+    assert!(
+        env.server
+            .request_protocols()
+            .iter()
+            .all(|(p, c)| p == "HTTP/2.0" && *c == 1),
+        "{:?}",
+        env.server.request_protocols()
+    );
+}

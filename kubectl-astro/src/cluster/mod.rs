@@ -127,6 +127,9 @@ pub struct Cluster {
     pub field_manager: String,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
+    /// Longest wait for one request's whole answer (`--request-timeout`); each attempt gets its
+    /// own. None: no limit.
+    pub request_timeout: Option<Duration>,
 }
 
 /// The collection path of `kind` in namespace `ns` (`/apis/apps/v1/namespaces/ns/deployments`).
@@ -222,7 +225,27 @@ impl Cluster {
         .await
     }
 
+    /// One attempt, within `request_timeout` when there is one. The deadline is the request's
+    /// own: over HTTP/2 a stuck request fails alone, and the connection it shares stays up.
     async fn send_once(&self, request: http::Request<Bytes>) -> Result<Reply, CallError> {
+        let Some(limit) = self.request_timeout else {
+            return self.exchange(request).await;
+        };
+        tokio::time::timeout(limit, self.exchange(request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(CallError {
+                    reason: "Timeout".into(),
+                    ..CallError::transport(format!(
+                        "no answer within {} ms (--request-timeout)",
+                        limit.as_millis()
+                    ))
+                })
+            })
+    }
+
+    /// Sends `request` and reads its whole answer.
+    async fn exchange(&self, request: http::Request<Bytes>) -> Result<Reply, CallError> {
         let response = self
             .client
             .send(request.map(Body::from))

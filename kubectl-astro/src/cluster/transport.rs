@@ -19,8 +19,8 @@
 //!   in the TLS configuration instead;
 //! * extra headers (`ConfigExt::extra_headers_layer`): impersonation;
 //! * kube's `HTTP` tracing span, the same fields and events (`-vvv`, `RUST_LOG=kube_client`);
-//! * hyper-util's pooled client over `hyper-timeout` (the kubeconfig's connect, read and write
-//!   timeouts, `--request-timeout`) over `hyper-rustls` with kube's rustls configuration
+//! * hyper-util's pooled client over `hyper-timeout` (the connect timeout only; see below for
+//!   `--request-timeout`) over `hyper-rustls` with kube's rustls configuration
 //!   (`ConfigExt::rustls_client_config`: CA data or file, `insecure-skip-tls-verify`, client
 //!   identity) and `tls-server-name`.
 //!
@@ -42,9 +42,10 @@
 //! server's delayed ACK: over 40 ms per request with a body, measured); a ping when a
 //! connection with requests in flight has been silent for 30 s, and the connection is closed
 //! when the ping is not answered within 15 s (client-go's `ReadIdleTimeout` and
-//! `PingTimeout`), so a dead TCP connection cannot hang every request multiplexed on it. With
-//! `--request-timeout`, the read timeout counts silence on the connection: on a shared HTTP/2
-//! connection a stuck request fails once the whole connection has been silent that long.
+//! `PingTimeout`), so a dead TCP connection cannot hang every request multiplexed on it.
+//! `--request-timeout` is not a read timeout on the connection (which would fail every request
+//! sharing it) but each request's own deadline, set where requests are sent
+//! (`Cluster::send_once`), as client-go's `http.Client.Timeout` is.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -100,10 +101,11 @@ pub fn client(config: Config) -> Result<kube::Client, String> {
     }
     let mut connector =
         TimeoutConnector::new(https.enable_all_versions().wrap_connector(tcp_connector()));
+    // Only the connect timeout here: a read or write timeout would count silence on the whole
+    // connection, and on a shared HTTP/2 connection fail every request on it at once.
+    // `--request-timeout` is each request's own deadline (`Cluster::send_once`); a dead
+    // connection is found by the pings.
     connector.set_connect_timeout(config.connect_timeout);
-    connector.set_read_timeout(config.read_timeout);
-    connector.set_write_timeout(config.write_timeout);
-    connector.set_reset_reader_on_write(config.reset_reader_on_write);
 
     let hyper_client = hyper_util::client::legacy::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())

@@ -206,6 +206,7 @@ pub async fn cluster(args: &ClusterArgs) -> Result<Cluster, Failure> {
         client,
         field_manager: args.field_manager.clone(),
         retry: Default::default(),
+        request_timeout: timeout,
     })
 }
 
