@@ -51,10 +51,13 @@ pub async fn connect(
         config.root_cert = Some(Vec::new());
         config.root_cert_file = None;
     }
+    // `--request-timeout` bounds each request's whole answer where requests are sent
+    // (`Cluster::send_once`); a read or write timeout of the same length on the connection
+    // would only race it with a vaguer error.
     if let Some(t) = timeout {
         config.connect_timeout = Some(t);
-        config.read_timeout = Some(t);
-        config.write_timeout = Some(t);
+        config.read_timeout = None;
+        config.write_timeout = None;
     }
     if tracing::enabled!(tracing::Level::INFO) {
         tracing::info!(
