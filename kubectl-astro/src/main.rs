@@ -1,27 +1,26 @@
 //! `kubectl-astro`: the kubectl plugin that deploys Astropods agents.
 
 mod cli;
-mod cluster;
-mod commands;
-mod exit;
-mod inputs;
-mod logging;
 
 use std::io::Write;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::args::{Cli, Command};
+use cli::exit::Failure;
 
 fn main() {
-    let cli = Cli::parse();
-    logging::init(cli.verbose);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
+    cli::logging::init(cli.verbose);
     let result = match &cli.command {
-        Command::Deploy(args) => commands::deploy::run(args),
-        Command::Validate(args) => commands::validate::run(args),
-        Command::Diff(args) => commands::diff::run(args),
-        Command::Undeploy(args) => commands::undeploy::run(args),
-        Command::Build(cmd) => commands::build::run(cmd),
+        Command::Deploy(args) => cli::deploy::run(args),
+        Command::Validate(args) => cli::validate::run(args),
+        Command::Diff(args) => cli::diff::run(args),
+        Command::Undeploy(args) => cli::undeploy::run(args),
+        Command::Build(cmd) => cli::build::run(cmd),
         Command::Completion { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "kubectl-astro", &mut std::io::stdout());
@@ -31,7 +30,7 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(failure) => {
-            print_json(&failure.body);
+            cli::print_json(&failure.body);
             eprintln!("error: {}: {}", failure.body.error, failure.body.details);
             failure.code
         }
@@ -40,27 +39,18 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Prints `value` as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot print JSON: {e}"),
+/// Ends the process for a command line clap could not take. A value that a typed flag
+/// rejects (a duration, a version) is invalid input like any other: the error JSON and exit
+/// 3. Everything else — help, version, an unknown flag, a missing argument — is clap's own
+/// answer and exit code.
+fn usage_error(e: clap::Error) -> ! {
+    if e.kind() != clap::error::ErrorKind::ValueValidation {
+        e.exit();
     }
-}
-
-/// Leaves `value` to the operating system instead of dropping it. Every command ends the
-/// process as soon as it returns (`main` calls `std::process::exit`), and freeing what a
-/// cluster command built — the rendered manifests, the templates, the async runtime with its
-/// connections — piece by piece only costs time: at exit the kernel takes the memory back and
-/// closes the sockets. Only for values whose drop does nothing else (no buffered output).
-pub fn leave<T>(value: T) {
-    std::mem::forget(value);
-}
-
-/// A single-threaded async runtime for the cluster commands (requests are I/O bound).
-pub fn runtime() -> Result<tokio::runtime::Runtime, exit::Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| exit::Failure::failed(format!("cannot start the async runtime: {e}")))
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let failure = Failure::invalid(first.trim_start_matches("error: ").to_string());
+    cli::print_json(&failure.body);
+    eprintln!("error: {}: {}", failure.body.error, failure.body.details);
+    std::process::exit(failure.code);
 }

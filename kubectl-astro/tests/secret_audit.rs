@@ -284,7 +284,7 @@ fn assert_logs_on(label: &str, stderr: &str) {
     for (what, needles) in [
         (
             "the plugin's connection line",
-            &["kubectl_astro::cluster::connect", "connecting"][..],
+            &["kubectl_astro::connect", "connecting"][..],
         ),
         (
             "the plugin's request lines",
@@ -292,7 +292,7 @@ fn assert_logs_on(label: &str, stderr: &str) {
         ),
         (
             "the plugin's stage lines",
-            &["kubectl_astro::cluster::apply", "stage start"],
+            &["kubectl_astro::deploy", "stage start"],
         ),
         (
             "the kube client's HTTP span",
@@ -902,9 +902,9 @@ async fn each_verbosity_logs_what_it_says() {
     let req = a.path("request.yaml");
     let catalog = examples().join("catalog").display().to_string();
     let args = ["deploy", "-f", &req, "--catalog", &catalog];
-    let connect = "INFO kubectl_astro::cluster::connect: connecting";
+    let connect = "INFO kubectl_astro::connect: connecting";
     let request = "DEBUG kubectl_astro::cluster: request done";
-    let stage = "INFO kubectl_astro::cluster::apply: stage start";
+    let stage = "INFO kubectl_astro::deploy: stage start";
     let cases: [(Logs, &[&str], &[&str]); 5] = [
         (
             Logs::new(None, None),

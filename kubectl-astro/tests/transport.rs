@@ -148,7 +148,7 @@ async fn tls_is_verified_against_the_kubeconfig_ca() {
     assert_eq!(resp["status"], "success");
 
     // Without it the self-signed server is not trusted: nothing is sent, exit 1, named.
-    let (code, resp, _) = deploy_over_tls(|kc| {
+    let (code, resp, stderr) = deploy_over_tls(|kc| {
         kc.lines()
             .filter(|l| !l.contains("certificate-authority-data"))
             .collect::<Vec<_>>()
@@ -156,6 +156,8 @@ async fn tls_is_verified_against_the_kubeconfig_ca() {
     })
     .await;
     assert_eq!(code, 1, "{resp}");
+    // An untrusted certificate is an answer, not an accident: it is not retried.
+    assert!(!stderr.contains("retrying"), "{stderr}");
     assert_eq!(resp["error"], "cluster unreachable");
     let details = resp["details"].as_str().unwrap_or("");
     assert!(details.to_lowercase().contains("certificate"), "{details}");

@@ -1,19 +1,65 @@
-//! Connecting like kubectl: `--kubeconfig`, `--context`, `KUBECONFIG`, in-cluster config,
-//! `--request-timeout`. https clusters get an HTTP/2-capable client ([`super::transport`]).
+//! Connecting like kubectl: a kubeconfig file and context, else `KUBECONFIG`,
+//! `~/.kube/config` or the in-cluster configuration, and a per-request timeout. https clusters
+//! get an HTTP/2-capable client ([`crate::transport`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
-use crate::exit::Failure;
+use crate::cluster::Cluster;
+use crate::error::Error;
+
+/// Where the cluster is and how long a request may take.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// Kubeconfig file (kubectl's `--kubeconfig`); none: `KUBECONFIG`, `~/.kube/config`, then
+    /// the in-cluster configuration.
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (kubectl's `--context`); none: the current one.
+    pub context: Option<String>,
+    /// Longest wait for one request's whole answer (kubectl's `--request-timeout`).
+    pub request_timeout: Option<Duration>,
+}
+
+impl ConnectOptions {
+    /// The same, reading `path` as the kubeconfig.
+    pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig = Some(path.into());
+        self
+    }
+
+    /// The same, with context `name`.
+    pub fn context(mut self, name: impl Into<String>) -> Self {
+        self.context = Some(name.into());
+        self
+    }
+
+    /// The same, with each request bounded by `limit`.
+    pub fn request_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.request_timeout = limit;
+        self
+    }
+}
+
+/// Connects to the cluster `options` name; the [`Cluster`] writes as `kubectl-astro`.
+pub async fn connect(options: &ConnectOptions) -> Result<Cluster, Error> {
+    let client = client(
+        options.kubeconfig.as_deref(),
+        options.context.as_deref(),
+        options.request_timeout,
+    )
+    .await?;
+    Ok(Cluster::new(client).request_timeout(options.request_timeout))
+}
 
 /// A kube client for the chosen kubeconfig and context.
-pub async fn connect(
+async fn client(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
     timeout: Option<Duration>,
-) -> Result<kube::Client, Failure> {
+) -> Result<kube::Client, Error> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
@@ -21,19 +67,19 @@ pub async fn connect(
     let config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| {
-                Failure::failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
+                Error::Failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
             })?;
             Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| {
-                    Failure::failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
+                    Error::Failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
                 })?
         }
         None if context.is_some() => Config::from_kubeconfig(&options)
             .await
-            .map_err(|e| Failure::failed(format!("kubeconfig: {}", one_line(&e))))?,
+            .map_err(|e| Error::Failed(format!("kubeconfig: {}", one_line(&e))))?,
         None => Config::infer().await.map_err(|e| {
-            Failure::failed(format!(
+            Error::Failed(format!(
                 "no cluster configuration found (KUBECONFIG, ~/.kube/config or in-cluster): {}",
                 one_line(&e)
             ))
@@ -66,18 +112,18 @@ pub async fn connect(
             context = %context.map_or_else(|| current_context(kubeconfig), str::to_string),
             auth = %auth_kind(&config.auth_info),
             proxy = config.proxy_url.is_some(),
-            http2 = super::transport::negotiates_http2(&config),
+            http2 = crate::transport::negotiates_http2(&config),
             timeout_ms = timeout.map(|t| t.as_millis() as u64),
             "connecting"
         );
     }
     // https without a proxy: kube's stack, but offering HTTP/2 (see `transport`).
-    if super::transport::negotiates_http2(&config) {
-        return super::transport::client(config)
-            .map_err(|e| Failure::failed(format!("cannot create a client: {e}")));
+    if crate::transport::negotiates_http2(&config) {
+        return crate::transport::client(config)
+            .map_err(|e| Error::Failed(format!("cannot create a client: {e}")));
     }
     kube::Client::try_from(config)
-        .map_err(|e| Failure::failed(format!("cannot create a client: {e}")))
+        .map_err(|e| Error::Failed(format!("cannot create a client: {e}")))
 }
 
 /// The server URL without any user info (`https://user:password@host` is valid).
@@ -147,26 +193,4 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
         ),
         None => text,
     }
-}
-
-/// Parses kubectl-style durations for `--request-timeout`: `30s`, `1m`, `500ms`, or seconds.
-pub fn parse_timeout(s: &str) -> Result<Option<Duration>, String> {
-    if s == "0" {
-        return Ok(None);
-    }
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration like 30s, 1m or 500ms"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("'{s}' is not a duration like 30s, 1m or 500ms")),
-    };
-    Ok(Some(d))
 }

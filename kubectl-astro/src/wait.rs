@@ -1,5 +1,6 @@
-//! `--wait`: readiness of workloads by the kstatus rules (reference deploy-tools §4), with a
-//! progress line on stderr whenever an object's status changes.
+//! Waiting for workloads: the readiness of Deployments, StatefulSets and Jobs by the kstatus
+//! rules (`sigs.k8s.io/cli-utils/pkg/kstatus/status`), reported to the observer whenever it
+//! changes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -8,11 +9,13 @@ use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::resolve::Kind;
 use serde_json::Value;
 
-use super::{Cluster, kind_from_str};
+use crate::cluster::{Cluster, kind_from_str};
+use crate::events::Event;
 
-/// kstatus outcome of one object.
+/// The kstatus readiness of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+#[non_exhaustive]
+pub enum Readiness {
     /// Ready.
     Current,
     /// Still rolling out; the reason says how far.
@@ -44,11 +47,14 @@ pub async fn wait(
         })
         .map(|(i, _)| i)
         .collect();
-    let mut last: BTreeMap<usize, Status> = BTreeMap::new();
+    let mut last: BTreeMap<usize, Readiness> = BTreeMap::new();
     loop {
         let mut pending = false;
         for &i in &watched {
-            if matches!(last.get(&i), Some(Status::Current | Status::Failed(_))) {
+            if matches!(
+                last.get(&i),
+                Some(Readiness::Current | Readiness::Failed(_))
+            ) {
                 continue;
             }
             let r = &resources[i];
@@ -57,20 +63,24 @@ pub async fn wait(
             };
             let status = match cluster.get(kind, &r.namespace, &r.name).await {
                 Ok(reply) => status_of(kind, &reply.value()),
-                Err(e) => Status::InProgress(format!("cannot read status: {e}")),
+                Err(e) => Readiness::InProgress(format!("cannot read status: {e}")),
             };
             let waited_ms = started.elapsed().as_millis() as u64;
             if last.get(&i) != Some(&status) {
                 tracing::info!(
-                    kind = %r.kind, name = %r.name, waited_ms, status = %describe(&status), "wait"
+                    kind = %r.kind, name = %r.name, waited_ms, status = %status, "wait"
                 );
-                eprintln!("{}/{}: {}", r.kind, r.name, describe(&status));
+                cluster.observer.on_event(&Event::Readiness {
+                    kind: &r.kind,
+                    name: &r.name,
+                    readiness: &status,
+                });
             } else {
                 tracing::debug!(
                     kind = %r.kind, name = %r.name, waited_ms, "wait: status unchanged"
                 );
             }
-            if matches!(status, Status::InProgress(_)) {
+            if matches!(status, Readiness::InProgress(_)) {
                 pending = true;
             }
             last.insert(i, status);
@@ -84,9 +94,9 @@ pub async fn wait(
     for (i, status) in last {
         let r = &mut resources[i];
         let reason = match status {
-            Status::Current => continue,
-            Status::Failed(why) => why,
-            Status::InProgress(why) => format!("not ready after {}s: {why}", timeout.as_secs()),
+            Readiness::Current => continue,
+            Readiness::Failed(why) => why,
+            Readiness::InProgress(why) => format!("not ready after {}s: {why}", timeout.as_secs()),
         };
         r.action = ResourceAction::Failed;
         r.message = Some(reason.clone());
@@ -95,11 +105,13 @@ pub async fn wait(
     errors
 }
 
-fn describe(s: &Status) -> String {
-    match s {
-        Status::Current => "ready".into(),
-        Status::InProgress(w) => format!("in progress: {w}"),
-        Status::Failed(w) => format!("failed: {w}"),
+impl std::fmt::Display for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Readiness::Current => f.write_str("ready"),
+            Readiness::InProgress(w) => write!(f, "in progress: {w}"),
+            Readiness::Failed(w) => write!(f, "failed: {w}"),
+        }
     }
 }
 
@@ -118,12 +130,14 @@ fn cond_is(c: Option<&Value>, field: &str, value: &str) -> bool {
     c.and_then(|c| c.get(field)).and_then(Value::as_str) == Some(value)
 }
 
-/// The kstatus status of a Deployment, StatefulSet or Job.
-pub fn status_of(kind: Kind, o: &Value) -> Status {
+/// The kstatus readiness of a Deployment, StatefulSet or Job.
+pub fn status_of(kind: Kind, o: &Value) -> Readiness {
     let generation = int(o, "/metadata/generation");
     let observed = int(o, "/status/observedGeneration");
     if kind != Kind::Job && generation > observed {
-        return Status::InProgress("the controller has not observed the latest generation".into());
+        return Readiness::InProgress(
+            "the controller has not observed the latest generation".into(),
+        );
     }
     let spec_replicas = o
         .pointer("/spec/replicas")
@@ -135,52 +149,52 @@ pub fn status_of(kind: Kind, o: &Value) -> Status {
             let progressing = condition(o, "Progressing");
             if cond_is(progressing, "reason", "ProgressDeadlineExceeded") {
                 let available = int(o, "/status/availableReplicas");
-                return Status::Failed(format!(
+                return Readiness::Failed(format!(
                     "{available}/{spec_replicas} available: ProgressDeadlineExceeded"
                 ));
             }
             let updated = int(o, "/status/updatedReplicas");
             let available = int(o, "/status/availableReplicas");
             if updated < spec_replicas || available < spec_replicas || ready < spec_replicas {
-                return Status::InProgress(format!(
+                return Readiness::InProgress(format!(
                     "{available}/{spec_replicas} available, {updated} updated"
                 ));
             }
             if !cond_is(condition(o, "Available"), "status", "True") {
-                return Status::InProgress("waiting for the Available condition".into());
+                return Readiness::InProgress("waiting for the Available condition".into());
             }
-            Status::Current
+            Readiness::Current
         }
         Kind::StatefulSet => {
             if ready < spec_replicas {
-                return Status::InProgress(format!("{ready}/{spec_replicas} ready"));
+                return Readiness::InProgress(format!("{ready}/{spec_replicas} ready"));
             }
             let current = o.pointer("/status/currentRevision").and_then(Value::as_str);
             let update = o.pointer("/status/updateRevision").and_then(Value::as_str);
             if update.is_some() && current != update {
-                return Status::InProgress("rolling out the new revision".into());
+                return Readiness::InProgress("rolling out the new revision".into());
             }
-            Status::Current
+            Readiness::Current
         }
         Kind::Job => {
             if cond_is(condition(o, "Complete"), "status", "True") {
-                return Status::Current;
+                return Readiness::Current;
             }
             if cond_is(condition(o, "Failed"), "status", "True") {
                 let reason = condition(o, "Failed")
                     .and_then(|c| c.get("reason"))
                     .and_then(Value::as_str)
                     .unwrap_or("Failed");
-                return Status::Failed(format!("job failed: {reason}"));
+                return Readiness::Failed(format!("job failed: {reason}"));
             }
             let succeeded = int(o, "/status/succeeded");
             let completions = o
                 .pointer("/spec/completions")
                 .and_then(Value::as_i64)
                 .unwrap_or(1);
-            Status::InProgress(format!("{succeeded}/{completions} completions"))
+            Readiness::InProgress(format!("{succeeded}/{completions} completions"))
         }
-        _ => Status::Current,
+        _ => Readiness::Current,
     }
 }
 
@@ -194,28 +208,28 @@ mod tests {
         let ready = json!({"metadata": {"generation": 2}, "spec": {"replicas": 1},
             "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
                 "availableReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}});
-        assert_eq!(status_of(Kind::Deployment, &ready), Status::Current);
+        assert_eq!(status_of(Kind::Deployment, &ready), Readiness::Current);
         let stale = json!({"metadata": {"generation": 3}, "status": {"observedGeneration": 2}});
         assert!(matches!(
             status_of(Kind::Deployment, &stale),
-            Status::InProgress(_)
+            Readiness::InProgress(_)
         ));
         let stuck = json!({"metadata": {"generation": 1}, "spec": {"replicas": 1},
             "status": {"observedGeneration": 1, "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]}});
         assert_eq!(
             status_of(Kind::Deployment, &stuck),
-            Status::Failed("0/1 available: ProgressDeadlineExceeded".into())
+            Readiness::Failed("0/1 available: ProgressDeadlineExceeded".into())
         );
     }
 
     #[test]
     fn job_rules() {
         let done = json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}});
-        assert_eq!(status_of(Kind::Job, &done), Status::Current);
+        assert_eq!(status_of(Kind::Job, &done), Readiness::Current);
         let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
         assert_eq!(
             status_of(Kind::Job, &failed),
-            Status::Failed("job failed: BackoffLimitExceeded".into())
+            Readiness::Failed("job failed: BackoffLimitExceeded".into())
         );
     }
 }

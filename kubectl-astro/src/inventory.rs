@@ -2,54 +2,189 @@
 //! each. It lives in one annotation of the deployment's Namespace, written under its own field
 //! manager, so the Namespace apply that starts every deploy also reads it — no extra request.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use astro_deploy::naming::{sha256_hex, short_hash};
-use astro_deploy::resolve::Kind;
+use astro_deploy::resolve::{Kind, ResolvedDeployment};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::body::ApplyBody;
-use super::stored::Stored;
+use crate::body::ApplyBody;
+use crate::cluster::{Cluster, KINDS, kind_from_str};
+use crate::error::CallError;
+use crate::stored::Stored;
 
 /// Annotation holding the inventory JSON.
 pub const ANNOTATION: &str = "astro.dev/inventory";
 
-/// Objects of the last deploy: `Kind/name` → the object's [`token`] after that deploy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Inventory {
-    /// Build that was deployed.
-    #[serde(default)]
-    pub build_id: String,
-    /// `Kind/name` → token ([`state`], then [`proof`]).
-    #[serde(default)]
-    pub objects: BTreeMap<String, String>,
+/// Which object an inventory entry is about. Written as `Kind/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InventoryKey {
+    /// The object's kind.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
 }
 
-/// Inventory key of an object.
-pub fn key(kind: Kind, name: &str) -> String {
-    format!("{}/{name}", kind.as_str())
+impl InventoryKey {
+    /// The key of object `name` of `kind`.
+    pub fn new(kind: Kind, name: impl Into<String>) -> InventoryKey {
+        InventoryKey {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    /// Reads `Kind/name`; `None` for text of another shape or a kind we do not render.
+    pub fn parse(text: &str) -> Option<InventoryKey> {
+        let (kind, name) = text.split_once('/')?;
+        Some(InventoryKey::new(kind_from_str(kind)?, name))
+    }
+}
+
+impl fmt::Display for InventoryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind.as_str(), self.name)
+    }
+}
+
+/// Keys sort as their `Kind/name` text does (no kind's name is a prefix of another's), so
+/// the annotation lists them in the order it always did.
+impl Ord for InventoryKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.kind.as_str(), &self.name).cmp(&(other.kind.as_str(), &other.name))
+    }
+}
+
+impl PartialOrd for InventoryKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What the inventory records of one object: its [`state`] after the last deploy, and the
+/// [`proof`] that re-applying it would change nothing, when there is one. Written as the
+/// state, a space, then the proof.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Token {
+    /// The object's [`state`]; empty while its apply's outcome is not known yet (recorded
+    /// before the object was created).
+    pub state: String,
+    /// The [`proof`], if there is one.
+    pub proof: Option<String>,
+}
+
+impl Token {
+    /// A token for an object about to be created: listed, outcome unknown.
+    pub fn pending() -> Token {
+        Token::default()
+    }
+
+    /// Reads a token as written.
+    pub fn parse(text: &str) -> Token {
+        match text.split_once(' ') {
+            Some((state, proof)) => Token {
+                state: state.to_string(),
+                proof: Some(proof.to_string()),
+            },
+            None => Token {
+                state: text.to_string(),
+                proof: None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.proof {
+            Some(p) => write!(f, "{} {p}", self.state),
+            None => f.write_str(&self.state),
+        }
+    }
+}
+
+/// Objects of the last deploy and what was recorded of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Build that was deployed.
+    pub build_id: String,
+    /// Each object's token.
+    pub objects: BTreeMap<InventoryKey, Token>,
+}
+
+/// The inventory as the annotation holds it.
+#[derive(Serialize, Deserialize)]
+struct Recorded {
+    #[serde(default)]
+    build_id: String,
+    #[serde(default)]
+    objects: BTreeMap<String, String>,
 }
 
 impl Inventory {
-    /// The inventory recorded on a Namespace object, if any (an unreadable one counts as none).
+    /// The inventory recorded on a Namespace object, if any (an unreadable one counts as none;
+    /// entries naming a kind we do not render are left out).
     pub fn from_namespace(ns: &Value) -> Option<Inventory> {
         let text = ns
             .pointer("/metadata/annotations")?
             .get(ANNOTATION)?
             .as_str()?;
-        serde_json::from_str(text).ok()
+        let recorded: Recorded = serde_json::from_str(text).ok()?;
+        Some(Inventory {
+            build_id: recorded.build_id,
+            objects: recorded
+                .objects
+                .iter()
+                .filter_map(|(k, t)| Some((InventoryKey::parse(k)?, Token::parse(t))))
+                .collect(),
+        })
     }
 
     /// The apply body that records this inventory on namespace `ns`.
     pub fn apply_body(&self, ns: &str) -> Value {
-        let text = serde_json::to_string(self).unwrap_or_default();
+        let recorded = Recorded {
+            build_id: self.build_id.clone(),
+            objects: self
+                .objects
+                .iter()
+                .map(|(k, t)| (k.to_string(), t.to_string()))
+                .collect(),
+        };
+        let text = serde_json::to_string(&recorded).unwrap_or_default();
         serde_json::json!({
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": ns, "annotations": {ANNOTATION: text}},
         })
     }
+}
+
+/// Adds every object carrying `resolved`'s labels in its namespace to `inv` (outcome
+/// unknown): the inventory of a namespace whose deploy was cut short before recording one.
+pub async fn recover(
+    cluster: &Cluster,
+    resolved: &ResolvedDeployment,
+    inv: &mut Inventory,
+) -> Result<(), CallError> {
+    let selector = resolved
+        .common_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for kind in KINDS.iter().copied().filter(|k| *k != Kind::Namespace) {
+        for item in cluster.list(kind, &resolved.namespace, &selector).await? {
+            if let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) {
+                inv.objects
+                    .entry(InventoryKey::new(kind, name))
+                    .or_default();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A token that changes exactly when the object's content changes, not when a controller
@@ -109,21 +244,8 @@ pub fn proof(stored: &Stored, sent: &ApplyBody) -> Option<String> {
 }
 
 /// An inventory token: the object's [`state`], then its [`proof`] when there is one.
-pub fn token(state: String, proof: Option<String>) -> String {
-    match proof {
-        Some(p) => format!("{state} {p}"),
-        None => state,
-    }
-}
-
-/// The [`state`] part of a token (inventories written before proofs hold only that).
-pub fn state_of(token: &str) -> &str {
-    token.split_once(' ').map_or(token, |(state, _)| state)
-}
-
-/// The [`proof`] part of a token, if it has one.
-pub fn proof_of(token: &str) -> Option<&str> {
-    token.split_once(' ').map(|(_, proof)| proof)
+pub fn token(state: String, proof: Option<String>) -> Token {
+    Token { state, proof }
 }
 
 /// A fingerprint of an object as stored, restricted to the fields we applied: it changes
@@ -319,10 +441,9 @@ mod tests {
         assert_eq!(proof(&read_for("kubectl-astro", &deleting), &applied), None);
         // Tokens carry state then proof; old tokens are state only.
         let t = token("rv:5".into(), Some(p.clone()));
-        assert_eq!(state_of(&t), "rv:5");
-        assert_eq!(proof_of(&t), Some(p.as_str()));
-        assert_eq!(state_of("rv:5"), "rv:5");
-        assert_eq!(proof_of("rv:5"), None);
+        assert_eq!(Token::parse(&t.to_string()), t);
+        assert_eq!(t.to_string(), format!("rv:5 {p}"));
+        assert_eq!(Token::parse("rv:5"), token("rv:5".into(), None));
     }
 
     /// [`state`] as it was computed from the answer parsed whole (before [`Stored`]).
@@ -408,7 +529,7 @@ mod tests {
             Kind::NetworkPolicy,
         ];
         let (mut proofs, mut reprinted) = (0, 0);
-        for text in crate::cluster::stored::tests::ANSWERS {
+        for text in crate::stored::tests::ANSWERS {
             let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
             for manager in ["kubectl-astro", "kubectl-astro-generated", "other"] {
                 let stored = Stored::parse(text.as_bytes(), manager);
@@ -471,9 +592,27 @@ mod tests {
             build_id: "b1".into(),
             ..Default::default()
         };
-        inv.objects.insert(key(Kind::Secret, "s"), "abc".into());
+        inv.objects
+            .insert(InventoryKey::new(Kind::Secret, "s"), Token::parse("abc"));
+        inv.objects.insert(
+            InventoryKey::new(Kind::Service, "b"),
+            Token::parse("rv:1 c:0 m:1"),
+        );
         let body = inv.apply_body("ns");
         assert_eq!(Inventory::from_namespace(&body), Some(inv));
         assert_eq!(Inventory::from_namespace(&json!({"metadata": {}})), None);
+        // The annotation as earlier versions wrote it: keys in text order, tokens as text.
+        let text = body["metadata"]["annotations"][ANNOTATION]
+            .as_str()
+            .unwrap_or("");
+        assert_eq!(
+            text,
+            r#"{"build_id":"b1","objects":{"Secret/s":"abc","Service/b":"rv:1 c:0 m:1"}}"#
+        );
+        // An entry of a kind we do not render is left out, not the whole inventory.
+        let foreign = json!({"metadata": {"annotations": {ANNOTATION:
+            r#"{"build_id":"b","objects":{"Pod/p":"rv:1","Secret/s":"rv:2"}}"#}}});
+        let read = Inventory::from_namespace(&foreign).map(|i| i.objects.len());
+        assert_eq!(read, Some(1));
     }
 }

@@ -3,9 +3,9 @@
 use astro_deploy::api::ValidateResponse;
 use astro_deploy::resolve::{ResolveOptions, resolve};
 
-use crate::cli::RequestArgs;
-use crate::exit::{Failure, code};
-use crate::inputs;
+use super::args::RequestArgs;
+use super::exit::{Failure, code};
+use super::{inputs, print_json};
 
 /// Prints `{"valid": true, "build_id", "name"}` or `{"valid": false, "validation_errors"}`.
 pub fn run(args: &RequestArgs) -> Result<i32, Failure> {
@@ -35,6 +35,6 @@ pub fn run(args: &RequestArgs) -> Result<i32, Failure> {
         ),
         Err(f) => return Err(f),
     };
-    crate::print_json(&response);
+    print_json(&response);
     Ok(exit)
 }

@@ -1,20 +1,45 @@
-//! `diff`: server-side dry-run apply of every object compared with the live object, server
-//! bookkeeping stripped, Secret values masked, prune candidates shown as removals.
+//! What a deploy would change: a server-side dry-run apply of every object compared with
+//! the live object, server bookkeeping stripped, Secret values masked, prune candidates shown
+//! as removals.
 
 use astro_deploy::render::{Manifest, mask_secret_value};
-use astro_deploy::resolve::{Kind, ResolvedDeployment};
+use astro_deploy::resolve::Kind;
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::body::ApplyBody;
-use super::inventory::{self, Inventory};
-use super::{CallError, Cluster, Reply, kind_from_str};
-use crate::exit::Failure;
+use crate::body::ApplyBody;
+use crate::cluster::{Cluster, Reply};
+use crate::error::{CallError, Error};
+use crate::inventory::{self, Inventory, InventoryKey};
+use crate::plan::Plan;
+
+/// How to diff.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DiffOptions {
+    /// Requests in flight at once (at least 1).
+    pub concurrency: usize,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions { concurrency: 8 }
+    }
+}
+
+impl DiffOptions {
+    /// The same, with `n` requests in flight at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+}
 
 /// What would happen to one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Change {
     /// The object does not exist yet.
     Create,
@@ -28,6 +53,7 @@ pub enum Change {
 
 /// The diff of one object.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ObjectDiff {
     /// Kind.
     pub kind: String,
@@ -46,7 +72,7 @@ pub struct ObjectDiff {
     pub note: Option<String>,
 }
 
-/// Diffs every rendered object against the cluster.
+/// Diffs every object of `plan` against the cluster.
 ///
 /// One round of concurrent GETs (the Namespace, whose inventory holds the previous deploy's
 /// proofs, and every object), then a server-side dry-run apply only of the objects whose
@@ -54,17 +80,17 @@ pub struct ObjectDiff {
 /// [`inventory::proof`]) — so diffing an unchanged deployment writes and dry-runs nothing.
 pub async fn diff(
     cluster: &Cluster,
-    resolved: &ResolvedDeployment,
-    manifests: &[Manifest],
-    concurrency: usize,
-) -> Result<Vec<ObjectDiff>, Failure> {
-    let ns = resolved.namespace.as_str();
-    let concurrency = concurrency.max(1);
+    plan: &Plan,
+    options: &DiffOptions,
+) -> Result<Vec<ObjectDiff>, Error> {
+    let manifests = plan.manifests.as_slice();
+    let ns = plan.resolved.namespace.as_str();
+    let concurrency = options.concurrency.max(1);
     let namespace = async {
         match cluster.get(Kind::Namespace, "", ns).await {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(call_failure(&e, &format!("Namespace/{ns}"))),
+            Err(e) => Err(Error::call(format!("Namespace/{ns}"), e)),
         }
     };
     let objects = futures::stream::iter(manifests)
@@ -75,11 +101,14 @@ pub async fn diff(
             match cluster.get(m.kind, &m.namespace, &m.name).await {
                 Ok(r) => Ok(Some(r)),
                 Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(call_failure(&e, &inventory::key(m.kind, &m.name))),
+                Err(e) => Err(Error::call(
+                    InventoryKey::new(m.kind, &m.name).to_string(),
+                    e,
+                )),
             }
         })
         .buffered(concurrency)
-        .collect::<Vec<Result<Option<Reply>, Failure>>>();
+        .collect::<Vec<Result<Option<Reply>, Error>>>();
     let (live_ns, lives) = futures::join!(namespace, objects);
     let live_ns = live_ns?;
     let old = live_ns
@@ -95,13 +124,13 @@ pub async fn diff(
         };
         let proof = old
             .objects
-            .get(&inventory::key(m.kind, &m.name))
-            .and_then(|t| inventory::proof_of(t));
+            .get(&InventoryKey::new(m.kind, &m.name))
+            .and_then(|t| t.proof.as_deref());
         inputs.push((m, live, proof));
     }
     let ns_exists = live_ns.is_some();
     let mut out: Vec<ObjectDiff> = Vec::new();
-    let results: Vec<Result<ObjectDiff, Failure>> = futures::stream::iter(inputs)
+    let results: Vec<Result<ObjectDiff, Error>> = futures::stream::iter(inputs)
         .map(|(m, live, proof)| diff_one(cluster, m, live, proof, ns_exists))
         .buffered(concurrency)
         .collect()
@@ -110,17 +139,12 @@ pub async fn diff(
         out.push(r?);
     }
     // Prune candidates from the previous deploy's inventory.
-    let wanted: Vec<String> = manifests
+    let wanted: Vec<InventoryKey> = manifests
         .iter()
-        .map(|m| inventory::key(m.kind, &m.name))
+        .map(|m| InventoryKey::new(m.kind, &m.name))
         .collect();
     for key in old.objects.keys().filter(|k| !wanted.contains(k)) {
-        let Some((kind, name)) = key
-            .split_once('/')
-            .and_then(|(k, n)| Some((kind_from_str(k)?, n)))
-        else {
-            continue;
-        };
+        let (kind, name) = (key.kind, key.name.as_str());
         if kind == Kind::Namespace {
             continue;
         }
@@ -135,7 +159,7 @@ pub async fn diff(
                 note: Some("would be pruned".into()),
             }),
             Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(call_failure(&e, key)),
+            Err(e) => return Err(Error::call(key.to_string(), e)),
         }
     }
     Ok(out)
@@ -149,8 +173,8 @@ async fn diff_one(
     live: Option<Reply>,
     proof: Option<&str>,
     ns_exists: bool,
-) -> Result<ObjectDiff, Failure> {
-    let what = inventory::key(m.kind, &m.name);
+) -> Result<ObjectDiff, Error> {
+    let what = InventoryKey::new(m.kind, &m.name).to_string();
     // Serialized once: for the proof and, unless that holds, for the dry-runs.
     let body = ApplyBody::new(&m.object);
     let proven = match (&live, proof, &body) {
@@ -181,34 +205,29 @@ async fn diff_one(
         // another manager owns (each a would-be conflict); only then the forced dry-run, for
         // what `deploy --force-conflicts` would make of the object.
         let mut attempt = dry_run(cluster, m, &body, false).await;
-        if let Err(e) = &attempt
-            && e.code == 409
+        if let Err(CallError::Status(s)) = &attempt
+            && s.code == 409
         {
-            conflicts = e
+            conflicts = s
                 .causes
                 .iter()
-                .map(|(f, msg)| format!("{f}: {msg}"))
+                .map(|c| format!("{}: {}", c.field, c.message))
                 .collect();
             if conflicts.is_empty() {
-                conflicts.push(e.message.clone());
+                conflicts.push(s.message.clone());
             }
             attempt = dry_run(cluster, m, &body, true).await;
         }
         match attempt {
             Ok(reply) => reply.value(),
             // deploy replaces a Job whose immutable template changed: show it as that.
-            Err(e)
-                if m.kind == Kind::Job
-                    && e.code == 422
-                    && e.message.contains("immutable")
-                    && live.is_some() =>
-            {
+            Err(e) if m.kind == Kind::Job && e.is_immutable_field() && live.is_some() => {
                 note = Some(
                     "would be replaced: the Job's template changed and is immutable".to_string(),
                 );
                 m.object.clone()
             }
-            Err(e) => return Err(call_failure(&e, &what)),
+            Err(e) => return Err(Error::call(what, e)),
         }
     } else {
         m.object.clone()
@@ -299,24 +318,4 @@ fn unified(kind: Kind, name: &str, before: &str, after: &str) -> String {
             &format!("merged/{}/{name}", kind.as_str()),
         )
         .to_string()
-}
-
-fn call_failure(e: &CallError, what: &str) -> Failure {
-    match e.code {
-        401 | 403 => Failure::new(
-            crate::exit::code::DENIED,
-            if e.code == 401 {
-                "unauthorized"
-            } else {
-                "forbidden"
-            },
-            format!("{what}: {}", e.message),
-        ),
-        0 => Failure::new(
-            crate::exit::code::FAILURE,
-            "cluster unreachable",
-            format!("{what}: {}", e.message),
-        ),
-        _ => Failure::failed(format!("{what}: {}", super::apply::describe(e))),
-    }
 }

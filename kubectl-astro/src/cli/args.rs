@@ -1,8 +1,18 @@
-//! Command-line interface: subcommands, flags and help text.
+//! Command-line interface: subcommands, flags and help text. Values are typed as they are
+//! parsed (durations, enums, paths); what depends on several flags is checked by each
+//! command's `validate` before anything runs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use astro_deploy::render::Templates;
+use astro_deploy::resolve::ResolveOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kubectl_astro::{Cluster, ConnectOptions, Event, Observer};
+
+use super::exit::Failure;
+use super::inputs;
 
 const EXIT_CODES: &str = "\
 Exit codes (deploy, validate):
@@ -172,8 +182,8 @@ pub struct ClusterArgs {
     #[arg(long, global = true)]
     pub context: Option<String>,
     /// Timeout of each request (30s, 1m, 500ms; 0 = none).
-    #[arg(long, default_value = "0", global = true)]
-    pub request_timeout: String,
+    #[arg(long, default_value = "0", global = true, value_parser = parse_request_timeout)]
+    pub request_timeout: RequestTimeout,
     /// Field manager of server-side applies.
     #[arg(long, default_value = "kubectl-astro", global = true)]
     pub field_manager: String,
@@ -213,8 +223,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits (30s, 5m, …).
-    #[arg(long, default_value = "5m")]
-    pub timeout: String,
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// Objects applied at once within a stage.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -264,8 +274,8 @@ pub struct UndeployArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits.
-    #[arg(long, default_value = "5m")]
-    pub timeout: String,
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `build` subcommands: the in-cluster catalog.
@@ -301,9 +311,137 @@ pub enum BuildCommand {
         #[arg(long)]
         build_id: String,
         /// Version, e.g. 1.2.0.
-        #[arg(long)]
-        version: String,
+        #[arg(long, value_parser = parse_version)]
+        version: semver::Version,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
+}
+
+impl RenderArgs {
+    /// The resolve options these flags ask for.
+    pub fn resolve_options(&self) -> ResolveOptions {
+        ResolveOptions {
+            namespace: self.namespace.clone(),
+            ingress_domain: self.ingress_domain.clone(),
+            ingestion_domain: self.ingestion_domain.clone(),
+            ingress_class: self.ingress_class.clone(),
+            tls_secret: self.tls_secret.clone(),
+            network_policy: self.network_policy,
+            messaging_image: self.messaging_image.clone(),
+            omit_replicas: self.no_replicas,
+            storage_class: self.storage_class.clone(),
+            store_passwords: Default::default(),
+        }
+    }
+
+    /// The embedded templates, with `--templates DIR` over them.
+    pub fn templates(&self) -> Result<Templates, Failure> {
+        let overrides = inputs::template_overrides(self.templates.as_deref())?;
+        Ok(Templates::with_overrides(overrides)?)
+    }
+}
+
+impl ClusterArgs {
+    /// Connects as these flags say.
+    pub async fn connect(&self) -> Result<Cluster, Failure> {
+        let mut options = ConnectOptions::default().request_timeout(self.request_timeout.0);
+        if let Some(path) = &self.kubeconfig {
+            options = options.kubeconfig(path);
+        }
+        if let Some(context) = &self.context {
+            options = options.context(context);
+        }
+        let cluster = kubectl_astro::connect(&options).await?;
+        Ok(cluster
+            .field_manager(&self.field_manager)
+            .observer(Arc::new(StderrObserver)))
+    }
+}
+
+impl DeployArgs {
+    /// Rejects flags that do not go together.
+    pub fn validate(&self) -> Result<(), Failure> {
+        if self.show_secrets && !self.dry_run {
+            return Err(Failure::invalid(
+                "--show-secrets only applies to --dry-run output",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Prints the engine's progress on stderr: retries, and readiness changes while waiting.
+struct StderrObserver;
+
+impl Observer for StderrObserver {
+    fn on_event(&self, event: &Event<'_>) {
+        match event {
+            Event::Retrying { delay, error } => {
+                eprintln!("retrying in {}ms: {error}", delay.as_millis())
+            }
+            Event::Readiness {
+                kind,
+                name,
+                readiness,
+            } => eprintln!("{kind}/{name}: {readiness}"),
+            _ => {}
+        }
+    }
+}
+
+/// `--request-timeout`: each request's limit, none for `0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTimeout(pub Option<Duration>);
+
+fn parse_request_timeout(s: &str) -> Result<RequestTimeout, String> {
+    if s == "0" {
+        return Ok(RequestTimeout(None));
+    }
+    parse_duration(s).map(|d| RequestTimeout(Some(d)))
+}
+
+/// A semantic version (`1.2.0`).
+fn parse_version(s: &str) -> Result<semver::Version, String> {
+    semver::Version::parse(s).map_err(|e| format!("not a semantic version: {e}"))
+}
+
+/// A kubectl-style duration: `30s`, `1m`, `500ms`, `2h`, or bare seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let invalid = || format!("'{s}' is not a duration like 30s, 1m or 500ms");
+    let n: u64 = num.parse().map_err(|_| invalid())?;
+    let seconds = |factor: u64| {
+        n.checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(invalid)
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_kubectl_writes_them() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "5x", "-1s", "1.5s", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_request_timeout("0"), Ok(RequestTimeout(None)));
+    }
 }

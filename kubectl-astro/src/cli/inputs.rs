@@ -9,8 +9,10 @@ use astro_deploy::api::DeployRequest;
 use astro_deploy::catalog::{self, Build, BuildRecord};
 use astro_deploy::input::{MAX_DOCUMENT_BYTES, parse_document};
 
-use crate::cli::RequestArgs;
-use crate::exit::Failure;
+use kubectl_astro::{Cluster, catalog as cluster_catalog};
+
+use super::args::RequestArgs;
+use super::exit::Failure;
 
 /// The request from `-f` (if any) with flags applied on top.
 pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
@@ -95,6 +97,23 @@ pub fn local_build(args: &RequestArgs, req: &DeployRequest) -> Result<Option<Bui
         return Ok(None);
     };
     Ok(Some(record.into_build()?))
+}
+
+/// The build a cluster command deploys: `local` (from `--build` or `--catalog`), else the
+/// latest from the cluster catalog, whose problems are printed as warnings.
+pub async fn build_for_cluster(
+    local: Option<Build>,
+    cluster: &Cluster,
+    req: &DeployRequest,
+) -> Result<Build, Failure> {
+    if let Some(build) = local {
+        return Ok(build);
+    }
+    let (build, problems) = cluster_catalog::latest(cluster, req).await?;
+    for p in problems {
+        eprintln!("warning: build catalog: {p}");
+    }
+    Ok(build)
 }
 
 /// The build from `--build FILE` or `--catalog DIR`, which commands without a cluster need.

@@ -2,36 +2,30 @@
 
 use std::io::IsTerminal;
 
-use astro_deploy::render::Templates;
+use kubectl_astro::{Change, DiffOptions, Plan};
 
-use crate::cli::{DiffArgs, DiffOutput};
-use crate::cluster::diff::{Change, diff};
-use crate::commands::deploy::{cluster, cluster_build, resolve_for_cluster};
-use crate::exit::Failure;
-use crate::inputs;
+use super::args::{DiffArgs, DiffOutput};
+use super::exit::Failure;
+use super::{inputs, leave, print_json, runtime};
 
 /// Runs `diff`; returns the exit code.
 pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     let req = inputs::request(&args.request)?;
-    let templates = Templates::with_overrides(inputs::template_overrides(
-        args.render.templates.as_deref(),
-    )?)?;
+    let templates = args.render.templates()?;
     let local = inputs::local_build(&args.request, &req)?;
-    let runtime = crate::runtime()?;
+    let runtime = runtime()?;
     let code = runtime.block_on(async {
-        let cluster = cluster(&args.cluster).await?;
-        let build = match local {
-            Some(b) => b,
-            None => cluster_build(&cluster, &req).await?,
-        };
-        let (resolved, manifests) = resolve_for_cluster(&req, &build, &args.render, &templates)?;
-        let diffs = diff(&cluster, &resolved, &manifests, args.concurrency).await?;
+        let cluster = args.cluster.connect().await?;
+        let build = inputs::build_for_cluster(local, &cluster, &req).await?;
+        let plan = Plan::new(&req, &build, &args.render.resolve_options(), &templates)?;
+        let options = DiffOptions::default().concurrency(args.concurrency);
+        let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
         let changed: Vec<_> = diffs
             .iter()
             .filter(|d| d.change != Change::Unchanged)
             .collect();
         match args.output {
-            DiffOutput::Json => crate::print_json(&changed),
+            DiffOutput::Json => print_json(&changed),
             DiffOutput::Text => {
                 let colour = std::io::stdout().is_terminal();
                 for d in &changed {
@@ -48,10 +42,10 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
             }
         }
         let code = if changed.is_empty() { 0 } else { 1 };
-        crate::leave((diffs, manifests, resolved, build, cluster));
+        leave((diffs, plan, build, cluster));
         Ok(code)
     });
-    crate::leave((runtime, templates, req));
+    leave((runtime, templates, req));
     code
 }
 

@@ -1,16 +1,8 @@
-//! Talking to a cluster: the connection, one typed call per request, and the paths of the
-//! kinds we render (known statically, so no discovery round trips).
+//! One connected cluster: every request the engine sends, each retried when it failed by
+//! accident, and the paths of the kinds we render (known statically, so no discovery round
+//! trips).
 
-pub mod apply;
-pub mod body;
-pub mod catalog;
-pub mod connect;
-pub mod diff;
-pub mod inventory;
-pub mod stored;
-pub mod transport;
-pub mod wait;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use astro_deploy::resolve::Kind;
@@ -20,11 +12,13 @@ use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams
 use kube::core::request::Error::SerializeBody;
 use serde_json::Value;
 
-use body::ApplyBody;
-use stored::Stored;
+use crate::body::ApplyBody;
+use crate::error::{ApiStatus, CallError, StatusCause};
+use crate::events::{Event, Observer};
+use crate::stored::Stored;
 
 /// A successful reply: HTTP status and the body, parsed by whoever reads it as much as it
-/// needs (see [`stored::Stored`]).
+/// needs (see [`Stored`]).
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// HTTP status (200, 201, …).
@@ -42,55 +36,6 @@ impl Reply {
     /// What deploy reads of the object in the body, for field manager `manager`.
     pub fn stored(&self, manager: &str) -> Stored {
         Stored::parse(&self.body, manager)
-    }
-}
-
-/// A failed call: the API's Status, or a transport failure (code 0).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    /// HTTP status; 0 when no response arrived.
-    pub code: u16,
-    /// Status reason (`Conflict`, `Forbidden`, …) or `Transport`.
-    pub reason: String,
-    /// Status message, or the transport error.
-    pub message: String,
-    /// `(field, message)` of each Status cause (conflicting managers and fields for 409s).
-    pub causes: Vec<(String, String)>,
-    /// The server's `Retry-After`, when it sent one.
-    pub retry_after: Option<Duration>,
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.code == 0 {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{} ({}): {}", self.code, self.reason, self.message)
-        }
-    }
-}
-
-impl CallError {
-    fn transport(message: String) -> Self {
-        CallError {
-            code: 0,
-            reason: "Transport".into(),
-            message,
-            causes: Vec::new(),
-            retry_after: None,
-        }
-    }
-
-    /// Whether trying again may succeed: no response at all (reset, refused, timed out), too
-    /// many requests, or a server-side failure. 400/401/403/404/409/422 are answers, not
-    /// accidents, and are never retried.
-    pub fn is_transient(&self) -> bool {
-        matches!(self.code, 0 | 429 | 500 | 502 | 503 | 504) && self.reason != "TLS"
-    }
-
-    /// 404.
-    pub fn is_not_found(&self) -> bool {
-        self.code == 404
     }
 }
 
@@ -127,9 +72,52 @@ pub struct Cluster {
     pub field_manager: String,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
-    /// Longest wait for one request's whole answer (`--request-timeout`); each attempt gets its
-    /// own. None: no limit.
+    /// Longest wait for one request's whole answer; each attempt gets its own. None: no limit.
     pub request_timeout: Option<Duration>,
+    /// Who hears of retries and progress.
+    pub observer: Arc<dyn Observer>,
+}
+
+impl Cluster {
+    /// A cluster reached through `client`, written to as field manager `kubectl-astro`, with
+    /// the default retries, no request timeout and nobody told of progress.
+    pub fn new(client: kube::Client) -> Cluster {
+        Cluster {
+            client,
+            field_manager: crate::FIELD_MANAGER.to_string(),
+            retry: RetryPolicy::default(),
+            request_timeout: None,
+            observer: Arc::new(crate::events::Silent),
+        }
+    }
+
+    /// The same, writing as `manager`.
+    pub fn field_manager(mut self, manager: impl Into<String>) -> Cluster {
+        self.field_manager = manager.into();
+        self
+    }
+
+    /// The same, with each request's answer bounded by `limit`.
+    pub fn request_timeout(mut self, limit: Option<Duration>) -> Cluster {
+        self.request_timeout = limit;
+        self
+    }
+
+    /// The same, telling `observer` of retries and progress.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Cluster {
+        self.observer = observer;
+        self
+    }
+
+    /// The field manager of the inventory annotation (`<manager>-inventory`).
+    pub fn inventory_manager(&self) -> String {
+        format!("{}-inventory", self.field_manager)
+    }
+
+    /// The field manager of generated store passwords (`<manager>-generated`).
+    pub fn generated_manager(&self) -> String {
+        format!("{}-generated", self.field_manager)
+    }
 }
 
 /// The collection path of `kind` in namespace `ns` (`/apis/apps/v1/namespaces/ns/deployments`).
@@ -149,22 +137,23 @@ pub fn collection_path(kind: Kind, ns: &str) -> String {
     format!("{prefix}/namespaces/{ns}/{plural}")
 }
 
+/// Every kind we render.
+pub const KINDS: [Kind; 10] = [
+    Kind::Namespace,
+    Kind::NetworkPolicy,
+    Kind::Secret,
+    Kind::ConfigMap,
+    Kind::Service,
+    Kind::Deployment,
+    Kind::StatefulSet,
+    Kind::Job,
+    Kind::CronJob,
+    Kind::Ingress,
+];
+
 /// The kind named `kind` (as in `Kind::as_str`).
 pub fn kind_from_str(kind: &str) -> Option<Kind> {
-    [
-        Kind::Namespace,
-        Kind::NetworkPolicy,
-        Kind::Secret,
-        Kind::ConfigMap,
-        Kind::Service,
-        Kind::Deployment,
-        Kind::StatefulSet,
-        Kind::Job,
-        Kind::CronJob,
-        Kind::Ingress,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == kind)
+    KINDS.into_iter().find(|k| k.as_str() == kind)
 }
 
 impl Cluster {
@@ -199,28 +188,31 @@ impl Cluster {
                     tracing::debug!(%method, %path, status = r.code, ms, attempt, "request done")
                 }
                 Err(e) => {
-                    let (status, reason) = (e.code, &e.reason);
+                    let (status, reason) = (e.code(), e.reason());
                     tracing::debug!(%method, %path, status, %reason, ms, attempt, "request failed")
                 }
             }
             result
         })
         .retry(backoff)
-        .when(|e: &CallError| e.is_transient() && e.reason != "Request")
+        .when(CallError::is_transient)
         // Honour Retry-After, capped so one answer cannot stall a deploy.
         .adjust(|e, delay| {
-            delay.map(|d| e.retry_after.map_or(d, |a| a.min(Duration::from_secs(30))))
+            delay.map(|d| {
+                e.retry_after()
+                    .map_or(d, |a| a.min(Duration::from_secs(30)))
+            })
         })
         .notify(|e, delay| {
             let attempt = attempts.load(std::sync::atomic::Ordering::Relaxed);
-            let (status, reason, backoff_ms) = (e.code, &e.reason, delay.as_millis() as u64);
-            let retry_after_s = e.retry_after.map(|d| d.as_secs());
-            // Debug, not info: the `retrying in …` line below already tells every user; -vv
-            // adds which request, which attempt and why.
+            let (status, reason, backoff_ms) = (e.code(), e.reason(), delay.as_millis() as u64);
+            let retry_after_s = e.retry_after().map(|d| d.as_secs());
+            // Debug, not info: the observer already tells every user; -vv adds which request,
+            // which attempt and why.
             tracing::debug!(
                 %method, %path, attempt, backoff_ms, retry_after_s, status, %reason, "retrying"
             );
-            eprintln!("retrying in {}ms: {e}", delay.as_millis())
+            self.observer.on_event(&Event::Retrying { delay, error: e });
         })
         .await
     }
@@ -233,15 +225,7 @@ impl Cluster {
         };
         tokio::time::timeout(limit, self.exchange(request))
             .await
-            .unwrap_or_else(|_| {
-                Err(CallError {
-                    reason: "Timeout".into(),
-                    ..CallError::transport(format!(
-                        "no answer within {} ms (--request-timeout)",
-                        limit.as_millis()
-                    ))
-                })
-            })
+            .unwrap_or(Err(CallError::Timeout(limit)))
     }
 
     /// Sends `request` and reads its whole answer.
@@ -252,15 +236,10 @@ impl Cluster {
             .await
             .map_err(|e| {
                 let message = transport_message(&e);
-                // An untrusted certificate is an answer, not an accident: do not retry it.
-                let reason = if message.contains("certificate") {
-                    "TLS"
+                if is_tls_failure(&e) {
+                    CallError::Tls(message)
                 } else {
-                    "Transport"
-                };
-                CallError {
-                    reason: reason.into(),
-                    ..CallError::transport(message)
+                    CallError::Transport(message)
                 }
             })?;
         let code = response.status().as_u16();
@@ -274,7 +253,7 @@ impl Cluster {
             .into_body()
             .collect_bytes()
             .await
-            .map_err(|e| CallError::transport(format!("reading response: {e}")))?;
+            .map_err(|e| CallError::Transport(format!("reading response: {e}")))?;
         if (200..300).contains(&code) {
             return Ok(Reply { code, body: bytes });
         }
@@ -285,7 +264,10 @@ impl Cluster {
             .and_then(Value::as_array)
             .map(|cs| {
                 cs.iter()
-                    .map(|c| (text(c, "field"), text(c, "message")))
+                    .map(|c| StatusCause {
+                        field: text(c, "field"),
+                        message: text(c, "message"),
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -293,13 +275,13 @@ impl Cluster {
         if message.is_empty() {
             message = String::from_utf8_lossy(&bytes).chars().take(300).collect();
         }
-        Err(CallError {
+        Err(CallError::Status(ApiStatus {
             code,
             reason: text(&object, "reason"),
             message,
             causes,
             retry_after,
-        })
+        }))
     }
 
     /// GET one object.
@@ -407,11 +389,8 @@ impl Cluster {
 }
 
 /// A request that could not be built, as the failure of its call (never retried).
-fn request_error(e: kube::core::request::Error) -> CallError {
-    CallError {
-        reason: "Request".into(),
-        ..CallError::transport(format!("cannot build request: {e}"))
-    }
+pub(crate) fn request_error(e: kube::core::request::Error) -> CallError {
+    CallError::Request(e.to_string())
 }
 
 /// An apply request as kube builds it (path, query, headers, validation), carrying `body`:
@@ -454,9 +433,46 @@ fn transport_message(e: &kube::Error) -> String {
     format!("cluster unreachable: {msg}")
 }
 
+/// Whether a failure to send comes from the TLS handshake: a `rustls::Error` somewhere in
+/// its chain of causes (hyper-rustls hands it up inside `io::Error`s, whose inner error is
+/// reached through `get_ref`, not `source`).
+fn is_tls_failure(e: &kube::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => c.source(),
+        };
+    }
+    false
+}
+
 /// `metadata.resourceVersion` of an object.
 pub fn resource_version(object: &Value) -> Option<&str> {
     object
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain hyper-util and hyper-rustls build for an untrusted server certificate, and
+    /// one for a refused connection.
+    #[test]
+    fn tls_failures_are_told_by_type() {
+        use std::io::{Error as IoError, ErrorKind};
+        let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = IoError::other(IoError::new(ErrorKind::InvalidData, rustls));
+        assert!(is_tls_failure(&kube::Error::Service(Box::new(nested))));
+        let refused = IoError::new(ErrorKind::ConnectionRefused, "certificate in the message");
+        assert!(!is_tls_failure(&kube::Error::Service(Box::new(refused))));
+    }
 }

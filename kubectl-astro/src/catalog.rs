@@ -1,12 +1,70 @@
 //! The in-cluster build catalog: one ConfigMap per build record in namespace `astro-system`,
 //! labelled so a label selector finds an account's or an agent's builds in one LIST.
 
-use astro_deploy::catalog::BuildRecord;
+use astro_deploy::api::DeployRequest;
+use astro_deploy::catalog::{Build, BuildRecord};
 use astro_deploy::naming::resource_name;
 use astro_deploy::resolve::Kind;
 use serde_json::{Value, json};
 
-use super::{CallError, Cluster};
+use crate::cluster::Cluster;
+use crate::error::Error;
+
+/// What the catalog holds for a query.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Listing {
+    /// The readable records, by account, agent, registration time and build id.
+    pub records: Vec<BuildRecord>,
+    /// One line per ConfigMap that is labelled as a record but cannot be read as one.
+    pub problems: Vec<String>,
+}
+
+/// The build `request` deploys, chosen from the cluster catalog as the platform chooses:
+/// the latest build of the agent, or with `source_account` the highest published version of
+/// that account's agent. Also returns the catalog's problems.
+pub async fn latest(
+    cluster: &Cluster,
+    request: &DeployRequest,
+) -> Result<(Build, Vec<String>), Error> {
+    let owner = request
+        .source_account
+        .as_deref()
+        .unwrap_or(&request.account);
+    let listing = list(cluster, Some(owner), Some(&request.name)).await?;
+    let record = astro_deploy::catalog::select(
+        &listing.records,
+        &request.account,
+        &request.name,
+        request.source_account.as_deref(),
+    )?;
+    Ok((record.clone().into_build()?, listing.problems))
+}
+
+/// Gives build `build_id` of `account`/`name` the semantic version `version`, which makes it
+/// deployable from other accounts; returns the updated record.
+pub async fn publish(
+    cluster: &Cluster,
+    account: &str,
+    name: &str,
+    build_id: &str,
+    version: &semver::Version,
+) -> Result<BuildRecord, Error> {
+    let listing = list(cluster, Some(account), Some(name)).await?;
+    let mut record = listing
+        .records
+        .into_iter()
+        .find(|r| r.build_id == build_id)
+        .ok_or_else(|| {
+            Error::Render(astro_deploy::Error::BuildNotFound(format!(
+                "no build {build_id} of {account}/{name} in the cluster catalog"
+            )))
+        })?;
+    record.version = Some(version.to_string());
+    let build = record.into_build()?;
+    push(cluster, &build).await?;
+    Ok(build.record)
+}
 
 /// Namespace holding the catalog.
 pub const NAMESPACE: &str = "astro-system";
@@ -32,13 +90,17 @@ pub fn config_map_name(r: &BuildRecord) -> String {
     resource_name(&["build", &r.account, &r.name, &r.build_id], 253)
 }
 
-/// Stores (or updates) a record.
-pub async fn push(cluster: &Cluster, record: &BuildRecord) -> Result<String, CallError> {
+/// Stores (or updates) the record of `build` (checked when it became a [`Build`]); returns
+/// its ConfigMap's name.
+pub async fn push(cluster: &Cluster, build: &Build) -> Result<String, Error> {
+    let record = &build.record;
+    let failed = |e| Error::call("writing the build catalog", e);
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE,
         "labels": {"app.kubernetes.io/managed-by": "kubectl-astro"}}});
     cluster
         .apply(Kind::Namespace, "", NAMESPACE, &ns, false, false)
-        .await?;
+        .await
+        .map_err(failed)?;
     let name = config_map_name(record);
     let text = serde_json::to_string(record).unwrap_or_default();
     let cm = json!({
@@ -58,23 +120,25 @@ pub async fn push(cluster: &Cluster, record: &BuildRecord) -> Result<String, Cal
     });
     cluster
         .apply(Kind::ConfigMap, NAMESPACE, &name, &cm, true, false)
-        .await?;
+        .await
+        .map_err(failed)?;
     Ok(name)
 }
 
-/// Every record matching the selector; unreadable ConfigMaps are reported, not skipped silently.
+/// Every record of `account` and agent `name` (either may be absent); unreadable ConfigMaps
+/// are reported, not skipped silently.
 pub async fn list(
     cluster: &Cluster,
     account: Option<&str>,
     name: Option<&str>,
-) -> Result<(Vec<BuildRecord>, Vec<String>), CallError> {
+) -> Result<Listing, Error> {
     let items = match cluster
         .list(Kind::ConfigMap, NAMESPACE, &selector(account, name))
         .await
     {
         Ok(items) => items,
         Err(e) if e.is_not_found() => Vec::new(),
-        Err(e) => return Err(e),
+        Err(e) => return Err(Error::call("reading the build catalog", e)),
     };
     let mut records = Vec::new();
     let mut problems = Vec::new();
@@ -101,5 +165,5 @@ pub async fn list(
             &b.build_id,
         ))
     });
-    Ok((records, problems))
+    Ok(Listing { records, problems })
 }

@@ -1,12 +1,12 @@
 //! An apply body serialized once: the bytes sent, and the hash of them that an inventory
-//! proof records ([`super::inventory::proof`]).
+//! proof records ([`crate::inventory::proof`]).
 
 use astro_deploy::naming::sha256_hex;
 use hyper::body::Bytes;
 use kube::core::request::Error::SerializeBody;
 use serde_json::Value;
 
-use super::CallError;
+use crate::error::CallError;
 
 /// Hex characters of the body's hash kept in a proof.
 const HASH_LEN: usize = 16;
@@ -23,8 +23,8 @@ impl ApplyBody {
     /// also `object.to_string()`. Fails as the apply's call would when kube cannot serialize
     /// it (a `serde_json::Value` always serializes).
     pub fn new(object: &Value) -> Result<ApplyBody, CallError> {
-        let bytes =
-            serde_json::to_vec(object).map_err(|e| super::request_error(SerializeBody(e)))?;
+        let bytes = serde_json::to_vec(object)
+            .map_err(|e| crate::cluster::request_error(SerializeBody(e)))?;
         let mut hash = sha256_hex(&bytes);
         hash.truncate(HASH_LEN);
         Ok(ApplyBody {

@@ -1,0 +1,117 @@
+//! `kubectl astro deploy`: render, then (without --dry-run) the engine's deploy, and the
+//! DeployResponse.
+
+use astro_deploy::render::{render, to_json, to_yaml};
+use astro_deploy::resolve::{ResolvedDeployment, resolve};
+use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
+
+use super::args::{DeployArgs, Output};
+use super::exit::{self, Failure, code};
+use super::{inputs, leave, print_json, runtime};
+
+/// Runs `deploy`; returns the exit code.
+pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
+    args.validate()?;
+    let req = inputs::request(&args.request)?;
+    let templates = args.render.templates()?;
+    if args.dry_run {
+        let build = inputs::build(&args.request, &req)?;
+        let resolved = resolve(&req, &build, &args.render.resolve_options())?;
+        warn(&resolved);
+        let manifests = render(&resolved, &templates)?;
+        let text = match args.output {
+            Output::Yaml => to_yaml(&manifests, args.show_secrets)?,
+            Output::Json => to_json(&manifests, args.show_secrets) + "\n",
+        };
+        print!("{text}");
+        leave((text, manifests, resolved, build, templates, req));
+        return Ok(code::SUCCESS);
+    }
+    let local = inputs::local_build(&args.request, &req)?;
+    let runtime = runtime()?;
+    let code = runtime.block_on(async {
+        let interrupt = on_signal();
+        let cluster = args.cluster.connect().await?;
+        let build = inputs::build_for_cluster(local, &cluster, &req).await?;
+        let plan = Plan::new(&req, &build, &args.render.resolve_options(), &templates)?;
+        warn(&plan.resolved);
+        if args.diff {
+            let options = DiffOptions::default().concurrency(args.concurrency);
+            let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
+            for d in diffs.iter().filter(|d| !d.diff.is_empty()) {
+                eprint!("{}", d.diff);
+            }
+        }
+        let options = DeployOptions::default()
+            .force_conflicts(args.force_conflicts)
+            .prune(args.prune)
+            .max_prune(args.max_prune)
+            .concurrency(args.concurrency)
+            .wait(args.wait.then_some(args.timeout))
+            .interrupt(interrupt);
+        let deployed = kubectl_astro::deploy(&cluster, &plan, &options).await?;
+        print_json(&deployed.response);
+        let code = exit::of_deploy(&deployed);
+        leave((deployed, plan, build, cluster));
+        Ok(code)
+    });
+    leave((runtime, templates, req));
+    code
+}
+
+/// An [`Interrupt`] triggered by the first SIGINT or SIGTERM: the deploy lets the requests in
+/// flight finish, sends nothing new, prunes nothing, records the inventory and prints the
+/// partial DeployResponse (exit 130). A second signal abandons the requests in flight and
+/// exits 130 at once; the next deploy converges (the inventory already names every object it
+/// may have created).
+fn on_signal() -> Interrupt {
+    let interrupt = Interrupt::new();
+    let set = interrupt.clone();
+    tokio::spawn(async move {
+        if !signal().await {
+            return;
+        }
+        set.trigger();
+        eprintln!(
+            "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them"
+        );
+        if signal().await {
+            let abandoned = kubectl_astro::Error::Interrupted(
+                "abandoned the requests in flight; deploy again to converge".into(),
+            );
+            let failure = Failure::from(abandoned);
+            print_json(&failure.body);
+            std::process::exit(failure.code);
+        }
+    });
+    interrupt
+}
+
+/// The next SIGINT or SIGTERM; false if signals cannot be watched.
+async fn signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return false;
+        };
+        tokio::select! {
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+/// Prints the spec's warnings on stderr.
+fn warn(resolved: &ResolvedDeployment) {
+    for w in &resolved.warnings {
+        eprintln!("warning: spec: {w}");
+    }
+}

@@ -1,0 +1,21 @@
+//! `kubectl astro undeploy`: the engine's undeploy, and the UndeployResponse.
+
+use kubectl_astro::UndeployOptions;
+
+use super::args::UndeployArgs;
+use super::exit::{Failure, code};
+use super::{print_json, runtime};
+
+/// Runs `undeploy`; returns the exit code.
+pub fn run(args: &UndeployArgs) -> Result<i32, Failure> {
+    let options = UndeployOptions::default()
+        .namespace(args.namespace.clone())
+        .wait(args.wait.then_some(args.timeout));
+    runtime()?.block_on(async {
+        let cluster = args.cluster.connect().await?;
+        let response =
+            kubectl_astro::undeploy(&cluster, &args.account, &args.name, &options).await?;
+        print_json(&response);
+        Ok(code::SUCCESS)
+    })
+}

@@ -1,7 +1,0 @@
-//! One module per subcommand.
-
-pub mod build;
-pub mod deploy;
-pub mod diff;
-pub mod undeploy;
-pub mod validate;

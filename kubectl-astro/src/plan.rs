@@ -1,0 +1,48 @@
+//! What a deploy or a diff sends: the resolved deployment and its manifests, rendered for a
+//! cluster.
+
+use astro_deploy::api::DeployRequest;
+use astro_deploy::catalog::Build;
+use astro_deploy::render::{Manifest, Templates, render};
+use astro_deploy::resolve::{Kind, ResolveOptions, ResolvedDeployment, resolve};
+
+use crate::error::Error;
+
+/// A deployment ready to apply: what resolve decided and the manifests, in apply order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Plan {
+    /// Names, namespace, labels, endpoints and store passwords of the deployment.
+    pub resolved: ResolvedDeployment,
+    /// The objects to apply, Namespace first.
+    pub manifests: Vec<Manifest>,
+}
+
+impl Plan {
+    /// Resolves `request` against `build` and renders it with `templates`. Store passwords
+    /// are left out of their Secrets (a dry run's placeholder is never sent): the deploy
+    /// generates each one the first time, under its own field manager.
+    pub fn new(
+        request: &DeployRequest,
+        build: &Build,
+        options: &ResolveOptions,
+        templates: &Templates,
+    ) -> Result<Plan, Error> {
+        let resolved = resolve(request, build, options)?;
+        let mut manifests = render(&resolved, templates)?;
+        for sp in &resolved.store_passwords {
+            for m in manifests
+                .iter_mut()
+                .filter(|m| m.kind == Kind::Secret && m.name == sp.secret)
+            {
+                if let Some(data) = m.object.get_mut("data").and_then(|d| d.as_object_mut()) {
+                    data.remove(&sp.key);
+                }
+            }
+        }
+        Ok(Plan {
+            resolved,
+            manifests,
+        })
+    }
+}
