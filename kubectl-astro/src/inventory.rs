@@ -223,13 +223,15 @@ pub fn namespace_state(stored: &Value, applied: &Value) -> String {
 /// Proof that applying the body `sent` again would change nothing, for an object the server
 /// `stored` after our apply of it: `c:<hash of the body we sent> m:<hash of our field
 /// manager's Apply entry in managedFields>`. Server-side apply is idempotent — a re-apply
-/// that changes nothing stores nothing and leaves our entry's `time` alone (apiserver
-/// behaviour B48) — so while both hold — the same body, and nobody has taken, dropped or
-/// changed a field we own (a forced apply or an update of one of our fields removes it from
-/// our set, B43/B45; a re-create drops the entry) — re-applying is a no-op, and neither
-/// `diff` nor `deploy` needs to send it. The entry is hashed as the server serialized it,
-/// which is deterministic (B38). `None` when the object carries no entry of ours (`stored`
-/// was read for our field manager) or is being deleted.
+/// that changes nothing stores nothing and leaves our entry's `time` alone
+/// (structured-merge-diff `merge.Updater.Apply` returns no new object) — so while both
+/// hold — the same body, and nobody has taken, dropped or changed a field we own (a forced
+/// apply or an update of one of our fields removes it from our set: `Updater.Apply` with
+/// force, `Updater.Update`; a re-create drops the entry) — re-applying is a no-op, and
+/// neither `diff` nor `deploy` needs to send it. The entry is hashed as the server
+/// serialized it, which is deterministic (`managedfields.encodeManagedFields` sorts the
+/// entries). `None` when the object carries no entry of ours (`stored` was read for our
+/// field manager) or is being deleted. See `docs/architecture.md` for the whole protocol.
 pub fn proof(stored: &Stored, sent: &ApplyBody) -> Option<String> {
     // An object on its way out proves nothing: it is applied, and that says what happens.
     if stored.deleting {
