@@ -12,11 +12,40 @@ use test_apiserver::{ServerOptions, TestApiServer};
 /// Namespace of the shipped example deployment.
 pub const NS: &str = "astro-astro-team-weather-agent";
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The repository's examples/ directory.
 pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
+    repo_root().join("examples")
+}
+
+/// The paths of the entries of `dir`, sorted by name. A directory or an entry that cannot be
+/// read is an error naming it: a corpus must fail, never silently shrink.
+pub fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths = entries
+        .map(|entry| {
+            entry
+                .map(|entry| entry.path())
+                .map_err(|e| format!("cannot read an entry of {}: {e}", dir.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    paths.sort();
+    Ok(paths)
+}
+
+/// Reads `path` as UTF-8 text; `None` only if it does not exist, any other failure an error
+/// naming the file.
+pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
 }
 
 /// A running test-apiserver and a temp dir holding its kubeconfig.
