@@ -16,11 +16,14 @@
 //! cargo nextest run -p kubectl-astro --test secret_audit
 //! ```
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine;
 use serde_json::Value;
+use support::examples;
 use test_apiserver::{AllowRule, Fault, ServerOptions, TestApiServer};
 
 const NS: &str = "astro-astro-team-engineering-assistant";
@@ -44,12 +47,6 @@ const ROTATED: &str = "mkR0tated+anth/G7=v";
 /// Given with `--credential KEY=VALUE` and `--credential KEY` (environment).
 const FLAG_VALUE: &str = "mkFl4g+value/H8=u";
 const ENV_VALUE: &str = "mkEnv+value/I9=t";
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-}
 
 /// The forms of `marker` that must never be printed: raw, URL-encoded (`+` as `%2B` and as
 /// written by form encoding), and base64 (standard and URL-safe, each at the three byte
@@ -233,17 +230,18 @@ impl Audit {
         None
     }
 
-    /// Every file under the audit's dir that is not one of our inputs holds no marker.
+    /// Every file under the audit's dir that is not one of our inputs holds no marker. An
+    /// entry that cannot be read fails the audit: it could hold one.
     fn check_files(&self) -> usize {
         let mut stack = vec![self.dir.path().to_path_buf()];
         let mut checked = 0;
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-                let p = entry.path();
+            for p in support::sorted_entries(&dir).unwrap_or_else(|e| panic!("{e}")) {
                 if p.is_dir() {
                     stack.push(p);
                 } else if !self.inputs.contains(&p) {
-                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    let bytes = std::fs::read(&p)
+                        .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
                     let text = String::from_utf8_lossy(&bytes);
                     if let Some(leak) = self.leak(&text) {
                         panic!("{leak} in the file {}", p.display());
