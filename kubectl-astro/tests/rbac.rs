@@ -12,19 +12,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
-use support::{Env, NS};
+use support::{Env, NS, examples, repo_root};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// `(verbs, resources)` of each rule of docs/rbac.yaml.
 fn rules() -> Vec<(Vec<String>, Vec<String>)> {
-    let text = std::fs::read_to_string(root().join("docs/rbac.yaml")).expect("docs/rbac.yaml");
+    let text = std::fs::read_to_string(repo_root().join("docs/rbac.yaml")).expect("docs/rbac.yaml");
     let doc = astro_deploy::input::parse_value("rbac", &text).expect("rbac.yaml parses");
     assert_eq!(doc["kind"], "ClusterRole");
     let strings = |v: &Value| -> Vec<String> {
@@ -98,7 +92,7 @@ struct Step {
 }
 
 fn steps() -> Vec<Step> {
-    let ex = root().join("examples");
+    let ex = examples();
     let catalog = ex.join("catalog").display().to_string();
     let record = |b: &str| {
         ex.join(format!("catalog/astro-team/weather-agent/{b}.yaml"))
@@ -203,11 +197,8 @@ async fn scenario(env: &Env) -> Result<(), (String, i32, String)> {
         }
     }
     env.bare_namespace().await;
-    let catalog = root().join("examples/catalog").display().to_string();
-    let req = root()
-        .join("examples/deploy-request.json")
-        .display()
-        .to_string();
+    let catalog = examples().join("catalog").display().to_string();
+    let req = examples().join("deploy-request.json").display().to_string();
     let args: Vec<String> = [
         "deploy",
         "-f",
