@@ -705,9 +705,10 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
     assert_eq!((code, out.as_str()), (0, ""));
     assert!(dry_runs.is_empty(), "{dry_runs:?}");
 
-    // Drift: another manager takes a field we own (a forced apply moves it out of our
-    // managedFields entry, B43). Only that object is dry-run, and the diff shows the value it
-    // would restore.
+    // Drift: another manager takes a field we own (a forced apply moves the conflicting
+    // fields out of the other managers' managedFields entries: structured-merge-diff
+    // merge/update.go, "Conflicts" in the Kubernetes Server-Side Apply docs). Only that object
+    // is dry-run, and the diff shows the value it would restore.
     take_over_default_units(&env).await;
     let cm = CONFIG_MAP;
     let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
@@ -724,8 +725,10 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
     );
     assert!(out.contains("conflict with \"platform-team\""), "{out}");
 
-    // A status write by a controller changes nothing of ours (its own entry, subresource
-    // status, B38): still proven, no dry-run.
+    // A status write by a controller changes nothing of ours (it gets its own managedFields
+    // entry, one per manager, operation and subresource: BuildManagerIdentifier in
+    // k8s.io/apimachinery/pkg/util/managedfields/internal/managedfields.go): still proven, no
+    // dry-run.
     let (code, _, _) = env
         .deploy("deploy-request.json", &["--force-conflicts"])
         .await;
@@ -820,7 +823,8 @@ async fn redeploy_applies_exactly_what_its_proofs_do_not_cover() {
         .collect();
     // The Namespace (its apply returns the inventory) and the re-created ConfigMap; the
     // Deployment whose status moved is proven unchanged and not applied (re-applying it
-    // would be a no-op, B48).
+    // would be a no-op: an apply whose merged object equals the live one changes nothing,
+    // Updater.Apply in structured-merge-diff merge/update.go).
     assert_eq!(
         applied,
         vec![
