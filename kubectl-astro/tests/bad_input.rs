@@ -186,16 +186,9 @@ impl Input {
 
     /// `deploy --dry-run` of raw request and build texts.
     fn dry_run(request: impl Into<Vec<u8>>, build: impl Into<Vec<u8>>) -> Input {
-        Input::args(&[
-            "deploy",
-            "--dry-run",
-            "-f",
-            "request.yaml",
-            "--build",
-            "build.yaml",
-        ])
-        .file("request.yaml", request)
-        .file("build.yaml", build)
+        Input::args(&support::DRY_RUN)
+            .file("request.yaml", request)
+            .file("build.yaml", build)
     }
 
     /// The dry run of `request` with the valid build record.

@@ -64,14 +64,7 @@ fn render(case: &Path) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
         .current_dir(case)
         .env_remove("RUST_LOG") // stderr is part of some cases; logs must not join it
-        .args([
-            "deploy",
-            "--dry-run",
-            "-f",
-            "request.yaml",
-            "--build",
-            "build.yaml",
-        ])
+        .args(support::DRY_RUN)
         .args(extra_args(case)?)
         .output()
         .map_err(|e| format!("cannot run kubectl-astro: {e}"))?;

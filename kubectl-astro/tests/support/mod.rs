@@ -48,6 +48,16 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
     }
 }
 
+/// `deploy --dry-run` of `request.yaml` with `build.yaml`, both in the working directory.
+pub const DRY_RUN: [&str; 6] = [
+    "deploy",
+    "--dry-run",
+    "-f",
+    "request.yaml",
+    "--build",
+    "build.yaml",
+];
+
 /// A running test-apiserver and a temp dir holding its kubeconfig.
 pub struct Env {
     pub server: TestApiServer,
