@@ -227,3 +227,29 @@ pub fn created_once(env: &Env, what: &str) {
         }
     }
 }
+
+/// Holds the next apply of the Deployment for 5 s and deploys the example with
+/// `--request-timeout 1s`: that apply fails with the timeout's message after 1 s, is retried
+/// once, and the deploy succeeds long before the server would have answered.
+pub async fn deploy_past_one_stuck_apply(env: &Env) {
+    env.server.faults().add(
+        test_apiserver::Fault::delay_only(std::time::Duration::from_secs(5))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let (code, resp, stderr) = env
+        .deploy("deploy-request.json", &["--request-timeout", "1s"])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+    assert!(
+        stderr.contains("no answer within 1000 ms (--request-timeout)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
+    // The deadline, not the server's 5 s, decided when the stuck attempt ended.
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+}
