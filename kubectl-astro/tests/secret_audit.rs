@@ -334,6 +334,19 @@ async fn every_command_path(logs: Logs) {
         v.extend(rest);
         v
     };
+    let undeploy = |extra: &[&str]| -> Vec<String> {
+        let rest = extra.iter().map(|s| s.to_string()).collect();
+        cmd(
+            &[
+                "undeploy",
+                "--account",
+                "astro-team",
+                "--name",
+                "engineering-assistant",
+            ],
+            rest,
+        )
+    };
     let flag_creds = [
         "--credential",
         "GITHUB_TOKEN=mkFl4g+value/H8=u",
@@ -717,34 +730,9 @@ async fn every_command_path(logs: Logs) {
     );
     assert_eq!(r.code, 3);
 
-    let r = run!(
-        "undeploy --wait",
-        [
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "engineering-assistant",
-            "--wait"
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    );
+    let r = run!("undeploy --wait", undeploy(&["--wait"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let r = run!(
-        "undeploy of nothing",
-        [
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "engineering-assistant"
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    );
+    let r = run!("undeploy of nothing", undeploy(&[]));
     assert_eq!(r.code, 5);
 
     // Unauthorized: the wrong token is not echoed either.
@@ -757,19 +745,7 @@ async fn every_command_path(logs: Logs) {
         let r = run!(label, cmd(&sub, base(&flag_creds)));
         assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
     }
-    let r = run!(
-        "undeploy unauthorized",
-        [
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "engineering-assistant"
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    );
+    let r = run!("undeploy unauthorized", undeploy(&[]));
     assert_eq!(r.code, 4);
     let r = run!(
         "build list unauthorized",
