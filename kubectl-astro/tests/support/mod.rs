@@ -2,6 +2,7 @@
 //! running the real `kubectl-astro` binary against it. Each test binary uses a part of it.
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -252,4 +253,114 @@ pub async fn deploy_past_one_stuck_apply(env: &Env) {
     assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
     // The deadline, not the server's 5 s, decided when the stuck attempt ended.
     assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+}
+
+/// A deployment as the cluster holds it: `Kind/name` → object, and the inventory's keys
+/// (`Env::state`).
+pub type State = (BTreeMap<String, Value>, BTreeSet<String>);
+
+impl Env {
+    /// Every object of the deployment in [`NS`]: `Kind/name` → the object as a GET returns it,
+    /// without server bookkeeping, generated store passwords masked, the Namespace without its
+    /// inventory annotation; plus the inventory's keys.
+    pub async fn state(&self) -> State {
+        let mut objects = BTreeMap::new();
+        let collections = [
+            ("Secret", "/api/v1", "secrets"),
+            ("ConfigMap", "/api/v1", "configmaps"),
+            ("Service", "/api/v1", "services"),
+            ("Deployment", "/apis/apps/v1", "deployments"),
+            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
+            ("Job", "/apis/batch/v1", "jobs"),
+            ("CronJob", "/apis/batch/v1", "cronjobs"),
+            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
+            (
+                "NetworkPolicy",
+                "/apis/networking.k8s.io/v1",
+                "networkpolicies",
+            ),
+        ];
+        for (kind, prefix, plural) in collections {
+            let list = self
+                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
+                .await
+                .unwrap_or(Value::Null);
+            for item in list["items"].as_array().cloned().unwrap_or_default() {
+                let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
+                // GET each object (not only the list item): what a client really reads.
+                let path = format!("{prefix}/namespaces/{NS}/{plural}/{name}");
+                let obj = self.get(&path).await.expect("listed object can be read");
+                let mut obj = strip_bookkeeping(obj);
+                if kind == "Secret" && name.contains("-knowledge-") {
+                    mask_generated(&mut obj, &name);
+                }
+                objects.insert(format!("{kind}/{name}"), obj);
+            }
+        }
+        let mut inventory = BTreeSet::new();
+        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{NS}")).await {
+            let text = ns["metadata"]["annotations"]["astro.dev/inventory"]
+                .as_str()
+                .unwrap_or("{}")
+                .to_string();
+            let inv: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            inventory = inv["objects"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut ns = strip_bookkeeping(ns);
+            if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
+                a.remove("astro.dev/inventory");
+            }
+            objects.insert(format!("Namespace/{NS}"), ns);
+        }
+        (objects, inventory)
+    }
+}
+
+/// A generated store password differs between clusters by design: check its shape (32 hex
+/// characters, base64-encoded) and replace it with `<generated>`.
+fn mask_generated(secret: &mut Value, name: &str) {
+    use base64::Engine;
+    if let Some(data) = secret["data"].as_object_mut() {
+        for (k, v) in data.iter_mut() {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .unwrap_or_default();
+            assert!(
+                raw.len() == 32 && raw.iter().all(u8::is_ascii_hexdigit),
+                "{name}: {k} is not a generated password"
+            );
+            *v = Value::String("<generated>".into());
+        }
+    }
+}
+
+/// The state of a fresh cluster after deploying each of `requests` in turn, all succeeding.
+pub async fn state_after(requests: &[&str]) -> State {
+    let env = Env::new().await;
+    for request in requests {
+        let (code, resp, stderr) = env.deploy(request, &[]).await;
+        assert_eq!(code, 0, "{resp} {stderr}");
+    }
+    env.state().await
+}
+
+/// `got` equals `want`: the same objects, each equal, and the same inventory.
+pub fn assert_same_state(got: &State, want: &State, what: &str) {
+    let (objects, inventory) = got;
+    let (want_objects, want_inventory) = want;
+    assert_eq!(
+        objects.keys().collect::<Vec<_>>(),
+        want_objects.keys().collect::<Vec<_>>(),
+        "{what}: objects lost or left over"
+    );
+    for (k, v) in want_objects {
+        assert_eq!(
+            objects.get(k),
+            Some(v),
+            "{what}: {k} differs from the reference run"
+        );
+    }
+    assert_eq!(inventory, want_inventory, "{what}: inventory differs");
 }
