@@ -6,7 +6,10 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{Env, NS, actions, deploy_past_one_stuck_apply, examples, with_action};
+use support::{
+    APPLY, Env, MERGE_PATCH, NS, actions, deploy_past_one_stuck_apply, examples,
+    patch_as_another_client, with_action,
+};
 use test_apiserver::{AllowRule, ServerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -843,11 +846,11 @@ async fn take_over_default_units(env: &Env) -> Value {
     let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": CONFIG_MAP, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
     patch_as_another_client(
-        env,
+        &env.server,
         &format!(
             "/api/v1/namespaces/{NS}/configmaps/{CONFIG_MAP}?fieldManager=platform-team&force=true"
         ),
-        "application/apply-patch+yaml",
+        APPLY,
         &body,
     )
     .await
@@ -857,28 +860,14 @@ async fn take_over_default_units(env: &Env) -> Value {
 async fn write_agent_status(env: &Env) {
     let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
     patch_as_another_client(
-        env,
+        &env.server,
         &format!(
             "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
         ),
-        "application/merge-patch+json",
+        MERGE_PATCH,
         &status,
     )
     .await;
-}
-
-/// PATCHes `path` with `body` as `content_type` through the server's own client (someone
-/// other than the plugin); returns the stored object.
-async fn patch_as_another_client(env: &Env, path: &str, content_type: &str, body: &Value) -> Value {
-    let req = http::Request::patch(path)
-        .header("Content-Type", content_type)
-        .body(serde_json::to_vec(body).unwrap_or_default())
-        .expect("request");
-    let client = env.server.client().await.expect("client");
-    client
-        .request::<Value>(req)
-        .await
-        .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
 }
 
 /// The apply stages, read from the order in which the server finished the requests: every

@@ -15,7 +15,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Env, NS, State, assert_same_state, created_once, state_after};
+use support::{
+    APPLY, Env, MERGE_PATCH, NS, State, assert_same_state, created_once, patch_as_another_client,
+    state_after,
+};
 use test_apiserver::Fault;
 
 const FIRST: &str = "deploy-request-web.yaml";
@@ -37,25 +40,12 @@ impl Env {
         }
     }
 
-    async fn client(&self) -> kube::Client {
-        self.server.client().await.expect("client")
-    }
-
     /// A ConfigMap without this deployment's labels, in its namespace.
     async fn decoy(&self) {
         let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "decoy", "namespace": NS}, "data": {"k": "v"}});
-        let req = http::Request::patch(format!(
-            "/api/v1/namespaces/{NS}/configmaps/decoy?fieldManager=someone-else"
-        ))
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(serde_json::to_vec(&body).unwrap_or_default())
-        .expect("request");
-        self.client()
-            .await
-            .request::<Value>(req)
-            .await
-            .expect("decoy applied");
+        let path = format!("/api/v1/namespaces/{NS}/configmaps/decoy?fieldManager=someone-else");
+        patch_as_another_client(&self.server, &path, APPLY, &body).await;
     }
 }
 
@@ -221,17 +211,13 @@ async fn prune_never_deletes_an_object_that_lost_our_labels() {
     assert_eq!(code, 0);
     // Someone takes the web chat's Ingress over and drops our label from it.
     let ing = "weather-agent-ingress-messaging";
-    let req = http::Request::patch(format!(
-        "/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/{ing}"
-    ))
-    .header("Content-Type", "application/merge-patch+json")
-    .body(br#"{"metadata":{"labels":{"astro.dev/agent":null}}}"#.to_vec())
-    .expect("request");
-    env.client()
-        .await
-        .request::<Value>(req)
-        .await
-        .expect("label removed");
+    patch_as_another_client(
+        &env.server,
+        &format!("/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/{ing}"),
+        MERGE_PATCH,
+        &serde_json::json!({"metadata": {"labels": {"astro.dev/agent": null}}}),
+    )
+    .await;
     let (code, resp, _) = env.deploy(SECOND, &[]).await;
     assert_eq!(code, 2, "{resp}");
     let err = resp["errors"].to_string();

@@ -13,7 +13,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{Env, NS, examples, repo_root};
+use support::{APPLY, Env, NS, examples, patch_as_another_client, repo_root};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
 
 /// `(verbs, resources)` of each rule of docs/rbac.yaml.
@@ -68,19 +68,12 @@ impl Env {
 
     /// A Namespace of this deployment without an inventory (the recovery path lists).
     async fn bare_namespace(&self) {
-        let client = self.server.client().await.expect("admin client");
         let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": NS, "labels": {
                 "app.kubernetes.io/managed-by": "kubectl-astro",
                 "astro.dev/agent": "astro-team.weather-agent"}}});
-        let req = http::Request::patch(format!("/api/v1/namespaces/{NS}?fieldManager=platform"))
-            .header("Content-Type", "application/apply-patch+yaml")
-            .body(serde_json::to_vec(&body).unwrap_or_default())
-            .expect("request");
-        client
-            .request::<Value>(req)
-            .await
-            .expect("namespace applied");
+        let path = format!("/api/v1/namespaces/{NS}?fieldManager=platform");
+        patch_as_another_client(&self.server, &path, APPLY, &body).await;
     }
 }
 

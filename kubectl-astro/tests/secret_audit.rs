@@ -254,9 +254,7 @@ impl Audit {
     }
 
     async fn get(&self, path: &str) -> Option<Value> {
-        let client = self.server.client().await.expect("client");
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        client.request::<Value>(req).await.ok()
+        support::get(&self.server, path).await
     }
 }
 
@@ -472,21 +470,13 @@ async fn every_command_path(logs: Logs) {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // A conflict on the credentials Secret: another manager owns a value.
-    let client = a.server.client().await.expect("client");
     let secret = "engineering-assistant-build-20260410-0800-credentials";
     let other = base64::engine::general_purpose::STANDARD.encode(CREDS[1].1);
     let body = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": secret, "namespace": NS}, "data": {"GITHUB_TOKEN": other}});
-    let patch = http::Request::patch(format!(
-        "/api/v1/namespaces/{NS}/secrets/{secret}?fieldManager=platform-team&force=true"
-    ))
-    .header("Content-Type", "application/apply-patch+yaml")
-    .body(serde_json::to_vec(&body).unwrap_or_default())
-    .expect("request");
-    client
-        .request::<Value>(patch)
-        .await
-        .expect("takeover apply");
+    let path =
+        format!("/api/v1/namespaces/{NS}/secrets/{secret}?fieldManager=platform-team&force=true");
+    support::patch_as_another_client(&a.server, &path, support::APPLY, &body).await;
     let r = run!("deploy with a conflict", cmd(&["deploy"], base(&both)));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("conflict"), "{}", r.stdout);

@@ -139,11 +139,40 @@ impl Env {
 
     /// GET `path` with the server's own client; `None` for any error (404 included).
     pub async fn get(&self, path: &str) -> Option<Value> {
-        let client = self.server.client().await.expect("client");
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        client.request::<Value>(req).await.ok()
+        get(&self.server, path).await
     }
 }
+
+/// GET `path` with `server`'s own client; `None` for any error (404 included).
+pub async fn get(server: &TestApiServer, path: &str) -> Option<Value> {
+    let client = server.client().await.expect("client");
+    let req = http::Request::get(path).body(Vec::new()).expect("request");
+    client.request::<Value>(req).await.ok()
+}
+
+/// PATCHes `path` with `body` as `content_type` through `server`'s own client (someone other
+/// than the plugin); returns the stored object.
+pub async fn patch_as_another_client(
+    server: &TestApiServer,
+    path: &str,
+    content_type: &str,
+    body: &Value,
+) -> Value {
+    let req = http::Request::patch(path)
+        .header("Content-Type", content_type)
+        .body(serde_json::to_vec(body).unwrap_or_default())
+        .expect("request");
+    let client = server.client().await.expect("client");
+    client
+        .request::<Value>(req)
+        .await
+        .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
+}
+
+/// Content type of a server-side apply.
+pub const APPLY: &str = "application/apply-patch+yaml";
+/// Content type of a JSON merge patch.
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// `(Kind/name, action)` of every resource in a DeployResponse.
 pub fn actions(resp: &Value) -> Vec<(String, String)> {
