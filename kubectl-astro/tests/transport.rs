@@ -190,6 +190,14 @@ async fn client_cert_server(allowed: &str) -> TestApiServer {
     .expect("test-apiserver starts")
 }
 
+/// A kubeconfig that authenticates to `server` with a client certificate for `deployer`.
+fn deployer_kubeconfig(server: &TestApiServer) -> String {
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    server.kubeconfig_yaml_with_client_cert(&cert, &key)
+}
+
 /// The base64 lines of a PEM, which must never reach the output.
 fn pem_lines(pem: &str) -> Vec<&str> {
     pem.lines().filter(|l| !l.starts_with("-----")).collect()
@@ -198,10 +206,7 @@ fn pem_lines(pem: &str) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_authenticates_the_deploy() {
     let server = client_cert_server("deployer").await;
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     assert!(!kubeconfig.contains("token"), "{kubeconfig}");
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
@@ -213,10 +218,7 @@ async fn client_certificate_authenticates_the_deploy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_user_outside_the_allow_list_is_forbidden() {
     let server = client_cert_server("someone-else").await;
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 4, "{resp} {stderr}");
@@ -304,10 +306,7 @@ async fn client_certificate_files_are_read_from_their_paths() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_accepts_the_client_certificate_kubeconfig() {
     let server = client_cert_server("deployer").await;
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let kubectl = |kubeconfig: std::path::PathBuf| {
         let cache = env.dir.path().join("kubectl-cache");
@@ -359,10 +358,7 @@ async fn client_cert_env(disable_http2: bool) -> Env {
     })
     .await
     .expect("test-apiserver starts");
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     Env::with_kubeconfig(server, &kubeconfig)
 }
 
