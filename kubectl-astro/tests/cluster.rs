@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 use support::{
     APPLY, Env, MERGE_PATCH, NS, actions, deploy_past_one_stuck_apply, examples,
-    patch_as_another_client, with_action,
+    patch_as_another_client, weather_agent, with_action,
 };
 use test_apiserver::{AllowRule, ServerOptions};
 
@@ -342,15 +342,7 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
     let list: Value = serde_json::from_str(&out).expect("list is JSON");
     assert_eq!(list.as_array().map(Vec::len), Some(2));
     // No --catalog: the cluster catalog; the newest registration wins.
-    let (code, out, err) = env
-        .run(&[
-            "deploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-        ])
-        .await;
+    let (code, out, err) = env.run(&weather_agent(&["deploy"], &[])).await;
     assert_eq!(code, 0, "{out}{err}");
     let resp: Value = serde_json::from_str(&out).expect("response");
     assert_eq!(resp["build_id"], "build-20240612-1530");
@@ -367,18 +359,10 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
     let (code, out, _) = env.run(&cross).await;
     assert_eq!(code, 5, "{out}");
     let (code, _, _) = env
-        .run(&[
-            "build",
-            "publish",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-            "--build-id",
-            "build-20240601-0900",
-            "--version",
-            "1.0.0",
-        ])
+        .run(&weather_agent(
+            &["build", "publish"],
+            &["--build-id", "build-20240601-0900", "--version", "1.0.0"],
+        ))
         .await;
     assert_eq!(code, 0);
     let (code, out, err) = env.run(&cross).await;
@@ -393,16 +377,7 @@ async fn undeploy_deletes_only_our_namespace() {
     let env = Env::new().await;
     let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 0);
-    let (code, out, err) = env
-        .run(&[
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-            "--wait",
-        ])
-        .await;
+    let (code, out, err) = env.run(&weather_agent(&["undeploy"], &["--wait"])).await;
     assert_eq!(code, 0, "{out}{err}");
     let resp: Value = serde_json::from_str(&out).expect("response");
     assert_eq!(resp["status"], "success");
@@ -411,27 +386,11 @@ async fn undeploy_deletes_only_our_namespace() {
     assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
     // A namespace kubectl-astro did not create is refused.
     let (code, _, err) = env
-        .run(&[
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-            "-n",
-            "default",
-        ])
+        .run(&weather_agent(&["undeploy"], &["-n", "default"]))
         .await;
     assert_eq!(code, 3, "{err}");
     assert!(env.get("/api/v1/namespaces/default").await.is_some());
-    let (code, _, _) = env
-        .run(&[
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-        ])
-        .await;
+    let (code, _, _) = env.run(&weather_agent(&["undeploy"], &[])).await;
     assert_eq!(code, 5);
 }
 

@@ -13,7 +13,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{APPLY, Env, NS, examples, patch_as_another_client, repo_root};
+use support::{APPLY, Env, NS, examples, patch_as_another_client, repo_root, weather_agent};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
 
 /// `(verbs, resources)` of each rule of docs/rbac.yaml.
@@ -116,18 +116,10 @@ fn steps() -> Vec<Step> {
         },
         Step {
             label: "build publish",
-            args: s(&[
-                "build",
-                "publish",
-                "--account",
-                "astro-team",
-                "--name",
-                "weather-agent",
-                "--build-id",
-                "build-20240612-1530",
-                "--version",
-                "1.0.0",
-            ]),
+            args: weather_agent(
+                &["build", "publish"],
+                &["--build-id", "build-20240612-1530", "--version", "1.0.0"],
+            ),
             code: 0,
         },
         Step {
@@ -167,14 +159,7 @@ fn steps() -> Vec<Step> {
         },
         Step {
             label: "undeploy --wait",
-            args: s(&[
-                "undeploy",
-                "--account",
-                "astro-team",
-                "--name",
-                "weather-agent",
-                "--wait",
-            ]),
+            args: weather_agent(&["undeploy"], &["--wait"]),
             code: 0,
         },
     ]

@@ -59,6 +59,17 @@ pub const DRY_RUN: [&str; 6] = [
     "build.yaml",
 ];
 
+/// `<command…> --account astro-team --name weather-agent <extra…>`: a command about the
+/// shipped example agent.
+pub fn weather_agent(command: &[&str], extra: &[&str]) -> Vec<String> {
+    let agent = ["--account", "astro-team", "--name", "weather-agent"];
+    [command, &agent[..], extra]
+        .concat()
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
 /// A running test-apiserver and a temp dir holding its kubeconfig.
 pub struct Env {
     pub server: TestApiServer,
