@@ -6,7 +6,10 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{Env, NS, actions, examples, with_action};
+use support::{
+    APPLY, Env, MERGE_PATCH, NS, actions, deploy_past_one_stuck_apply, examples,
+    patch_as_another_client, weather_agent, with_action,
+};
 use test_apiserver::{AllowRule, ServerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,15 +342,7 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
     let list: Value = serde_json::from_str(&out).expect("list is JSON");
     assert_eq!(list.as_array().map(Vec::len), Some(2));
     // No --catalog: the cluster catalog; the newest registration wins.
-    let (code, out, err) = env
-        .run(&[
-            "deploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-        ])
-        .await;
+    let (code, out, err) = env.run(&weather_agent(&["deploy"], &[])).await;
     assert_eq!(code, 0, "{out}{err}");
     let resp: Value = serde_json::from_str(&out).expect("response");
     assert_eq!(resp["build_id"], "build-20240612-1530");
@@ -364,18 +359,10 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
     let (code, out, _) = env.run(&cross).await;
     assert_eq!(code, 5, "{out}");
     let (code, _, _) = env
-        .run(&[
-            "build",
-            "publish",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-            "--build-id",
-            "build-20240601-0900",
-            "--version",
-            "1.0.0",
-        ])
+        .run(&weather_agent(
+            &["build", "publish"],
+            &["--build-id", "build-20240601-0900", "--version", "1.0.0"],
+        ))
         .await;
     assert_eq!(code, 0);
     let (code, out, err) = env.run(&cross).await;
@@ -390,16 +377,7 @@ async fn undeploy_deletes_only_our_namespace() {
     let env = Env::new().await;
     let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 0);
-    let (code, out, err) = env
-        .run(&[
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-            "--wait",
-        ])
-        .await;
+    let (code, out, err) = env.run(&weather_agent(&["undeploy"], &["--wait"])).await;
     assert_eq!(code, 0, "{out}{err}");
     let resp: Value = serde_json::from_str(&out).expect("response");
     assert_eq!(resp["status"], "success");
@@ -408,27 +386,11 @@ async fn undeploy_deletes_only_our_namespace() {
     assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
     // A namespace kubectl-astro did not create is refused.
     let (code, _, err) = env
-        .run(&[
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-            "-n",
-            "default",
-        ])
+        .run(&weather_agent(&["undeploy"], &["-n", "default"]))
         .await;
     assert_eq!(code, 3, "{err}");
     assert!(env.get("/api/v1/namespaces/default").await.is_some());
-    let (code, _, _) = env
-        .run(&[
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "weather-agent",
-        ])
-        .await;
+    let (code, _, _) = env.run(&weather_agent(&["undeploy"], &[])).await;
     assert_eq!(code, 5);
 }
 
@@ -705,9 +667,10 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
     assert_eq!((code, out.as_str()), (0, ""));
     assert!(dry_runs.is_empty(), "{dry_runs:?}");
 
-    // Drift: another manager takes a field we own (a forced apply moves it out of our
-    // managedFields entry, B43). Only that object is dry-run, and the diff shows the value it
-    // would restore.
+    // Drift: another manager takes a field we own (a forced apply moves the conflicting
+    // fields out of the other managers' managedFields entries: structured-merge-diff
+    // merge/update.go, "Conflicts" in the Kubernetes Server-Side Apply docs). Only that object
+    // is dry-run, and the diff shows the value it would restore.
     take_over_default_units(&env).await;
     let cm = CONFIG_MAP;
     let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
@@ -724,8 +687,10 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
     );
     assert!(out.contains("conflict with \"platform-team\""), "{out}");
 
-    // A status write by a controller changes nothing of ours (its own entry, subresource
-    // status, B38): still proven, no dry-run.
+    // A status write by a controller changes nothing of ours (it gets its own managedFields
+    // entry, one per manager, operation and subresource: BuildManagerIdentifier in
+    // k8s.io/apimachinery/pkg/util/managedfields/internal/managedfields.go): still proven, no
+    // dry-run.
     let (code, _, _) = env
         .deploy("deploy-request.json", &["--force-conflicts"])
         .await;
@@ -820,7 +785,8 @@ async fn redeploy_applies_exactly_what_its_proofs_do_not_cover() {
         .collect();
     // The Namespace (its apply returns the inventory) and the re-created ConfigMap; the
     // Deployment whose status moved is proven unchanged and not applied (re-applying it
-    // would be a no-op, B48).
+    // would be a no-op: an apply whose merged object equals the live one changes nothing,
+    // Updater.Apply in structured-merge-diff merge/update.go).
     assert_eq!(
         applied,
         vec![
@@ -839,11 +805,11 @@ async fn take_over_default_units(env: &Env) -> Value {
     let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": CONFIG_MAP, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
     patch_as_another_client(
-        env,
+        &env.server,
         &format!(
             "/api/v1/namespaces/{NS}/configmaps/{CONFIG_MAP}?fieldManager=platform-team&force=true"
         ),
-        "application/apply-patch+yaml",
+        APPLY,
         &body,
     )
     .await
@@ -853,28 +819,14 @@ async fn take_over_default_units(env: &Env) -> Value {
 async fn write_agent_status(env: &Env) {
     let status = serde_json::json!({"status": {"observedGeneration": 1, "replicas": 1}});
     patch_as_another_client(
-        env,
+        &env.server,
         &format!(
             "/apis/apps/v1/namespaces/{NS}/deployments/weather-agent-agent/status?fieldManager=controller"
         ),
-        "application/merge-patch+json",
+        MERGE_PATCH,
         &status,
     )
     .await;
-}
-
-/// PATCHes `path` with `body` as `content_type` through the server's own client (someone
-/// other than the plugin); returns the stored object.
-async fn patch_as_another_client(env: &Env, path: &str, content_type: &str, body: &Value) -> Value {
-    let req = http::Request::patch(path)
-        .header("Content-Type", content_type)
-        .body(serde_json::to_vec(body).unwrap_or_default())
-        .expect("request");
-    let client = env.server.client().await.expect("client");
-    client
-        .request::<Value>(req)
-        .await
-        .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
 }
 
 /// The apply stages, read from the order in which the server finished the requests: every
@@ -1020,23 +972,5 @@ async fn a_new_store_secret_gets_its_password_in_the_same_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_timeout_is_a_per_request_deadline_over_http() {
     let env = Env::new().await;
-    env.server.faults().add(
-        test_apiserver::Fault::delay_only(std::time::Duration::from_secs(5))
-            .verb("patch")
-            .kind("Deployment")
-            .times(1),
-    );
-    let started = std::time::Instant::now();
-    let (code, resp, stderr) = env
-        .deploy("deploy-request.json", &["--request-timeout", "1s"])
-        .await;
-    let took = started.elapsed();
-    assert_eq!(code, 0, "{resp} {stderr}");
-    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
-    assert!(
-        stderr.contains("no answer within 1000 ms (--request-timeout)"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
-    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    deploy_past_one_stuck_apply(&env).await;
 }

@@ -29,87 +29,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Env, NS, created_once, strip_bookkeeping};
+use support::{Env, NS, State, assert_same_state, created_once, state_after};
 use test_apiserver::Fault;
 
 const FIRST: &str = "deploy-request-web.yaml";
 const SECOND: &str = "deploy-request.json";
-
-impl Env {
-    /// Every object of the deployment: `Kind/name` → the object without server bookkeeping;
-    /// plus the inventory's keys.
-    async fn state(&self) -> (BTreeMap<String, Value>, BTreeSet<String>) {
-        let mut objects = BTreeMap::new();
-        let collections = [
-            ("Secret", "/api/v1", "secrets"),
-            ("ConfigMap", "/api/v1", "configmaps"),
-            ("Service", "/api/v1", "services"),
-            ("Deployment", "/apis/apps/v1", "deployments"),
-            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
-            ("Job", "/apis/batch/v1", "jobs"),
-            ("CronJob", "/apis/batch/v1", "cronjobs"),
-            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
-            (
-                "NetworkPolicy",
-                "/apis/networking.k8s.io/v1",
-                "networkpolicies",
-            ),
-        ];
-        for (kind, prefix, plural) in collections {
-            let list = self
-                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
-                .await
-                .unwrap_or(Value::Null);
-            for item in list["items"].as_array().cloned().unwrap_or_default() {
-                let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
-                // GET each object (not only the list item): what a client really reads.
-                let path = format!("{prefix}/namespaces/{NS}/{plural}/{name}");
-                let obj = self.get(&path).await.expect("listed object can be read");
-                let mut obj = strip_bookkeeping(obj);
-                if kind == "Secret" && name.contains("-knowledge-") {
-                    mask_generated(&mut obj, &name);
-                }
-                objects.insert(format!("{kind}/{name}"), obj);
-            }
-        }
-        let mut inventory = BTreeSet::new();
-        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{NS}")).await {
-            let text = ns["metadata"]["annotations"]["astro.dev/inventory"]
-                .as_str()
-                .unwrap_or("{}")
-                .to_string();
-            let inv: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            inventory = inv["objects"]
-                .as_object()
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default();
-            let mut ns = strip_bookkeeping(ns);
-            if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
-                a.remove("astro.dev/inventory");
-            }
-            objects.insert(format!("Namespace/{NS}"), ns);
-        }
-        (objects, inventory)
-    }
-}
-
-/// A generated store password differs between clusters by design: check its shape (32 hex
-/// characters, base64-encoded) and replace it with `<generated>`.
-fn mask_generated(secret: &mut Value, name: &str) {
-    use base64::Engine;
-    if let Some(data) = secret["data"].as_object_mut() {
-        for (k, v) in data.iter_mut() {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(v.as_str().unwrap_or(""))
-                .unwrap_or_default();
-            assert!(
-                raw.len() == 32 && raw.iter().all(u8::is_ascii_hexdigit),
-                "{name}: {k} is not a generated password"
-            );
-            *v = Value::String("<generated>".into());
-        }
-    }
-}
 
 /// The fault kinds of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,13 +200,8 @@ fn check_faulted(code: i32, resp: &Value, stderr: &str, what: &str, tally: &mut 
 }
 
 /// The state of a cluster that never saw a fault.
-async fn reference() -> (BTreeMap<String, Value>, BTreeSet<String>) {
-    let env = Env::new().await;
-    for req in [FIRST, SECOND] {
-        let (code, resp, stderr) = env.deploy(req, &[]).await;
-        assert_eq!(code, 0, "{resp} {stderr}");
-    }
-    env.state().await
+async fn reference() -> State {
+    state_after(&[FIRST, SECOND]).await
 }
 
 /// One cell: `faults` active for both deploys, then off; checked against `want`.
@@ -316,19 +235,7 @@ async fn cell(
         "{what}: faults off does not converge: {resp} {stderr}"
     );
     assert_eq!(resp["status"], "success");
-    let (objects, inventory) = env.state().await;
-    let (want_objects, want_inventory) = want;
-    let got_keys: Vec<&String> = objects.keys().collect();
-    let want_keys: Vec<&String> = want_objects.keys().collect();
-    assert_eq!(got_keys, want_keys, "{what}: objects lost or left over");
-    for (k, v) in want_objects {
-        assert_eq!(
-            objects.get(k),
-            Some(v),
-            "{what}: {k} differs from a fault-free run"
-        );
-    }
-    assert_eq!(&inventory, want_inventory, "{what}: inventory differs");
+    assert_same_state(&env.state().await, want, what);
     created_once(&env, what);
     never_rotated(&env, what).await;
     tally.lost_writes += env

@@ -2,42 +2,61 @@
 //! optional `args` (extra CLI flags, one per line) and `expected.yaml`, byte for byte what
 //! `kubectl-astro deploy --dry-run -f request.yaml --build build.yaml <args>` prints.
 //!
+//! Each case is its own test, named after its directory (libtest-mimic, `harness = false`), so
+//! a failure names its case and nextest runs the cases in parallel.
 //! `UPDATE_GOLDEN=1 cargo nextest run -p kubectl-astro --test golden` rewrites the expected
-//! files; otherwise any difference fails with a unified diff. Every case is checked and every
-//! failing case is reported, not only the first.
+//! files; otherwise any difference fails with a unified diff.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use libtest_mimic::{Arguments, Failed, Trial};
 use similar::TextDiff;
 
+/// Fewer cases than this means the corpus lost some.
+const MIN_CASES: usize = 12;
+
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("tests")
-        .join("golden")
+    support::repo_root().join("tests").join("golden")
 }
 
-fn cases() -> Vec<PathBuf> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(golden_dir())
-        .expect("tests/golden is readable")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("request.yaml").is_file())
-        .collect();
-    cases.sort();
-    cases
-}
-
-fn extra_args(case: &Path) -> Vec<String> {
-    match std::fs::read_to_string(case.join("args")) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect(),
-        Err(_) => Vec::new(),
+/// Every case directory under tests/golden, sorted. `README.md` is the only other entry
+/// allowed; anything else, or an entry that cannot be read, is an error.
+fn cases() -> Result<Vec<PathBuf>, String> {
+    let mut cases = Vec::new();
+    for path in support::sorted_entries(&golden_dir())? {
+        let meta =
+            std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if meta.is_dir() {
+            cases.push(path);
+        } else if !path.ends_with("README.md") {
+            return Err(format!(
+                "{} is neither a case directory nor README.md",
+                path.display()
+            ));
+        }
     }
+    Ok(cases)
+}
+
+/// The directory name of a case, which is its test name.
+fn case_name(case: &Path) -> Result<String, String> {
+    case.file_name()
+        .and_then(|n| n.to_str())
+        .map(String::from)
+        .ok_or_else(|| format!("{} has no UTF-8 name", case.display()))
+}
+
+fn extra_args(case: &Path) -> Result<Vec<String>, String> {
+    let text = support::read_optional(&case.join("args"))?.unwrap_or_default();
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
 }
 
 /// Runs the dry run of one case; `Err` describes a failed run.
@@ -45,22 +64,15 @@ fn render(case: &Path) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
         .current_dir(case)
         .env_remove("RUST_LOG") // stderr is part of some cases; logs must not join it
-        .args([
-            "deploy",
-            "--dry-run",
-            "-f",
-            "request.yaml",
-            "--build",
-            "build.yaml",
-        ])
-        .args(extra_args(case))
+        .args(support::DRY_RUN)
+        .args(extra_args(case)?)
         .output()
         .map_err(|e| format!("cannot run kubectl-astro: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         return Err(format!(
-            "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            "dry run failed: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
             out.status.code()
         ));
     }
@@ -70,58 +82,67 @@ fn render(case: &Path) -> Result<String, String> {
     Ok(stdout)
 }
 
-#[test]
-fn golden_cases() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
-    let cases = cases();
-    assert!(
-        cases.len() >= 12,
-        "expected at least 12 golden cases, found {}",
-        cases.len()
-    );
-    let mut failures = Vec::new();
-    for case in &cases {
-        let name = case
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let actual = match render(case) {
-            Ok(a) => a,
-            Err(e) => {
-                failures.push(format!("== {name}: dry run failed: {e}"));
-                continue;
-            }
-        };
-        let expected_path = case.join("expected.yaml");
-        if update {
-            std::fs::write(&expected_path, &actual).expect("expected.yaml is writable");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != actual {
-            let diff = TextDiff::from_lines(&expected, &actual)
-                .unified_diff()
-                .context_radius(3)
-                .header("expected.yaml", "actual")
-                .to_string();
-            failures.push(format!("== {name}: output differs\n{diff}"));
-        }
+/// One case: the dry run prints `expected.yaml` byte for byte (or, updating, rewrites it).
+fn check(case: &Path, update: bool) -> Result<(), Failed> {
+    let actual = render(case)?;
+    let expected_path = case.join("expected.yaml");
+    if update {
+        return std::fs::write(&expected_path, &actual)
+            .map_err(|e| format!("cannot write {}: {e}", expected_path.display()).into());
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} golden cases failed (UPDATE_GOLDEN=1 regenerates after review):\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    let expected = support::read_optional(&expected_path)?.ok_or_else(|| {
+        format!(
+            "{} is missing (UPDATE_GOLDEN=1 writes it)",
+            expected_path.display()
+        )
+    })?;
+    if expected == actual {
+        return Ok(());
+    }
+    let diff = TextDiff::from_lines(&expected, &actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected.yaml", "actual")
+        .to_string();
+    Err(format!("output differs (UPDATE_GOLDEN=1 regenerates after review):\n{diff}").into())
 }
 
 /// The same dry run is byte-identical run to run (no clock, no randomness).
-#[test]
-fn golden_output_is_deterministic() {
-    for case in cases().iter().take(3) {
-        let a = render(case).expect("first run succeeds");
-        let b = render(case).expect("second run succeeds");
-        assert_eq!(a, b, "{} differs between runs", case.display());
+fn deterministic(cases: &[PathBuf]) -> Result<(), Failed> {
+    for case in cases {
+        let a = render(case)?;
+        let b = render(case)?;
+        if a != b {
+            return Err(format!("{} differs between runs", case.display()).into());
+        }
     }
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let cases = cases();
+    let found = cases.as_ref().map(Vec::len).map_err(Clone::clone);
+    let cases = cases.unwrap_or_default();
+    let mut trials = vec![
+        Trial::test("corpus_holds_at_least_12_cases", move || match found? {
+            n if n >= MIN_CASES => Ok(()),
+            n => Err(format!("expected at least {MIN_CASES} golden cases, found {n}").into()),
+        }),
+        {
+            let first = cases.iter().take(3).cloned().collect::<Vec<_>>();
+            Trial::test("golden_output_is_deterministic", move || {
+                deterministic(&first)
+            })
+        },
+    ];
+    for case in cases {
+        let trial = match case_name(&case) {
+            Ok(name) => Trial::test(name, move || check(&case, update)),
+            Err(e) => Trial::test(case.display().to_string(), move || Err(e.into())),
+        };
+        trials.push(trial);
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -12,11 +12,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Env, NS, created_once, strip_bookkeeping};
+use support::{
+    APPLY, Env, MERGE_PATCH, NS, State, assert_same_state, created_once, patch_as_another_client,
+    state_after,
+};
 use test_apiserver::Fault;
 
 const FIRST: &str = "deploy-request-web.yaml";
@@ -38,79 +40,13 @@ impl Env {
         }
     }
 
-    async fn client(&self) -> kube::Client {
-        self.server.client().await.expect("client")
-    }
-
     /// A ConfigMap without this deployment's labels, in its namespace.
     async fn decoy(&self) {
         let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "decoy", "namespace": NS}, "data": {"k": "v"}});
-        let req = http::Request::patch(format!(
-            "/api/v1/namespaces/{NS}/configmaps/decoy?fieldManager=someone-else"
-        ))
-        .header("Content-Type", "application/apply-patch+yaml")
-        .body(serde_json::to_vec(&body).unwrap_or_default())
-        .expect("request");
-        self.client()
-            .await
-            .request::<Value>(req)
-            .await
-            .expect("decoy applied");
+        let path = format!("/api/v1/namespaces/{NS}/configmaps/decoy?fieldManager=someone-else");
+        patch_as_another_client(&self.server, &path, APPLY, &body).await;
     }
-
-    /// Every object of the deployment (Kind/name → stripped object), the inventory's keys.
-    async fn state(&self) -> (BTreeMap<String, Value>, Vec<String>) {
-        let mut objects = BTreeMap::new();
-        for (kind, prefix, plural) in [
-            ("Secret", "/api/v1", "secrets"),
-            ("ConfigMap", "/api/v1", "configmaps"),
-            ("Service", "/api/v1", "services"),
-            ("Deployment", "/apis/apps/v1", "deployments"),
-            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
-            ("Job", "/apis/batch/v1", "jobs"),
-            ("CronJob", "/apis/batch/v1", "cronjobs"),
-            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
-        ] {
-            let list = self
-                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
-                .await
-                .unwrap_or(Value::Null);
-            for item in list["items"].as_array().cloned().unwrap_or_default() {
-                let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
-                objects.insert(format!("{kind}/{name}"), strip(item));
-            }
-        }
-        let ns = self
-            .get(&format!("/api/v1/namespaces/{NS}"))
-            .await
-            .unwrap_or(Value::Null);
-        let inv: Value = serde_json::from_str(
-            ns["metadata"]["annotations"]["astro.dev/inventory"]
-                .as_str()
-                .unwrap_or("{}"),
-        )
-        .unwrap_or(Value::Null);
-        let keys = inv["objects"]
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        (objects, keys)
-    }
-}
-
-/// Bookkeeping the server alone decides, and generated passwords, masked.
-fn strip(obj: Value) -> Value {
-    let mut obj = strip_bookkeeping(obj);
-    // (List items carry no kind; only store Secrets are named `*-knowledge-*-creds`.)
-    let generated = obj["metadata"]["name"]
-        .as_str()
-        .is_some_and(|n| n.contains("-knowledge-") && n.ends_with("-creds"));
-    if generated && let Some(data) = obj["data"].as_object_mut() {
-        data.values_mut()
-            .for_each(|v| *v = Value::String("<generated>".into()));
-    }
-    obj
 }
 
 /// A small seeded generator (splitmix64) for kill times.
@@ -130,13 +66,8 @@ impl Rng {
 }
 
 /// The state after FIRST then SECOND, never interrupted.
-async fn reference() -> (BTreeMap<String, Value>, Vec<String>) {
-    let env = Env::new().await;
-    for r in [FIRST, SECOND] {
-        let (code, resp, stderr) = env.deploy(r, &[]).await;
-        assert_eq!(code, 0, "{resp} {stderr}");
-    }
-    env.state().await
+async fn reference() -> State {
+    state_after(&[FIRST, SECOND]).await
 }
 
 /// Prune never started before every object of the deploy that logged it was applied or
@@ -172,26 +103,14 @@ fn is_prune(r: &test_apiserver::LoggedRequest) -> bool {
     r.method == "DELETE" && !r.path.contains("/jobs/")
 }
 
-fn assert_same(
-    got: &(BTreeMap<String, Value>, Vec<String>),
-    want: &(BTreeMap<String, Value>, Vec<String>),
-    what: &str,
-) {
-    let mut got_objects = got.0.clone();
+fn assert_same(got: State, want: &State, what: &str) {
+    let (mut objects, inventory) = got;
     // The decoy is someone else's: it must still be there, and is not part of the comparison.
     assert!(
-        got_objects.remove("ConfigMap/decoy").is_some(),
+        objects.remove("ConfigMap/decoy").is_some(),
         "{what}: an object without our labels was deleted"
     );
-    assert_eq!(
-        got_objects.keys().collect::<Vec<_>>(),
-        want.0.keys().collect::<Vec<_>>(),
-        "{what}: objects lost or left over"
-    );
-    for (k, v) in &want.0 {
-        assert_eq!(got_objects.get(k), Some(v), "{what}: {k} differs");
-    }
-    assert_eq!(got.1, want.1, "{what}: inventory differs");
+    assert_same_state(&(objects, inventory), want, what);
 }
 
 /// How long a delayed deploy takes, to spread the kill points over it.
@@ -239,7 +158,7 @@ async fn sigkill_during_apply_and_prune_then_the_next_run_converges() {
         ctl.clear();
         let (code, resp, stderr) = env.deploy(SECOND, &[]).await;
         assert_eq!(code, 0, "{what}: does not converge: {resp} {stderr}");
-        assert_same(&env.state().await, &want, &what);
+        assert_same(env.state().await, &want, &what);
         created_once(&env, &what);
     }
     println!("{trials} kills during SECOND, {killed_in_prune} after prune had started");
@@ -279,7 +198,7 @@ async fn sigkill_during_a_first_deploy_leaves_nothing_untracked() {
             // The killed run had not created the namespace: no decoy could be placed before.
             env.decoy().await;
         }
-        assert_same(&env.state().await, &want, &what);
+        assert_same(env.state().await, &want, &what);
         created_once(&env, &what);
     }
     println!("{trials} kills during FIRST, {recovered} left a namespace without an inventory");
@@ -292,17 +211,13 @@ async fn prune_never_deletes_an_object_that_lost_our_labels() {
     assert_eq!(code, 0);
     // Someone takes the web chat's Ingress over and drops our label from it.
     let ing = "weather-agent-ingress-messaging";
-    let req = http::Request::patch(format!(
-        "/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/{ing}"
-    ))
-    .header("Content-Type", "application/merge-patch+json")
-    .body(br#"{"metadata":{"labels":{"astro.dev/agent":null}}}"#.to_vec())
-    .expect("request");
-    env.client()
-        .await
-        .request::<Value>(req)
-        .await
-        .expect("label removed");
+    patch_as_another_client(
+        &env.server,
+        &format!("/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/{ing}"),
+        MERGE_PATCH,
+        &serde_json::json!({"metadata": {"labels": {"astro.dev/agent": null}}}),
+    )
+    .await;
     let (code, resp, _) = env.deploy(SECOND, &[]).await;
     assert_eq!(code, 2, "{resp}");
     let err = resp["errors"].to_string();

@@ -12,19 +12,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
-use support::{Env, NS};
+use support::{APPLY, Env, NS, examples, patch_as_another_client, repo_root, weather_agent};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// `(verbs, resources)` of each rule of docs/rbac.yaml.
 fn rules() -> Vec<(Vec<String>, Vec<String>)> {
-    let text = std::fs::read_to_string(root().join("docs/rbac.yaml")).expect("docs/rbac.yaml");
+    let text = std::fs::read_to_string(repo_root().join("docs/rbac.yaml")).expect("docs/rbac.yaml");
     let doc = astro_deploy::input::parse_value("rbac", &text).expect("rbac.yaml parses");
     assert_eq!(doc["kind"], "ClusterRole");
     let strings = |v: &Value| -> Vec<String> {
@@ -74,19 +68,12 @@ impl Env {
 
     /// A Namespace of this deployment without an inventory (the recovery path lists).
     async fn bare_namespace(&self) {
-        let client = self.server.client().await.expect("admin client");
         let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": NS, "labels": {
                 "app.kubernetes.io/managed-by": "kubectl-astro",
                 "astro.dev/agent": "astro-team.weather-agent"}}});
-        let req = http::Request::patch(format!("/api/v1/namespaces/{NS}?fieldManager=platform"))
-            .header("Content-Type", "application/apply-patch+yaml")
-            .body(serde_json::to_vec(&body).unwrap_or_default())
-            .expect("request");
-        client
-            .request::<Value>(req)
-            .await
-            .expect("namespace applied");
+        let path = format!("/api/v1/namespaces/{NS}?fieldManager=platform");
+        patch_as_another_client(&self.server, &path, APPLY, &body).await;
     }
 }
 
@@ -98,7 +85,7 @@ struct Step {
 }
 
 fn steps() -> Vec<Step> {
-    let ex = root().join("examples");
+    let ex = examples();
     let catalog = ex.join("catalog").display().to_string();
     let record = |b: &str| {
         ex.join(format!("catalog/astro-team/weather-agent/{b}.yaml"))
@@ -129,18 +116,10 @@ fn steps() -> Vec<Step> {
         },
         Step {
             label: "build publish",
-            args: s(&[
-                "build",
-                "publish",
-                "--account",
-                "astro-team",
-                "--name",
-                "weather-agent",
-                "--build-id",
-                "build-20240612-1530",
-                "--version",
-                "1.0.0",
-            ]),
+            args: weather_agent(
+                &["build", "publish"],
+                &["--build-id", "build-20240612-1530", "--version", "1.0.0"],
+            ),
             code: 0,
         },
         Step {
@@ -180,14 +159,7 @@ fn steps() -> Vec<Step> {
         },
         Step {
             label: "undeploy --wait",
-            args: s(&[
-                "undeploy",
-                "--account",
-                "astro-team",
-                "--name",
-                "weather-agent",
-                "--wait",
-            ]),
+            args: weather_agent(&["undeploy"], &["--wait"]),
             code: 0,
         },
     ]
@@ -203,11 +175,8 @@ async fn scenario(env: &Env) -> Result<(), (String, i32, String)> {
         }
     }
     env.bare_namespace().await;
-    let catalog = root().join("examples/catalog").display().to_string();
-    let req = root()
-        .join("examples/deploy-request.json")
-        .display()
-        .to_string();
+    let catalog = examples().join("catalog").display().to_string();
+    let req = examples().join("deploy-request.json").display().to_string();
     let args: Vec<String> = [
         "deploy",
         "-f",

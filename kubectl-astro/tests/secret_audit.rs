@@ -16,11 +16,14 @@
 //! cargo nextest run -p kubectl-astro --test secret_audit
 //! ```
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine;
 use serde_json::Value;
+use support::examples;
 use test_apiserver::{AllowRule, Fault, ServerOptions, TestApiServer};
 
 const NS: &str = "astro-astro-team-engineering-assistant";
@@ -44,12 +47,6 @@ const ROTATED: &str = "mkR0tated+anth/G7=v";
 /// Given with `--credential KEY=VALUE` and `--credential KEY` (environment).
 const FLAG_VALUE: &str = "mkFl4g+value/H8=u";
 const ENV_VALUE: &str = "mkEnv+value/I9=t";
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-}
 
 /// The forms of `marker` that must never be printed: raw, URL-encoded (`+` as `%2B` and as
 /// written by form encoding), and base64 (standard and URL-safe, each at the three byte
@@ -233,17 +230,18 @@ impl Audit {
         None
     }
 
-    /// Every file under the audit's dir that is not one of our inputs holds no marker.
+    /// Every file under the audit's dir that is not one of our inputs holds no marker. An
+    /// entry that cannot be read fails the audit: it could hold one.
     fn check_files(&self) -> usize {
         let mut stack = vec![self.dir.path().to_path_buf()];
         let mut checked = 0;
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-                let p = entry.path();
+            for p in support::sorted_entries(&dir).unwrap_or_else(|e| panic!("{e}")) {
                 if p.is_dir() {
                     stack.push(p);
                 } else if !self.inputs.contains(&p) {
-                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    let bytes = std::fs::read(&p)
+                        .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
                     let text = String::from_utf8_lossy(&bytes);
                     if let Some(leak) = self.leak(&text) {
                         panic!("{leak} in the file {}", p.display());
@@ -256,9 +254,7 @@ impl Audit {
     }
 
     async fn get(&self, path: &str) -> Option<Value> {
-        let client = self.server.client().await.expect("client");
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        client.request::<Value>(req).await.ok()
+        support::get(&self.server, path).await
     }
 }
 
@@ -335,6 +331,19 @@ async fn every_command_path(logs: Logs) {
         let mut v: Vec<String> = sub.iter().map(|s| s.to_string()).collect();
         v.extend(rest);
         v
+    };
+    let undeploy = |extra: &[&str]| -> Vec<String> {
+        let rest = extra.iter().map(|s| s.to_string()).collect();
+        cmd(
+            &[
+                "undeploy",
+                "--account",
+                "astro-team",
+                "--name",
+                "engineering-assistant",
+            ],
+            rest,
+        )
     };
     let flag_creds = [
         "--credential",
@@ -461,21 +470,13 @@ async fn every_command_path(logs: Logs) {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // A conflict on the credentials Secret: another manager owns a value.
-    let client = a.server.client().await.expect("client");
     let secret = "engineering-assistant-build-20260410-0800-credentials";
     let other = base64::engine::general_purpose::STANDARD.encode(CREDS[1].1);
     let body = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": secret, "namespace": NS}, "data": {"GITHUB_TOKEN": other}});
-    let patch = http::Request::patch(format!(
-        "/api/v1/namespaces/{NS}/secrets/{secret}?fieldManager=platform-team&force=true"
-    ))
-    .header("Content-Type", "application/apply-patch+yaml")
-    .body(serde_json::to_vec(&body).unwrap_or_default())
-    .expect("request");
-    client
-        .request::<Value>(patch)
-        .await
-        .expect("takeover apply");
+    let path =
+        format!("/api/v1/namespaces/{NS}/secrets/{secret}?fieldManager=platform-team&force=true");
+    support::patch_as_another_client(&a.server, &path, support::APPLY, &body).await;
     let r = run!("deploy with a conflict", cmd(&["deploy"], base(&both)));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("conflict"), "{}", r.stdout);
@@ -719,34 +720,9 @@ async fn every_command_path(logs: Logs) {
     );
     assert_eq!(r.code, 3);
 
-    let r = run!(
-        "undeploy --wait",
-        [
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "engineering-assistant",
-            "--wait"
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    );
+    let r = run!("undeploy --wait", undeploy(&["--wait"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let r = run!(
-        "undeploy of nothing",
-        [
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "engineering-assistant"
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    );
+    let r = run!("undeploy of nothing", undeploy(&[]));
     assert_eq!(r.code, 5);
 
     // Unauthorized: the wrong token is not echoed either.
@@ -759,19 +735,7 @@ async fn every_command_path(logs: Logs) {
         let r = run!(label, cmd(&sub, base(&flag_creds)));
         assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
     }
-    let r = run!(
-        "undeploy unauthorized",
-        [
-            "undeploy",
-            "--account",
-            "astro-team",
-            "--name",
-            "engineering-assistant"
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    );
+    let r = run!("undeploy unauthorized", undeploy(&[]));
     assert_eq!(r.code, 4);
     let r = run!(
         "build list unauthorized",

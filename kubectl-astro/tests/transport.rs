@@ -11,7 +11,7 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use support::{Env, with_action};
+use support::{Env, deploy_past_one_stuck_apply, with_action};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,6 +192,14 @@ async fn client_cert_server(allowed: &str) -> TestApiServer {
     .expect("test-apiserver starts")
 }
 
+/// A kubeconfig that authenticates to `server` with a client certificate for `deployer`.
+fn deployer_kubeconfig(server: &TestApiServer) -> String {
+    let (cert, key) = server
+        .client_certificate("deployer", &[])
+        .expect("client certificate");
+    server.kubeconfig_yaml_with_client_cert(&cert, &key)
+}
+
 /// The base64 lines of a PEM, which must never reach the output.
 fn pem_lines(pem: &str) -> Vec<&str> {
     pem.lines().filter(|l| !l.starts_with("-----")).collect()
@@ -200,10 +208,7 @@ fn pem_lines(pem: &str) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_authenticates_the_deploy() {
     let server = client_cert_server("deployer").await;
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     assert!(!kubeconfig.contains("token"), "{kubeconfig}");
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
@@ -215,10 +220,7 @@ async fn client_certificate_authenticates_the_deploy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_user_outside_the_allow_list_is_forbidden() {
     let server = client_cert_server("someone-else").await;
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 4, "{resp} {stderr}");
@@ -306,10 +308,7 @@ async fn client_certificate_files_are_read_from_their_paths() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_accepts_the_client_certificate_kubeconfig() {
     let server = client_cert_server("deployer").await;
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     let env = Env::with_kubeconfig(server, &kubeconfig);
     let kubectl = |kubeconfig: std::path::PathBuf| {
         let cache = env.dir.path().join("kubectl-cache");
@@ -361,10 +360,7 @@ async fn client_cert_env(disable_http2: bool) -> Env {
     })
     .await
     .expect("test-apiserver starts");
-    let (cert, key) = server
-        .client_certificate("deployer", &[])
-        .expect("client certificate");
-    let kubeconfig = server.kubeconfig_yaml_with_client_cert(&cert, &key);
+    let kubeconfig = deployer_kubeconfig(&server);
     Env::with_kubeconfig(server, &kubeconfig)
 }
 
@@ -520,26 +516,7 @@ async fn certificate_of_another_ca(user: &str) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_request_times_out_alone_on_the_shared_connection() {
     let env = client_cert_env(false).await;
-    env.server.faults().add(
-        test_apiserver::Fault::delay_only(std::time::Duration::from_secs(5))
-            .verb("patch")
-            .kind("Deployment")
-            .times(1),
-    );
-    let started = std::time::Instant::now();
-    let (code, resp, stderr) = env
-        .deploy("deploy-request.json", &["--request-timeout", "1s"])
-        .await;
-    let took = started.elapsed();
-    assert_eq!(code, 0, "{resp} {stderr}");
-    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
-    assert!(
-        stderr.contains("no answer within 1000 ms (--request-timeout)"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
-    // The deadline, not the server's 5 s, decided when the stuck attempt ended.
-    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    deploy_past_one_stuck_apply(&env).await;
     assert_eq!(env.server.connections(), 1);
     assert!(
         env.server

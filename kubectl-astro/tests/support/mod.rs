@@ -2,6 +2,7 @@
 //! running the real `kubectl-astro` binary against it. Each test binary uses a part of it.
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,11 +13,61 @@ use test_apiserver::{ServerOptions, TestApiServer};
 /// Namespace of the shipped example deployment.
 pub const NS: &str = "astro-astro-team-weather-agent";
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The repository's examples/ directory.
 pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
+    repo_root().join("examples")
+}
+
+/// The paths of the entries of `dir`, sorted by name. A directory or an entry that cannot be
+/// read is an error naming it: a corpus must fail, never silently shrink.
+pub fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths = entries
+        .map(|entry| {
+            entry
+                .map(|entry| entry.path())
+                .map_err(|e| format!("cannot read an entry of {}: {e}", dir.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    paths.sort();
+    Ok(paths)
+}
+
+/// Reads `path` as UTF-8 text; `None` only if it does not exist, any other failure an error
+/// naming the file.
+pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// `deploy --dry-run` of `request.yaml` with `build.yaml`, both in the working directory.
+pub const DRY_RUN: [&str; 6] = [
+    "deploy",
+    "--dry-run",
+    "-f",
+    "request.yaml",
+    "--build",
+    "build.yaml",
+];
+
+/// `<command…> --account astro-team --name weather-agent <extra…>`: a command about the
+/// shipped example agent.
+pub fn weather_agent(command: &[&str], extra: &[&str]) -> Vec<String> {
+    let agent = ["--account", "astro-team", "--name", "weather-agent"];
+    [command, &agent[..], extra]
+        .concat()
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 /// A running test-apiserver and a temp dir holding its kubeconfig.
@@ -99,11 +150,40 @@ impl Env {
 
     /// GET `path` with the server's own client; `None` for any error (404 included).
     pub async fn get(&self, path: &str) -> Option<Value> {
-        let client = self.server.client().await.expect("client");
-        let req = http::Request::get(path).body(Vec::new()).expect("request");
-        client.request::<Value>(req).await.ok()
+        get(&self.server, path).await
     }
 }
+
+/// GET `path` with `server`'s own client; `None` for any error (404 included).
+pub async fn get(server: &TestApiServer, path: &str) -> Option<Value> {
+    let client = server.client().await.expect("client");
+    let req = http::Request::get(path).body(Vec::new()).expect("request");
+    client.request::<Value>(req).await.ok()
+}
+
+/// PATCHes `path` with `body` as `content_type` through `server`'s own client (someone other
+/// than the plugin); returns the stored object.
+pub async fn patch_as_another_client(
+    server: &TestApiServer,
+    path: &str,
+    content_type: &str,
+    body: &Value,
+) -> Value {
+    let req = http::Request::patch(path)
+        .header("Content-Type", content_type)
+        .body(serde_json::to_vec(body).unwrap_or_default())
+        .expect("request");
+    let client = server.client().await.expect("client");
+    client
+        .request::<Value>(req)
+        .await
+        .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
+}
+
+/// Content type of a server-side apply.
+pub const APPLY: &str = "application/apply-patch+yaml";
+/// Content type of a JSON merge patch.
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// `(Kind/name, action)` of every resource in a DeployResponse.
 pub fn actions(resp: &Value) -> Vec<(String, String)> {
@@ -187,4 +267,140 @@ pub fn created_once(env: &Env, what: &str) {
             alive.insert(r.path.clone(), false);
         }
     }
+}
+
+/// Holds the next apply of the Deployment for 5 s and deploys the example with
+/// `--request-timeout 1s`: that apply fails with the timeout's message after 1 s, is retried
+/// once, and the deploy succeeds long before the server would have answered.
+pub async fn deploy_past_one_stuck_apply(env: &Env) {
+    env.server.faults().add(
+        test_apiserver::Fault::delay_only(std::time::Duration::from_secs(5))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let (code, resp, stderr) = env
+        .deploy("deploy-request.json", &["--request-timeout", "1s"])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(with_action(&resp, "failed").is_empty(), "{resp}");
+    assert!(
+        stderr.contains("no answer within 1000 ms (--request-timeout)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
+    // The deadline, not the server's 5 s, decided when the stuck attempt ended.
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+}
+
+/// A deployment as the cluster holds it: `Kind/name` → object, and the inventory's keys
+/// (`Env::state`).
+pub type State = (BTreeMap<String, Value>, BTreeSet<String>);
+
+impl Env {
+    /// Every object of the deployment in [`NS`]: `Kind/name` → the object as a GET returns it,
+    /// without server bookkeeping, generated store passwords masked, the Namespace without its
+    /// inventory annotation; plus the inventory's keys.
+    pub async fn state(&self) -> State {
+        let mut objects = BTreeMap::new();
+        let collections = [
+            ("Secret", "/api/v1", "secrets"),
+            ("ConfigMap", "/api/v1", "configmaps"),
+            ("Service", "/api/v1", "services"),
+            ("Deployment", "/apis/apps/v1", "deployments"),
+            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
+            ("Job", "/apis/batch/v1", "jobs"),
+            ("CronJob", "/apis/batch/v1", "cronjobs"),
+            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
+            (
+                "NetworkPolicy",
+                "/apis/networking.k8s.io/v1",
+                "networkpolicies",
+            ),
+        ];
+        for (kind, prefix, plural) in collections {
+            let list = self
+                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
+                .await
+                .unwrap_or(Value::Null);
+            for item in list["items"].as_array().cloned().unwrap_or_default() {
+                let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
+                // GET each object (not only the list item): what a client really reads.
+                let path = format!("{prefix}/namespaces/{NS}/{plural}/{name}");
+                let obj = self.get(&path).await.expect("listed object can be read");
+                let mut obj = strip_bookkeeping(obj);
+                if kind == "Secret" && name.contains("-knowledge-") {
+                    mask_generated(&mut obj, &name);
+                }
+                objects.insert(format!("{kind}/{name}"), obj);
+            }
+        }
+        let mut inventory = BTreeSet::new();
+        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{NS}")).await {
+            let text = ns["metadata"]["annotations"]["astro.dev/inventory"]
+                .as_str()
+                .unwrap_or("{}")
+                .to_string();
+            let inv: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            inventory = inv["objects"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut ns = strip_bookkeeping(ns);
+            if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
+                a.remove("astro.dev/inventory");
+            }
+            objects.insert(format!("Namespace/{NS}"), ns);
+        }
+        (objects, inventory)
+    }
+}
+
+/// A generated store password differs between clusters by design: check its shape (32 hex
+/// characters, base64-encoded) and replace it with `<generated>`.
+fn mask_generated(secret: &mut Value, name: &str) {
+    use base64::Engine;
+    if let Some(data) = secret["data"].as_object_mut() {
+        for (k, v) in data.iter_mut() {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .unwrap_or_default();
+            assert!(
+                raw.len() == 32 && raw.iter().all(u8::is_ascii_hexdigit),
+                "{name}: {k} is not a generated password"
+            );
+            *v = Value::String("<generated>".into());
+        }
+    }
+}
+
+/// The state of a fresh cluster after deploying each of `requests` in turn, all succeeding.
+pub async fn state_after(requests: &[&str]) -> State {
+    let env = Env::new().await;
+    for request in requests {
+        let (code, resp, stderr) = env.deploy(request, &[]).await;
+        assert_eq!(code, 0, "{resp} {stderr}");
+    }
+    env.state().await
+}
+
+/// `got` equals `want`: the same objects, each equal, and the same inventory.
+pub fn assert_same_state(got: &State, want: &State, what: &str) {
+    let (objects, inventory) = got;
+    let (want_objects, want_inventory) = want;
+    assert_eq!(
+        objects.keys().collect::<Vec<_>>(),
+        want_objects.keys().collect::<Vec<_>>(),
+        "{what}: objects lost or left over"
+    );
+    for (k, v) in want_objects {
+        assert_eq!(
+            objects.get(k),
+            Some(v),
+            "{what}: {k} differs from the reference run"
+        );
+    }
+    assert_eq!(inventory, want_inventory, "{what}: inventory differs");
 }
