@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, FieldErrors};
+use crate::input::printable;
 use crate::spec::{self, AstroSpec};
 
 /// One registered build of an agent: the spec plus the image built from it.
@@ -141,8 +142,8 @@ pub fn select<'a>(
             .ok_or_else(|| {
                 Error::BuildNotFound(format!(
                     "no build of agent '{}' in account '{}'",
-                    crate::resolve::printable(name),
-                    crate::resolve::printable(account)
+                    printable(name),
+                    printable(account)
                 ))
             }),
         Some(source) => records
@@ -154,8 +155,8 @@ pub fn select<'a>(
             .ok_or_else(|| {
                 Error::BuildNotFound(format!(
                     "no published build of agent '{}' in source account '{}'",
-                    crate::resolve::printable(name),
-                    crate::resolve::printable(source)
+                    printable(name),
+                    printable(source)
                 ))
             }),
     }

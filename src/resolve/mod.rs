@@ -6,9 +6,11 @@ mod model;
 mod objects;
 mod request;
 
+pub use crate::input::printable;
+pub use crate::kind::{Kind, Stage};
 pub use env::{ProviderUse, provider_credentials, shared_keys};
 pub use model::*;
-pub use request::{ADAPTERS, MAX_CREDENTIAL_BYTES, check_cron, printable};
+pub use request::{ADAPTERS, MAX_CREDENTIAL_BYTES, check_cron};
 
 use std::collections::BTreeSet;
 
@@ -126,3 +128,4 @@ pub fn required_credentials(request: &DeployRequest, build: &Build) -> BTreeSet<
     }
     keys
 }
+

@@ -7,6 +7,7 @@ use super::env::{Connection, container_prefix, provider_uses, self_hosted_prefix
 use super::model::*;
 use super::{PASSWORD_PLACEHOLDER, ResolveOptions};
 use crate::api::{DeployRequest, ServiceEndpoint};
+use crate::kind::Kind;
 use crate::catalog::Build;
 use crate::naming::{self, fit_with_hash, resource_name, sanitize_name};
 use crate::spec::providers::{Builtin, Health, Section, SelfHosted, builtin};
