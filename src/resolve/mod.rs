@@ -129,3 +129,50 @@ pub fn required_credentials(request: &DeployRequest, build: &Build) -> BTreeSet<
     keys
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::BuildRecord;
+
+    /// Resolves golden case `case` (its request and build record) with `options`.
+    fn golden(case: &str, options: &ResolveOptions) -> (DeployRequest, ResolvedDeployment) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(case);
+        let read = |file: &str| match std::fs::read_to_string(dir.join(file)) {
+            Ok(text) => text,
+            Err(e) => panic!("{case}/{file}: {e}"),
+        };
+        let request: DeployRequest =
+            match crate::input::parse_document("request", &read("request.yaml")) {
+                Ok(r) => r,
+                Err(e) => panic!("{case}: {e}"),
+            };
+        let build = match BuildRecord::parse(&read("build.yaml")).and_then(BuildRecord::into_build)
+        {
+            Ok(b) => b,
+            Err(e) => panic!("{case}: {e}"),
+        };
+        match resolve(&request, &build, options) {
+            Ok(resolved) => (request, resolved),
+            Err(e) => panic!("{case}: {e}"),
+        }
+    }
+
+    /// The agent label of long names (cut with a hash suffix) is the one on the namespace,
+    /// so undeploy can recompute it from the names a user types.
+    #[test]
+    fn agent_label_of_long_names_is_the_namespace_label() {
+        let (request, resolved) = golden("12-long-names-hash-suffix", &ResolveOptions::default());
+        let label = crate::naming::agent_label(&request.account, &request.name);
+        assert!(label.len() <= 63, "{label}");
+        let namespace = resolved.objects.iter().find(|o| o.kind == Kind::Namespace);
+        let on_namespace = namespace.and_then(|o| o.labels.get(crate::naming::AGENT_LABEL));
+        assert_eq!(on_namespace, Some(&label));
+        assert_eq!(
+            resolved.common_labels.get(crate::naming::AGENT_LABEL),
+            Some(&label)
+        );
+    }
+}

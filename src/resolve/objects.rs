@@ -7,9 +7,9 @@ use super::env::{Connection, container_prefix, provider_uses, self_hosted_prefix
 use super::model::*;
 use super::{PASSWORD_PLACEHOLDER, ResolveOptions};
 use crate::api::{DeployRequest, ServiceEndpoint};
-use crate::kind::Kind;
 use crate::catalog::Build;
-use crate::naming::{self, fit_with_hash, resource_name, sanitize_name};
+use crate::kind::Kind;
+use crate::naming::{self, AGENT_LABEL, label_value, resource_name, sanitize_name};
 use crate::spec::providers::{Builtin, Health, Section, SelfHosted, builtin};
 use crate::spec::validate::parse_duration_seconds;
 use crate::spec::{AstroSpec, ContainerConfig, Healthcheck, Input};
@@ -94,8 +94,8 @@ pub fn plan(
     common.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
     common.insert("astro.dev/account".into(), request.account.clone());
     common.insert(
-        "astro.dev/agent".into(),
-        label_value(&format!("{}.{agent}", request.account)),
+        AGENT_LABEL.into(),
+        naming::agent_label(&request.account, &record.name),
     );
     let mut p = Planner {
         request,
@@ -126,7 +126,7 @@ pub fn plan(
         .map(|o| o.name.clone())
         .collect();
     let mut common_labels = Labels::new();
-    for k in ["app.kubernetes.io/managed-by", "astro.dev/agent"] {
+    for k in ["app.kubernetes.io/managed-by", AGENT_LABEL] {
         if let Some(v) = p.common.get(k) {
             common_labels.insert(k.to_string(), v.clone());
         }
@@ -204,33 +204,6 @@ fn hash_consumed_env(objects: &mut [PlannedObject]) {
     }
 }
 
-/// A label value: at most 63 chars of `[A-Za-z0-9._-]` with alphanumeric ends.
-fn label_value(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    if trimmed.len() <= 63 {
-        // Fits as it is: its ends are already alphanumeric.
-        return if trimmed.len() == cleaned.len() {
-            cleaned
-        } else {
-            trimmed.to_string()
-        };
-    }
-    let fitted = fit_with_hash(trimmed, 63);
-    fitted
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
-}
-
 impl Planner<'_> {
     fn spec(&self) -> &AstroSpec {
         &self.build.spec
@@ -247,7 +220,7 @@ impl Planner<'_> {
         for k in [
             "app.kubernetes.io/name",
             "app.kubernetes.io/instance",
-            "astro.dev/agent",
+            AGENT_LABEL,
         ] {
             if let Some(v) = self.common.get(k) {
                 l.insert(k.to_string(), v.clone());
