@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::env::{Connection, container_prefix, provider_uses, self_hosted_prefixes};
 use super::model::*;
-use super::{PASSWORD_PLACEHOLDER, ResolveOptions};
+use super::{MissingPasswords, PASSWORD_PLACEHOLDER, ResolveOptions};
 use crate::api::{DeployRequest, ServiceEndpoint};
 use crate::catalog::Build;
 use crate::kind::Kind;
@@ -120,6 +120,9 @@ pub fn plan(
     objects
         .sort_by(|a, b| (a.kind.stage(), a.kind, &a.name).cmp(&(b.kind.stage(), b.kind, &b.name)));
     hash_consumed_env(&mut objects);
+    if options.missing_passwords == MissingPasswords::GeneratedByCluster {
+        omit_missing_passwords(&mut objects, &p.store_passwords, options);
+    }
     let secret_names = objects
         .iter()
         .filter(|o| o.kind == Kind::Secret)
@@ -142,6 +145,28 @@ pub fn plan(
         secret_names,
         store_passwords: p.store_passwords,
         warnings,
+    }
+}
+
+/// Leaves the passwords the caller did not supply out of the store Secrets: the cluster
+/// side generates them once. Runs after the env hashes, which stay those of the placeholder.
+fn omit_missing_passwords(
+    objects: &mut [PlannedObject],
+    passwords: &[StorePassword],
+    options: &ResolveOptions,
+) {
+    for sp in passwords
+        .iter()
+        .filter(|sp| !options.store_passwords.contains_key(&sp.entry))
+    {
+        for o in objects
+            .iter_mut()
+            .filter(|o| o.kind == Kind::Secret && o.name == sp.secret)
+        {
+            if let ObjectSpec::Secret { data } = &mut o.spec {
+                data.remove(&sp.key);
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use astro_deploy::api::{DeployRequest, DeployResponse, DeployResponseStatus};
 use astro_deploy::catalog::Build;
 use astro_deploy::render::{Manifest, Templates, render, to_json, to_yaml};
-use astro_deploy::resolve::{Kind, ResolveOptions, ResolvedDeployment, resolve};
+use astro_deploy::resolve::{MissingPasswords, ResolveOptions, ResolvedDeployment, resolve};
 
 use crate::cli::{ClusterArgs, DeployArgs, Output, RenderArgs};
 use crate::cluster::apply::{ApplyOptions, deploy};
@@ -30,6 +30,7 @@ pub fn options(args: &RenderArgs) -> ResolveOptions {
         omit_replicas: args.no_replicas,
         storage_class: args.storage_class.clone(),
         store_passwords: Default::default(),
+        missing_passwords: MissingPasswords::Placeholder,
     }
 }
 
@@ -255,18 +256,12 @@ pub fn resolve_for_cluster(
     render_args: &RenderArgs,
     templates: &Templates,
 ) -> Result<(ResolvedDeployment, Vec<Manifest>), Failure> {
-    let resolved = resolve(req, build, &options(render_args))?;
-    let mut manifests = render(&resolved, templates)?;
-    for sp in &resolved.store_passwords {
-        for m in manifests
-            .iter_mut()
-            .filter(|m| m.kind == Kind::Secret && m.name == sp.secret)
-        {
-            if let Some(data) = m.object.get_mut("data").and_then(|d| d.as_object_mut()) {
-                data.remove(&sp.key);
-            }
-        }
-    }
+    let options = ResolveOptions {
+        missing_passwords: MissingPasswords::GeneratedByCluster,
+        ..options(render_args)
+    };
+    let resolved = resolve(req, build, &options)?;
+    let manifests = render(&resolved, templates)?;
     Ok((resolved, manifests))
 }
 
