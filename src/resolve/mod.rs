@@ -3,7 +3,7 @@
 
 mod env;
 mod model;
-mod objects;
+mod plan;
 mod request;
 
 pub use crate::input::printable;
@@ -125,7 +125,7 @@ pub fn resolve(
             keys: missing.into_iter().collect(),
         });
     }
-    Ok(objects::plan(request, build, options))
+    Ok(plan::plan(request, build, options))
 }
 
 /// Every credential key the deploy needs: cloud providers, secret variables of custom
@@ -134,7 +134,7 @@ pub fn resolve(
 pub fn required_credentials(request: &DeployRequest, build: &Build) -> BTreeSet<String> {
     let spec = &build.spec;
     let mut keys = provider_credentials(spec);
-    for input in objects::all_inputs(spec) {
+    for input in plan::all_inputs(spec) {
         if !input.optional && input.default.is_none() {
             keys.insert(input.name.clone());
         }
