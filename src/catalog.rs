@@ -1,4 +1,6 @@
-//! Build records (design.md §3) and the choice of which build a request deploys.
+//! Build records — what the platform registers for a build: its id, registry, image and
+//! spec, and the semver it is published under — and the choice of which build a request
+//! deploys (docs/astropods-spec.md §3).
 
 use serde::{Deserialize, Serialize};
 

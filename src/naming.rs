@@ -1,5 +1,6 @@
-//! Names: agent-name rules, Kubernetes name sanitising, env-key sanitising, namespaces,
-//! short hashes and ingress hosts (reference §1.3, §1.9.5, §4.1–§4.3).
+//! Names: agent-name rules, Kubernetes name sanitising, env-key sanitising (Astropods spec
+//! §8.5), namespaces, labels, short hashes and ingress hosts. The platform's naming rules
+//! these follow are listed in docs/astropods-spec.md.
 
 use sha2::{Digest, Sha256};
 
@@ -98,7 +99,7 @@ fn cut(s: &str, max: usize) -> String {
     s
 }
 
-/// §8.5 env-key sanitising: lowercase, `-`/`_`/`.` → `_`, drop other non-alphanumerics,
+/// Astropods spec §8.5 env-key sanitising: lowercase, `-`/`_`/`.` → `_`, drop other non-alphanumerics,
 /// collapse `_`, trim `_`, uppercase. `my-model` → `MY_MODEL`.
 pub fn env_key_part(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
