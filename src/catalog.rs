@@ -1,8 +1,11 @@
-//! Build records (design.md §3) and the choice of which build a request deploys.
+//! Build records — what the platform registers for a build: its id, registry, image and
+//! spec, and the semver it is published under — and the choice of which build a request
+//! deploys (docs/astropods-spec.md §3).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, FieldErrors};
+use crate::input::printable;
 use crate::spec::{self, AstroSpec};
 
 /// One registered build of an agent: the spec plus the image built from it.
@@ -141,8 +144,8 @@ pub fn select<'a>(
             .ok_or_else(|| {
                 Error::BuildNotFound(format!(
                     "no build of agent '{}' in account '{}'",
-                    crate::resolve::printable(name),
-                    crate::resolve::printable(account)
+                    printable(name),
+                    printable(account)
                 ))
             }),
         Some(source) => records
@@ -154,8 +157,8 @@ pub fn select<'a>(
             .ok_or_else(|| {
                 Error::BuildNotFound(format!(
                     "no published build of agent '{}' in source account '{}'",
-                    crate::resolve::printable(name),
-                    crate::resolve::printable(source)
+                    printable(name),
+                    printable(source)
                 ))
             }),
     }

@@ -201,3 +201,13 @@ fn depth(value: &serde_json::Value) -> usize {
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Shows a hostile string safely inside a message: control characters escaped, cut to 80.
+pub fn printable(s: &str) -> String {
+    let escaped: String = s.chars().flat_map(char::escape_debug).collect();
+    if escaped.chars().count() > 80 {
+        format!("{}…", escaped.chars().take(80).collect::<String>())
+    } else {
+        escaped
+    }
+}

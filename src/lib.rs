@@ -10,6 +10,7 @@ pub mod api;
 pub mod catalog;
 pub mod error;
 pub mod input;
+pub mod kind;
 pub mod naming;
 pub mod render;
 pub mod resolve;

@@ -1,5 +1,6 @@
-//! Names: agent-name rules, Kubernetes name sanitising, env-key sanitising, namespaces,
-//! short hashes and ingress hosts (reference §1.3, §1.9.5, §4.1–§4.3).
+//! Names: agent-name rules, Kubernetes name sanitising, env-key sanitising (Astropods spec
+//! §8.5), namespaces, labels, short hashes and ingress hosts. The platform's naming rules
+//! these follow are listed in docs/astropods-spec.md.
 
 use sha2::{Digest, Sha256};
 
@@ -98,7 +99,7 @@ fn cut(s: &str, max: usize) -> String {
     s
 }
 
-/// §8.5 env-key sanitising: lowercase, `-`/`_`/`.` → `_`, drop other non-alphanumerics,
+/// Astropods spec §8.5 env-key sanitising: lowercase, `-`/`_`/`.` → `_`, drop other non-alphanumerics,
 /// collapse `_`, trim `_`, uppercase. `my-model` → `MY_MODEL`.
 pub fn env_key_part(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -205,6 +206,43 @@ pub fn endpoint_host(agent: &str, namespace: &str, endpoint: &str, domain: &str)
         }
     }
     format!("{}-{}-{h8}.{domain}", cut(&agent, a), cut(&endpoint, e))
+}
+
+/// A label value: at most 63 chars of `[A-Za-z0-9._-]` with alphanumeric ends.
+pub fn label_value(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.len() <= 63 {
+        // Fits as it is: its ends are already alphanumeric.
+        return if trimmed.len() == cleaned.len() {
+            cleaned
+        } else {
+            trimmed.to_string()
+        };
+    }
+    let fitted = fit_with_hash(trimmed, 63);
+    fitted
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// The label every object of a deployment carries, naming its agent.
+pub const AGENT_LABEL: &str = "astro.dev/agent";
+
+/// The value of [`AGENT_LABEL`] for `name` (the agent name as typed) in `account`:
+/// `{account}.{sanitized name}`, cut with a hash suffix when longer than 63 characters.
+/// Resolve puts it on every object; undeploy checks it on the namespace before deleting.
+pub fn agent_label(account: &str, name: &str) -> String {
+    label_value(&format!("{account}.{}", sanitize_name(name)))
 }
 
 #[cfg(test)]
@@ -318,6 +356,36 @@ mod tests {
         assert_eq!(
             h.split('.').next().map(str::len),
             Some("weather-agent-".len() + 16)
+        );
+    }
+
+    /// A label value (Kubernetes `IsValidLabelValue`): at most 63 characters of
+    /// `[A-Za-z0-9._-]`, beginning and ending alphanumeric.
+    fn is_label_value(s: &str) -> bool {
+        s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && (s.is_empty()
+                || s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                    && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric()))
+    }
+
+    #[test]
+    fn agent_label_of_long_names_is_a_valid_label_value() {
+        // Golden case 12's account and agent name: 96 characters joined.
+        let account = "enterprise-customer-platform-engineering";
+        let name = "quarterly-financial-report-summarizer-assistant";
+        let label = agent_label(account, name);
+        assert!(label.len() <= 63, "{label}");
+        assert!(is_label_value(&label), "{label}");
+        assert!(label.starts_with(&account[..20]), "{label}");
+        assert_ne!(
+            label,
+            agent_label(account, "quarterly-financial-report-summarizer-assistant2")
+        );
+        assert_eq!(
+            agent_label("astro-team", "weather-agent"),
+            "astro-team.weather-agent"
         );
     }
 }

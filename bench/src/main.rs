@@ -392,23 +392,6 @@ fn slope(times: &[Duration]) -> (f64, f64) {
     )
 }
 
-/// The API path of one rendered object (the kinds the library renders).
-fn object_path(kind: &str, ns: &str, name: &str) -> String {
-    let (prefix, plural) = match kind {
-        "Namespace" => return format!("/api/v1/namespaces/{name}"),
-        "Secret" => ("/api/v1", "secrets"),
-        "ConfigMap" => ("/api/v1", "configmaps"),
-        "Service" => ("/api/v1", "services"),
-        "Deployment" => ("/apis/apps/v1", "deployments"),
-        "StatefulSet" => ("/apis/apps/v1", "statefulsets"),
-        "Job" => ("/apis/batch/v1", "jobs"),
-        "CronJob" => ("/apis/batch/v1", "cronjobs"),
-        "Ingress" => ("/apis/networking.k8s.io/v1", "ingresses"),
-        _ => ("/apis/networking.k8s.io/v1", "networkpolicies"),
-    };
-    format!("{prefix}/namespaces/{ns}/{plural}/{name}")
-}
-
 /// The physical floor: the typical agent's objects, rendered in this process, applied with
 /// one server-side-apply PATCH each, one after another, over one kept-alive connection —
 /// no process start, no TLS set-up, no discovery. Returns the wall time of a no-op apply.
@@ -430,7 +413,7 @@ fn floor(b: &Bench, rt: &tokio::runtime::Runtime, ns: &str) -> Result<Duration> 
     let client = rt.block_on(b.server.client())?;
     let apply = || async {
         for m in &manifests {
-            let path = object_path(m.kind.as_str(), &m.namespace, &m.name);
+            let path = m.kind.object_path(&m.namespace, &m.name);
             let req = http::Request::patch(format!("{path}?fieldManager=kubectl-astro&force=true"))
                 .header("Content-Type", "application/apply-patch+yaml")
                 .body(serde_json::to_vec(&m.object)?)?;

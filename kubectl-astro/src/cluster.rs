@@ -120,42 +120,6 @@ impl Cluster {
     }
 }
 
-/// The collection path of `kind` in namespace `ns` (`/apis/apps/v1/namespaces/ns/deployments`).
-pub fn collection_path(kind: Kind, ns: &str) -> String {
-    let (prefix, plural) = match kind {
-        Kind::Namespace => return "/api/v1/namespaces".to_string(),
-        Kind::Secret => ("/api/v1", "secrets"),
-        Kind::ConfigMap => ("/api/v1", "configmaps"),
-        Kind::Service => ("/api/v1", "services"),
-        Kind::Deployment => ("/apis/apps/v1", "deployments"),
-        Kind::StatefulSet => ("/apis/apps/v1", "statefulsets"),
-        Kind::Job => ("/apis/batch/v1", "jobs"),
-        Kind::CronJob => ("/apis/batch/v1", "cronjobs"),
-        Kind::Ingress => ("/apis/networking.k8s.io/v1", "ingresses"),
-        Kind::NetworkPolicy => ("/apis/networking.k8s.io/v1", "networkpolicies"),
-    };
-    format!("{prefix}/namespaces/{ns}/{plural}")
-}
-
-/// Every kind we render.
-pub const KINDS: [Kind; 10] = [
-    Kind::Namespace,
-    Kind::NetworkPolicy,
-    Kind::Secret,
-    Kind::ConfigMap,
-    Kind::Service,
-    Kind::Deployment,
-    Kind::StatefulSet,
-    Kind::Job,
-    Kind::CronJob,
-    Kind::Ingress,
-];
-
-/// The kind named `kind` (as in `Kind::as_str`).
-pub fn kind_from_str(kind: &str) -> Option<Kind> {
-    KINDS.into_iter().find(|k| k.as_str() == kind)
-}
-
 impl Cluster {
     /// Sends one request, retrying transient failures, and returns the reply or the API's
     /// Status. Every request we send is safe to repeat: GET and LIST read; server-side apply
@@ -287,7 +251,7 @@ impl Cluster {
     /// GET one object.
     pub async fn get(&self, kind: Kind, ns: &str, name: &str) -> Result<Reply, CallError> {
         self.call(
-            kube::core::Request::new(collection_path(kind, ns))
+            kube::core::Request::new(kind.collection_path(ns))
                 .get(name, &GetParams::default())
                 .map(bytes_body),
         )
@@ -304,7 +268,7 @@ impl Cluster {
         let lp = ListParams::default().labels(selector);
         let reply = self
             .call(
-                kube::core::Request::new(collection_path(kind, ns))
+                kube::core::Request::new(kind.collection_path(ns))
                     .list(&lp)
                     .map(bytes_body),
             )
@@ -380,7 +344,7 @@ impl Cluster {
             });
         }
         self.call(
-            kube::core::Request::new(collection_path(kind, ns))
+            kube::core::Request::new(kind.collection_path(ns))
                 .delete(name, &dp)
                 .map(bytes_body),
         )
@@ -403,7 +367,7 @@ fn apply_request(
     body: Bytes,
 ) -> Result<http::Request<Bytes>, kube::core::request::Error> {
     let request =
-        kube::core::Request::new(collection_path(kind, ns)).patch(name, pp, &Patch::Apply(()))?;
+        kube::core::Request::new(kind.collection_path(ns)).patch(name, pp, &Patch::Apply(()))?;
     Ok(request.map(|_| body))
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::body::ApplyBody;
-use crate::cluster::{Cluster, KINDS, kind_from_str};
+use crate::cluster::Cluster;
 use crate::error::CallError;
 use crate::stored::Stored;
 
@@ -40,7 +40,7 @@ impl InventoryKey {
     /// Reads `Kind/name`; `None` for text of another shape or a kind we do not render.
     pub fn parse(text: &str) -> Option<InventoryKey> {
         let (kind, name) = text.split_once('/')?;
-        Some(InventoryKey::new(kind_from_str(kind)?, name))
+        Some(InventoryKey::new(Kind::from_name(kind)?, name))
     }
 }
 
@@ -175,7 +175,7 @@ pub async fn recover(
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
-    for kind in KINDS.iter().copied().filter(|k| *k != Kind::Namespace) {
+    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Namespace) {
         for item in cluster.list(kind, &resolved.namespace, &selector).await? {
             if let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) {
                 inv.objects

@@ -4,7 +4,7 @@
 use astro_deploy::api::DeployRequest;
 use astro_deploy::catalog::Build;
 use astro_deploy::render::{Manifest, Templates, render};
-use astro_deploy::resolve::{Kind, ResolveOptions, ResolvedDeployment, resolve};
+use astro_deploy::resolve::{MissingPasswords, ResolveOptions, ResolvedDeployment, resolve};
 
 use crate::error::Error;
 
@@ -20,26 +20,20 @@ pub struct Plan {
 
 impl Plan {
     /// Resolves `request` against `build` and renders it with `templates`. Store passwords
-    /// are left out of their Secrets (a dry run's placeholder is never sent): the deploy
-    /// generates each one the first time, under its own field manager.
+    /// the options do not supply are left out of their Secrets (a dry run's placeholder is
+    /// never sent): the deploy generates each one the first time, under its own field manager.
     pub fn new(
         request: &DeployRequest,
         build: &Build,
         options: &ResolveOptions,
         templates: &Templates,
     ) -> Result<Plan, Error> {
-        let resolved = resolve(request, build, options)?;
-        let mut manifests = render(&resolved, templates)?;
-        for sp in &resolved.store_passwords {
-            for m in manifests
-                .iter_mut()
-                .filter(|m| m.kind == Kind::Secret && m.name == sp.secret)
-            {
-                if let Some(data) = m.object.get_mut("data").and_then(|d| d.as_object_mut()) {
-                    data.remove(&sp.key);
-                }
-            }
-        }
+        let options = ResolveOptions {
+            missing_passwords: MissingPasswords::GeneratedByCluster,
+            ..options.clone()
+        };
+        let resolved = resolve(request, build, &options)?;
+        let manifests = render(&resolved, templates)?;
         Ok(Plan {
             resolved,
             manifests,

@@ -77,7 +77,7 @@ pub async fn undeploy(
             .and_then(|l| l.get(k))
             .and_then(Value::as_str)
     };
-    let agent_label = format!("{account}.{}", naming::sanitize_name(name));
+    let agent_label = naming::agent_label(account, name);
     if label("app.kubernetes.io/managed-by") != Some(crate::FIELD_MANAGER)
         || label("astro.dev/agent") != Some(agent_label.as_str())
     {

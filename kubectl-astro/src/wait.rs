@@ -9,7 +9,7 @@ use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::resolve::Kind;
 use serde_json::Value;
 
-use crate::cluster::{Cluster, kind_from_str};
+use crate::cluster::Cluster;
 use crate::events::Event;
 
 /// The kstatus readiness of one object.
@@ -41,7 +41,7 @@ pub async fn wait(
         .filter(|(_, r)| r.action != ResourceAction::Failed && r.action != ResourceAction::Pruned)
         .filter(|(_, r)| {
             matches!(
-                kind_from_str(&r.kind),
+                Kind::from_name(&r.kind),
                 Some(Kind::Deployment | Kind::StatefulSet | Kind::Job)
             )
         })
@@ -58,7 +58,7 @@ pub async fn wait(
                 continue;
             }
             let r = &resources[i];
-            let Some(kind) = kind_from_str(&r.kind) else {
+            let Some(kind) = Kind::from_name(&r.kind) else {
                 continue;
             };
             let status = match cluster.get(kind, &r.namespace, &r.name).await {

@@ -18,7 +18,8 @@ use minijinja::Value as Ctx;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::resolve::{Kind, ResolvedDeployment, Stage};
+use crate::kind::{Kind, Stage};
+use crate::resolve::ResolvedDeployment;
 
 /// One rendered, validated Kubernetes object.
 #[derive(Debug, Clone, PartialEq)]

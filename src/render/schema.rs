@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::resolve::Kind;
+use crate::kind::Kind;
 
 /// A field that does not fit the object's type.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -210,3 +210,20 @@ fn yaml_safe_json_formatter(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EMBEDDED;
+    use crate::kind::Kind;
+
+    /// The embedded set is the shared macros plus exactly one template per kind.
+    #[test]
+    fn embedded_templates_are_the_kind_table_s() {
+        let mut embedded: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+        let mut expected: Vec<&str> = Kind::ALL.iter().map(|k| k.template()).collect();
+        expected.push("_common.yaml");
+        embedded.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(embedded, expected);
+    }
+}

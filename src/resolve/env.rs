@@ -1,4 +1,4 @@
-//! The env-var rules of RFC-1 §8: which credential keys the agent needs (§8.1, §5), the
+//! The env-var rules of Astropods spec §8: which credential keys the agent needs (§8.1, §5), the
 //! connection details of self-hosted and container-mode components (§8.2, §8.3), and the
 //! naming of keys when several entries share a provider.
 
@@ -59,7 +59,7 @@ pub fn provider_uses(spec: &AstroSpec) -> BTreeMap<&str, Vec<ProviderUse<'_>>> {
     out
 }
 
-/// §8.1 key naming for a provider used by `uses`: one entry gets `{P}_{suffix}`; several
+/// Astropods spec §8.1 key naming for a provider used by `uses`: one entry gets `{P}_{suffix}`; several
 /// get `{P}_{ENTRY}_{suffix}` each, the entry named like the provider gets only the bare key,
 /// and the primary (named like the provider, else first alphabetically) also gets it.
 /// Returns, per entry, the keys it owns.
@@ -163,7 +163,7 @@ impl Connection {
     }
 }
 
-/// §8.2 prefixes for the self-hosted entries of one provider: one entry gets the bare
+/// Astropods spec §8.2 prefixes for the self-hosted entries of one provider: one entry gets the bare
 /// prefix; several get `{PREFIX}_{ENTRY}` each and the first alphabetically also the bare one.
 pub fn self_hosted_prefixes(sh: &SelfHosted, entries: &[&str]) -> Vec<(String, Vec<String>)> {
     if entries.len() <= 1 {
@@ -185,7 +185,7 @@ pub fn self_hosted_prefixes(sh: &SelfHosted, entries: &[&str]) -> Vec<(String, V
         .collect()
 }
 
-/// §8.3 prefix of a container-mode entry: `MODEL_{NAME}`, `KNOWLEDGE_{NAME}`, `INTEGRATION_{NAME}`.
+/// Astropods spec §8.3 prefix of a container-mode entry: `MODEL_{NAME}`, `KNOWLEDGE_{NAME}`, `INTEGRATION_{NAME}`.
 pub fn container_prefix(section: Section, entry: &str) -> String {
     format!("{}_{}", section.env_prefix(), env_key_part(entry))
 }
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn entry_named_like_provider_is_primary() {
-        // RFC §8.1 example: models.anthropic + models.sonnet, both anthropic.
+        // Astropods spec §8.1 example: models.anthropic + models.sonnet, both anthropic.
         assert_eq!(
             flat(shared_keys(
                 "anthropic",

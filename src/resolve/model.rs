@@ -7,101 +7,10 @@ use serde::Serialize;
 
 use crate::api::ServiceEndpoint;
 use crate::error::FieldError;
+use crate::kind::Kind;
 
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;
-
-/// The order objects are listed and applied in; objects of one stage do not depend on each
-/// other. A client may apply several stages at once where nothing in the later ones needs
-/// the earlier ones to exist first (kubectl-astro applies Services, workloads and Ingresses
-/// together).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// The Namespace.
-    Namespace,
-    /// NetworkPolicies (before anything can run).
-    Policy,
-    /// Secrets and ConfigMaps.
-    Config,
-    /// Services.
-    Service,
-    /// Deployments, StatefulSets, Jobs, CronJobs.
-    Workload,
-    /// Ingresses.
-    Ingress,
-}
-
-/// The kinds of object the library renders, one template each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Kind {
-    /// core/v1 Namespace
-    Namespace,
-    /// networking.k8s.io/v1 NetworkPolicy
-    NetworkPolicy,
-    /// core/v1 Secret
-    Secret,
-    /// core/v1 ConfigMap
-    ConfigMap,
-    /// core/v1 Service
-    Service,
-    /// apps/v1 Deployment
-    Deployment,
-    /// apps/v1 StatefulSet
-    StatefulSet,
-    /// batch/v1 Job
-    Job,
-    /// batch/v1 CronJob
-    CronJob,
-    /// networking.k8s.io/v1 Ingress
-    Ingress,
-}
-
-impl Kind {
-    /// The Kubernetes `kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Namespace => "Namespace",
-            Kind::NetworkPolicy => "NetworkPolicy",
-            Kind::Secret => "Secret",
-            Kind::ConfigMap => "ConfigMap",
-            Kind::Service => "Service",
-            Kind::Deployment => "Deployment",
-            Kind::StatefulSet => "StatefulSet",
-            Kind::Job => "Job",
-            Kind::CronJob => "CronJob",
-            Kind::Ingress => "Ingress",
-        }
-    }
-
-    /// The template that renders this kind.
-    pub fn template(self) -> &'static str {
-        match self {
-            Kind::Namespace => "namespace.yaml",
-            Kind::NetworkPolicy => "networkpolicy.yaml",
-            Kind::Secret => "secret.yaml",
-            Kind::ConfigMap => "configmap.yaml",
-            Kind::Service => "service.yaml",
-            Kind::Deployment => "deployment.yaml",
-            Kind::StatefulSet => "statefulset.yaml",
-            Kind::Job => "job.yaml",
-            Kind::CronJob => "cronjob.yaml",
-            Kind::Ingress => "ingress.yaml",
-        }
-    }
-
-    /// The apply stage of this kind.
-    pub fn stage(self) -> Stage {
-        match self {
-            Kind::Namespace => Stage::Namespace,
-            Kind::NetworkPolicy => Stage::Policy,
-            Kind::Secret | Kind::ConfigMap => Stage::Config,
-            Kind::Service => Stage::Service,
-            Kind::Deployment | Kind::StatefulSet | Kind::Job | Kind::CronJob => Stage::Workload,
-            Kind::Ingress => Stage::Ingress,
-        }
-    }
-}
 
 /// One object to render: its kind, name and the data its template reads as `obj`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

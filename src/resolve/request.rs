@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::api::DeployRequest;
 use crate::catalog::Build;
 use crate::error::FieldError;
+use crate::input::printable;
 use crate::naming;
 
 /// Interface adapters the plugin can run.
@@ -192,16 +193,6 @@ pub fn check_cron(expr: &str) -> Result<(), String> {
         .parse()
         .map(|_| ())
         .map_err(|e| format!("invalid cron expression '{}': {e}", printable(expr)))
-}
-
-/// Shows a hostile string safely inside a message: control characters escaped, cut to 80.
-pub fn printable(s: &str) -> String {
-    let escaped: String = s.chars().flat_map(char::escape_debug).collect();
-    if escaped.chars().count() > 80 {
-        format!("{}…", escaped.chars().take(80).collect::<String>())
-    } else {
-        escaped
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The built-in provider registry (RFC-1 Appendix A, with the platform code's images and
+//! The built-in provider registry (Astropods spec Appendix A, with the platform code's images and
 //! env prefixes where the RFC is silent).
 
 /// Which spec section a provider serves.
@@ -31,7 +31,7 @@ impl Section {
         }
     }
 
-    /// Prefix of container-mode env keys (§8.3): `MODEL`, `KNOWLEDGE`, `INTEGRATION`.
+    /// Prefix of container-mode env keys (Astropods spec §8.3): `MODEL`, `KNOWLEDGE`, `INTEGRATION`.
     pub fn env_prefix(self) -> &'static str {
         match self {
             Section::Models => "MODEL",

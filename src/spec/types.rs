@@ -1,5 +1,6 @@
-//! The Astropods spec (`astropods.yml`, RFC-1) as Rust types. Unknown keys are rejected so a
-//! typo (`knowlege:`) is an error rather than a silently missing store.
+//! The Astropods spec (`astropods.yml`, RFC-1) as Rust types; "§N" below is a section of that
+//! spec. Unknown keys are rejected so a typo (`knowlege:`) is an error rather than a silently
+//! missing store.
 
 use std::collections::BTreeMap;
 

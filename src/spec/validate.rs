@@ -1,4 +1,4 @@
-//! The validation rules of RFC-1 §9 (plus the platform's "unsupported provider" and name
+//! The validation rules of Astropods spec §9 (plus the platform's "unsupported provider" and name
 //! checks). Every problem is collected, each naming its field path.
 
 use std::collections::BTreeMap;

@@ -332,6 +332,7 @@ impl RenderArgs {
             omit_replicas: self.no_replicas,
             storage_class: self.storage_class.clone(),
             store_passwords: Default::default(),
+            missing_passwords: Default::default(),
         }
     }
 

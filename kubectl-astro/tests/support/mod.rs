@@ -7,6 +7,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use astro_deploy::kind::Kind;
 use serde_json::Value;
 use test_apiserver::{ServerOptions, TestApiServer};
 
@@ -305,33 +306,18 @@ impl Env {
     /// inventory annotation; plus the inventory's keys.
     pub async fn state(&self) -> State {
         let mut objects = BTreeMap::new();
-        let collections = [
-            ("Secret", "/api/v1", "secrets"),
-            ("ConfigMap", "/api/v1", "configmaps"),
-            ("Service", "/api/v1", "services"),
-            ("Deployment", "/apis/apps/v1", "deployments"),
-            ("StatefulSet", "/apis/apps/v1", "statefulsets"),
-            ("Job", "/apis/batch/v1", "jobs"),
-            ("CronJob", "/apis/batch/v1", "cronjobs"),
-            ("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
-            (
-                "NetworkPolicy",
-                "/apis/networking.k8s.io/v1",
-                "networkpolicies",
-            ),
-        ];
-        for (kind, prefix, plural) in collections {
+        for kind in Kind::ALL.into_iter().filter(|k| k.namespaced()) {
             let list = self
-                .get(&format!("{prefix}/namespaces/{NS}/{plural}"))
+                .get(&kind.collection_path(NS))
                 .await
                 .unwrap_or(Value::Null);
             for item in list["items"].as_array().cloned().unwrap_or_default() {
                 let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
                 // GET each object (not only the list item): what a client really reads.
-                let path = format!("{prefix}/namespaces/{NS}/{plural}/{name}");
+                let path = kind.object_path(NS, &name);
                 let obj = self.get(&path).await.expect("listed object can be read");
                 let mut obj = strip_bookkeeping(obj);
-                if kind == "Secret" && name.contains("-knowledge-") {
+                if kind == Kind::Secret && name.contains("-knowledge-") {
                     mask_generated(&mut obj, &name);
                 }
                 objects.insert(format!("{kind}/{name}"), obj);

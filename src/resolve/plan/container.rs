@@ -1,0 +1,230 @@
+//! The one way a container is made — [`ContainerBuilder`] — and the env vars, ports, probes
+//! and resources that every family of objects gives its containers.
+
+use crate::resolve::model::{Container, EnvVar, Labels, Mount, Port, Probe, Resources, SecretRef};
+use crate::spec::providers::{Health, SelfHosted};
+use crate::spec::validate::parse_duration_seconds;
+use crate::spec::{ContainerConfig, Healthcheck};
+
+/// Builds a [`Container`]: a name and an image, then what it needs. Without further calls it
+/// has no ports, env, probe or mounts, the standard resources, and is not hardened.
+pub(super) struct ContainerBuilder(Container);
+
+impl ContainerBuilder {
+    /// A container `name` running `image`.
+    pub(super) fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
+        ContainerBuilder(Container {
+            name: name.into(),
+            image: image.into(),
+            args: Vec::new(),
+            ports: Vec::new(),
+            env_from_config_maps: Vec::new(),
+            env_from_secrets: Vec::new(),
+            env: Vec::new(),
+            probe: None,
+            resources: standard_resources(),
+            mounts: Vec::new(),
+            add_capabilities: Vec::new(),
+            hardened: false,
+        })
+    }
+
+    /// Command arguments.
+    pub(super) fn args(mut self, args: Vec<String>) -> Self {
+        self.0.args = args;
+        self
+    }
+
+    /// Named ports, the first one primary.
+    pub(super) fn ports(mut self, ports: Vec<Port>) -> Self {
+        self.0.ports = ports;
+        self
+    }
+
+    /// Single env vars.
+    pub(super) fn env(mut self, env: Vec<EnvVar>) -> Self {
+        self.0.env = env;
+        self
+    }
+
+    /// Imports every entry of the ConfigMap `name` as env.
+    pub(super) fn env_from_config_map(mut self, name: &str) -> Self {
+        self.0.env_from_config_maps.push(name.to_string());
+        self
+    }
+
+    /// Imports every entry of these Secrets as env.
+    pub(super) fn env_from_secrets(mut self, names: Vec<String>) -> Self {
+        self.0.env_from_secrets = names;
+        self
+    }
+
+    /// Liveness and readiness probe.
+    pub(super) fn probe(mut self, probe: Option<Probe>) -> Self {
+        self.0.probe = probe;
+        self
+    }
+
+    /// Requests and limits, instead of [`standard_resources`].
+    pub(super) fn resources(mut self, resources: Resources) -> Self {
+        self.0.resources = resources;
+        self
+    }
+
+    /// Mounts the volume `name` at `path`.
+    pub(super) fn mount(mut self, name: &str, path: &str) -> Self {
+        self.0.mounts.push(Mount {
+            name: name.into(),
+            path: path.into(),
+            sub_path: None,
+        });
+        self
+    }
+
+    /// Read-only root filesystem, no privilege escalation, every capability dropped except
+    /// `keep`.
+    pub(super) fn hardened(mut self, keep: &[&str]) -> Self {
+        self.0.hardened = true;
+        self.0.add_capabilities = keep.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    /// The container.
+    pub(super) fn build(self) -> Container {
+        self.0
+    }
+}
+
+/// A named TCP port.
+pub(super) fn port(name: &str, port: u16) -> Port {
+    Port {
+        name: name.into(),
+        port,
+    }
+}
+
+/// An env var with a literal value.
+pub(super) fn literal(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        secret: None,
+    }
+}
+
+/// An env var read from `key` of the Secret `secret`.
+pub(super) fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        secret: Some(SecretRef {
+            name: secret.into(),
+            key: key.into(),
+        }),
+    }
+}
+
+/// The `environment` of a spec container, as literal env vars.
+pub(super) fn static_env(c: &ContainerConfig) -> Vec<EnvVar> {
+    c.environment.iter().map(|(k, v)| literal(k, v)).collect()
+}
+
+fn requests_and_limits(requests: &[(&str, &str)], limits: &[(&str, &str)]) -> Resources {
+    let map = |pairs: &[(&str, &str)]| -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    Resources {
+        requests: map(requests),
+        limits: map(limits),
+    }
+}
+
+/// Resources of agents, ingestion and components without a GPU.
+pub(super) fn standard_resources() -> Resources {
+    requests_and_limits(
+        &[("cpu", "100m"), ("memory", "256Mi")],
+        &[("cpu", "1"), ("memory", "1Gi")],
+    )
+}
+
+/// Resources of the messaging sidecar.
+pub(super) fn sidecar_resources() -> Resources {
+    requests_and_limits(
+        &[("cpu", "100m"), ("memory", "128Mi")],
+        &[("cpu", "500m"), ("memory", "512Mi")],
+    )
+}
+
+/// The extended resource of a GPU runtime: `amd.com/gpu` for ROCm, else `nvidia.com/gpu`.
+pub(super) fn gpu_resource_name(runtime: Option<&str>) -> String {
+    match runtime {
+        Some("rocm") => "amd.com/gpu".into(),
+        _ => "nvidia.com/gpu".into(),
+    }
+}
+
+/// Resources of a container with one GPU of `runtime`.
+pub(super) fn gpu_resources(runtime: Option<&str>) -> Resources {
+    let gpu = gpu_resource_name(runtime);
+    requests_and_limits(
+        &[("cpu", "2"), ("memory", "8Gi"), (gpu.as_str(), "1")],
+        &[("cpu", "4"), ("memory", "16Gi"), (gpu.as_str(), "1")],
+    )
+}
+
+/// A probe from a spec healthcheck (Astropods spec §3.2): exec `test` (Docker's
+/// `CMD`/`CMD-SHELL` forms understood) or HTTP `path`; interval/timeout/retries map to
+/// period/timeout/failures.
+pub(super) fn probe(h: &Healthcheck, port_name: &str) -> Probe {
+    let exec = if h.test.is_empty() {
+        None
+    } else {
+        Some(match h.test.first().map(String::as_str) {
+            Some("CMD") => h.test[1..].to_vec(),
+            Some("CMD-SHELL") => vec!["sh".into(), "-c".into(), h.test[1..].join(" ")],
+            _ => h.test.clone(),
+        })
+    };
+    Probe {
+        http_path: if exec.is_none() {
+            Some(h.path.clone().unwrap_or_else(|| "/".into()))
+        } else {
+            None
+        },
+        exec,
+        port: port_name.into(),
+        period: h
+            .interval
+            .as_deref()
+            .and_then(parse_duration_seconds)
+            .unwrap_or(10),
+        timeout: h
+            .timeout
+            .as_deref()
+            .and_then(parse_duration_seconds)
+            .unwrap_or(5),
+        failure_threshold: h
+            .retries
+            .map(|r| i32::try_from(r.max(1)).unwrap_or(i32::MAX))
+            .unwrap_or(3),
+    }
+}
+
+/// The probe of a built-in self-hosted provider.
+pub(super) fn builtin_probe(sh: &SelfHosted) -> Probe {
+    let (exec, http_path) = match sh.health {
+        Health::Http(p) => (None, Some(p.to_string())),
+        Health::Exec(cmd) => (Some(cmd.iter().map(|s| s.to_string()).collect()), None),
+    };
+    Probe {
+        exec,
+        http_path,
+        port: sh.port_name.into(),
+        period: 10,
+        timeout: 5,
+        failure_threshold: 3,
+    }
+}
