@@ -320,6 +320,5 @@ impl TestApiServer {
 
 /// Standard base64, as kubeconfig `*-data` fields carry PEM.
 fn b64(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+    util::base64_encode(text.as_bytes())
 }

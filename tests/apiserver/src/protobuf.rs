@@ -196,7 +196,8 @@ fn message(b: &[u8], m: M) -> Result<Value, String> {
                         secs = v;
                     }
                 }
-                out.insert(name, json!(format_rfc3339(secs)));
+                let time = i64::try_from(secs).ok().and_then(format_rfc3339);
+                out.insert(name, time.map_or(Value::Null, Value::String));
             }
             (F::MapStr | F::MapBytes, Wire::Len(x)) => {
                 let (k, v) = map_entry(x, matches!(f, F::MapBytes))?;

@@ -1,7 +1,7 @@
 //! Server-side printing (B9): `meta.k8s.io/v1` Tables with the columns kubectl shows.
 
 use crate::resources::ResourceDef;
-use crate::util::{Pointer, now_rfc3339};
+use crate::util::{Pointer, parse_rfc3339};
 use serde_json::{Value, json};
 
 /// Content type of a Table answer.
@@ -12,27 +12,6 @@ pub fn wants_table(accept: &str) -> bool {
     accept
         .split(',')
         .any(|p| p.contains("as=Table") && p.contains("g=meta.k8s.io") && p.contains("v=v1"))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` into seconds since the epoch.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let days = days_from_civil(n(0..4)?, n(5..7)?, n(8..10)?);
-    Some(days * 86_400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?)
 }
 
 /// `duration.HumanDuration` as kubectl prints ages.
@@ -85,7 +64,7 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn age(obj: &Value) -> String {
-    let now = parse_rfc3339(&now_rfc3339()).unwrap_or(0);
+    let now = chrono::Utc::now().timestamp();
     match obj
         .ptr("/metadata/creationTimestamp")
         .and_then(Value::as_str)
@@ -433,9 +412,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                     .and_then(parse_rfc3339),
             ) {
                 (Some(st), Some(ct)) => human_duration(ct - st),
-                (Some(st), None) => {
-                    human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(st) - st)
-                }
+                (Some(st), None) => human_duration(chrono::Utc::now().timestamp() - st),
                 _ => String::new(),
             };
             vec![
@@ -455,7 +432,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 .ptr("/status/lastScheduleTime")
                 .and_then(Value::as_str)
                 .and_then(parse_rfc3339)
-                .map(|t| human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(t) - t))
+                .map(|t| human_duration(chrono::Utc::now().timestamp() - t))
                 .unwrap_or_else(|| "<none>".into());
             vec![
                 name,
@@ -561,7 +538,9 @@ mod tests {
         assert_eq!(human_duration(5 * 3600 + 600), "5h10m");
         assert_eq!(human_duration(3 * 86_400), "3d");
         assert_eq!(
-            parse_rfc3339(&format_rfc3339(1_735_689_600)),
+            format_rfc3339(1_735_689_600)
+                .as_deref()
+                .and_then(parse_rfc3339),
             Some(1_735_689_600)
         );
     }
