@@ -592,6 +592,7 @@ impl Set {
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeSet;
 
     /// B39: FieldsV1 key order is ".", f:, k:, v:, i: and round-trips.
     #[test]
@@ -662,22 +663,10 @@ pub(crate) mod tests {
             .collect()
     }
 
-    fn spelt(paths: Vec<Vec<PE>>) -> Vec<String> {
-        paths
-            .iter()
-            .map(|p| p.iter().map(PE::encode).collect::<Vec<_>>().join(" "))
-            .collect()
-    }
-
-    /// The new set and the old reference hold the same paths, spelt the same, and encode to
-    /// the same FieldsV1 text.
-    fn assert_same(new: &Set, old: &crate::reference::OldSet) {
-        assert_eq!(spelt(new.paths()), spelt(old.paths()));
-        assert_eq!(
-            serde_json::to_string(&new.to_fields_v1()).ok(),
-            serde_json::to_string(&old.to_fields_v1()).ok()
-        );
-        assert_eq!(new.is_empty(), old.is_empty());
+    /// The paths of a set as a flat set: SMD's `fieldpath.Set` is a set of exact paths, so
+    /// union, difference and intersection are those of this flat set.
+    fn flat(set: &Set) -> BTreeSet<Vec<PE>> {
+        set.paths().into_iter().collect()
     }
 
     /// FieldsV1 with every `"."` key renamed (a near miss for the comparison).
@@ -699,38 +688,50 @@ pub(crate) mod tests {
         }
     }
 
-    /// The sorted-vector set answers as the BTreeMap trie it replaced: insert, has, union,
-    /// difference, intersection, paths, FieldsV1 encoding and decoding, on random path sets
-    /// with every kind of element, shared prefixes, members that also have children, and
-    /// repeated paths.
+    /// The set answers as a flat set of paths: insert, has, union, difference, intersection
+    /// and paths, on random path sets with every kind of element, shared prefixes, members
+    /// that also have children, and repeated paths; FieldsV1 round-trips in any key order.
     #[test]
-    fn set_matches_reference_implementation() {
-        use crate::reference::OldSet;
+    fn set_behaves_as_a_set_of_paths() {
         let mut r = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..1000 {
             let (pa, pb) = (random_paths(&mut r), random_paths(&mut r));
-            let (mut a, mut b, mut oa, mut ob) =
-                (Set::new(), Set::new(), OldSet::new(), OldSet::new());
+            let (mut a, mut b) = (Set::new(), Set::new());
             for p in &pa {
                 a.insert(p);
-                oa.insert(p);
             }
             for p in &pb {
                 b.insert(p);
-                ob.insert(p);
             }
-            assert_same(&a, &oa);
-            assert_same(&b, &ob);
+            let (fa, fb): (BTreeSet<Vec<PE>>, BTreeSet<Vec<PE>>) =
+                (pa.iter().cloned().collect(), pb.iter().cloned().collect());
+            assert_eq!(flat(&a), fa);
+            assert_eq!(a.paths().len(), fa.len());
+            assert_eq!(a.is_empty(), fa.is_empty());
             for p in pa.iter().chain(&pb) {
-                assert_eq!(a.has(p), oa.has(p));
-                assert_eq!(a.is_member(&p[0]), oa.members.contains(&p[0]));
-                assert_eq!(a.child(&p[0]).is_some(), oa.child(&p[0]).is_some());
+                assert_eq!(a.has(p), fa.contains(p));
+                assert_eq!(a.is_member(&p[0]), fa.contains(&p[..1]));
+                assert_eq!(
+                    a.child(&p[0]).is_some(),
+                    fa.iter().any(|q| q.len() > 1 && q[0] == p[0])
+                );
             }
-            assert_same(&a.union(&b), &oa.union(&ob));
-            assert_same(&a.clone().union_owned(b.clone()), &oa.union(&ob));
-            assert_same(&a.difference(&b), &oa.difference(&ob));
-            assert_same(&a.intersection(&b), &oa.intersection(&ob));
-            assert_same(&a.union(&b).difference(&a), &oa.union(&ob).difference(&oa));
+            let union: BTreeSet<Vec<PE>> = fa.union(&fb).cloned().collect();
+            assert_eq!(flat(&a.union(&b)), union);
+            assert_eq!(flat(&a.clone().union_owned(b.clone())), union);
+            assert_eq!(a.union(&b), a.clone().union_owned(b.clone()));
+            assert_eq!(
+                flat(&a.difference(&b)),
+                fa.difference(&fb).cloned().collect()
+            );
+            assert_eq!(
+                flat(&a.intersection(&b)),
+                fa.intersection(&fb).cloned().collect()
+            );
+            assert_eq!(
+                flat(&a.union(&b).difference(&a)),
+                fb.difference(&fa).cloned().collect()
+            );
             // managed::apply's prune takes the owned sets away one at a time.
             let mut c = Set::new();
             for p in random_paths(&mut r).iter().chain(pa.iter().step_by(2)) {
@@ -753,8 +754,7 @@ pub(crate) mod tests {
             ] {
                 assert_eq!(a.fields_v1_eq(&other), enc == other, "{enc} {other}");
             }
-            let back = Set::from_fields_v1(&enc);
-            assert_eq!(back.as_ref(), Some(&a));
+            assert_eq!(Set::from_fields_v1(&enc).as_ref(), Some(&a));
             // Keys in reverse order decode to the same set.
             if let Value::Object(m) = &enc {
                 let rev: Map<String, Value> = m
@@ -762,54 +762,53 @@ pub(crate) mod tests {
                     .rev()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let rev = Value::Object(rev);
-                let (n, o) = (Set::from_fields_v1(&rev), OldSet::from_fields_v1(&rev));
-                assert_eq!(n.is_some(), o.is_some());
-                if let (Some(n), Some(o)) = (n, o) {
-                    assert_same(&n, &o);
-                }
+                assert_eq!(Set::from_fields_v1(&Value::Object(rev)).as_ref(), Some(&a));
             }
         }
     }
 
-    /// Malformed FieldsV1 is refused as before; `"."` alone and nested members decode alike.
+    /// Malformed FieldsV1 is refused; `"."` alone and nested members decode; keys out of
+    /// order are sorted; two spellings of one element keep its member's spelling and the last
+    /// paths below.
     #[test]
-    fn from_fields_v1_matches_reference_on_edge_cases() {
-        use crate::reference::OldSet;
-        for text in [
-            r#"{}"#,
-            r#"{".":{}}"#,
-            r#"{"f:a":{".":{},"f:b":{}}}"#,
-            r#"{"f:a":{"f:b":{".":{}}}}"#,
-            r#"{"f:a":1}"#,
-            r#"{"x:a":{}}"#,
-            r#"{"k:[1]":{}}"#,
-            r#"{"k:{\"b\":1,\"a\":\"x\"}":{"f:c":{}}}"#,
-            r#"{"i:2":{},"i:10":{},"v:\"b\"":{},"v:1":{},"f:z":{},"f:a":{}}"#,
-            r#"[]"#,
-        ] {
+    fn from_fields_v1_edge_cases() {
+        for (text, want) in FIELDS_V1_EDGE_CASES {
             let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            let (n, o) = (Set::from_fields_v1(&v), OldSet::from_fields_v1(&v));
-            assert_eq!(n.is_some(), o.is_some(), "{text}");
-            if let (Some(n), Some(o)) = (n, o) {
-                assert_same(&n, &o);
-            }
-        }
-        // Two spellings of one element: re-encoded as the old trie did (its member's spelling,
-        // the last paths below).
-        for text in [
-            r#"{"v:1.0":{"f:x":{}},"v:1":{}}"#,
-            r#"{"v:1":{"f:x":{}},"v:1.0":{"f:y":{}},"i:0":{}}"#,
-        ] {
-            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            let (n, o) = (Set::from_fields_v1(&v), OldSet::from_fields_v1(&v));
-            assert_eq!(
-                n.map(|n| n.to_fields_v1().to_string()),
-                o.map(|o| o.to_fields_v1().to_string()),
-                "{text}"
-            );
+            let got = Set::from_fields_v1(&v).map(|s| s.to_fields_v1().to_string());
+            assert_eq!(got.as_deref(), *want, "{text}");
         }
     }
+
+    /// FieldsV1 texts and how they re-encode (`None`: refused).
+    const FIELDS_V1_EDGE_CASES: &[(&str, Option<&str>)] = &[
+        (r#"{}"#, Some(r#"{}"#)),
+        (r#"{".":{}}"#, Some(r#"{}"#)),
+        (
+            r#"{"f:a":{".":{},"f:b":{}}}"#,
+            Some(r#"{"f:a":{".":{},"f:b":{}}}"#),
+        ),
+        (r#"{"f:a":{"f:b":{".":{}}}}"#, Some(r#"{"f:a":{"f:b":{}}}"#)),
+        (r#"{"f:a":1}"#, None),
+        (r#"{"x:a":{}}"#, None),
+        (r#"{"k:[1]":{}}"#, None),
+        (
+            r#"{"k:{\"b\":1,\"a\":\"x\"}":{"f:c":{}}}"#,
+            Some(r#"{"k:{\"a\":\"x\",\"b\":1}":{"f:c":{}}}"#),
+        ),
+        (
+            r#"{"i:2":{},"i:10":{},"v:\"b\"":{},"v:1":{},"f:z":{},"f:a":{}}"#,
+            Some(r#"{"f:a":{},"f:z":{},"v:1":{},"v:\"b\"":{},"i:2":{},"i:10":{}}"#),
+        ),
+        (r#"[]"#, None),
+        (
+            r#"{"v:1.0":{"f:x":{}},"v:1":{}}"#,
+            Some(r#"{"v:1":{".":{},"f:x":{}}}"#),
+        ),
+        (
+            r#"{"v:1":{"f:x":{}},"v:1.0":{"f:y":{}},"i:0":{}}"#,
+            Some(r#"{"v:1":{"f:y":{}},"i:0":{}}"#),
+        ),
+    ];
 
     /// B42: path rendering in conflict messages.
     #[test]

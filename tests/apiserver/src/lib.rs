@@ -21,8 +21,6 @@ mod optimistic;
 pub mod patch;
 pub mod protobuf;
 pub mod query;
-#[cfg(test)]
-mod reference;
 pub mod resources;
 pub mod scale;
 pub mod schema;
