@@ -599,7 +599,10 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
     }
     if let Err(d) = crate::typed::check_duplicates(&config, schema::root(ctx.res.kind)) {
         let (list, last) = d.path.split_at(d.path.len().saturating_sub(1));
-        let key = last.first().map(|pe| pe.render()).unwrap_or_default();
+        let key = last
+            .first()
+            .map(|element| element.render())
+            .unwrap_or_default();
         return Err(ApiError::internal(&format!(
             "failed to create typed patch object {}: {}: duplicate entries for key {key}",
             designation(),

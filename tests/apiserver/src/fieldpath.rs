@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 /// One step of a field path.
 #[derive(Debug, Clone)]
-pub enum PE {
+pub enum PathElement {
     /// `f:<name>`: struct field or map key.
     Field(String),
     /// `k:{...}`: associative list item, key fields sorted by name.
@@ -62,26 +62,26 @@ pub fn cmp_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-impl PE {
+impl PathElement {
     fn kind_rank(&self) -> u8 {
         match self {
-            PE::Field(_) => 0,
-            PE::Key(_) => 1,
-            PE::Val(_) => 2,
-            PE::Index(_) => 3,
+            PathElement::Field(_) => 0,
+            PathElement::Key(_) => 1,
+            PathElement::Val(_) => 2,
+            PathElement::Index(_) => 3,
         }
     }
 
     /// The FieldsV1 key string (`f:name`, `k:{..}`, `v:..`, `i:n`).
     pub fn encode(&self) -> String {
         match self {
-            PE::Field(n) => {
+            PathElement::Field(n) => {
                 let mut s = String::with_capacity(n.len() + 2);
                 s.push_str("f:");
                 s.push_str(n);
                 s
             }
-            PE::Index(i) => format!("i:{i}"),
+            PathElement::Index(i) => format!("i:{i}"),
             _ => {
                 let mut buf = Vec::with_capacity(32);
                 self.encode_into(&mut buf);
@@ -93,11 +93,11 @@ impl PE {
     /// Appends the FieldsV1 key string to `buf`.
     fn encode_into(&self, buf: &mut Vec<u8>) {
         match self {
-            PE::Field(n) => {
+            PathElement::Field(n) => {
                 buf.extend_from_slice(b"f:");
                 buf.extend_from_slice(n.as_bytes());
             }
-            PE::Key(kv) => {
+            PathElement::Key(kv) => {
                 // The JSON object of the key fields, in their (sorted) order.
                 buf.extend_from_slice(b"k:{");
                 for (i, (k, v)) in kv.iter().enumerate() {
@@ -110,30 +110,30 @@ impl PE {
                 }
                 buf.push(b'}');
             }
-            PE::Val(v) => {
+            PathElement::Val(v) => {
                 buf.extend_from_slice(b"v:");
                 write_json(buf, v);
             }
-            PE::Index(i) => {
+            PathElement::Index(i) => {
                 let _ = write!(buf, "i:{i}");
             }
         }
     }
 
     /// Parses a FieldsV1 key string.
-    pub fn decode(s: &str) -> Option<PE> {
+    pub fn decode(s: &str) -> Option<PathElement> {
         let (p, rest) = s.split_at_checked(2)?;
         match p {
-            "f:" => Some(PE::Field(rest.to_string())),
+            "f:" => Some(PathElement::Field(rest.to_string())),
             "k:" => {
                 let v: Value = serde_json::from_str(rest).ok()?;
                 let Value::Object(m) = v else { return None };
                 let mut kv: Vec<(String, Value)> = m.into_iter().collect();
                 kv.sort_by(|a, b| a.0.cmp(&b.0));
-                Some(PE::Key(kv))
+                Some(PathElement::Key(kv))
             }
-            "v:" => serde_json::from_str(rest).ok().map(PE::Val),
-            "i:" => rest.parse().ok().map(PE::Index),
+            "v:" => serde_json::from_str(rest).ok().map(PathElement::Val),
+            "i:" => rest.parse().ok().map(PathElement::Index),
             _ => None,
         }
     }
@@ -141,33 +141,33 @@ impl PE {
     /// Renders the element as in conflict messages: `.f`, `[k=v]`, `[="v"]`, `[3]`.
     pub fn render(&self) -> String {
         match self {
-            PE::Field(n) => format!(".{n}"),
-            PE::Key(kv) => {
+            PathElement::Field(n) => format!(".{n}"),
+            PathElement::Key(kv) => {
                 let parts: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("[{}]", parts.join(","))
             }
-            PE::Val(v) => format!("[={v}]"),
-            PE::Index(i) => format!("[{i}]"),
+            PathElement::Val(v) => format!("[={v}]"),
+            PathElement::Index(i) => format!("[{i}]"),
         }
     }
 }
 
-impl PartialEq for PE {
+impl PartialEq for PathElement {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for PE {}
-impl PartialOrd for PE {
+impl Eq for PathElement {}
+impl PartialOrd for PathElement {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for PE {
+impl Ord for PathElement {
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
-            (PE::Field(a), PE::Field(b)) => a.cmp(b),
-            (PE::Key(a), PE::Key(b)) => {
+            (PathElement::Field(a), PathElement::Field(b)) => a.cmp(b),
+            (PathElement::Key(a), PathElement::Key(b)) => {
                 for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
                     let c = ka.cmp(kb).then_with(|| cmp_values(va, vb));
                     if c != Ordering::Equal {
@@ -176,8 +176,8 @@ impl Ord for PE {
                 }
                 a.len().cmp(&b.len())
             }
-            (PE::Val(a), PE::Val(b)) => cmp_values(a, b),
-            (PE::Index(a), PE::Index(b)) => a.cmp(b),
+            (PathElement::Val(a), PathElement::Val(b)) => cmp_values(a, b),
+            (PathElement::Index(a), PathElement::Index(b)) => a.cmp(b),
             _ => self.kind_rank().cmp(&other.kind_rank()),
         }
     }
@@ -189,8 +189,8 @@ fn write_json<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, v: &T) {
 }
 
 /// Renders a whole path, e.g. `.spec.template.spec.containers[name="nginx"].image`.
-pub fn render_path(p: &[PE]) -> String {
-    p.iter().map(PE::render).collect()
+pub fn render_path(p: &[PathElement]) -> String {
+    p.iter().map(PathElement::render).collect()
 }
 
 /// A set of field paths stored as a trie (like SMD's `fieldpath.Set`).
@@ -206,7 +206,7 @@ pub struct Set {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Node {
-    pe: PE,
+    element: PathElement,
     member: bool,
     child: Set,
 }
@@ -226,21 +226,25 @@ impl Level {
         }
     }
 
-    /// Adds the element `pe`: `member` if the path ending at it is in the set, `child` the
+    /// Adds the element `element`: `member` if the path ending at it is in the set, `child` the
     /// paths below it. Nothing is added if it is neither a member nor has paths below.
-    pub fn push(&mut self, pe: PE, member: bool, child: Set) {
+    pub fn push(&mut self, element: PathElement, member: bool, child: Set) {
         if member || !child.is_empty() {
-            self.nodes.push(Node { pe, member, child });
+            self.nodes.push(Node {
+                element,
+                member,
+                child,
+            });
         }
     }
 
     /// The set. Equal elements are merged as repeated inserts would: the first one's element
     /// is kept, membership is or-ed and the paths below are united.
     pub fn finish(mut self) -> Set {
-        if !self.nodes.is_sorted_by(|a, b| a.pe < b.pe) {
-            self.nodes.sort_by(|a, b| a.pe.cmp(&b.pe));
+        if !self.nodes.is_sorted_by(|a, b| a.element < b.element) {
+            self.nodes.sort_by(|a, b| a.element.cmp(&b.element));
             self.nodes.dedup_by(|later, first| {
-                if later.pe != first.pe {
+                if later.element != first.element {
                     return false;
                 }
                 first.member |= later.member;
@@ -264,19 +268,19 @@ impl Set {
         self.nodes.is_empty()
     }
 
-    fn find(&self, pe: &PE) -> Result<usize, usize> {
-        self.nodes.binary_search_by(|n| n.pe.cmp(pe))
+    fn find(&self, element: &PathElement) -> Result<usize, usize> {
+        self.nodes.binary_search_by(|n| n.element.cmp(element))
     }
 
     fn find_field(&self, name: &str) -> Result<usize, usize> {
-        self.nodes.binary_search_by(|n| match &n.pe {
-            PE::Field(f) => f.as_str().cmp(name),
+        self.nodes.binary_search_by(|n| match &n.element {
+            PathElement::Field(f) => f.as_str().cmp(name),
             _ => Ordering::Greater,
         })
     }
 
     /// Adds a path.
-    pub fn insert(&mut self, path: &[PE]) {
+    pub fn insert(&mut self, path: &[PathElement]) {
         let Some((first, rest)) = path.split_first() else {
             return;
         };
@@ -286,7 +290,7 @@ impl Set {
                 self.nodes.insert(
                     i,
                     Node {
-                        pe: first.clone(),
+                        element: first.clone(),
                         member: false,
                         child: Set::new(),
                     },
@@ -303,7 +307,7 @@ impl Set {
     }
 
     /// Whether a path is a member.
-    pub fn has(&self, path: &[PE]) -> bool {
+    pub fn has(&self, path: &[PathElement]) -> bool {
         let Some((first, rest)) = path.split_first() else {
             return false;
         };
@@ -314,14 +318,14 @@ impl Set {
         }
     }
 
-    /// Whether the one-element path `pe` is a member.
-    pub fn is_member(&self, pe: &PE) -> bool {
-        self.find(pe).is_ok_and(|i| self.nodes[i].member)
+    /// Whether the one-element path `element` is a member.
+    pub fn is_member(&self, element: &PathElement) -> bool {
+        self.find(element).is_ok_and(|i| self.nodes[i].member)
     }
 
     /// The sub-set below one element (`None` if no path continues below it).
-    pub fn child(&self, pe: &PE) -> Option<&Set> {
-        self.find(pe)
+    pub fn child(&self, element: &PathElement) -> Option<&Set> {
+        self.find(element)
             .ok()
             .map(|i| &self.nodes[i].child)
             .filter(|c| !c.is_empty())
@@ -361,7 +365,7 @@ impl Set {
         let mut out = Vec::with_capacity(a.len().max(b.len()));
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
-            match a[i].pe.cmp(&b[j].pe) {
+            match a[i].element.cmp(&b[j].element) {
                 Ordering::Less => {
                     out.push(a[i].clone());
                     i += 1;
@@ -372,7 +376,7 @@ impl Set {
                 }
                 Ordering::Equal => {
                     out.push(Node {
-                        pe: a[i].pe.clone(),
+                        element: a[i].element.clone(),
                         member: a[i].member || b[j].member,
                         child: a[i].child.union(&b[j].child),
                     });
@@ -398,7 +402,7 @@ impl Set {
         let mut a = self.nodes.into_iter().peekable();
         let mut b = other.nodes.into_iter().peekable();
         while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-            match x.pe.cmp(&y.pe) {
+            match x.element.cmp(&y.element) {
                 Ordering::Less => out.extend(a.next()),
                 Ordering::Greater => out.extend(b.next()),
                 Ordering::Equal => {
@@ -424,17 +428,17 @@ impl Set {
         let mut out = Vec::new();
         let mut j = 0;
         for n in &self.nodes {
-            while j < b.len() && b[j].pe < n.pe {
+            while j < b.len() && b[j].element < n.element {
                 j += 1;
             }
-            match b.get(j).filter(|o| o.pe == n.pe) {
+            match b.get(j).filter(|o| o.element == n.element) {
                 None => out.push(n.clone()),
                 Some(o) => {
                     let member = n.member && !o.member;
                     let child = n.child.difference(&o.child);
                     if member || !child.is_empty() {
                         out.push(Node {
-                            pe: n.pe.clone(),
+                            element: n.element.clone(),
                             member,
                             child,
                         });
@@ -451,15 +455,15 @@ impl Set {
         let mut out = Vec::new();
         let mut j = 0;
         for n in &self.nodes {
-            while j < b.len() && b[j].pe < n.pe {
+            while j < b.len() && b[j].element < n.element {
                 j += 1;
             }
-            if let Some(o) = b.get(j).filter(|o| o.pe == n.pe) {
+            if let Some(o) = b.get(j).filter(|o| o.element == n.element) {
                 let member = n.member && o.member;
                 let child = n.child.intersection(&o.child);
                 if member || !child.is_empty() {
                     out.push(Node {
-                        pe: n.pe.clone(),
+                        element: n.element.clone(),
                         member,
                         child,
                     });
@@ -470,20 +474,20 @@ impl Set {
     }
 
     /// Every path in the set, members of a level before its children (SMD iteration order).
-    pub fn paths(&self) -> Vec<Vec<PE>> {
+    pub fn paths(&self) -> Vec<Vec<PathElement>> {
         let mut out = Vec::new();
         self.collect(&mut Vec::new(), &mut out);
         out
     }
 
-    fn collect(&self, prefix: &mut Vec<PE>, out: &mut Vec<Vec<PE>>) {
+    fn collect(&self, prefix: &mut Vec<PathElement>, out: &mut Vec<Vec<PathElement>>) {
         for n in self.nodes.iter().filter(|n| n.member) {
             let mut p = prefix.clone();
-            p.push(n.pe.clone());
+            p.push(n.element.clone());
             out.push(p);
         }
         for n in self.nodes.iter().filter(|n| !n.child.is_empty()) {
-            prefix.push(n.pe.clone());
+            prefix.push(n.element.clone());
             n.child.collect(prefix, out);
             prefix.pop();
         }
@@ -510,7 +514,7 @@ impl Set {
                 n.child.write_fields_v1(&mut inner);
                 inner
             };
-            m.insert(n.pe.encode(), Value::Object(inner));
+            m.insert(n.element.encode(), Value::Object(inner));
         }
     }
 
@@ -531,7 +535,7 @@ impl Set {
         }
         self.nodes.iter().all(|n| {
             key.clear();
-            n.pe.encode_into(key);
+            n.element.encode_into(key);
             let inner = std::str::from_utf8(key).ok().and_then(|k| m.get(k));
             match inner {
                 Some(Value::Object(inner)) if n.child.is_empty() => inner.is_empty(),
@@ -549,7 +553,7 @@ impl Set {
             if k == "." {
                 continue;
             }
-            let pe = PE::decode(k)?;
+            let element = PathElement::decode(k)?;
             let Value::Object(cm) = child else {
                 return None;
             };
@@ -560,22 +564,22 @@ impl Set {
                 Set::new()
             };
             nodes.push(Node {
-                pe,
+                element,
                 member,
                 child: below,
             });
         }
-        if !nodes.is_sorted_by(|a, b| a.pe < b.pe) {
+        if !nodes.is_sorted_by(|a, b| a.element < b.element) {
             // Keys that are not in FieldsV1 order, or two spellings of one element (`v:1`,
             // `v:1.0`): membership is or-ed, the last paths below win, and the element is
             // spelt as its first member (else its first occurrence).
-            nodes.sort_by(|a, b| a.pe.cmp(&b.pe));
+            nodes.sort_by(|a, b| a.element.cmp(&b.element));
             nodes.dedup_by(|later, first| {
-                if later.pe != first.pe {
+                if later.element != first.element {
                     return false;
                 }
                 if later.member && !first.member {
-                    std::mem::swap(&mut first.pe, &mut later.pe);
+                    std::mem::swap(&mut first.element, &mut later.element);
                 }
                 first.member |= later.member;
                 if !later.child.is_empty() {
@@ -598,16 +602,19 @@ pub(crate) mod tests {
     #[test]
     fn b39_fieldsv1_encoding_order_and_roundtrip() {
         let mut s = Set::new();
-        let c = PE::Field("containers".into());
-        let item = PE::Key(vec![("name".into(), json!("nginx"))]);
-        s.insert(&[PE::Field("spec".into()), c.clone(), item.clone()]);
+        let c = PathElement::Field("containers".into());
+        let item = PathElement::Key(vec![("name".into(), json!("nginx"))]);
+        s.insert(&[PathElement::Field("spec".into()), c.clone(), item.clone()]);
         s.insert(&[
-            PE::Field("spec".into()),
+            PathElement::Field("spec".into()),
             c.clone(),
             item.clone(),
-            PE::Field("image".into()),
+            PathElement::Field("image".into()),
         ]);
-        s.insert(&[PE::Field("spec".into()), PE::Field("a".into())]);
+        s.insert(&[
+            PathElement::Field("spec".into()),
+            PathElement::Field("a".into()),
+        ]);
         let enc = s.to_fields_v1();
         let text = serde_json::to_string(&enc).unwrap_or_default();
         assert_eq!(
@@ -629,21 +636,23 @@ pub(crate) mod tests {
         }
     }
 
-    fn random_pe(r: &mut Rng) -> PE {
+    fn random_pe(r: &mut Rng) -> PathElement {
         match r.below(8) {
-            0..=3 => PE::Field(["a", "b", "metadata", "spec", "f.g"][r.below(5) as usize].into()),
-            4 => PE::Key(vec![(
+            0..=3 => PathElement::Field(
+                ["a", "b", "metadata", "spec", "f.g"][r.below(5) as usize].into(),
+            ),
+            4 => PathElement::Key(vec![(
                 "name".into(),
                 json!(["x", "y", "z"][r.below(3) as usize]),
             )]),
-            5 => PE::Key(vec![
+            5 => PathElement::Key(vec![
                 ("containerPort".into(), json!(80 + r.below(2))),
                 (
                     "protocol".into(),
                     json!(["TCP", "UDP"][r.below(2) as usize]),
                 ),
             ]),
-            6 => PE::Val(
+            6 => PathElement::Val(
                 [
                     json!("x"),
                     json!(1),
@@ -653,11 +662,11 @@ pub(crate) mod tests {
                 ][r.below(5) as usize]
                     .clone(),
             ),
-            _ => PE::Index(r.below(3) as usize),
+            _ => PathElement::Index(r.below(3) as usize),
         }
     }
 
-    fn random_paths(r: &mut Rng) -> Vec<Vec<PE>> {
+    fn random_paths(r: &mut Rng) -> Vec<Vec<PathElement>> {
         (0..r.below(25))
             .map(|_| (0..1 + r.below(4)).map(|_| random_pe(r)).collect())
             .collect()
@@ -665,7 +674,7 @@ pub(crate) mod tests {
 
     /// The paths of a set as a flat set: SMD's `fieldpath.Set` is a set of exact paths, so
     /// union, difference and intersection are those of this flat set.
-    fn flat(set: &Set) -> BTreeSet<Vec<PE>> {
+    fn flat(set: &Set) -> BTreeSet<Vec<PathElement>> {
         set.paths().into_iter().collect()
     }
 
@@ -703,7 +712,7 @@ pub(crate) mod tests {
             for p in &pb {
                 b.insert(p);
             }
-            let (fa, fb): (BTreeSet<Vec<PE>>, BTreeSet<Vec<PE>>) =
+            let (fa, fb): (BTreeSet<Vec<PathElement>>, BTreeSet<Vec<PathElement>>) =
                 (pa.iter().cloned().collect(), pb.iter().cloned().collect());
             assert_eq!(flat(&a), fa);
             assert_eq!(a.paths().len(), fa.len());
@@ -716,7 +725,7 @@ pub(crate) mod tests {
                     fa.iter().any(|q| q.len() > 1 && q[0] == p[0])
                 );
             }
-            let union: BTreeSet<Vec<PE>> = fa.union(&fb).cloned().collect();
+            let union: BTreeSet<Vec<PathElement>> = fa.union(&fb).cloned().collect();
             assert_eq!(flat(&a.union(&b)), union);
             assert_eq!(flat(&a.clone().union_owned(b.clone())), union);
             assert_eq!(a.union(&b), a.clone().union_owned(b.clone()));
@@ -814,13 +823,13 @@ pub(crate) mod tests {
     #[test]
     fn b42_path_rendering() {
         let p = vec![
-            PE::Field("spec".into()),
-            PE::Key(vec![
+            PathElement::Field("spec".into()),
+            PathElement::Key(vec![
                 ("containerPort".into(), json!(80)),
                 ("protocol".into(), json!("TCP")),
             ]),
-            PE::Val(json!("x")),
-            PE::Index(3),
+            PathElement::Val(json!("x")),
+            PathElement::Index(3),
         ];
         assert_eq!(
             render_path(&p),

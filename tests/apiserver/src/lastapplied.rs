@@ -14,7 +14,10 @@ fn last_applied(obj: &Value) -> Option<&str> {
 }
 
 /// Fields of the last-applied configuration whose value still matches the live object (B51).
-pub(crate) fn last_applied_allowed(live: &Value, ty: schema::Ty) -> Option<crate::fieldpath::Set> {
+pub(crate) fn last_applied_allowed(
+    live: &Value,
+    ty: schema::FieldType,
+) -> Option<crate::fieldpath::Set> {
     let la: Value = serde_json::from_str(last_applied(live)?).ok()?;
     let set = crate::typed::to_field_set(&la, ty);
     let cmp = crate::typed::compare(&la, live, ty);

@@ -185,15 +185,18 @@ impl TestApiServer {
     pub fn kubeconfig_yaml_with_client_cert(&self, cert_pem: &str, key_pem: &str) -> String {
         let user = format!(
             "  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
-            b64(cert_pem),
-            b64(key_pem)
+            base64_text(cert_pem),
+            base64_text(key_pem)
         );
         self.kubeconfig_with_user(&user)
     }
 
     fn kubeconfig_with_user(&self, user: &str) -> String {
         let ca = match &self.tls {
-            Some(tls) => format!("    certificate-authority-data: {}\n", b64(&tls.ca_pem)),
+            Some(tls) => format!(
+                "    certificate-authority-data: {}\n",
+                base64_text(&tls.ca_pem)
+            ),
             None => String::new(),
         };
         format!(
@@ -257,8 +260,8 @@ impl TestApiServer {
         key_pem: &str,
     ) -> anyhow::Result<kube::Client> {
         let mut cfg = self.kube_config()?;
-        cfg.auth_info.client_certificate_data = Some(b64(cert_pem));
-        cfg.auth_info.client_key_data = Some(b64(key_pem).into());
+        cfg.auth_info.client_certificate_data = Some(base64_text(cert_pem));
+        cfg.auth_info.client_key_data = Some(base64_text(key_pem).into());
         Ok(kube::Client::try_from(cfg)?)
     }
 
@@ -317,6 +320,6 @@ impl TestApiServer {
 }
 
 /// Standard base64, as kubeconfig `*-data` fields carry PEM.
-fn b64(text: &str) -> String {
+fn base64_text(text: &str) -> String {
     util::base64_encode(text.as_bytes())
 }

@@ -1,8 +1,8 @@
 //! managedFields: entry identity, ordering and encoding (B37, B38), the strip list (B35), and
 //! the apply (B34, B41-B45, B48) and update (B36) ownership algorithms.
 
-use crate::fieldpath::{PE, Set, render_path};
-use crate::schema::Ty;
+use crate::fieldpath::{PathElement, Set, render_path};
+use crate::schema::FieldType;
 use crate::typed;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -190,7 +190,7 @@ pub fn strip_in_place(set: &mut Set) {
 #[derive(Debug, Clone)]
 pub struct Conflicts {
     /// (printed manager, path) pairs in message order.
-    pub items: Vec<(String, Vec<PE>)>,
+    pub items: Vec<(String, Vec<PathElement>)>,
 }
 
 impl Conflicts {
@@ -260,7 +260,7 @@ fn without_managed_fields(v: &Value) -> Value {
 pub fn apply(
     live: Option<&Value>,
     config: Cow<'_, Value>,
-    ty: Ty,
+    ty: FieldType,
     mut entries: Vec<Entry>,
     manager: &str,
     api_version: &str,
@@ -422,7 +422,7 @@ fn own_entry(
 pub fn update(
     live: &Value,
     new: &Value,
-    ty: Ty,
+    ty: FieldType,
     mut entries: Vec<Entry>,
     manager: &str,
     api_version: &str,

@@ -1,7 +1,7 @@
 //! Non-apply patch types (B21): JSON merge patch (RFC 7386), strategic merge patch and
 //! JSON patch (RFC 6902).
 
-use crate::schema::{self, St, Ty};
+use crate::schema::{self, FieldType, StructType};
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
@@ -29,11 +29,15 @@ pub fn merge_patch(target: &Value, patch: &Value) -> Value {
 
 /// Strategic merge patch using the merge keys of the schema (lists with a merge key merge by it,
 /// sets merge by value, everything else is replaced; `$patch: delete|replace` honoured).
-pub fn strategic_merge_patch(target: &Value, patch: &Value, ty: Ty) -> Result<Value, String> {
-    smp(target, patch, Some(ty))
+pub fn strategic_merge_patch(
+    target: &Value,
+    patch: &Value,
+    ty: FieldType,
+) -> Result<Value, String> {
+    strategic_merge(target, patch, Some(ty))
 }
 
-fn smp(target: &Value, patch: &Value, ty: Option<Ty>) -> Result<Value, String> {
+fn strategic_merge(target: &Value, patch: &Value, ty: Option<FieldType>) -> Result<Value, String> {
     let Value::Object(pm) = patch else {
         return Ok(patch.clone());
     };
@@ -42,10 +46,10 @@ fn smp(target: &Value, patch: &Value, ty: Option<Ty>) -> Result<Value, String> {
         p.remove("$patch");
         return Ok(Value::Object(p));
     }
-    let st = match ty {
-        Some(Ty::Obj(st)) => Some(st),
-        Some(Ty::FreeMap) => None,
-        _ => Some(St::Generic),
+    let struct_type = match ty {
+        Some(FieldType::Struct(struct_type)) => Some(struct_type),
+        Some(FieldType::FreeMap) => None,
+        _ => Some(StructType::Generic),
     };
     let mut out = match target {
         Value::Object(m) => m.clone(),
@@ -65,13 +69,13 @@ fn smp(target: &Value, patch: &Value, ty: Option<Ty>) -> Result<Value, String> {
             out.remove(k);
             continue;
         }
-        let cty = st.and_then(|s| schema::field(s, k));
+        let child_type = struct_type.and_then(|s| schema::field(s, k));
         let cur = out.get(k).cloned().unwrap_or(Value::Null);
-        let merged = match (cty, v) {
-            (Some(t @ Ty::ListMap { .. }), Value::Array(items)) => {
+        let merged = match (child_type, v) {
+            (Some(t @ FieldType::ListMap { .. }), Value::Array(items)) => {
                 merge_keyed_list(&cur, items, t)?
             }
-            (Some(Ty::ListSet), Value::Array(items)) => {
+            (Some(FieldType::ListSet), Value::Array(items)) => {
                 let mut base: Vec<Value> = cur.as_array().cloned().unwrap_or_default();
                 for it in items {
                     if !base.contains(it) {
@@ -80,8 +84,12 @@ fn smp(target: &Value, patch: &Value, ty: Option<Ty>) -> Result<Value, String> {
                 }
                 Value::Array(base)
             }
-            (Some(Ty::Atomic), _) => v.clone(),
-            (_, Value::Object(_)) => smp(&cur, v, cty.or(Some(Ty::Obj(St::Generic))))?,
+            (Some(FieldType::Atomic), _) => v.clone(),
+            (_, Value::Object(_)) => strategic_merge(
+                &cur,
+                v,
+                child_type.or(Some(FieldType::Struct(StructType::Generic))),
+            )?,
             _ => v.clone(),
         };
         out.insert(k.clone(), merged);
@@ -89,11 +97,11 @@ fn smp(target: &Value, patch: &Value, ty: Option<Ty>) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
-fn merge_keyed_list(cur: &Value, items: &[Value], t: Ty) -> Result<Value, String> {
-    let Some(key) = schema::smp_merge_key(t) else {
+fn merge_keyed_list(cur: &Value, items: &[Value], t: FieldType) -> Result<Value, String> {
+    let Some(key) = schema::strategic_merge_key(t) else {
         return Ok(Value::Array(items.to_vec()));
     };
-    let Ty::ListMap { elem, .. } = t else {
+    let FieldType::ListMap { elem, .. } = t else {
         return Ok(Value::Array(items.to_vec()));
     };
     let mut base: Vec<Value> = cur.as_array().cloned().unwrap_or_default();
@@ -111,9 +119,13 @@ fn merge_keyed_list(cur: &Value, items: &[Value], t: Ty) -> Result<Value, String
             }
             (None, true) => {}
             (Some(i), false) => {
-                base[i] = smp(&base[i], it, Some(Ty::Obj(elem)))?;
+                base[i] = strategic_merge(&base[i], it, Some(FieldType::Struct(elem)))?;
             }
-            (None, false) => base.push(smp(&Value::Null, it, Some(Ty::Obj(elem)))?),
+            (None, false) => base.push(strategic_merge(
+                &Value::Null,
+                it,
+                Some(FieldType::Struct(elem)),
+            )?),
         }
     }
     Ok(Value::Array(base))

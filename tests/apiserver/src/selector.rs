@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// One parsed requirement.
 #[derive(Debug, Clone, PartialEq)]
-enum Req {
+enum Requirement {
     Eq(String, String),
     Ne(String, String),
     In(String, Vec<String>),
@@ -17,7 +17,7 @@ enum Req {
 
 /// A parsed label selector (conjunction of requirements).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(Vec<Req>);
+pub struct LabelSelector(Vec<Requirement>);
 
 fn split_top(s: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -63,21 +63,21 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         for part in split_top(s) {
             if let Some(k) = part.strip_prefix('!') {
-                reqs.push(Req::NotExists(k.trim().to_string()));
+                reqs.push(Requirement::NotExists(k.trim().to_string()));
             } else if let Some((k, v)) = part.split_once("!=") {
-                reqs.push(Req::Ne(k.trim().into(), v.trim().into()));
+                reqs.push(Requirement::Ne(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = part.split_once("==") {
-                reqs.push(Req::Eq(k.trim().into(), v.trim().into()));
+                reqs.push(Requirement::Eq(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = part.split_once('=') {
-                reqs.push(Req::Eq(k.trim().into(), v.trim().into()));
+                reqs.push(Requirement::Eq(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = part.split_once(" notin ") {
-                reqs.push(Req::NotIn(k.trim().into(), parse_set(v)?));
+                reqs.push(Requirement::NotIn(k.trim().into(), parse_set(v)?));
             } else if let Some((k, v)) = part.split_once(" in ") {
-                reqs.push(Req::In(k.trim().into(), parse_set(v)?));
+                reqs.push(Requirement::In(k.trim().into(), parse_set(v)?));
             } else if part.contains(' ') || part.contains('(') {
                 return Err(format!("unable to parse requirement: {part}"));
             } else {
-                reqs.push(Req::Exists(part));
+                reqs.push(Requirement::Exists(part));
             }
         }
         Ok(Self(reqs))
@@ -88,12 +88,12 @@ impl LabelSelector {
         let labels = obj.ptr("/metadata/labels");
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
-            Req::Eq(k, v) => get(k) == Some(v.as_str()),
-            Req::Ne(k, v) => get(k) != Some(v.as_str()),
-            Req::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Req::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
-            Req::Exists(k) => get(k).is_some(),
-            Req::NotExists(k) => get(k).is_none(),
+            Requirement::Eq(k, v) => get(k) == Some(v.as_str()),
+            Requirement::Ne(k, v) => get(k) != Some(v.as_str()),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
         })
     }
 }

@@ -203,7 +203,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rv(o: &Value) -> &str {
+    fn resource_version_of(o: &Value) -> &str {
         o.ptr("/metadata/resourceVersion")
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -231,9 +231,9 @@ mod tests {
             panic!("the scratch put stored an object and an event");
         };
         let reply = st.replay(State::key(res, "ns", "c"), change, stored, held.clone());
-        assert_eq!(rv(&reply), "42");
+        assert_eq!(resource_version_of(&reply), "42");
         assert_eq!(
-            rv(&held),
+            resource_version_of(&held),
             "1",
             "a copy held elsewhere keeps its resourceVersion"
         );
@@ -260,6 +260,6 @@ mod tests {
         };
         let reply = st.replay(State::key(res, "ns", "d"), change, stored, answer);
         assert_eq!(Arc::as_ptr(&reply), addr, "no copy");
-        assert_eq!(rv(&reply), "43");
+        assert_eq!(resource_version_of(&reply), "43");
     }
 }

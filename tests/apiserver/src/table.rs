@@ -75,7 +75,7 @@ fn age(obj: &Value) -> String {
     }
 }
 
-fn int(obj: &Value, p: &str) -> i64 {
+fn int_at(obj: &Value, p: &str) -> i64 {
     obj.ptr(p).and_then(Value::as_i64).unwrap_or(0)
 }
 
@@ -91,7 +91,7 @@ fn len(obj: &Value, p: &str) -> i64 {
     }
 }
 
-fn col(name: &str, ty: &str) -> Value {
+fn column(name: &str, ty: &str) -> Value {
     let format = if name == "Name" { "name" } else { "" };
     json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0})
 }
@@ -179,7 +179,7 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
 }
 
 fn base_columns(kind: &str) -> Vec<Value> {
-    let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| col(n, t)).collect();
+    let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| column(n, t)).collect();
     match kind {
         "Namespace" => c(&[("Name", "string"), ("Status", "string"), ("Age", "string")]),
         "Pod" => c(&[
@@ -310,8 +310,8 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                             let np = p.get("nodePort").and_then(Value::as_i64);
                             let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
                             match np {
-                                Some(n) => format!("{}:{n}/{proto}", int(p, "/port")),
-                                None => format!("{}/{proto}", int(p, "/port")),
+                                Some(n) => format!("{}:{n}/{proto}", int_at(p, "/port")),
+                                None => format!("{}/{proto}", int_at(p, "/port")),
                             }
                         })
                         .collect()
@@ -376,9 +376,9 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             let want = o.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             vec![
                 name,
-                json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
-                json!(int(o, "/status/updatedReplicas")),
-                json!(int(o, "/status/availableReplicas")),
+                json!(format!("{}/{want}", int_at(o, "/status/readyReplicas"))),
+                json!(int_at(o, "/status/updatedReplicas")),
+                json!(int_at(o, "/status/availableReplicas")),
                 a,
             ]
         }
@@ -386,7 +386,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             let want = o.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             vec![
                 name,
-                json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
+                json!(format!("{}/{want}", int_at(o, "/status/readyReplicas"))),
                 a,
             ]
         }
@@ -418,7 +418,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             vec![
                 name,
                 json!(status),
-                json!(format!("{}/{comp}", int(o, "/status/succeeded"))),
+                json!(format!("{}/{comp}", int_at(o, "/status/succeeded"))),
                 json!(dur),
                 a,
             ]

@@ -1,20 +1,20 @@
 //! Schema-driven operations on JSON values, ported from structured-merge-diff:
 //! field sets (`ToFieldSet`, B34), comparison (B36, B41), merge (B52) and item removal (B45).
 
-use crate::fieldpath::{Level, PE, Set};
-use crate::schema::{self, St, Ty};
+use crate::fieldpath::{Level, PathElement, Set};
+use crate::schema::{self, FieldType, StructType};
 use serde_json::{Map, Value};
 
 /// How a node is treated, after looking at both schema and value shape.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Class {
     Leaf,
-    Map(Option<St>),
-    List(Ty),
+    Map(Option<StructType>),
+    List(FieldType),
 }
 
 /// Effective type of a node whose schema type is `ty` (None = undeclared/deduced).
-fn class(ty: Option<Ty>, vals: &[Option<&Value>]) -> Class {
+fn class(ty: Option<FieldType>, vals: &[Option<&Value>]) -> Class {
     let shape_obj = vals.iter().flatten().all(|v| v.is_object() || v.is_null());
     let shape_arr = vals.iter().flatten().all(|v| v.is_array() || v.is_null());
     let any_obj = vals.iter().flatten().any(|v| v.is_object());
@@ -22,14 +22,14 @@ fn class(ty: Option<Ty>, vals: &[Option<&Value>]) -> Class {
     match ty {
         None => {
             if any_obj && shape_obj {
-                Class::Map(Some(St::Generic))
+                Class::Map(Some(StructType::Generic))
             } else {
                 Class::Leaf
             }
         }
-        Some(Ty::Obj(st)) if shape_obj => Class::Map(Some(st)),
-        Some(Ty::FreeMap) if shape_obj => Class::Map(None),
-        Some(t @ (Ty::ListSet | Ty::ListMap { .. })) if shape_arr => Class::List(t),
+        Some(FieldType::Struct(struct_type)) if shape_obj => Class::Map(Some(struct_type)),
+        Some(FieldType::FreeMap) if shape_obj => Class::Map(None),
+        Some(t @ (FieldType::ListSet | FieldType::ListMap { .. })) if shape_arr => Class::List(t),
         _ => {
             let _ = (any_arr, any_obj);
             Class::Leaf
@@ -38,36 +38,36 @@ fn class(ty: Option<Ty>, vals: &[Option<&Value>]) -> Class {
 }
 
 /// Child type of a map entry.
-fn child_ty(st: Option<St>, key: &str) -> Option<Ty> {
-    match st {
-        Some(st) => schema::field(st, key),
+fn child_type_of(struct_type: Option<StructType>, key: &str) -> Option<FieldType> {
+    match struct_type {
+        Some(struct_type) => schema::field(struct_type, key),
         None => None,
     }
 }
 
 /// Item element type of a granular list.
-fn elem_ty(t: Ty) -> Option<Ty> {
+fn item_type(t: FieldType) -> Option<FieldType> {
     match t {
-        Ty::ListMap {
+        FieldType::ListMap {
             elem, atomic_elem, ..
         } => {
             if atomic_elem {
-                Some(Ty::Atomic)
+                Some(FieldType::Atomic)
             } else {
-                Some(Ty::Obj(elem))
+                Some(FieldType::Struct(elem))
             }
         }
-        _ => Some(Ty::Atomic),
+        _ => Some(FieldType::Atomic),
     }
 }
 
 /// The path element of a list item (B40: defaulted keys are used for identity).
-pub fn item_pe(t: Ty, item: &Value, index: usize) -> PE {
+pub fn item_pe(t: FieldType, item: &Value, index: usize) -> PathElement {
     match t {
-        Ty::ListSet => PE::Val(item.clone()),
-        Ty::ListMap { keys, .. } => {
+        FieldType::ListSet => PathElement::Val(item.clone()),
+        FieldType::ListMap { keys, .. } => {
             let Value::Object(m) = item else {
-                return PE::Index(index);
+                return PathElement::Index(index);
             };
             let mut kv: Vec<(String, Value)> = Vec::new();
             for k in keys {
@@ -81,12 +81,12 @@ pub fn item_pe(t: Ty, item: &Value, index: usize) -> PE {
                 }
             }
             if kv.is_empty() {
-                return PE::Index(index);
+                return PathElement::Index(index);
             }
             kv.sort_by(|a, b| a.0.cmp(&b.0));
-            PE::Key(kv)
+            PathElement::Key(kv)
         }
-        _ => PE::Index(index),
+        _ => PathElement::Index(index),
     }
 }
 
@@ -94,21 +94,21 @@ pub fn item_pe(t: Ty, item: &Value, index: usize) -> PE {
 #[derive(Debug, Clone)]
 pub struct DuplicateKey {
     /// Path of the list plus the duplicate element.
-    pub path: Vec<PE>,
+    pub path: Vec<PathElement>,
 }
 
 /// Checks keyed lists/sets for duplicate entries.
-pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
+pub fn check_duplicates(v: &Value, ty: FieldType) -> Result<(), DuplicateKey> {
     /// Walks without a path; on an error, each level adds its element on the way out (so the
     /// path is built backwards, and only when there is an error).
-    fn walk(v: &Value, ty: Option<Ty>) -> Result<(), DuplicateKey> {
+    fn walk(v: &Value, ty: Option<FieldType>) -> Result<(), DuplicateKey> {
         match class(ty, &[Some(v)]) {
             Class::Leaf => Ok(()),
-            Class::Map(st) => {
+            Class::Map(struct_type) => {
                 if let Value::Object(m) = v {
                     for (k, c) in m {
-                        walk(c, child_ty(st, k)).map_err(|mut e| {
-                            e.path.push(PE::Field(k.clone()));
+                        walk(c, child_type_of(struct_type, k)).map_err(|mut e| {
+                            e.path.push(PathElement::Field(k.clone()));
                             e
                         })?;
                     }
@@ -117,33 +117,34 @@ pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
             }
             Class::List(t) => {
                 if let Value::Array(items) = v {
-                    let pes: Vec<PE> = items
+                    let elements: Vec<PathElement> = items
                         .iter()
                         .enumerate()
                         .map(|(i, it)| item_pe(t, it, i))
                         .collect();
                     // An item is a duplicate when an earlier one is equal: for a long list,
                     // found by numbering equality classes (one sort), not by comparing pairs.
-                    let first: Option<(Vec<usize>, Vec<usize>)> = (pes.len() > 16).then(|| {
-                        let (class, _, n) = equality_classes(&pes, &[]);
-                        let mut first = vec![usize::MAX; n];
-                        for (i, &c) in class.iter().enumerate().rev() {
-                            first[c] = i;
-                        }
-                        (class, first)
-                    });
-                    for (i, (it, pe)) in items.iter().zip(&pes).enumerate() {
+                    let first: Option<(Vec<usize>, Vec<usize>)> =
+                        (elements.len() > 16).then(|| {
+                            let (class, _, n) = equality_classes(&elements, &[]);
+                            let mut first = vec![usize::MAX; n];
+                            for (i, &c) in class.iter().enumerate().rev() {
+                                first[c] = i;
+                            }
+                            (class, first)
+                        });
+                    for (i, (it, element)) in items.iter().zip(&elements).enumerate() {
                         let earlier = match &first {
                             Some((class, first)) => first[class[i]] != i,
-                            None => pes[..i].contains(pe),
+                            None => elements[..i].contains(element),
                         };
                         if earlier {
                             return Err(DuplicateKey {
-                                path: vec![pe.clone()],
+                                path: vec![element.clone()],
                             });
                         }
-                        walk(it, elem_ty(t)).map_err(|mut e| {
-                            e.path.push(pe.clone());
+                        walk(it, item_type(t)).map_err(|mut e| {
+                            e.path.push(element.clone());
                             e
                         })?;
                     }
@@ -159,24 +160,28 @@ pub fn check_duplicates(v: &Value, ty: Ty) -> Result<(), DuplicateKey> {
 }
 
 /// The set of fields a config mentions (SMD `ToFieldSet`, B34).
-pub fn to_field_set(v: &Value, ty: Ty) -> Set {
-    fts(v, Some(ty)).1
+pub fn to_field_set(v: &Value, ty: FieldType) -> Set {
+    field_set_of(v, Some(ty)).1
 }
 
 /// Whether `v` is a leaf (so its own path is a member), and the set of paths below `v`. Each
 /// level is built once from its children's sets, so no path prefix is cloned or looked up.
-fn fts(v: &Value, ty: Option<Ty>) -> (bool, Set) {
+fn field_set_of(v: &Value, ty: Option<FieldType>) -> (bool, Set) {
     match class(ty, &[Some(v)]) {
         Class::Leaf => (true, Set::new()),
-        Class::Map(st) => {
+        Class::Map(struct_type) => {
             let Value::Object(m) = v else {
                 return (false, Set::new());
             };
             let mut level = Level::with_capacity(m.len());
             for (k, c) in m {
-                let (leaf, below) = fts(c, child_ty(st, k));
+                let (leaf, below) = field_set_of(c, child_type_of(struct_type, k));
                 let empty = c.is_null() || c.as_object().is_some_and(Map::is_empty);
-                level.push(PE::Field(k.clone()), leaf || empty || st.is_none(), below);
+                level.push(
+                    PathElement::Field(k.clone()),
+                    leaf || empty || struct_type.is_none(),
+                    below,
+                );
             }
             (false, level.finish())
         }
@@ -186,7 +191,7 @@ fn fts(v: &Value, ty: Option<Ty>) -> (bool, Set) {
             };
             let mut level = Level::with_capacity(items.len());
             for (i, it) in items.iter().enumerate() {
-                let (_, below) = fts(it, elem_ty(t));
+                let (_, below) = field_set_of(it, item_type(t));
                 level.push(item_pe(t, it, i), true, below);
             }
             (false, level.finish())
@@ -213,19 +218,19 @@ impl Comparison {
 }
 
 /// Compares `lhs` (old) with `rhs` (new) (SMD `Compare`).
-pub fn compare(lhs: &Value, rhs: &Value, ty: Ty) -> Comparison {
-    cmp(Some(lhs), Some(rhs), Some(ty)).1
+pub fn compare(lhs: &Value, rhs: &Value, ty: FieldType) -> Comparison {
+    compare_node(Some(lhs), Some(rhs), Some(ty)).1
 }
 
 /// Where a compared node's own path goes: added, removed or modified (or nowhere).
 #[derive(Clone, Copy, Default)]
-struct Own {
+struct OwnChange {
     added: bool,
     removed: bool,
     modified: bool,
 }
 
-/// The three sets of one level, built from its children's (see [`fts`]).
+/// The three sets of one level, built from its children's (see [`field_set_of`]).
 struct Levels {
     added: Level,
     removed: Level,
@@ -241,10 +246,11 @@ impl Levels {
         }
     }
 
-    fn push(&mut self, pe: PE, (own, below): (Own, Comparison)) {
-        self.added.push(pe.clone(), own.added, below.added);
-        self.removed.push(pe.clone(), own.removed, below.removed);
-        self.modified.push(pe, own.modified, below.modified);
+    fn push(&mut self, element: PathElement, (own, below): (OwnChange, Comparison)) {
+        self.added.push(element.clone(), own.added, below.added);
+        self.removed
+            .push(element.clone(), own.removed, below.removed);
+        self.modified.push(element, own.modified, below.modified);
     }
 
     fn finish(self) -> Comparison {
@@ -257,42 +263,46 @@ impl Levels {
 }
 
 /// Where the node's own path goes, and the comparison of what is below it.
-fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, ty: Option<Ty>) -> (Own, Comparison) {
+fn compare_node(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    ty: Option<FieldType>,
+) -> (OwnChange, Comparison) {
     if lhs.is_none() && rhs.is_none() {
         return Default::default();
     }
     let below = match class(ty, &[lhs, rhs]) {
         Class::Leaf => {
             let own = match (lhs, rhs) {
-                (None, Some(_)) => Own {
+                (None, Some(_)) => OwnChange {
                     added: true,
-                    ..Own::default()
+                    ..OwnChange::default()
                 },
-                (Some(_), None) => Own {
+                (Some(_), None) => OwnChange {
                     removed: true,
-                    ..Own::default()
+                    ..OwnChange::default()
                 },
-                (Some(a), Some(b)) if a != b => Own {
+                (Some(a), Some(b)) if a != b => OwnChange {
                     modified: true,
-                    ..Own::default()
+                    ..OwnChange::default()
                 },
-                _ => Own::default(),
+                _ => OwnChange::default(),
             };
             return (own, Comparison::default());
         }
-        Class::Map(st) => {
+        Class::Map(struct_type) => {
             let empty = Map::new();
             let lm = lhs.and_then(Value::as_object).unwrap_or(&empty);
             let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
             let mut levels = Levels::with_capacity(rm.len());
             for (k, rv) in rm {
-                let below = cmp(lm.get(k), Some(rv), child_ty(st, k));
-                levels.push(PE::Field(k.clone()), below);
+                let below = compare_node(lm.get(k), Some(rv), child_type_of(struct_type, k));
+                levels.push(PathElement::Field(k.clone()), below);
             }
             for (k, lv) in lm {
                 if !rm.contains_key(k) {
-                    let below = cmp(Some(lv), None, child_ty(st, k));
-                    levels.push(PE::Field(k.clone()), below);
+                    let below = compare_node(Some(lv), None, child_type_of(struct_type, k));
+                    levels.push(PathElement::Field(k.clone()), below);
                 }
             }
             levels.finish()
@@ -301,30 +311,39 @@ fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, ty: Option<Ty>) -> (Own, Compar
             let empty = Vec::new();
             let la = lhs.and_then(Value::as_array).unwrap_or(&empty);
             let ra = rhs.and_then(Value::as_array).unwrap_or(&empty);
-            let lpes: Vec<PE> = la
+            let left_elements: Vec<PathElement> = la
                 .iter()
                 .enumerate()
                 .map(|(i, v)| item_pe(t, v, i))
                 .collect();
-            let rpes: Vec<PE> = ra
+            let right_elements: Vec<PathElement> = ra
                 .iter()
                 .enumerate()
                 .map(|(i, v)| item_pe(t, v, i))
                 .collect();
             let mut levels = Levels::with_capacity(ra.len());
             for (i, rv) in ra.iter().enumerate() {
-                let l = lpes.iter().position(|p| *p == rpes[i]).map(|j| &la[j]);
-                levels.push(rpes[i].clone(), cmp(l, Some(rv), elem_ty(t)));
+                let l = left_elements
+                    .iter()
+                    .position(|p| *p == right_elements[i])
+                    .map(|j| &la[j]);
+                levels.push(
+                    right_elements[i].clone(),
+                    compare_node(l, Some(rv), item_type(t)),
+                );
             }
             for (j, lv) in la.iter().enumerate() {
-                if !rpes.contains(&lpes[j]) {
-                    levels.push(lpes[j].clone(), cmp(Some(lv), None, elem_ty(t)));
+                if !right_elements.contains(&left_elements[j]) {
+                    levels.push(
+                        left_elements[j].clone(),
+                        compare_node(Some(lv), None, item_type(t)),
+                    );
                 }
             }
             levels.finish()
         }
     };
-    let own = Own {
+    let own = OwnChange {
         added: lhs.is_none(),
         removed: lhs.is_some() && rhs.is_none(),
         modified: false,
@@ -333,21 +352,21 @@ fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, ty: Option<Ty>) -> (Own, Compar
 }
 
 /// Merges an applied config into the live object; the config wins (SMD `Merge`, B52).
-pub fn merge(lhs: &Value, rhs: &Value, ty: Ty) -> Value {
-    mrg(lhs, rhs, Some(ty))
+pub fn merge(lhs: &Value, rhs: &Value, ty: FieldType) -> Value {
+    merge_node(lhs, rhs, Some(ty))
 }
 
-fn mrg(lhs: &Value, rhs: &Value, ty: Option<Ty>) -> Value {
+fn merge_node(lhs: &Value, rhs: &Value, ty: Option<FieldType>) -> Value {
     if !(lhs.is_object() && rhs.is_object() || lhs.is_array() && rhs.is_array()) {
         return rhs.clone();
     }
     match class(ty, &[Some(lhs), Some(rhs)]) {
         Class::Leaf => rhs.clone(),
-        Class::Map(st) => {
+        Class::Map(struct_type) => {
             let (Value::Object(lm), Value::Object(rm)) = (lhs, rhs) else {
                 return rhs.clone();
             };
-            merge_map(lm.iter(), lm.len(), |k| lm.contains_key(k), rm, st)
+            merge_map(lm.iter(), lm.len(), |k| lm.contains_key(k), rm, struct_type)
         }
         Class::List(t) => {
             let (Value::Array(la), Value::Array(ra)) = (lhs, rhs) else {
@@ -358,18 +377,18 @@ fn mrg(lhs: &Value, rhs: &Value, ty: Option<Ty>) -> Value {
     }
 }
 
-/// The map merge of [`mrg`], over the live entries `lm` (`lm_has` says whether a key is one).
+/// The map merge of [`merge_node`], over the live entries `lm` (`lm_has` says whether a key is one).
 fn merge_map<'a>(
     lm: impl Iterator<Item = (&'a String, &'a Value)>,
     lm_len: usize,
     lm_has: impl Fn(&str) -> bool,
     rm: &Map<String, Value>,
-    st: Option<St>,
+    struct_type: Option<StructType>,
 ) -> Value {
     let mut out = Map::with_capacity(lm_len + rm.len());
     for (k, lv) in lm {
         let v = match rm.get(k) {
-            Some(rv) => mrg(lv, rv, child_ty(st, k)),
+            Some(rv) => merge_node(lv, rv, child_type_of(struct_type, k)),
             None => lv.clone(),
         };
         out.insert(k.clone(), v);
@@ -386,7 +405,7 @@ fn merge_map<'a>(
 /// `live` first: the same value, keys in the same order, as merging into a copy of `live`
 /// whose metadata map had `managedFields` taken out with `serde_json::Map::remove` (a swap
 /// remove: the last key takes its place).
-pub fn merge_ignoring_managed_fields(live: &Value, config: &Value, ty: Ty) -> Value {
+pub fn merge_ignoring_managed_fields(live: &Value, config: &Value, ty: FieldType) -> Value {
     let (Value::Object(lm), Value::Object(rm)) = (live, config) else {
         return merge(live, config, ty);
     };
@@ -398,12 +417,12 @@ pub fn merge_ignoring_managed_fields(live: &Value, config: &Value, ty: Ty) -> Va
         return merge(live, config, ty);
     };
     entries.swap_remove(i);
-    let Class::Map(st) = class(Some(ty), &[Some(live), Some(config)]) else {
+    let Class::Map(struct_type) = class(Some(ty), &[Some(live), Some(config)]) else {
         return config.clone();
     };
     let mut out = Map::with_capacity(lm.len() + rm.len());
     for (k, lv) in lm {
-        let cty = child_ty(st, k);
+        let child_type = child_type_of(struct_type, k);
         let v = match (k.as_str(), rm.get(k)) {
             ("metadata", None) => Value::Object(
                 entries
@@ -411,8 +430,8 @@ pub fn merge_ignoring_managed_fields(live: &Value, config: &Value, ty: Ty) -> Va
                     .map(|(k, v)| ((*k).clone(), (*v).clone()))
                     .collect(),
             ),
-            ("metadata", Some(rv)) => match (class(cty, &[Some(lv), Some(rv)]), rv) {
-                // What `mrg` does with a map on the left (its class depends only on shapes).
+            ("metadata", Some(rv)) => match (class(child_type, &[Some(lv), Some(rv)]), rv) {
+                // What `merge_node` does with a map on the left (its class depends only on shapes).
                 (Class::Map(mst), Value::Object(rmd)) => merge_map(
                     entries.iter().copied(),
                     entries.len(),
@@ -422,7 +441,7 @@ pub fn merge_ignoring_managed_fields(live: &Value, config: &Value, ty: Ty) -> Va
                 ),
                 _ => rv.clone(),
             },
-            (_, Some(rv)) => mrg(lv, rv, cty),
+            (_, Some(rv)) => merge_node(lv, rv, child_type),
             (_, None) => lv.clone(),
         };
         out.insert(k.clone(), v);
@@ -464,18 +483,18 @@ pub fn eq_ignoring_managed_fields(a: &Value, live: &Value) -> bool {
 ///
 /// Items are told apart by their path elements; each element gets the number of its
 /// equality class once (by sorting), so the walk compares numbers, not elements.
-fn merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
-    let lpes: Vec<PE> = la
+fn merge_list(la: &[Value], ra: &[Value], t: FieldType) -> Vec<Value> {
+    let left_elements: Vec<PathElement> = la
         .iter()
         .enumerate()
         .map(|(i, v)| item_pe(t, v, i))
         .collect();
-    let rpes: Vec<PE> = ra
+    let right_elements: Vec<PathElement> = ra
         .iter()
         .enumerate()
         .map(|(i, v)| item_pe(t, v, i))
         .collect();
-    let (lid, rid, classes) = equality_classes(&lpes, &rpes);
+    let (lid, rid, classes) = equality_classes(&left_elements, &right_elements);
     // The first item of each class in each list.
     let mut first_l: Vec<Option<usize>> = vec![None; classes];
     let mut first_r: Vec<Option<usize>> = vec![None; classes];
@@ -494,10 +513,10 @@ fn merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
     let mut merged_r = vec![false; classes];
     let mut out = Vec::with_capacity(la.len() + ra.len());
     let (mut li, mut ri) = (0usize, 0usize);
-    let elem = elem_ty(t);
+    let elem = item_type(t);
     let merge_item = |c: usize| -> Value {
         match (first_l[c].map(|j| &la[j]), first_r[c].map(|j| &ra[j])) {
-            (Some(l), Some(r)) => mrg(l, r, elem),
+            (Some(l), Some(r)) => merge_node(l, r, elem),
             (None, Some(r)) => r.clone(),
             (Some(l), None) => l.clone(),
             (None, None) => Value::Null,
@@ -547,8 +566,8 @@ fn merge_list(la: &[Value], ra: &[Value], t: Ty) -> Vec<Value> {
 
 /// Numbers the equality classes of the elements of two lists: equal elements (as `==` sees
 /// them) get the same number. Returns each list's numbers and how many classes there are.
-fn equality_classes(l: &[PE], r: &[PE]) -> (Vec<usize>, Vec<usize>, usize) {
-    let all: Vec<&PE> = l.iter().chain(r).collect();
+fn equality_classes(l: &[PathElement], r: &[PathElement]) -> (Vec<usize>, Vec<usize>, usize) {
+    let all: Vec<&PathElement> = l.iter().chain(r).collect();
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.sort_by(|&a, &b| all[a].cmp(all[b]));
     let mut id = vec![0usize; all.len()];
@@ -564,26 +583,29 @@ fn equality_classes(l: &[PE], r: &[PE]) -> (Vec<usize>, Vec<usize>, usize) {
 }
 
 /// Removes every member path of `set` (whole subtrees) from `v` (SMD `RemoveItems`).
-pub fn remove_items(v: &Value, set: &Set, ty: Ty) -> Value {
-    rm(v, set, Some(ty))
+pub fn remove_items(v: &Value, set: &Set, ty: FieldType) -> Value {
+    remove_node(v, set, Some(ty))
 }
 
-fn rm(v: &Value, set: &Set, ty: Option<Ty>) -> Value {
+fn remove_node(v: &Value, set: &Set, ty: Option<FieldType>) -> Value {
     match class(ty, &[Some(v)]) {
         Class::Leaf => v.clone(),
-        Class::Map(st) => {
+        Class::Map(struct_type) => {
             let Value::Object(m) = v else {
                 return v.clone();
             };
             let mut out = Map::new();
             for (k, c) in m {
-                let pe = PE::Field(k.clone());
-                if set.is_member(&pe) {
+                let element = PathElement::Field(k.clone());
+                if set.is_member(&element) {
                     continue;
                 }
-                match set.child(&pe) {
+                match set.child(&element) {
                     Some(sub) => {
-                        out.insert(k.clone(), rm(c, sub, child_ty(st, k)));
+                        out.insert(
+                            k.clone(),
+                            remove_node(c, sub, child_type_of(struct_type, k)),
+                        );
                     }
                     None => {
                         out.insert(k.clone(), c.clone());
@@ -598,12 +620,12 @@ fn rm(v: &Value, set: &Set, ty: Option<Ty>) -> Value {
             };
             let mut out = Vec::new();
             for (i, it) in items.iter().enumerate() {
-                let pe = item_pe(t, it, i);
-                if set.is_member(&pe) {
+                let element = item_pe(t, it, i);
+                if set.is_member(&element) {
                     continue;
                 }
-                match set.child(&pe) {
-                    Some(sub) => out.push(rm(it, sub, elem_ty(t))),
+                match set.child(&element) {
+                    Some(sub) => out.push(remove_node(it, sub, item_type(t))),
                     None => out.push(it.clone()),
                 }
             }
@@ -898,7 +920,7 @@ pub(crate) mod tests {
     /// after them, repeated keys in the live list merged into one item.
     #[test]
     fn b52_merge_list_order_and_repeated_keys() {
-        let merged = |t: Option<Ty>, live: Value, config: Value| {
+        let merged = |t: Option<FieldType>, live: Value, config: Value| {
             let (Some(t), Some(l), Some(c)) = (t, live.as_array(), config.as_array()) else {
                 return Value::Null;
             };
@@ -906,7 +928,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             merged(
-                schema::field(St::ObjectMeta, "finalizers"),
+                schema::field(StructType::ObjectMeta, "finalizers"),
                 json!(["a", "b", "a", "c"]),
                 json!(["c", "a", "d"])
             ),
@@ -914,7 +936,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             merged(
-                schema::field(St::PodSpec, "containers"),
+                schema::field(StructType::PodSpec, "containers"),
                 json!([{"name":"x","v":1},{"name":"y"},{"name":"x","v":2},"s",{"image":"nokey"}]),
                 json!([{"name":"y","v":5},{"name":"z"},{"name":"x","v":6}])
             ),
@@ -922,7 +944,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             merged(
-                schema::field(St::Container, "ports"),
+                schema::field(StructType::Container, "ports"),
                 json!([{"containerPort":80,"v":1},{"containerPort":81},
                        {"containerPort":80,"protocol":"TCP","v":2}]),
                 json!([{"containerPort":81,"v":3},{"containerPort":80,"v":4}])

@@ -639,7 +639,7 @@ fn job_selector(job: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fieldpath::{PE, Set};
+    use crate::fieldpath::{PathElement, Set};
 
     /// What commit decided before `unchanged`: encode the entries into `new`, then compare.
     fn encoded_equal(live: &Value, new: &Value, entries: &[Entry]) -> bool {
@@ -657,7 +657,7 @@ mod tests {
     fn entry(manager: &str, op: &str, time: Option<&str>, sub: &str, paths: &[&[&str]]) -> Entry {
         let mut set = Set::new();
         for p in paths {
-            let p: Vec<PE> = p.iter().map(|f| PE::Field((*f).into())).collect();
+            let p: Vec<PathElement> = p.iter().map(|f| PathElement::Field((*f).into())).collect();
             set.insert(&p);
         }
         Entry {
@@ -759,9 +759,10 @@ mod tests {
                 0 => e[0].time = Some("2025-01-01T00:00:02Z".into()),
                 1 => e[1].subresource = String::new(),
                 2 => e[0].manager = "z".into(),
-                3 => e[0]
-                    .set
-                    .insert(&[PE::Field("data".into()), PE::Field("new".into())]),
+                3 => e[0].set.insert(&[
+                    PathElement::Field("data".into()),
+                    PathElement::Field("new".into()),
+                ]),
                 _ => e[1].time = None,
             }
             entry_sets.push(e);
