@@ -1,5 +1,6 @@
-//! Opt-in synchronous workload controller (B94): after a write to a Deployment, StatefulSet or
-//! Job it records status as the real controllers would, through the status subresource.
+//! Opt-in synchronous workload controller: after a write to a Deployment, StatefulSet or Job it
+//! records status as the real controllers would
+//! (`pkg/controller/deployment/util/deployment_util.go`), through the status subresource.
 
 use crate::managed;
 use crate::resources::ResourceDef;

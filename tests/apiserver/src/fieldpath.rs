@@ -1,4 +1,6 @@
-//! Field paths and path sets, with the FieldsV1 encoding (B39) and conflict path rendering (B42).
+//! Field paths and path sets, with the FieldsV1 encoding (structured-merge-diff
+//! `fieldpath/serialize.go`, `serialize-pe.go`) and conflict path rendering
+//! (`fieldpath.Path.String`).
 
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -493,7 +495,7 @@ impl Set {
         }
     }
 
-    /// Encodes as FieldsV1 JSON (B39).
+    /// Encodes as FieldsV1 JSON (structured-merge-diff `fieldpath/serialize.go`).
     pub fn to_fields_v1(&self) -> Value {
         let mut m = Map::with_capacity(self.nodes.len());
         self.write_fields_v1(&mut m);
@@ -598,9 +600,10 @@ pub(crate) mod tests {
     use serde_json::json;
     use std::collections::BTreeSet;
 
-    /// B39: FieldsV1 key order is ".", f:, k:, v:, i: and round-trips.
+    /// FieldsV1 key order is ".", f:, k:, v:, i: and round-trips.
+    /// Upstream: structured-merge-diff `fieldpath/serialize.go`.
     #[test]
-    fn b39_fieldsv1_encoding_order_and_roundtrip() {
+    fn fieldsv1_encoding_order_and_roundtrip() {
         let mut s = Set::new();
         let c = PathElement::Field("containers".into());
         let item = PathElement::Key(vec![("name".into(), json!("nginx"))]);
@@ -819,9 +822,10 @@ pub(crate) mod tests {
         ),
     ];
 
-    /// B42: path rendering in conflict messages.
+    /// Path rendering in conflict messages.
+    /// Upstream: managedfields `conflict.go`.
     #[test]
-    fn b42_path_rendering() {
+    fn path_rendering() {
         let p = vec![
             PathElement::Field("spec".into()),
             PathElement::Key(vec![

@@ -1,4 +1,5 @@
-//! kubectl's last-applied handling for `fieldManager=kubectl` (B51).
+//! kubectl's last-applied handling for `fieldManager=kubectl` (apimachinery
+//! `util/managedfields/internal/lastappliedupdater.go` and `lastappliedmanager.go`).
 
 use crate::schema;
 use crate::util::Pointer;
@@ -13,7 +14,8 @@ fn last_applied(obj: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Fields of the last-applied configuration whose value still matches the live object (B51).
+/// Fields of the last-applied configuration whose value still matches the live object
+/// (managedfields `lastappliedupdater.go`; `lastappliedmanager.go`).
 pub(crate) fn last_applied_allowed(
     live: &Value,
     ty: schema::FieldType,
@@ -24,7 +26,8 @@ pub(crate) fn last_applied_allowed(
     Some(set.difference(&cmp.modified))
 }
 
-/// Rewrites a present last-applied annotation to the applied config (sorted compact JSON, B51).
+/// Rewrites a present last-applied annotation to the applied config (sorted compact JSON,
+/// managedfields `lastappliedupdater.go`; `lastappliedmanager.go`).
 pub(crate) fn sync_last_applied(new: &mut Value, config: &Value) {
     if last_applied(new).is_none() {
         return;

@@ -9,8 +9,8 @@
 //! it copies the parts of the state such a write can read — the object, its namespace and the
 //! Service allocators — into a scratch state, runs the unchanged write pipeline on it without
 //! the lock, and then, under the lock, stores the result if the object, the namespace and the
-//! allocators it used are still what it read. Otherwise it runs again (B78's 409 for a stale
-//! `resourceVersion` is decided by that run, against the object that won).
+//! allocators it used are still what it read. Otherwise it runs again (a stale `resourceVersion`'s
+//! 409 is decided by that run, against the object that won).
 //!
 //! Anything else — deletes, creates by `POST`, subresources, Namespaces, objects being
 //! deleted, a pipeline that touched more than its own object — takes the serial path under the

@@ -1,5 +1,5 @@
-//! Non-apply patch types (B21): JSON merge patch (RFC 7386), strategic merge patch and
-//! JSON patch (RFC 6902).
+//! Non-apply patch types (`k8s.io/apiserver/pkg/endpoints/handlers/patch.go`): JSON merge patch
+//! (RFC 7386), strategic merge patch and JSON patch (RFC 6902).
 
 use crate::schema::{self, FieldType, StructType};
 use serde::Deserialize as _;
@@ -183,17 +183,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// B21: merge patch deletes on null and merges maps.
+    /// Merge patch deletes on null and merges maps.
+    /// Upstream: apiserver `handlers/patch.go`.
     #[test]
-    fn b21_merge_patch() {
+    fn merge_patch_deletes_nulls_and_merges_maps() {
         let t = json!({"a":{"b":1,"c":2},"d":[1]});
         let p = json!({"a":{"b":null,"e":3},"d":[2]});
         assert_eq!(merge_patch(&t, &p), json!({"a":{"c":2,"e":3},"d":[2]}));
     }
 
-    /// B21: strategic merge patch merges containers by name.
+    /// Strategic merge patch merges containers by name.
+    /// Upstream: apiserver `handlers/patch.go`.
     #[test]
-    fn b21_strategic_merge_patch_containers() {
+    fn strategic_merge_patch_containers() {
         let t = json!({"spec":{"template":{"spec":{"containers":[{"name":"a","image":"1"},{"name":"b","image":"1"}]}}}});
         let p = json!({"spec":{"template":{"spec":{"containers":[{"name":"b","image":"2"}]}}}});
         let out = strategic_merge_patch(&t, &p, crate::schema::root("Deployment"));
@@ -205,9 +207,10 @@ mod tests {
         );
     }
 
-    /// B21: JSON patch operations.
+    /// JSON patch operations.
+    /// Upstream: apiserver `handlers/patch.go`.
     #[test]
-    fn b21_json_patch() {
+    fn json_patch_operations_and_errors() {
         let t = json!({"a":[1,2],"b":{"c":1}});
         let p = json!([{"op":"add","path":"/a/-","value":3},{"op":"replace","path":"/b/c","value":2},{"op":"remove","path":"/a/0"}]);
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Merge schema of the served kinds: which lists are atomic, sets or maps with keys, which maps
-//! are free-form or atomic (B52). Fields not listed are ordinary struct fields whose own
-//! children decide; unlisted lists are atomic, as in the real schema.
+//! are free-form or atomic (the `+listType`, `+listMapKey`, `+mapType` markers of `k8s.io/api`).
+//! Fields not listed are ordinary struct fields whose own children decide; unlisted lists are
+//! atomic, as in the real schema.
 
 /// Named struct types that have non-default children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,8 @@ pub enum FieldType {
     Atomic,
     /// `x-kubernetes-list-type: set`.
     ListSet,
-    /// `x-kubernetes-list-type: map` with keys; `proto_default` makes a missing `protocol` key TCP (B40).
+    /// `x-kubernetes-list-type: map` with keys; `proto_default` makes a missing `protocol` key TCP
+    /// (structured-merge-diff `typed/helpers.go`).
     ListMap {
         /// Key field names, as declared.
         keys: &'static [&'static str],
@@ -136,7 +138,8 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
     Some(t)
 }
 
-/// Whether a missing key field of list items has a default (B40): `protocol` → `TCP`.
+/// Whether a missing key field of list items has a default (structured-merge-diff
+/// `typed/helpers.go`): `protocol` → `TCP`.
 pub fn key_default(keys: &[&str], key: &str) -> Option<&'static str> {
     if key == "protocol" && keys.len() == 2 && (keys[0] == "containerPort" || keys[0] == "port") {
         Some("TCP")

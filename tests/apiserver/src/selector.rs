@@ -1,5 +1,6 @@
-//! Label selectors (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`, `k`, `!k`) and the
-//! `metadata.name` / `metadata.namespace` field selectors (B22).
+//! Label selectors (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`, `k`, `!k`, as
+//! `apimachinery/pkg/labels/selector.go` parses them) and the `metadata.name` /
+//! `metadata.namespace` field selectors.
 
 use crate::util::Pointer;
 use serde_json::Value;
@@ -149,9 +150,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// B22: label selector forms.
+    /// Label selector forms.
+    /// Upstream: apiserver `handlers/patch.go`; meta/v1 `validation.go` `ValidatePatchOptions`.
     #[test]
-    fn b22_label_selector_forms() {
+    fn label_selector_forms() {
         let o = json!({"metadata":{"labels":{"app":"web","tier":"fe"}}});
         for (s, want) in [
             ("app=web", true),
@@ -169,9 +171,10 @@ mod tests {
         }
     }
 
-    /// B22: field selector on metadata.name.
+    /// Field selector on metadata.name.
+    /// Upstream: apiserver `handlers/patch.go`; meta/v1 `validation.go` `ValidatePatchOptions`.
     #[test]
-    fn b22_field_selector_name() {
+    fn field_selector_name() {
         let o = json!({"metadata":{"name":"web","namespace":"d"}});
         assert!(FieldSelector::parse("metadata.name=web").is_ok_and(|f| f.matches(&o)));
         assert!(FieldSelector::parse("metadata.name!=web").is_ok_and(|f| !f.matches(&o)));

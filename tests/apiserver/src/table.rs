@@ -1,4 +1,5 @@
-//! Server-side printing (B9): `meta.k8s.io/v1` Tables with the columns kubectl shows.
+//! Server-side printing: `meta.k8s.io/v1` Tables with the columns kubectl shows
+//! (`pkg/printers/internalversion/printers.go`).
 
 use crate::resources::ResourceDef;
 use crate::util::{Pointer, parse_rfc3339};
@@ -494,7 +495,8 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
     }
 }
 
-/// Builds a Table for objects of one resource (B9); rows carry PartialObjectMetadata.
+/// Builds a Table for objects of one resource (meta/v1 `Table`;
+/// `pkg/printers/internalversion/printers.go`); rows carry PartialObjectMetadata.
 pub fn table(res: &ResourceDef, rv: u64, objects: &[Value]) -> Value {
     let rows: Vec<Value> = objects
         .iter()
@@ -513,9 +515,10 @@ mod tests {
     use super::*;
     use crate::util::format_rfc3339;
 
-    /// B9: Pod rows as kubectl shows them.
+    /// Pod rows as kubectl shows them.
+    /// Upstream: meta/v1 `Table`; `pkg/printers/internalversion/printers.go`.
     #[test]
-    fn b9_pod_columns() {
+    fn pod_columns() {
         let res = crate::resources::by_kind("Pod").expect("pod resource");
         let pod = serde_json::json!({"metadata":{"name":"p","creationTimestamp":"2025-01-01T00:00:00Z"},
             "spec":{"containers":[{"name":"a"},{"name":"b"}]},"status":{"phase":"Pending"}});
@@ -529,9 +532,10 @@ mod tests {
         assert_eq!(t["metadata"]["resourceVersion"], serde_json::json!("7"));
     }
 
-    /// B9: ages as kubectl prints them.
+    /// Ages as kubectl prints them.
+    /// Upstream: meta/v1 `Table`; `pkg/printers/internalversion/printers.go`.
     #[test]
-    fn b9_human_duration() {
+    fn ages_as_kubectl_prints_them() {
         assert_eq!(human_duration(5), "5s");
         assert_eq!(human_duration(150), "2m30s");
         assert_eq!(human_duration(3600), "60m");

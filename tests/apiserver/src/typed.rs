@@ -1,5 +1,6 @@
-//! Schema-driven operations on JSON values, ported from structured-merge-diff:
-//! field sets (`ToFieldSet`, B34), comparison (B36, B41), merge (B52) and item removal (B45).
+//! Schema-driven operations on JSON values, ported from structured-merge-diff: field sets
+//! (`typed/tofieldset.go`), comparison (`typed/compare.go`), merge (`typed/merge.go`) and item
+//! removal (`typed/remove.go`).
 
 use crate::fieldpath::{Level, PathElement, Set};
 use crate::schema::{self, FieldType, StructType};
@@ -61,7 +62,8 @@ fn item_type(t: FieldType) -> Option<FieldType> {
     }
 }
 
-/// The path element of a list item (B40: defaulted keys are used for identity).
+/// The path element of a list item (structured-merge-diff `typed/helpers.go`: defaulted keys are
+/// used for identity).
 pub fn item_pe(t: FieldType, item: &Value, index: usize) -> PathElement {
     match t {
         FieldType::ListSet => PathElement::Val(item.clone()),
@@ -90,7 +92,8 @@ pub fn item_pe(t: FieldType, item: &Value, index: usize) -> PathElement {
     }
 }
 
-/// Error for a keyed list holding two items with the same key (B47).
+/// Error for a keyed list holding two items with the same key (managedfields `structuredmerge.go`;
+/// kubernetes#113482).
 #[derive(Debug, Clone)]
 pub struct DuplicateKey {
     /// Path of the list plus the duplicate element.
@@ -159,7 +162,8 @@ pub fn check_duplicates(v: &Value, ty: FieldType) -> Result<(), DuplicateKey> {
     })
 }
 
-/// The set of fields a config mentions (SMD `ToFieldSet`, B34).
+/// The set of fields a config mentions (SMD `ToFieldSet`, structured-merge-diff
+/// `typed/tofieldset.go`).
 pub fn to_field_set(v: &Value, ty: FieldType) -> Set {
     field_set_of(v, Some(ty)).1
 }
@@ -351,7 +355,8 @@ fn compare_node(
     (own, below)
 }
 
-/// Merges an applied config into the live object; the config wins (SMD `Merge`, B52).
+/// Merges an applied config into the live object; the config wins (SMD `Merge`,
+/// `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`).
 pub fn merge(lhs: &Value, rhs: &Value, ty: FieldType) -> Value {
     merge_node(lhs, rhs, Some(ty))
 }
@@ -377,7 +382,8 @@ fn merge_node(lhs: &Value, rhs: &Value, ty: Option<FieldType>) -> Value {
     }
 }
 
-/// The map merge of [`merge_node`], over the live entries `lm` (`lm_has` says whether a key is one).
+/// The map merge of [`merge_node`], over the live entries `lm` (`lm_has` says whether a key is
+/// one).
 fn merge_map<'a>(
     lm: impl Iterator<Item = (&'a String, &'a Value)>,
     lm_len: usize,
@@ -639,9 +645,11 @@ pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    /// B34 + B40: the applier's field set of the E-trace Deployment.
+    /// The applier's field set of the Deployment kubectl sends for `kubectl apply --server-side`.
+    /// Upstream: structured-merge-diff `typed/tofieldset.go`; structured-merge-diff
+    /// `typed/helpers.go`.
     #[test]
-    fn b34_b40_field_set_of_applied_deployment() {
+    fn field_set_of_applied_deployment() {
         let cfg = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
             "spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},
             "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[
@@ -795,10 +803,11 @@ pub(crate) mod tests {
         v
     }
 
-    /// B52: merging into the live object while ignoring its managedFields gives the value, and
+    /// Merging into the live object while ignoring its managedFields gives the value, and
     /// the key order, that merging into a stripped copy gave; the equality agrees too.
+    /// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
     #[test]
-    fn b52_merge_ignoring_managed_fields_matches_stripped_copy() {
+    fn merge_ignoring_managed_fields_matches_stripped_copy() {
         let mf = json!([{"manager":"m","operation":"Apply","fieldsV1":{"f:data":{}}}]);
         let mut cases: Vec<(Value, Value)> = Vec::new();
         let metas = [
@@ -863,7 +872,7 @@ pub(crate) mod tests {
     /// The first duplicate key is reported with its path; keys that differ only in a
     /// defaulted field (`protocol`) are duplicates, different protocols are not.
     #[test]
-    fn b47_first_duplicate_key_and_its_path() {
+    fn first_duplicate_key_and_its_path() {
         let ty = schema::root("Deployment");
         let first = |obj: Value| {
             check_duplicates(&obj, ty)
@@ -894,7 +903,7 @@ pub(crate) mod tests {
 
     /// A comparison sorts nodes into added, removed and modified, keyed list items by key.
     #[test]
-    fn b36_compare_added_removed_modified() {
+    fn compare_added_removed_modified() {
         let a = json!({"spec":{"template":{"spec":{"containers":[
             {"name":"a","image":"1","env":[{"name":"E","value":"1"}]},{"name":"b"}]}}}});
         let b = json!({"spec":{"replicas":2,"template":{"spec":{"containers":[
@@ -919,7 +928,7 @@ pub(crate) mod tests {
     /// Merging lists: the config's items in its order, live items it does not mention kept
     /// after them, repeated keys in the live list merged into one item.
     #[test]
-    fn b52_merge_list_order_and_repeated_keys() {
+    fn merge_list_order_and_repeated_keys() {
         let merged = |t: Option<FieldType>, live: Value, config: Value| {
             let (Some(t), Some(l), Some(c)) = (t, live.as_array(), config.as_array()) else {
                 return Value::Null;
@@ -953,9 +962,10 @@ pub(crate) mod tests {
         );
     }
 
-    /// B52: containers merge by name, env by name, ports by containerPort+protocol.
+    /// Containers merge by name, env by name, ports by containerPort+protocol.
+    /// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
     #[test]
-    fn b52_containers_merge_by_name() {
+    fn containers_merge_by_name() {
         let live = json!({"spec":{"template":{"spec":{"containers":[
             {"name":"a","image":"a:1","env":[{"name":"X","value":"1"}]},
             {"name":"b","image":"b:1"}]}}}});
@@ -969,9 +979,10 @@ pub(crate) mod tests {
         assert_eq!(cs[1]["name"], json!("b"));
     }
 
-    /// B52: Ingress rules are atomic; Service selector is an atomic map.
+    /// Ingress rules are atomic; Service selector is an atomic map.
+    /// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
     #[test]
-    fn b52_ingress_rules_and_service_selector_atomic() {
+    fn ingress_rules_and_service_selector_atomic() {
         let live = json!({"spec":{"rules":[{"host":"a"}]}});
         let cfg = json!({"spec":{"rules":[{"host":"b"}]}});
         let out = merge(&live, &cfg, schema::root("Ingress"));
@@ -984,18 +995,20 @@ pub(crate) mod tests {
         assert_eq!(s.to_fields_v1(), json!({"f:spec":{"f:selector":{}}}));
     }
 
-    /// B52: labels are granular maps; their entries are owned one by one.
+    /// Labels are granular maps; their entries are owned one by one.
+    /// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
     #[test]
-    fn b52_labels_granular() {
+    fn labels_granular() {
         let live = json!({"metadata":{"labels":{"a":"1"}}});
         let cfg = json!({"metadata":{"labels":{"b":"2"}}});
         let out = merge(&live, &cfg, schema::root("ConfigMap"));
         assert_eq!(out["metadata"]["labels"], json!({"a":"1","b":"2"}));
     }
 
-    /// B36: an update comparison marks new nodes themselves ("." entries).
+    /// An update comparison marks new nodes themselves ("." entries).
+    /// Upstream: structured-merge-diff `merge.Updater.Update`.
     #[test]
-    fn b36_compare_marks_new_nodes() {
+    fn compare_marks_new_nodes() {
         let old = json!({"metadata":{}});
         let new = json!({"metadata":{"labels":{"a":"1"}}});
         let c = compare(&old, &new, schema::root("ConfigMap"));

@@ -1,4 +1,6 @@
-//! Validation and immutability checks (section 6: B69-B74), returning field errors.
+//! Validation and immutability checks, returning field errors
+//! (`apimachinery/pkg/api/validation/objectmeta.go` `ValidateObjectMeta`,
+//! `pkg/apis/{core,apps,batch,networking}/validation/validation.go`).
 
 use crate::status::{FieldError, render_value};
 use crate::util::{Pointer, get_str};
@@ -27,7 +29,8 @@ fn is_dns1035(s: &str) -> bool {
     is_label(s) && s.as_bytes()[0].is_ascii_lowercase()
 }
 
-/// Validates `metadata.name` for a kind (B72).
+/// Validates `metadata.name` for a kind (apimachinery `api/validation/objectmeta.go`
+/// `ValidateObjectMeta`).
 pub fn validate_name(kind: &str, name: &str, errs: &mut Vec<FieldError>) {
     if name.is_empty() {
         errs.push(FieldError::required(
@@ -116,7 +119,8 @@ pub fn go_string_map(v: Option<&Value>) -> String {
     format!("map[string]string{{{}}}", parts.join(", "))
 }
 
-/// Go `%#v` of a `v1.LabelSelector` (B71, B73).
+/// Go `%#v` of a `v1.LabelSelector` (kubectl `cmd/util/helpers.go`;
+/// `pkg/apis/*/validation/validation.go` `Validate*Update`).
 pub fn go_label_selector(sel: Option<&Value>) -> String {
     let Some(sel) = sel.filter(|s| !s.is_null()) else {
         return "(*v1.LabelSelector)(nil)".into();
@@ -285,7 +289,9 @@ fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>, require_selector: 
     validate_containers("spec.template.spec", obj.ptr("/spec/template/spec"), errs);
 }
 
-/// Validates an object on create or update (B72, B74, B62, B63).
+/// Validates an object on create or update (apimachinery `api/validation/objectmeta.go`
+/// `ValidateObjectMeta`; `pkg/apis/*/validation/validation.go`;
+/// `pkg/apis/networking/validation/validation.go`; `pkg/apis/batch/v1/defaults.go`).
 pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name = get_str(obj, &["metadata", "name"]).unwrap_or("");
@@ -391,7 +397,8 @@ fn specs_equal_except(old: Option<&Value>, new: Option<&Value>, allowed: &[&str]
     }
 }
 
-/// Update-only checks: immutable fields and finalizers while deleting (B73).
+/// Update-only checks: immutable fields and finalizers while deleting
+/// (`pkg/apis/*/validation/validation.go` `Validate*Update`).
 pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let immut = "field is immutable";
@@ -524,7 +531,7 @@ mod tests {
     /// The StatefulSet/PVC spec comparison in place equals cloning the specs without the
     /// mutable keys and comparing (what it replaced).
     #[test]
-    fn b73_specs_equal_except_matches_stripped_copies() {
+    fn specs_equal_except_matches_stripped_copies() {
         let allowed: &[&str] = &["replicas", "template"];
         let stripped = |v: Option<&Value>| -> Value {
             let mut spec = v.cloned().unwrap_or(Value::Null);
@@ -561,9 +568,10 @@ mod tests {
     }
     use serde_json::json;
 
-    /// B72: name rules per kind.
+    /// Name rules per kind.
+    /// Upstream: apimachinery `api/validation/objectmeta.go` `ValidateObjectMeta`.
     #[test]
-    fn b72_name_validation() {
+    fn name_validation() {
         let mut e = Vec::new();
         validate_name("ConfigMap", "Web_1", &mut e);
         assert!(
@@ -587,9 +595,10 @@ mod tests {
         );
     }
 
-    /// B71/B73: Go rendering of a LabelSelector.
+    /// Go rendering of a LabelSelector. Upstream: kubectl `cmd/util/helpers.go`;
+    /// `pkg/apis/*/validation/validation.go` `Validate*Update`.
     #[test]
-    fn b73_label_selector_rendering() {
+    fn label_selector_rendering() {
         assert_eq!(
             go_label_selector(Some(&json!({"matchLabels":{"app":"nginx2"}}))),
             "v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"nginx2\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"
