@@ -136,30 +136,6 @@ fn encoded_order(entries: &[Entry]) -> Vec<&Entry> {
     sorted
 }
 
-/// Whether [`encode`] of `entries` would give exactly `v` (as `Value` equality sees it), found
-/// without building it.
-pub fn encodes_to(entries: &[Entry], v: &Value) -> bool {
-    let Value::Array(items) = v else {
-        return false;
-    };
-    let sorted = encoded_order(entries);
-    let is = |v: Option<&Value>, s: &str| v.and_then(Value::as_str) == Some(s);
-    sorted.len() == items.len()
-        && sorted.iter().zip(items).all(|(e, it)| {
-            let Value::Object(m) = it else {
-                return false;
-            };
-            m.len() == 5 + usize::from(e.time.is_some()) + usize::from(!e.subresource.is_empty())
-                && is(m.get("manager"), &e.manager)
-                && is(m.get("operation"), &e.operation)
-                && is(m.get("apiVersion"), &e.api_version)
-                && e.time.as_ref().is_none_or(|t| is(m.get("time"), t))
-                && is(m.get("fieldsType"), "FieldsV1")
-                && (e.subresource.is_empty() || is(m.get("subresource"), &e.subresource))
-                && m.get("fieldsV1").is_some_and(|f| e.set.fields_v1_eq(f))
-        })
-}
-
 /// Removes the never-owned paths (managedfields `stripmeta.go`).
 pub fn strip(set: &Set) -> Set {
     let mut out = set.clone();
@@ -272,16 +248,11 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<ApplyOutcome, Conflicts> {
-    let empty = json!({});
-    let live_or_empty = live.unwrap_or(&empty);
-    // The live object without its managedFields, compared and merged without copying it.
+    let live_obj = live.map_or_else(|| json!({}), without_managed_fields);
     // Merging into nothing gives a copy of the config: one handed over is used as it is.
     let (merged, config) = match (live, config) {
         (None, Cow::Owned(c)) => (c, None),
-        (_, c) => (
-            typed::merge_ignoring_managed_fields(live_or_empty, &c, ty),
-            Some(c),
-        ),
+        (_, c) => (typed::merge(&live_obj, &c, ty), Some(c)),
     };
     let config: &Value = config.as_deref().unwrap_or(&merged);
     let me = Entry {
@@ -328,7 +299,7 @@ pub fn apply(
         .enumerate()
         .any(|(i, e)| Some(i) != pos && !e.set.is_empty());
     if !others {
-        let object_changed = !typed::eq_ignoring_managed_fields(&pruned, live_or_empty);
+        let object_changed = pruned != live_obj;
         entries.retain(|e| e.same_identity(&me));
         return Ok(ApplyOutcome {
             object: pruned,
@@ -343,7 +314,6 @@ pub fn apply(
             ),
         });
     }
-    let live_obj = without_managed_fields(live_or_empty);
     let cmp = typed::compare(&live_obj, &pruned, ty);
     let changed = cmp.changed();
     let mut conflicts: Vec<(Entry, Set)> = Vec::new();
