@@ -224,7 +224,7 @@ mod tests {
             assert_eq!(name(cfg.authenticate(&bad, Some("Bearer x"))), "401");
         }
         assert_eq!(name(AuthConfig::default().authenticate(&bad, None)), "401");
-        // No certificate: tokens, then anonymous, as before.
+        // No certificate: tokens, then anonymous.
         let none = ClientCert::None;
         assert_eq!(name(with_tokens(false).authenticate(&none, None)), "401");
         assert_eq!(
