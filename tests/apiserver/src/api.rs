@@ -1,5 +1,6 @@
-//! Resource verbs: get, list, create, update, patch (incl. server-side apply request checks,
-//! B21, B22, B26-B29, B32, B47); the write pipeline itself is in [`crate::write`].
+//! Resource verbs: get, list, create, update, patch (with the request checks of
+//! `k8s.io/apiserver/pkg/endpoints/handlers/{get,create,update,patch}.go`); the write pipeline
+//! itself is in [`crate::write`].
 
 use crate::patch;
 use crate::query::Query;
@@ -66,7 +67,8 @@ fn body_of(ctx: &Ctx, ct: &str) -> ApiResult<Value> {
     }
 }
 
-/// Decodes a create/update body: JSON, YAML, or protobuf for the kinds kubectl's typed clients send.
+/// Decodes a create/update body: JSON, YAML, or protobuf for the kinds kubectl's typed clients
+/// send.
 fn decode_typed_body(res: &ResourceDef, ct: &str, body: &[u8]) -> ApiResult<Value> {
     if ct == crate::protobuf::PROTOBUF {
         return crate::protobuf::decode(res.kind, body)
@@ -213,7 +215,8 @@ pub fn get(st: &State, ctx: &Ctx) -> ApiResult<Reply> {
     }
 }
 
-/// LIST with label and field selectors (B24); `limit` is ignored (allowed by the API).
+/// LIST with label and field selectors (meta/v1 `ListMeta`); `limit` is ignored (allowed by the
+/// API).
 pub fn list(st: &State, ctx: &Ctx) -> ApiResult<Reply> {
     let ls = LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(&format!("unable to parse requirement: {e}")))?;
@@ -254,7 +257,8 @@ fn list_body(st: &State, res: &ResourceDef, items: Vec<Value>) -> Value {
            "metadata": {"resourceVersion": st.rv.to_string()}, "items": items})
 }
 
-/// DELETE of a collection (B88): deletes every match and returns the list of deleted objects.
+/// DELETE of a collection (apiserver `registry/generic/registry/store.go` `DeleteCollection`):
+/// deletes every match and returns the list of deleted objects.
 pub fn delete_collection(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     let ls = LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(&e))?;
@@ -298,7 +302,8 @@ fn check_gvk(res: &ResourceDef, obj: &Value, required: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Fills/validates the namespace and name of a body against the URL (B29).
+/// Fills/validates the namespace and name of a body against the URL (apiserver
+/// `handlers/patch.go`).
 fn check_ns_name(ctx: &Ctx, obj: &mut Value, name_from_url: bool) -> ApiResult<()> {
     let md = crate::util::ensure_obj(obj, &["metadata"]);
     if ctx.res.namespaced {
@@ -334,7 +339,8 @@ fn check_ns_name(ctx: &Ctx, obj: &mut Value, name_from_url: bool) -> ApiResult<(
     Ok(())
 }
 
-/// Fieldvalidation of a non-apply body (B22): Strict → 400, Warn → warnings, Ignore → silent.
+/// Fieldvalidation of a non-apply body (apiserver `handlers/patch.go`; meta/v1 `validation.go`
+/// `ValidatePatchOptions`): Strict → 400, Warn → warnings, Ignore → silent.
 fn field_validation(
     ctx: &Ctx,
     fv: FieldValidation,
@@ -377,7 +383,7 @@ fn field_validation(
     }
 }
 
-/// POST (create) (B26).
+/// POST (create) (apiserver `handlers/create.go`; `rest.BeforeCreate`).
 pub fn create(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     if !ctx.content_type.is_empty()
         && !ctx.content_type.contains("json")
@@ -485,7 +491,9 @@ pub fn update(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     Ok(r)
 }
 
-/// PATCH: apply (B27-B33), merge, strategic merge and JSON patch (B21).
+/// PATCH: apply (apiserver `handlers/patch.go` `applyPatcher`; managedfields `versioncheck.go`;
+/// apiserver `handlers/patch.go`; `GetResetFields` of the registry strategies), merge, strategic
+/// merge and JSON patch (apiserver `handlers/patch.go`).
 pub fn patch(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     let ct = ctx.content_type;
     let is_apply = ct == "application/apply-patch+yaml" || ct == "application/apply-patch+cbor";
@@ -583,7 +591,8 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
             ctx.res.gvk_string()
         )
     };
-    // B47: schema errors are 500s without a reason, before fieldValidation is consulted.
+    // Schema errors are 500s without a reason, before fieldValidation is consulted.
+    // Upstream: managedfields `structuredmerge.go`; kubernetes#113482.
     let f = findings_of(ctx, &config);
     if let Some(e) = f.type_error {
         return Err(ApiError::internal(&format!(
@@ -599,7 +608,10 @@ fn apply(st: &mut State, ctx: &Ctx, live: Option<Arc<Value>>, opts: &Opts) -> Ap
     }
     if let Err(d) = crate::typed::check_duplicates(&config, schema::root(ctx.res.kind)) {
         let (list, last) = d.path.split_at(d.path.len().saturating_sub(1));
-        let key = last.first().map(|pe| pe.render()).unwrap_or_default();
+        let key = last
+            .first()
+            .map(|element| element.render())
+            .unwrap_or_default();
         return Err(ApiError::internal(&format!(
             "failed to create typed patch object {}: {}: duplicate entries for key {key}",
             designation(),

@@ -1,5 +1,7 @@
 //! Optional authentication — x509 client certificates, then bearer tokens, then anonymous, in
-//! kube-apiserver's order — and an allow-list authorizer (B79, B80).
+//! kube-apiserver's order (`k8s.io/apiserver/pkg/authentication/request/x509`,
+//! `pkg/endpoints/filters/authentication.go`) — and an allow-list authorizer whose refusals read
+//! as RBAC's (`pkg/endpoints/handlers/responsewriters/errors.go`).
 
 use std::collections::BTreeMap;
 
@@ -193,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn b80_a_verified_certificate_comes_before_the_token() {
+    fn a_verified_certificate_comes_before_the_token() {
         let cfg = with_tokens(false);
         let cert = verified("alice", &["team-a"]);
         assert_eq!(
@@ -213,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn b80_an_untrusted_certificate_is_401_unless_a_token_authenticates() {
+    fn an_untrusted_certificate_is_401_unless_a_token_authenticates() {
         let bad = ClientCert::Invalid("unknown issuer".into());
         for allow_anonymous in [false, true] {
             let cfg = with_tokens(allow_anonymous);
@@ -222,7 +224,7 @@ mod tests {
             assert_eq!(name(cfg.authenticate(&bad, Some("Bearer x"))), "401");
         }
         assert_eq!(name(AuthConfig::default().authenticate(&bad, None)), "401");
-        // No certificate: tokens, then anonymous, as before.
+        // No certificate: tokens, then anonymous.
         let none = ClientCert::None;
         assert_eq!(name(with_tokens(false).authenticate(&none, None)), "401");
         assert_eq!(
@@ -236,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn b79_group_rules_match_members_only() {
+    fn group_rules_match_members_only() {
         let cfg = AuthConfig {
             allow: Some(vec![
                 AllowRule::for_group("system:masters", &["*"], &["*"]),

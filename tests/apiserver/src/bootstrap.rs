@@ -1,4 +1,5 @@
-//! The objects of a fresh cluster (B68) and system-component creates.
+//! The objects of a fresh cluster (what kube-apiserver's `pkg/controlplane/controller`
+//! creates at start) and system-component creates.
 
 use crate::api::obj_ns_name;
 use crate::api::{Ctx, FieldValidation, Opts};
@@ -9,7 +10,7 @@ use crate::store::State;
 use crate::write::{Op, Write, commit};
 use serde_json::{Value, json};
 
-/// Creates the objects of a fresh cluster (B68).
+/// Creates the objects of a fresh cluster (`pkg/controlplane/controller`).
 pub fn bootstrap(st: &mut State) -> anyhow::Result<()> {
     let ns_res =
         crate::resources::by_kind("Namespace").ok_or_else(|| anyhow::anyhow!("no Namespace"))?;

@@ -1,5 +1,6 @@
-//! Opt-in synchronous workload controller (B94): after a write to a Deployment, StatefulSet or
-//! Job it records status as the real controllers would, through the status subresource.
+//! Opt-in synchronous workload controller: after a write to a Deployment, StatefulSet or Job it
+//! records status as the real controllers would
+//! (`pkg/controller/deployment/util/deployment_util.go`), through the status subresource.
 
 use crate::managed;
 use crate::resources::ResourceDef;
@@ -21,11 +22,18 @@ pub enum ControllerMode {
     Stalled,
 }
 
-fn cond(t: &str, reason: &str, msg: &str, now: &str, with_update: bool) -> Value {
-    cond_s(t, "True", reason, msg, now, with_update)
+fn condition(t: &str, reason: &str, msg: &str, now: &str, with_update: bool) -> Value {
+    condition_with_status(t, "True", reason, msg, now, with_update)
 }
 
-fn cond_s(t: &str, status: &str, reason: &str, msg: &str, now: &str, with_update: bool) -> Value {
+fn condition_with_status(
+    t: &str,
+    status: &str,
+    reason: &str,
+    msg: &str,
+    now: &str,
+    with_update: bool,
+) -> Value {
     let mut c = json!({"type":t,"status":status});
     if with_update {
         c["lastUpdateTime"] = json!(now);
@@ -67,7 +75,7 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
                 s["unavailableReplicas"] = json!(replicas);
             }
             s["conditions"] = json!([
-                cond_s(
+                condition_with_status(
                     "Available",
                     "False",
                     "MinimumReplicasUnavailable",
@@ -75,7 +83,7 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
                     &now,
                     true
                 ),
-                cond_s(
+                condition_with_status(
                     "Progressing",
                     "False",
                     "ProgressDeadlineExceeded",
@@ -103,8 +111,8 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
             json!({"startTime": now, "failed": backoff + 1, "ready": 0, "terminating": 0,
                    "uncountedTerminatedPods": {},
                    "conditions": [
-                     cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &now, false),
-                     cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &now, false)]})
+                     condition("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &now, false),
+                     condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &now, false)]})
         }
         "Deployment" => {
             let mut s = json!({"observedGeneration": gen_});
@@ -119,14 +127,14 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
                 }
             }
             s["conditions"] = json!([
-                cond(
+                condition(
                     "Available",
                     "MinimumReplicasAvailable",
                     "Deployment has minimum availability.",
                     &now,
                     true
                 ),
-                cond(
+                condition(
                     "Progressing",
                     "NewReplicaSetAvailable",
                     &format!(
@@ -156,8 +164,8 @@ pub fn reconcile(st: &mut State, res: &ResourceDef, ns: &str, name: &str) {
             json!({"startTime": now, "completionTime": now, "succeeded": completions, "ready": 0,
                    "terminating": 0, "uncountedTerminatedPods": {},
                    "conditions": [
-                     cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods", &now, false),
-                     cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods", &now, false)]})
+                     condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods", &now, false),
+                     condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods", &now, false)]})
         }
         _ => return,
     };

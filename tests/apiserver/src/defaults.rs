@@ -1,4 +1,5 @@
-//! Defaulting of the served kinds (section 5: B58-B67), applied on every write.
+//! Defaulting of the served kinds, applied on every write, as the generated defaulters do
+//! (`pkg/apis/{core,apps,batch,networking}/v1/defaults.go`, `zz_generated.defaults.go`).
 
 use crate::util::{Pointer, base64_encode, default_field, ensure_obj};
 use serde_json::{Map, Value, json};
@@ -137,7 +138,8 @@ fn cronjob(obj: &mut Value) {
     ));
 }
 
-/// Pod template defaults (B60, B23 `creationTimestamp: null`).
+/// Pod template defaults (`pkg/apis/core/v1/defaults.go`; meta/v1 `Time.MarshalJSON`
+/// `creationTimestamp: null`).
 fn pod_template(t: &mut Map<String, Value>) {
     let md = t.entry("metadata").or_insert_with(|| json!({}));
     if let Value::Object(md) = md {
@@ -196,7 +198,8 @@ fn volume(v: &mut Map<String, Value>) {
     }
 }
 
-/// `imagePullPolicy` default (B60): Always for `:latest` or no tag/digest, else IfNotPresent.
+/// `imagePullPolicy` default (`pkg/apis/core/v1/defaults.go`): Always for `:latest` or no
+/// tag/digest, else IfNotPresent.
 pub fn pull_policy(image: &str) -> &'static str {
     if image.contains('@') {
         return "IfNotPresent";
@@ -253,8 +256,8 @@ fn container(c: &mut Map<String, Value>) {
     }
 }
 
-/// Canonicalises a resource quantity (B60): numbers become strings, decimal fractions
-/// without a suffix become milli-units, whole milli-values lose the `m`.
+/// Canonicalises a resource quantity (`pkg/apis/core/v1/defaults.go`): numbers become strings,
+/// decimal fractions without a suffix become milli-units, whole milli-values lose the `m`.
 pub fn canonical_quantity(v: &Value) -> Value {
     let s = match v {
         Value::Number(n) => n.to_string(),
@@ -390,9 +393,10 @@ fn network_policy(obj: &mut Value) {
 mod tests {
     use super::*;
 
-    /// B60: imagePullPolicy defaulting rules.
+    /// imagePullPolicy defaulting rules.
+    /// Upstream: `pkg/apis/core/v1/defaults.go`.
     #[test]
-    fn b60_image_pull_policy() {
+    fn image_pull_policy() {
         assert_eq!(pull_policy("nginx"), "Always");
         assert_eq!(pull_policy("nginx:latest"), "Always");
         assert_eq!(pull_policy("nginx:1.27"), "IfNotPresent");
@@ -400,18 +404,20 @@ mod tests {
         assert_eq!(pull_policy("nginx@sha256:abc"), "IfNotPresent");
     }
 
-    /// B60: quantities are canonicalised.
+    /// Quantities are canonicalised.
+    /// Upstream: `pkg/apis/core/v1/defaults.go`.
     #[test]
-    fn b60_quantity_canonical() {
+    fn quantity_canonical() {
         assert_eq!(canonical_quantity(&json!("0.5")), json!("500m"));
         assert_eq!(canonical_quantity(&json!(1)), json!("1"));
         assert_eq!(canonical_quantity(&json!("1000m")), json!("1"));
         assert_eq!(canonical_quantity(&json!("1024Mi")), json!("1024Mi"));
     }
 
-    /// B65: stringData is merged into data as base64 and dropped.
+    /// stringData is merged into data as base64 and dropped.
+    /// Upstream: `pkg/apis/core/v1/conversion.go`; `pkg/apis/core/v1/defaults.go`.
     #[test]
-    fn b65_secret_string_data() {
+    fn secret_string_data() {
         let mut s = json!({"stringData":{"a":"hello"},"data":{"b":"eA=="}});
         apply_defaults("Secret", &mut s);
         assert_eq!(

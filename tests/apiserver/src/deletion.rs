@@ -1,5 +1,6 @@
-//! DELETE (section 7): propagation policies with instant garbage collection, finalizers,
-//! synchronous namespace cascade, namespace `/finalize` (B83-B90).
+//! DELETE: propagation policies with instant garbage collection, finalizers, synchronous namespace
+//! cascade and namespace `/finalize` (`k8s.io/apiserver/pkg/endpoints/handlers/delete.go`,
+//! `pkg/registry/generic/registry/store.go`, `pkg/registry/core/namespace/storage/storage.go`).
 
 use crate::api::{Ctx, Reply, decode_body};
 use crate::resources::{self, ResourceDef};
@@ -167,7 +168,8 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
         .filter(|f| !GC_FINALIZERS.contains(&f.as_str()))
         .collect();
     if !user_finalizers.is_empty() {
-        // B86: mark as deleting; keep until the finalizers are removed.
+        // Mark as deleting; keep until the finalizers are removed.
+        // Upstream: apiserver `registry/generic/registry/store.go`.
         let mut obj = live.clone();
         if obj.ptr("/metadata/deletionTimestamp").is_none() {
             let md = crate::util::ensure_obj(&mut obj, &["metadata"]);
@@ -177,7 +179,8 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
                 let g = md.get("generation").and_then(Value::as_i64).unwrap_or(1);
                 md.insert("generation".into(), json!(g + 1));
             }
-            // Foreground/Orphan: the GC finalizer would be added and removed at once (B85).
+            // Foreground/Orphan: the GC finalizer would be added and removed at once (apiserver
+            // `registry/generic/registry/store.go` `deletionFinalizersForGarbageCollection`).
             if opts.dry_run {
                 return Ok(Reply {
                     code: 200,
@@ -199,8 +202,10 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
             warnings,
         });
     }
-    // Foreground/Orphan: the store answers with the object carrying the GC finalizer (B84); the
-    // garbage collector then runs "instantly" (B85), so the object is already gone afterwards.
+    // Foreground/Orphan: the store answers with the object carrying the GC finalizer (apiserver
+    // `handlers/delete.go`; `registry/generic/registry/store.go`); the garbage collector then runs
+    // "instantly" (apiserver `registry/generic/registry/store.go`
+    // `deletionFinalizersForGarbageCollection`), so the object is already gone afterwards.
     let pending = match policy.as_str() {
         "Foreground" => Some("foregroundDeletion"),
         "Orphan" => Some("orphan"),
@@ -239,7 +244,8 @@ pub fn delete(st: &mut State, ctx: &Ctx) -> ApiResult<Reply> {
     })
 }
 
-/// Instant garbage collection of objects owned by `uid` (B85).
+/// Instant garbage collection of objects owned by `uid` (apiserver
+/// `registry/generic/registry/store.go` `deletionFinalizersForGarbageCollection`).
 fn gc_dependents(st: &mut State, uid: &str, policy: &str) {
     let owned: Vec<(crate::store::Key, Value)> = st
         .objects
@@ -359,7 +365,8 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
     }
     let stored = st.put(res, "", ctx.name, n);
     if !st.keep_terminating {
-        // Namespace controller, synchronously: delete all content (B87).
+        // Namespace controller, synchronously: delete all content
+        // (`pkg/registry/core/namespace/storage/storage.go`).
         let keys: Vec<crate::store::Key> = st
             .objects
             .keys()
@@ -402,7 +409,8 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
     })
 }
 
-/// PUT `/api/v1/namespaces/{name}/finalize` (B87 step 2).
+/// PUT `/api/v1/namespaces/{name}/finalize` (`pkg/registry/core/namespace/storage/storage.go` step
+/// 2).
 pub fn finalize_namespace(
     st: &mut State,
     ctx: &Ctx,

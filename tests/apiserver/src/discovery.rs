@@ -1,16 +1,20 @@
-//! /version (B1), legacy and aggregated discovery (B2-B6), and OpenAPI v3 (B16, B18).
+//! `/version` (`apimachinery/pkg/version` `Info`), legacy and aggregated discovery (meta/v1
+//! `APIVersions`, `APIGroupList`, `APIResourceList`; `k8s.io/api/apidiscovery/v2`; chosen by
+//! `Accept` as client-go's `discovery_client.go` asks), and OpenAPI v3 as kubectl's
+//! `query_param_verifier_v3.go` reads it.
 
 use crate::resources::{self, GROUPS, ResourceDef};
 use serde_json::{Value, json};
 
-/// Content type of aggregated discovery v2 answers (B5).
+/// Content type of aggregated discovery v2 answers (client-go `discovery_client.go`;
+/// `apidiscovery/v2`).
 pub const AGGREGATED_V2: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 /// Content type of aggregated discovery v2beta1 answers.
 pub const AGGREGATED_V2BETA1: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
-/// `version.Info` of a 1.32 server, all nine fields (B1).
+/// `version.Info` of a 1.32 server, all nine fields (apimachinery `version.Info`).
 pub fn version() -> Value {
     json!({"major":"1","minor":"32","gitVersion":"v1.32.0",
            "gitCommit":"70d3cc986aa8221cd1dfb1121852688902d3bf53","gitTreeState":"clean",
@@ -18,7 +22,8 @@ pub fn version() -> Value {
            "platform":"linux/amd64"})
 }
 
-/// Which aggregated version the `Accept` header asks for, if any (B5, B6).
+/// Which aggregated version the `Accept` header asks for, if any (client-go `discovery_client.go`;
+/// `apidiscovery/v2`).
 pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
     for part in accept.split(',') {
         let p = part.replace(' ', "");
@@ -34,7 +39,7 @@ pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
     None
 }
 
-/// Legacy `/api` (B2).
+/// Legacy `/api` (meta/v1 `APIVersions`).
 pub fn api_versions(host: &str) -> Value {
     json!({"kind":"APIVersions","versions":["v1"],
            "serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":host}]})
@@ -45,7 +50,7 @@ fn group_entry(g: &str) -> Value {
     json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
-/// Legacy `/apis` (B3).
+/// Legacy `/apis` (meta/v1 `APIGroupList`).
 pub fn api_group_list() -> Value {
     let groups: Vec<Value> = GROUPS.iter().map(|g| group_entry(g)).collect();
     json!({"kind":"APIGroupList","apiVersion":"v1","groups":groups})
@@ -66,7 +71,7 @@ fn sub_verbs() -> Value {
     json!(["get", "patch", "update"])
 }
 
-/// `/api/v1` and `/apis/{g}/{v}` (B4).
+/// `/api/v1` and `/apis/{g}/{v}` (meta/v1 `APIResourceList`).
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let rs = resources::in_group_version(group, version);
     if rs.is_empty() {
@@ -129,7 +134,8 @@ fn aggregated_resource(r: &ResourceDef) -> Value {
     e
 }
 
-/// Aggregated discovery for `/api` (core) or `/apis` (groups) (B5).
+/// Aggregated discovery for `/api` (core) or `/apis` (groups) (client-go `discovery_client.go`;
+/// `apidiscovery/v2`).
 pub fn aggregated(core: bool, content_type: &str) -> Value {
     let api_version = if content_type == AGGREGATED_V2BETA1 {
         "apidiscovery.k8s.io/v2beta1"
@@ -172,7 +178,7 @@ fn hash_of(group: &str) -> String {
     format!("{h:016X}")
 }
 
-/// `/openapi/v3` root (B18).
+/// `/openapi/v3` root (kube-openapi `handler3`).
 pub fn openapi_root() -> Value {
     let mut paths = serde_json::Map::new();
     for g in std::iter::once("").chain(GROUPS.iter().copied()) {
@@ -189,7 +195,8 @@ fn param(name: &str) -> Value {
     json!({"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": true}})
 }
 
-/// Per group-version OpenAPI v3 document with a PATCH operation per kind (B16).
+/// Per group-version OpenAPI v3 document with a PATCH operation per kind (cli-runtime
+/// `query_param_verifier_v3.go`).
 pub fn openapi_gv(group: &str, version: &str) -> Option<Value> {
     let rs = resources::in_group_version(group, version);
     if rs.is_empty() {

@@ -23,9 +23,10 @@ pub struct LoggedRequest {
     pub status: u16,
     /// The connection was closed without sending the answer (either drop fault).
     pub dropped: bool,
-    /// Kubernetes verb (`get`, `list`, `create`, `update`, `patch`, `apply`, `delete`, ...), "" for non-resource paths.
+    /// Kubernetes verb (`get`, `list`, `create`, `update`, `patch`, `apply`, `delete`, ...), "" for
+    /// non-resource paths.
     pub verb: String,
-    /// The authenticated user (B80: from the client certificate, the bearer token, or
+    /// The authenticated user (from the client certificate, the bearer token, or
     /// `system:anonymous`); "" when authentication failed (401).
     pub user: String,
     /// The HTTP version the request came in: `HTTP/1.1`, or `HTTP/2.0` on a TLS connection
@@ -72,7 +73,8 @@ pub enum FaultAction {
 /// A programmable fault: which requests it matches and what it does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
-    /// Verb to match (`get`, `list`, `create`, `update`, `patch`, `apply`, `delete`); `patch` also matches applies.
+    /// Verb to match (`get`, `list`, `create`, `update`, `patch`, `apply`, `delete`); `patch` also
+    /// matches applies.
     pub verb: Option<String>,
     /// Kind (`Deployment`) or plural (`deployments`) to match.
     pub kind: Option<String>,

@@ -1,4 +1,5 @@
-//! HTTP serving and routing (B14, B19, B20, B75, B81): paths, verbs, auth, faults, logging.
+//! HTTP serving and routing: paths and verbs as `k8s.io/apiserver/pkg/endpoints/installer.go`
+//! registers them, auth, faults, logging.
 //!
 //! Protocols as kube-apiserver serves them: plain HTTP is HTTP/1.1 only (Go's server does not
 //! do h2c for a client that does not ask for it); TLS offers `h2` and `http/1.1` by ALPN and
@@ -317,7 +318,8 @@ async fn handle(
         resp
     };
 
-    // Authentication (B80): client certificate, then bearer token, then anonymous.
+    // Authentication (apiserver `authentication/request/x509`; `filters/authentication.go`): client
+    // certificate, then bearer token, then anonymous.
     let user = match inner.auth.authenticate(&cert, authz.as_deref()) {
         Authn::User(u) => {
             log.user = u.name.clone();

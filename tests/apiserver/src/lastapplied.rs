@@ -1,4 +1,5 @@
-//! kubectl's last-applied handling for `fieldManager=kubectl` (B51).
+//! kubectl's last-applied handling for `fieldManager=kubectl` (apimachinery
+//! `util/managedfields/internal/lastappliedupdater.go` and `lastappliedmanager.go`).
 
 use crate::schema;
 use crate::util::Pointer;
@@ -13,15 +14,20 @@ fn last_applied(obj: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Fields of the last-applied configuration whose value still matches the live object (B51).
-pub(crate) fn last_applied_allowed(live: &Value, ty: schema::Ty) -> Option<crate::fieldpath::Set> {
+/// Fields of the last-applied configuration whose value still matches the live object
+/// (managedfields `lastappliedupdater.go`; `lastappliedmanager.go`).
+pub(crate) fn last_applied_allowed(
+    live: &Value,
+    ty: schema::FieldType,
+) -> Option<crate::fieldpath::Set> {
     let la: Value = serde_json::from_str(last_applied(live)?).ok()?;
     let set = crate::typed::to_field_set(&la, ty);
     let cmp = crate::typed::compare(&la, live, ty);
     Some(set.difference(&cmp.modified))
 }
 
-/// Rewrites a present last-applied annotation to the applied config (sorted compact JSON, B51).
+/// Rewrites a present last-applied annotation to the applied config (sorted compact JSON,
+/// managedfields `lastappliedupdater.go`; `lastappliedmanager.go`).
 pub(crate) fn sync_last_applied(new: &mut Value, config: &Value) {
     if last_applied(new).is_none() {
         return;

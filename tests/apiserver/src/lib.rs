@@ -1,5 +1,6 @@
 //! test-apiserver: an in-process Kubernetes API server for tests, faithful to kube-apiserver 1.32
-//! as specified in `docs/reference/apiserver-behaviour.md` (behaviours B1–B95).
+//! as kubectl 1.32 and kube-rs see it; `docs/apiserver-fidelity.md` lists what it implements and
+//! the upstream code each behaviour follows.
 //!
 //! Start one per test with [`TestApiServer::start`]; point `kubectl` at it with
 //! [`TestApiServer::write_kubeconfig`] or use [`TestApiServer::client`].
@@ -21,8 +22,6 @@ mod optimistic;
 pub mod patch;
 pub mod protobuf;
 pub mod query;
-#[cfg(test)]
-mod reference;
 pub mod resources;
 pub mod scale;
 pub mod schema;
@@ -52,21 +51,24 @@ use tokio::task::JoinHandle;
 pub struct ServerOptions {
     /// Port to listen on (0 = random).
     pub port: u16,
-    /// Bearer token → user name; empty disables token authentication (B80): requests
-    /// without a client certificate are then `system:anonymous`. A client certificate signed by
-    /// the server's CA ([`TestApiServer::client_certificate`], TLS only) authenticates its CN
-    /// either way.
+    /// Bearer token → user name; empty disables token authentication (apiserver
+    /// `authentication/request/x509`; `filters/authentication.go`): requests without a client
+    /// certificate are then `system:anonymous`. A client certificate signed by the server's CA
+    /// ([`TestApiServer::client_certificate`], TLS only) authenticates its CN either way.
     pub tokens: BTreeMap<String, String>,
     /// Accept requests without a token as `system:anonymous` when tokens are set.
     pub allow_anonymous: bool,
-    /// Allow-list authorizer; `None` allows everything (B79).
+    /// Allow-list authorizer; `None` allows everything (apiserver `responsewriters/errors.go`
+    /// `forbiddenMessage`).
     pub allow: Option<Vec<AllowRule>>,
-    /// Start with the synchronous workload controller on (B94).
+    /// Start with the synchronous workload controller on
+    /// (`pkg/controller/deployment/util/deployment_util.go`).
     pub controller: bool,
-    /// Create the bootstrap objects of a fresh cluster (B68): namespaces `default`,
-    /// `kube-system`, `kube-public`, `kube-node-lease` and Service `default/kubernetes`.
+    /// Create the bootstrap objects of a fresh cluster (`pkg/controlplane/controller`): namespaces
+    /// `default`, `kube-system`, `kube-public`, `kube-node-lease` and Service `default/kubernetes`.
     pub bootstrap: bool,
-    /// Keep deleted namespaces in `Terminating` until `PUT .../finalize` (B87 opt-in).
+    /// Keep deleted namespaces in `Terminating` until `PUT .../finalize`
+    /// (`pkg/registry/core/namespace/storage/storage.go` opt-in).
     pub keep_terminating_namespaces: bool,
     /// Serve HTTPS with a fresh per-server CA and a serving certificate it signed (the
     /// kubeconfig carries the CA as `certificate-authority-data`). Client certificates are
@@ -171,8 +173,8 @@ impl TestApiServer {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
-    /// A kubeconfig whose cluster, context and user are all named `test-apiserver` (B15).
-    /// If tokens are configured, the user carries the first token.
+    /// A kubeconfig whose cluster, context and user are all named `test-apiserver` (client-go
+    /// `clientcmd`). If tokens are configured, the user carries the first token.
     pub fn kubeconfig_yaml(&self) -> String {
         let user = match &self.token {
             Some(t) => format!("  user:\n    token: {t}\n"),
@@ -187,15 +189,18 @@ impl TestApiServer {
     pub fn kubeconfig_yaml_with_client_cert(&self, cert_pem: &str, key_pem: &str) -> String {
         let user = format!(
             "  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
-            b64(cert_pem),
-            b64(key_pem)
+            base64_text(cert_pem),
+            base64_text(key_pem)
         );
         self.kubeconfig_with_user(&user)
     }
 
     fn kubeconfig_with_user(&self, user: &str) -> String {
         let ca = match &self.tls {
-            Some(tls) => format!("    certificate-authority-data: {}\n", b64(&tls.ca_pem)),
+            Some(tls) => format!(
+                "    certificate-authority-data: {}\n",
+                base64_text(&tls.ca_pem)
+            ),
             None => String::new(),
         };
         format!(
@@ -259,8 +264,8 @@ impl TestApiServer {
         key_pem: &str,
     ) -> anyhow::Result<kube::Client> {
         let mut cfg = self.kube_config()?;
-        cfg.auth_info.client_certificate_data = Some(b64(cert_pem));
-        cfg.auth_info.client_key_data = Some(b64(key_pem).into());
+        cfg.auth_info.client_certificate_data = Some(base64_text(cert_pem));
+        cfg.auth_info.client_key_data = Some(base64_text(key_pem).into());
         Ok(kube::Client::try_from(cfg)?)
     }
 
@@ -298,7 +303,8 @@ impl TestApiServer {
         self.inner.faults.clone()
     }
 
-    /// Turns the synchronous Deployment/StatefulSet/Job status writer on or off (B94).
+    /// Turns the synchronous Deployment/StatefulSet/Job status writer on or off
+    /// (`pkg/controller/deployment/util/deployment_util.go`).
     pub fn set_controller(&self, on: bool) {
         self.set_controller_mode(if on {
             ControllerMode::Ready
@@ -307,7 +313,8 @@ impl TestApiServer {
         });
     }
 
-    /// Sets the controller behaviour: off, ready, or stalled (failing workloads, B94).
+    /// Sets the controller behaviour: off, ready, or stalled (failing workloads,
+    /// `pkg/controller/deployment/util/deployment_util.go`).
     pub fn set_controller_mode(&self, mode: ControllerMode) {
         util::lock(&self.inner.state).controller = mode;
     }
@@ -319,7 +326,6 @@ impl TestApiServer {
 }
 
 /// Standard base64, as kubeconfig `*-data` fields carry PEM.
-fn b64(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+fn base64_text(text: &str) -> String {
+    util::base64_encode(text.as_bytes())
 }

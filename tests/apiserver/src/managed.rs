@@ -1,8 +1,9 @@
-//! managedFields: entry identity, ordering and encoding (B37, B38), the strip list (B35), and
-//! the apply (B34, B41-B45, B48) and update (B36) ownership algorithms.
+//! managedFields: entry identity, ordering and encoding (apimachinery
+//! `util/managedfields/internal/managedfields.go`), the strip list (`stripmeta.go`), and the apply
+//! and update ownership algorithms (structured-merge-diff `merge.Updater`).
 
-use crate::fieldpath::{PE, Set, render_path};
-use crate::schema::Ty;
+use crate::fieldpath::{PathElement, Set, render_path};
+use crate::schema::FieldType;
 use crate::typed;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -33,7 +34,7 @@ impl Entry {
             && (self.operation == "Apply" || self.api_version == other.api_version)
     }
 
-    /// Manager as printed in conflict messages (`printManager`, B42).
+    /// Manager as printed in conflict messages (`printManager`, managedfields `conflict.go`).
     pub fn printed(&self) -> String {
         let mut s = format!("{:?}", self.manager);
         if !self.subresource.is_empty() {
@@ -56,7 +57,8 @@ impl Entry {
     }
 }
 
-/// Reads `metadata.managedFields`. `Ok(None)` if absent; `Err` if undecodable (B38).
+/// Reads `metadata.managedFields`. `Ok(None)` if absent; `Err` if undecodable (managedfields
+/// `managedfields.go`).
 pub fn decode(obj: &Value) -> Result<Option<Vec<Entry>>, String> {
     let Some(mf) = obj.get("metadata").and_then(|m| m.get("managedFields")) else {
         return Ok(None);
@@ -96,13 +98,14 @@ pub fn decode(obj: &Value) -> Result<Option<Vec<Entry>>, String> {
     Ok(Some(out))
 }
 
-/// Whether the list is exactly `[{}]`, the reset marker (B44).
+/// Whether the list is exactly `[{}]`, the reset marker (managedfields `fieldmanager.go`).
 pub fn is_reset(obj: &Value) -> bool {
     matches!(obj.get("metadata").and_then(|m| m.get("managedFields")),
         Some(Value::Array(a)) if a.len() == 1 && a[0].as_object().is_some_and(Map::is_empty))
 }
 
-/// Encodes entries sorted by operation, time, manager, apiVersion, subresource (B38).
+/// Encodes entries sorted by operation, time, manager, apiVersion, subresource (managedfields
+/// `managedfields.go`).
 pub fn encode(entries: &[Entry]) -> Value {
     Value::Array(
         encoded_order(entries)
@@ -133,38 +136,14 @@ fn encoded_order(entries: &[Entry]) -> Vec<&Entry> {
     sorted
 }
 
-/// Whether [`encode`] of `entries` would give exactly `v` (as `Value` equality sees it), found
-/// without building it.
-pub fn encodes_to(entries: &[Entry], v: &Value) -> bool {
-    let Value::Array(items) = v else {
-        return false;
-    };
-    let sorted = encoded_order(entries);
-    let is = |v: Option<&Value>, s: &str| v.and_then(Value::as_str) == Some(s);
-    sorted.len() == items.len()
-        && sorted.iter().zip(items).all(|(e, it)| {
-            let Value::Object(m) = it else {
-                return false;
-            };
-            m.len() == 5 + usize::from(e.time.is_some()) + usize::from(!e.subresource.is_empty())
-                && is(m.get("manager"), &e.manager)
-                && is(m.get("operation"), &e.operation)
-                && is(m.get("apiVersion"), &e.api_version)
-                && e.time.as_ref().is_none_or(|t| is(m.get("time"), t))
-                && is(m.get("fieldsType"), "FieldsV1")
-                && (e.subresource.is_empty() || is(m.get("subresource"), &e.subresource))
-                && m.get("fieldsV1").is_some_and(|f| e.set.fields_v1_eq(f))
-        })
-}
-
-/// Removes the never-owned paths (B35).
+/// Removes the never-owned paths (managedfields `stripmeta.go`).
 pub fn strip(set: &Set) -> Set {
     let mut out = set.clone();
     strip_in_place(&mut out);
     out
 }
 
-/// Removes the never-owned paths (B35) without copying the set.
+/// Removes the never-owned paths (managedfields `stripmeta.go`) without copying the set.
 pub fn strip_in_place(set: &mut Set) {
     for f in ["apiVersion", "kind", "metadata"] {
         set.remove_field_member(f);
@@ -186,15 +165,16 @@ pub fn strip_in_place(set: &mut Set) {
     });
 }
 
-/// Conflicts of one apply (B41, B42).
+/// Conflicts of one apply (structured-merge-diff `merge.Updater.Apply`; managedfields
+/// `conflict.go`).
 #[derive(Debug, Clone)]
 pub struct Conflicts {
     /// (printed manager, path) pairs in message order.
-    pub items: Vec<(String, Vec<PE>)>,
+    pub items: Vec<(String, Vec<PathElement>)>,
 }
 
 impl Conflicts {
-    /// The Status message (B42).
+    /// The Status message (managedfields `conflict.go`).
     pub fn message(&self) -> String {
         if self.items.len() == 1 {
             let (m, p) = &self.items[0];
@@ -219,7 +199,7 @@ impl Conflicts {
         )
     }
 
-    /// The 409 Status body (B42).
+    /// The 409 Status body (managedfields `conflict.go`).
     pub fn to_error(&self) -> crate::status::ApiError {
         let causes: Vec<Value> = self
             .items
@@ -260,7 +240,7 @@ fn without_managed_fields(v: &Value) -> Value {
 pub fn apply(
     live: Option<&Value>,
     config: Cow<'_, Value>,
-    ty: Ty,
+    ty: FieldType,
     mut entries: Vec<Entry>,
     manager: &str,
     api_version: &str,
@@ -268,16 +248,11 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<ApplyOutcome, Conflicts> {
-    let empty = json!({});
-    let live_or_empty = live.unwrap_or(&empty);
-    // The live object without its managedFields, compared and merged without copying it.
+    let live_obj = live.map_or_else(|| json!({}), without_managed_fields);
     // Merging into nothing gives a copy of the config: one handed over is used as it is.
     let (merged, config) = match (live, config) {
         (None, Cow::Owned(c)) => (c, None),
-        (_, c) => (
-            typed::merge_ignoring_managed_fields(live_or_empty, &c, ty),
-            Some(c),
-        ),
+        (_, c) => (typed::merge(&live_obj, &c, ty), Some(c)),
     };
     let config: &Value = config.as_deref().unwrap_or(&merged);
     let me = Entry {
@@ -291,8 +266,8 @@ pub fn apply(
     let pos = entries.iter().position(|e| e.same_identity(&me));
     let mut new_set = typed::to_field_set(config, ty);
     strip_in_place(&mut new_set);
-    // prune (B45): drop what the applier applied last time, no longer applies, and nobody owns
-    // (last \ (applied ∪ others), taken one set at a time).
+    // prune (structured-merge-diff `merge.Updater.prune`): drop what the applier applied last time,
+    // no longer applies, and nobody owns (last \ (applied ∪ others), taken one set at a time).
     let candidates = match pos {
         None => Set::new(),
         Some(p) => {
@@ -317,14 +292,14 @@ pub fn apply(
     } else {
         typed::remove_items(&merged, &to_remove, ty)
     };
-    // Conflicts (B41) and the other managers' sets (B43) need to know what changed; when this
-    // manager is the only one, nothing depends on it.
+    // Conflicts and the other managers' sets (structured-merge-diff `merge.Updater.Apply`) need
+    // to know what changed; when this manager is the only one, nothing depends on it.
     let others = entries
         .iter()
         .enumerate()
         .any(|(i, e)| Some(i) != pos && !e.set.is_empty());
     if !others {
-        let object_changed = !typed::eq_ignoring_managed_fields(&pruned, live_or_empty);
+        let object_changed = pruned != live_obj;
         entries.retain(|e| e.same_identity(&me));
         return Ok(ApplyOutcome {
             object: pruned,
@@ -339,7 +314,6 @@ pub fn apply(
             ),
         });
     }
-    let live_obj = without_managed_fields(live_or_empty);
     let cmp = typed::compare(&live_obj, &pruned, ty);
     let changed = cmp.changed();
     let mut conflicts: Vec<(Entry, Set)> = Vec::new();
@@ -388,8 +362,9 @@ pub fn apply(
     })
 }
 
-/// `entries` with the applier's own entry (at `pos`, or new) holding `set`; its time moves
-/// only when the object changed or it had none (B48). Empty entries are dropped.
+/// `entries` with the applier's own entry (at `pos`, or new) holding `set`; its time moves only
+/// when the object changed or it had none (structured-merge-diff `merge.Updater`;
+/// `IgnoreManagedFieldsTimestampsTransformer`). Empty entries are dropped.
 fn own_entry(
     mut entries: Vec<Entry>,
     pos: Option<usize>,
@@ -417,12 +392,13 @@ fn own_entry(
     entries
 }
 
-/// Ownership after a non-apply write (SMD `Updater.Update` via managedFieldsUpdater, B36).
+/// Ownership after a non-apply write (SMD `Updater.Update` via managedFieldsUpdater,
+/// structured-merge-diff `merge.Updater.Update`).
 #[allow(clippy::too_many_arguments)]
 pub fn update(
     live: &Value,
     new: &Value,
-    ty: Ty,
+    ty: FieldType,
     mut entries: Vec<Entry>,
     manager: &str,
     api_version: &str,
@@ -461,10 +437,12 @@ pub fn update(
     cap_update_managers(entries)
 }
 
-/// Most `Update` entries kept before the oldest are merged into `ancient-changes` (B50).
+/// Most `Update` entries kept before the oldest are merged into `ancient-changes` (managedfields
+/// `capmanagers.go`).
 pub const MAX_UPDATE_MANAGERS: usize = 10;
 
-/// Merges the oldest `Update` entries into per-apiVersion `ancient-changes` buckets (capmanagers.go).
+/// Merges the oldest `Update` entries into per-apiVersion `ancient-changes` buckets
+/// (capmanagers.go).
 fn cap_update_managers(mut entries: Vec<Entry>) -> Vec<Entry> {
     let mut updaters: Vec<usize> = (0..entries.len())
         .filter(|&i| entries[i].operation == "Update")
@@ -514,10 +492,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// B34/B52: a create given its config (no copy) gives the object and entries it gives
-    /// when the config is borrowed and merged into nothing.
+    /// A create given its config (no copy) gives the object and entries it gives when the config is
+    /// borrowed and merged into nothing. Upstream: structured-merge-diff `typed/tofieldset.go`;
+    /// `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
     #[test]
-    fn b34_create_with_config_handed_over_equals_merged_copy() {
+    fn create_with_config_handed_over_equals_merged_copy() {
         let mut cases = crate::typed::tests::edge_objects();
         cases.push((
             "Secret",
@@ -549,9 +528,10 @@ mod tests {
         }
     }
 
-    /// B50: more than ten Update managers are merged, oldest first, into ancient-changes.
+    /// More than ten Update managers are merged, oldest first, into ancient-changes.
+    /// Upstream: managedfields `capmanagers.go`.
     #[test]
-    fn b50_update_managers_capped() {
+    fn update_managers_capped() {
         let ty = crate::schema::root("ConfigMap");
         let mut obj =
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{}});

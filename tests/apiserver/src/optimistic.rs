@@ -1,20 +1,9 @@
-//! Writes computed outside the store lock and committed only if what they read is unchanged.
-//!
-//! kube-apiserver serves requests in parallel: the registry's `GuaranteedUpdate` reads the
-//! object, runs the whole update function (merge, managed fields, defaulting, validation) on
-//! that copy, and commits with a compare-and-swap on its resourceVersion, running the function
-//! again on the new object when another writer got there first
-//! (`staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go` `GuaranteedUpdate`). This module
-//! does the same for `PATCH` (apply and the other patch types) and `PUT` of a named object:
-//! it copies the parts of the state such a write can read — the object, its namespace and the
-//! Service allocators — into a scratch state, runs the unchanged write pipeline on it without
-//! the lock, and then, under the lock, stores the result if the object, the namespace and the
-//! allocators it used are still what it read. Otherwise it runs again (B78's 409 for a stale
-//! `resourceVersion` is decided by that run, against the object that won).
-//!
-//! Anything else — deletes, creates by `POST`, subresources, Namespaces, objects being
-//! deleted, a pipeline that touched more than its own object — takes the serial path under the
-//! lock, as before.
+//! Writes computed outside the store lock and committed only if what they read is unchanged,
+//! as `GuaranteedUpdate` (`k8s.io/apiserver/pkg/storage/etcd3/store.go`) does. A PATCH or PUT of
+//! a named object runs the write pipeline without the lock on a scratch copy of what it can read
+//! (the object, its namespace, the Service allocators) and is stored only if those are unchanged,
+//! else run again, so a stale `resourceVersion` loses against the object that won. Everything
+//! else (deletes, POST, subresources, Namespaces, objects being deleted) runs under the lock.
 
 use crate::api::{self, Ctx, Reply};
 use crate::status::ApiResult;

@@ -8,20 +8,20 @@ use serde_json::{Map, Value, json};
 pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
 #[derive(Clone, Copy)]
-enum F {
+enum FieldKind {
     Str,
     Bool,
     Int,
     Time,
     MapStr,
     MapBytes,
-    Msg(M),
-    RepStr,
-    RepMsg(M),
+    Message(Message),
+    RepeatedStr,
+    RepeatedMessage(Message),
 }
 
 #[derive(Clone, Copy)]
-enum M {
+enum Message {
     ObjectMeta,
     OwnerRef,
     ConfigMap,
@@ -33,61 +33,69 @@ enum M {
     LocalRef,
 }
 
-fn fields(m: M) -> &'static [(u64, &'static str, F)] {
+fn fields(m: Message) -> &'static [(u64, &'static str, FieldKind)] {
     match m {
-        M::ObjectMeta => &[
-            (1, "name", F::Str),
-            (2, "generateName", F::Str),
-            (3, "namespace", F::Str),
-            (5, "uid", F::Str),
-            (6, "resourceVersion", F::Str),
-            (7, "generation", F::Int),
-            (8, "creationTimestamp", F::Time),
-            (11, "labels", F::MapStr),
-            (12, "annotations", F::MapStr),
-            (13, "ownerReferences", F::RepMsg(M::OwnerRef)),
-            (14, "finalizers", F::RepStr),
+        Message::ObjectMeta => &[
+            (1, "name", FieldKind::Str),
+            (2, "generateName", FieldKind::Str),
+            (3, "namespace", FieldKind::Str),
+            (5, "uid", FieldKind::Str),
+            (6, "resourceVersion", FieldKind::Str),
+            (7, "generation", FieldKind::Int),
+            (8, "creationTimestamp", FieldKind::Time),
+            (11, "labels", FieldKind::MapStr),
+            (12, "annotations", FieldKind::MapStr),
+            (
+                13,
+                "ownerReferences",
+                FieldKind::RepeatedMessage(Message::OwnerRef),
+            ),
+            (14, "finalizers", FieldKind::RepeatedStr),
         ],
-        M::OwnerRef => &[
-            (1, "kind", F::Str),
-            (3, "name", F::Str),
-            (4, "uid", F::Str),
-            (5, "apiVersion", F::Str),
-            (6, "controller", F::Bool),
-            (7, "blockOwnerDeletion", F::Bool),
+        Message::OwnerRef => &[
+            (1, "kind", FieldKind::Str),
+            (3, "name", FieldKind::Str),
+            (4, "uid", FieldKind::Str),
+            (5, "apiVersion", FieldKind::Str),
+            (6, "controller", FieldKind::Bool),
+            (7, "blockOwnerDeletion", FieldKind::Bool),
         ],
-        M::ConfigMap => &[
-            (1, "metadata", F::Msg(M::ObjectMeta)),
-            (2, "data", F::MapStr),
-            (3, "binaryData", F::MapBytes),
-            (4, "immutable", F::Bool),
+        Message::ConfigMap => &[
+            (1, "metadata", FieldKind::Message(Message::ObjectMeta)),
+            (2, "data", FieldKind::MapStr),
+            (3, "binaryData", FieldKind::MapBytes),
+            (4, "immutable", FieldKind::Bool),
         ],
-        M::Secret => &[
-            (1, "metadata", F::Msg(M::ObjectMeta)),
-            (2, "data", F::MapBytes),
-            (3, "type", F::Str),
-            (4, "stringData", F::MapStr),
-            (5, "immutable", F::Bool),
+        Message::Secret => &[
+            (1, "metadata", FieldKind::Message(Message::ObjectMeta)),
+            (2, "data", FieldKind::MapBytes),
+            (3, "type", FieldKind::Str),
+            (4, "stringData", FieldKind::MapStr),
+            (5, "immutable", FieldKind::Bool),
         ],
-        M::Namespace => &[
-            (1, "metadata", F::Msg(M::ObjectMeta)),
-            (2, "spec", F::Msg(M::NamespaceSpec)),
+        Message::Namespace => &[
+            (1, "metadata", FieldKind::Message(Message::ObjectMeta)),
+            (2, "spec", FieldKind::Message(Message::NamespaceSpec)),
         ],
-        M::NamespaceSpec => &[(1, "finalizers", F::RepStr)],
-        M::ServiceAccount => &[
-            (1, "metadata", F::Msg(M::ObjectMeta)),
-            (2, "secrets", F::RepMsg(M::ObjectRef)),
-            (3, "imagePullSecrets", F::RepMsg(M::LocalRef)),
-            (4, "automountServiceAccountToken", F::Bool),
+        Message::NamespaceSpec => &[(1, "finalizers", FieldKind::RepeatedStr)],
+        Message::ServiceAccount => &[
+            (1, "metadata", FieldKind::Message(Message::ObjectMeta)),
+            (2, "secrets", FieldKind::RepeatedMessage(Message::ObjectRef)),
+            (
+                3,
+                "imagePullSecrets",
+                FieldKind::RepeatedMessage(Message::LocalRef),
+            ),
+            (4, "automountServiceAccountToken", FieldKind::Bool),
         ],
-        M::ObjectRef => &[
-            (1, "kind", F::Str),
-            (2, "namespace", F::Str),
-            (3, "name", F::Str),
-            (4, "uid", F::Str),
-            (5, "apiVersion", F::Str),
+        Message::ObjectRef => &[
+            (1, "kind", FieldKind::Str),
+            (2, "namespace", FieldKind::Str),
+            (3, "name", FieldKind::Str),
+            (4, "uid", FieldKind::Str),
+            (5, "apiVersion", FieldKind::Str),
         ],
-        M::LocalRef => &[(1, "name", F::Str)],
+        Message::LocalRef => &[(1, "name", FieldKind::Str)],
     }
 }
 
@@ -170,7 +178,7 @@ fn map_entry(b: &[u8], as_bytes: bool) -> Result<(String, Value), String> {
     Ok((k, v))
 }
 
-fn message(b: &[u8], m: M) -> Result<Value, String> {
+fn message(b: &[u8], m: Message) -> Result<Value, String> {
     let mut out = Map::new();
     let mut r = Reader { b, i: 0 };
     while let Some((n, w)) = r.next()? {
@@ -179,16 +187,16 @@ fn message(b: &[u8], m: M) -> Result<Value, String> {
         };
         let name = (*name).to_string();
         match (f, w) {
-            (F::Str, Wire::Len(x)) => {
+            (FieldKind::Str, Wire::Len(x)) => {
                 out.insert(name, text(x));
             }
-            (F::Bool, Wire::Varint(v)) => {
+            (FieldKind::Bool, Wire::Varint(v)) => {
                 out.insert(name, json!(v != 0));
             }
-            (F::Int, Wire::Varint(v)) => {
+            (FieldKind::Int, Wire::Varint(v)) => {
                 out.insert(name, json!(v as i64));
             }
-            (F::Time, Wire::Len(x)) => {
+            (FieldKind::Time, Wire::Len(x)) => {
                 let mut tr = Reader { b: x, i: 0 };
                 let mut secs = 0u64;
                 while let Some((tn, tw)) = tr.next()? {
@@ -196,23 +204,24 @@ fn message(b: &[u8], m: M) -> Result<Value, String> {
                         secs = v;
                     }
                 }
-                out.insert(name, json!(format_rfc3339(secs)));
+                let time = i64::try_from(secs).ok().and_then(format_rfc3339);
+                out.insert(name, time.map_or(Value::Null, Value::String));
             }
-            (F::MapStr | F::MapBytes, Wire::Len(x)) => {
-                let (k, v) = map_entry(x, matches!(f, F::MapBytes))?;
+            (FieldKind::MapStr | FieldKind::MapBytes, Wire::Len(x)) => {
+                let (k, v) = map_entry(x, matches!(f, FieldKind::MapBytes))?;
                 if let Value::Object(mm) = out.entry(name).or_insert_with(|| json!({})) {
                     mm.insert(k, v);
                 }
             }
-            (F::Msg(sub), Wire::Len(x)) => {
+            (FieldKind::Message(sub), Wire::Len(x)) => {
                 out.insert(name, message(x, *sub)?);
             }
-            (F::RepStr, Wire::Len(x)) => {
+            (FieldKind::RepeatedStr, Wire::Len(x)) => {
                 if let Value::Array(a) = out.entry(name).or_insert_with(|| json!([])) {
                     a.push(text(x));
                 }
             }
-            (F::RepMsg(sub), Wire::Len(x)) => {
+            (FieldKind::RepeatedMessage(sub), Wire::Len(x)) => {
                 let item = message(x, *sub)?;
                 if let Value::Array(a) = out.entry(name).or_insert_with(|| json!([])) {
                     a.push(item);
@@ -227,10 +236,10 @@ fn message(b: &[u8], m: M) -> Result<Value, String> {
 /// Decodes a `k8s\0`-enveloped protobuf body of `kind` into its JSON form.
 pub fn decode(kind: &str, body: &[u8]) -> Result<Value, String> {
     let m = match kind {
-        "ConfigMap" => M::ConfigMap,
-        "Secret" => M::Secret,
-        "Namespace" => M::Namespace,
-        "ServiceAccount" => M::ServiceAccount,
+        "ConfigMap" => Message::ConfigMap,
+        "Secret" => Message::Secret,
+        "Namespace" => Message::Namespace,
+        "ServiceAccount" => Message::ServiceAccount,
         other => return Err(format!("protobuf bodies are not supported for {other}")),
     };
     let rest = body

@@ -50,9 +50,10 @@ impl Query {
 mod tests {
     use super::*;
 
-    /// Section 10.6: kube-rs sends `?&dryRun=All&...` and empty queries.
+    /// kube-rs sends `?&dryRun=All&...` and empty queries.
+    /// Upstream: kube-rs `kube-core/src/request.rs`.
     #[test]
-    fn b22_kube_rs_query_with_leading_ampersand() {
+    fn kube_rs_query_with_leading_ampersand() {
         let q = Query::parse(Some(
             "&dryRun=All&force=true&fieldManager=x&fieldValidation=Strict",
         ));

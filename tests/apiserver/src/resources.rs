@@ -19,9 +19,11 @@ pub struct ResourceDef {
     pub short_names: &'static [&'static str],
     /// Categories (`all`).
     pub categories: &'static [&'static str],
-    /// Whether a `/status` subresource exists (status is a reset field, B30).
+    /// Whether a `/status` subresource exists (status is a reset field, `GetResetFields` of the
+    /// registry strategies).
     pub has_status: bool,
-    /// Whether the strategy maintains `metadata.generation` (B55).
+    /// Whether the strategy maintains `metadata.generation` (`PrepareForUpdate` of the registry
+    /// strategies).
     pub has_generation: bool,
     /// Whether a `/scale` subresource is advertised.
     pub has_scale: bool,
@@ -44,7 +46,8 @@ impl ResourceDef {
             format!("{}.{}", self.plural, self.group)
         }
     }
-    /// `apps/v1, Kind=Deployment` or `/v1, Kind=Service` (B28, B47).
+    /// `apps/v1, Kind=Deployment` or `/v1, Kind=Service` (managedfields `versioncheck.go`;
+    /// managedfields `structuredmerge.go`; kubernetes#113482).
     pub fn gvk_string(&self) -> String {
         format!("{}/{}, Kind={}", self.group, self.version, self.kind)
     }

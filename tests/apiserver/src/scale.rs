@@ -1,4 +1,5 @@
-//! The `/scale` subresource of Deployments and StatefulSets (B4).
+//! The `/scale` subresource of Deployments and StatefulSets (autoscaling/v1 `Scale`,
+//! `pkg/registry/apps/deployment/storage/storage.go` `ScaleREST`).
 
 use crate::api::{Ctx, Reply, decode_body, parse_opts};
 use crate::patch;

@@ -1,10 +1,11 @@
 //! Merge schema of the served kinds: which lists are atomic, sets or maps with keys, which maps
-//! are free-form or atomic (B52). Fields not listed are ordinary struct fields whose own
-//! children decide; unlisted lists are atomic, as in the real schema.
+//! are free-form or atomic (the `+listType`, `+listMapKey`, `+mapType` markers of `k8s.io/api`).
+//! Fields not listed are ordinary struct fields whose own children decide; unlisted lists are
+//! atomic, as in the real schema.
 
 /// Named struct types that have non-default children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum St {
+pub enum StructType {
     /// Top-level object of the given kind.
     Root(&'static str),
     /// `ObjectMeta`.
@@ -41,21 +42,22 @@ pub enum St {
 
 /// The merge type of one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ty {
+pub enum FieldType {
     /// Granular struct; children from [`field`].
-    Obj(St),
+    Struct(StructType),
     /// Free-form granular map (labels, data, limits); entries are owned themselves.
     FreeMap,
     /// Whole value is one leaf (scalars, atomic structs/maps/lists).
     Atomic,
     /// `x-kubernetes-list-type: set`.
     ListSet,
-    /// `x-kubernetes-list-type: map` with keys; `proto_default` makes a missing `protocol` key TCP (B40).
+    /// `x-kubernetes-list-type: map` with keys; `proto_default` makes a missing `protocol` key TCP
+    /// (structured-merge-diff `typed/helpers.go`).
     ListMap {
         /// Key field names, as declared.
         keys: &'static [&'static str],
         /// Item struct type.
-        elem: St,
+        elem: StructType,
         /// Items are atomic structs (ownerReferences).
         atomic_elem: bool,
     },
@@ -63,8 +65,8 @@ pub enum Ty {
 
 const NAME: &[&str] = &["name"];
 
-const fn lm(keys: &'static [&'static str], elem: St) -> Ty {
-    Ty::ListMap {
+const fn list_map(keys: &'static [&'static str], elem: StructType) -> FieldType {
+    FieldType::ListMap {
         keys,
         elem,
         atomic_elem: false,
@@ -72,69 +74,72 @@ const fn lm(keys: &'static [&'static str], elem: St) -> Ty {
 }
 
 /// Type of the root object of `kind`.
-pub fn root(kind: &'static str) -> Ty {
-    Ty::Obj(St::Root(kind))
+pub fn root(kind: &'static str) -> FieldType {
+    FieldType::Struct(StructType::Root(kind))
 }
 
 /// Child type of a struct field. `None` means "not declared specially": the value's shape decides
 /// (object → generic struct, list → atomic, scalar → leaf).
-pub fn field(st: St, name: &str) -> Option<Ty> {
-    use St::*;
-    let t = match (st, name) {
-        (Root(_), "metadata") => Ty::Obj(ObjectMeta),
-        (Root("ConfigMap" | "Secret"), "data" | "binaryData" | "stringData") => Ty::FreeMap,
-        (Root("ServiceAccount"), "secrets") => lm(NAME, Generic),
-        (Root("Deployment" | "StatefulSet" | "Job"), "spec") => Ty::Obj(WorkloadSpec),
-        (Root("Pod"), "spec") => Ty::Obj(PodSpec),
-        (Root("CronJob"), "spec") => Ty::Obj(CronJobSpec),
-        (Root("Service"), "spec") => Ty::Obj(ServiceSpec),
-        (Root("NetworkPolicy"), "spec") => Ty::Obj(NetworkPolicySpec),
-        (Root("PersistentVolumeClaim"), "spec") => Ty::Obj(PvcSpec),
-        (Root("Ingress"), "spec") => Ty::Obj(IngressSpec),
-        (ObjectMeta, "labels" | "annotations") => Ty::FreeMap,
-        (ObjectMeta, "finalizers") => Ty::ListSet,
-        (ObjectMeta, "ownerReferences") => Ty::ListMap {
+pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
+    use StructType::*;
+    let t = match (struct_type, name) {
+        (Root(_), "metadata") => FieldType::Struct(ObjectMeta),
+        (Root("ConfigMap" | "Secret"), "data" | "binaryData" | "stringData") => FieldType::FreeMap,
+        (Root("ServiceAccount"), "secrets") => list_map(NAME, Generic),
+        (Root("Deployment" | "StatefulSet" | "Job"), "spec") => FieldType::Struct(WorkloadSpec),
+        (Root("Pod"), "spec") => FieldType::Struct(PodSpec),
+        (Root("CronJob"), "spec") => FieldType::Struct(CronJobSpec),
+        (Root("Service"), "spec") => FieldType::Struct(ServiceSpec),
+        (Root("NetworkPolicy"), "spec") => FieldType::Struct(NetworkPolicySpec),
+        (Root("PersistentVolumeClaim"), "spec") => FieldType::Struct(PvcSpec),
+        (Root("Ingress"), "spec") => FieldType::Struct(IngressSpec),
+        (ObjectMeta, "labels" | "annotations") => FieldType::FreeMap,
+        (ObjectMeta, "finalizers") => FieldType::ListSet,
+        (ObjectMeta, "ownerReferences") => FieldType::ListMap {
             keys: &["uid"],
             elem: Generic,
             atomic_elem: true,
         },
-        (WorkloadSpec, "selector") => Ty::Atomic,
-        (WorkloadSpec, "template") => Ty::Obj(PodTemplateSpec),
-        (CronJobSpec, "jobTemplate") => Ty::Obj(JobTemplateSpec),
-        (JobTemplateSpec, "metadata") => Ty::Obj(ObjectMeta),
-        (JobTemplateSpec, "spec") => Ty::Obj(WorkloadSpec),
-        (PodTemplateSpec, "metadata") => Ty::Obj(ObjectMeta),
-        (PodTemplateSpec, "spec") => Ty::Obj(PodSpec),
-        (PodSpec, "containers" | "initContainers" | "ephemeralContainers") => lm(NAME, Container),
+        (WorkloadSpec, "selector") => FieldType::Atomic,
+        (WorkloadSpec, "template") => FieldType::Struct(PodTemplateSpec),
+        (CronJobSpec, "jobTemplate") => FieldType::Struct(JobTemplateSpec),
+        (JobTemplateSpec, "metadata") => FieldType::Struct(ObjectMeta),
+        (JobTemplateSpec, "spec") => FieldType::Struct(WorkloadSpec),
+        (PodTemplateSpec, "metadata") => FieldType::Struct(ObjectMeta),
+        (PodTemplateSpec, "spec") => FieldType::Struct(PodSpec),
+        (PodSpec, "containers" | "initContainers" | "ephemeralContainers") => {
+            list_map(NAME, Container)
+        }
         (PodSpec, "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates") => {
-            lm(NAME, Generic)
+            list_map(NAME, Generic)
         }
-        (PodSpec, "hostAliases") => lm(&["ip"], Generic),
+        (PodSpec, "hostAliases") => list_map(&["ip"], Generic),
         (PodSpec, "topologySpreadConstraints") => {
-            lm(&["topologyKey", "whenUnsatisfiable"], Generic)
+            list_map(&["topologyKey", "whenUnsatisfiable"], Generic)
         }
-        (PodSpec, "nodeSelector" | "overhead") => Ty::FreeMap,
-        (Container, "ports") => lm(&["containerPort", "protocol"], Generic),
-        (Container, "env") => lm(NAME, Generic),
-        (Container, "volumeMounts") => lm(&["mountPath"], Generic),
-        (Container, "volumeDevices") => lm(&["devicePath"], Generic),
-        (Container, "resources") => Ty::Obj(Resources),
-        (Resources, "limits" | "requests") => Ty::FreeMap,
-        (Resources, "claims") => lm(NAME, Generic),
-        (ServiceSpec, "ports") => lm(&["port", "protocol"], Generic),
-        (ServiceSpec, "selector") => Ty::Atomic,
-        (NetworkPolicySpec, "podSelector") => Ty::Atomic,
-        (PvcSpec, "resources") => Ty::Obj(Resources),
-        (PvcSpec, "selector") => Ty::Atomic,
-        (IngressSpec, "defaultBackend") => Ty::Obj(IngressBackend),
-        (IngressBackend, "service") => Ty::Obj(IngressServiceBackend),
-        (IngressServiceBackend, "port") => Ty::Atomic,
+        (PodSpec, "nodeSelector" | "overhead") => FieldType::FreeMap,
+        (Container, "ports") => list_map(&["containerPort", "protocol"], Generic),
+        (Container, "env") => list_map(NAME, Generic),
+        (Container, "volumeMounts") => list_map(&["mountPath"], Generic),
+        (Container, "volumeDevices") => list_map(&["devicePath"], Generic),
+        (Container, "resources") => FieldType::Struct(Resources),
+        (Resources, "limits" | "requests") => FieldType::FreeMap,
+        (Resources, "claims") => list_map(NAME, Generic),
+        (ServiceSpec, "ports") => list_map(&["port", "protocol"], Generic),
+        (ServiceSpec, "selector") => FieldType::Atomic,
+        (NetworkPolicySpec, "podSelector") => FieldType::Atomic,
+        (PvcSpec, "resources") => FieldType::Struct(Resources),
+        (PvcSpec, "selector") => FieldType::Atomic,
+        (IngressSpec, "defaultBackend") => FieldType::Struct(IngressBackend),
+        (IngressBackend, "service") => FieldType::Struct(IngressServiceBackend),
+        (IngressServiceBackend, "port") => FieldType::Atomic,
         _ => return None,
     };
     Some(t)
 }
 
-/// Whether a missing key field of list items has a default (B40): `protocol` → `TCP`.
+/// Whether a missing key field of list items has a default (structured-merge-diff
+/// `typed/helpers.go`): `protocol` → `TCP`.
 pub fn key_default(keys: &[&str], key: &str) -> Option<&'static str> {
     if key == "protocol" && keys.len() == 2 && (keys[0] == "containerPort" || keys[0] == "port") {
         Some("TCP")
@@ -144,14 +149,14 @@ pub fn key_default(keys: &[&str], key: &str) -> Option<&'static str> {
 }
 
 /// The strategic-merge-patch merge key of a list (`patchMergeKey`), if it merges.
-pub fn smp_merge_key(ty: Ty) -> Option<&'static str> {
+pub fn strategic_merge_key(ty: FieldType) -> Option<&'static str> {
     match ty {
-        Ty::ListMap { keys, .. } => keys.first().copied(),
+        FieldType::ListMap { keys, .. } => keys.first().copied(),
         _ => None,
     }
 }
 
 /// Whether a field is declared as a struct field (not a free-form map entry).
-pub fn is_free_map(ty: Ty) -> bool {
-    matches!(ty, Ty::FreeMap)
+pub fn is_free_map(ty: FieldType) -> bool {
+    matches!(ty, FieldType::FreeMap)
 }

@@ -1,12 +1,13 @@
-//! Label selectors (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`, `k`, `!k`) and the
-//! `metadata.name` / `metadata.namespace` field selectors (B22).
+//! Label selectors (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`, `k`, `!k`, as
+//! `apimachinery/pkg/labels/selector.go` parses them) and the `metadata.name` /
+//! `metadata.namespace` field selectors.
 
 use crate::util::Pointer;
 use serde_json::Value;
 
 /// One parsed requirement.
 #[derive(Debug, Clone, PartialEq)]
-enum Req {
+enum Requirement {
     Eq(String, String),
     Ne(String, String),
     In(String, Vec<String>),
@@ -17,7 +18,7 @@ enum Req {
 
 /// A parsed label selector (conjunction of requirements).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(Vec<Req>);
+pub struct LabelSelector(Vec<Requirement>);
 
 fn split_top(s: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -63,21 +64,21 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         for part in split_top(s) {
             if let Some(k) = part.strip_prefix('!') {
-                reqs.push(Req::NotExists(k.trim().to_string()));
+                reqs.push(Requirement::NotExists(k.trim().to_string()));
             } else if let Some((k, v)) = part.split_once("!=") {
-                reqs.push(Req::Ne(k.trim().into(), v.trim().into()));
+                reqs.push(Requirement::Ne(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = part.split_once("==") {
-                reqs.push(Req::Eq(k.trim().into(), v.trim().into()));
+                reqs.push(Requirement::Eq(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = part.split_once('=') {
-                reqs.push(Req::Eq(k.trim().into(), v.trim().into()));
+                reqs.push(Requirement::Eq(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = part.split_once(" notin ") {
-                reqs.push(Req::NotIn(k.trim().into(), parse_set(v)?));
+                reqs.push(Requirement::NotIn(k.trim().into(), parse_set(v)?));
             } else if let Some((k, v)) = part.split_once(" in ") {
-                reqs.push(Req::In(k.trim().into(), parse_set(v)?));
+                reqs.push(Requirement::In(k.trim().into(), parse_set(v)?));
             } else if part.contains(' ') || part.contains('(') {
                 return Err(format!("unable to parse requirement: {part}"));
             } else {
-                reqs.push(Req::Exists(part));
+                reqs.push(Requirement::Exists(part));
             }
         }
         Ok(Self(reqs))
@@ -88,12 +89,12 @@ impl LabelSelector {
         let labels = obj.ptr("/metadata/labels");
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
-            Req::Eq(k, v) => get(k) == Some(v.as_str()),
-            Req::Ne(k, v) => get(k) != Some(v.as_str()),
-            Req::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Req::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
-            Req::Exists(k) => get(k).is_some(),
-            Req::NotExists(k) => get(k).is_none(),
+            Requirement::Eq(k, v) => get(k) == Some(v.as_str()),
+            Requirement::Ne(k, v) => get(k) != Some(v.as_str()),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
         })
     }
 }
@@ -149,9 +150,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// B22: label selector forms.
+    /// Label selector forms.
+    /// Upstream: apiserver `handlers/patch.go`; meta/v1 `validation.go` `ValidatePatchOptions`.
     #[test]
-    fn b22_label_selector_forms() {
+    fn label_selector_forms() {
         let o = json!({"metadata":{"labels":{"app":"web","tier":"fe"}}});
         for (s, want) in [
             ("app=web", true),
@@ -169,9 +171,10 @@ mod tests {
         }
     }
 
-    /// B22: field selector on metadata.name.
+    /// Field selector on metadata.name.
+    /// Upstream: apiserver `handlers/patch.go`; meta/v1 `validation.go` `ValidatePatchOptions`.
     #[test]
-    fn b22_field_selector_name() {
+    fn field_selector_name() {
         let o = json!({"metadata":{"name":"web","namespace":"d"}});
         assert!(FieldSelector::parse("metadata.name=web").is_ok_and(|f| f.matches(&o)));
         assert!(FieldSelector::parse("metadata.name!=web").is_ok_and(|f| !f.matches(&o)));

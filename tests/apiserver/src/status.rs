@@ -1,4 +1,5 @@
-//! `Status` error bodies exactly as kube-apiserver builds them (B25, B69, B70, B75-B82).
+//! `Status` error bodies exactly as kube-apiserver builds them
+//! (`apimachinery/pkg/api/errors/errors.go`, `pkg/endpoints/handlers/responsewriters/errors.go`).
 
 use crate::resources::ResourceDef;
 use serde_json::{Value, json};
@@ -153,7 +154,7 @@ impl ApiError {
     pub fn new(code: u16, reason: Option<&str>, message: &str) -> Self {
         status(code, reason, message, None)
     }
-    /// 404 `<resource> "<name>" not found` (B75).
+    /// 404 `<resource> "<name>" not found` (apimachinery `errors.NewNotFound`).
     pub fn not_found(res: &ResourceDef, name: &str) -> Self {
         status(
             404,
@@ -162,7 +163,8 @@ impl ApiError {
             Some(details(name, res)),
         )
     }
-    /// 404 for an unknown resource under a served group-version (B75).
+    /// 404 for an unknown resource under a served group-version (apimachinery
+    /// `errors.NewNotFound`).
     pub fn unknown_resource() -> Self {
         status(
             404,
@@ -171,7 +173,7 @@ impl ApiError {
             Some(json!({})),
         )
     }
-    /// 409 `<resource> "<name>" already exists` (B77).
+    /// 409 `<resource> "<name>" already exists` (apimachinery `errors.NewAlreadyExists`).
     pub fn already_exists(res: &ResourceDef, name: &str, being_deleted: bool) -> Self {
         let prefix = if being_deleted {
             "object is being deleted: "
@@ -185,7 +187,8 @@ impl ApiError {
             Some(details(name, res)),
         )
     }
-    /// 409 `Operation cannot be fulfilled on <resource> "<name>": <msg>` (B78).
+    /// 409 `Operation cannot be fulfilled on <resource> "<name>": <msg>` (apimachinery
+    /// `errors.NewConflict`).
     pub fn conflict(res: &ResourceDef, name: &str, msg: &str) -> Self {
         status(
             409,
@@ -197,7 +200,8 @@ impl ApiError {
             Some(details(name, res)),
         )
     }
-    /// 409 for a stale resourceVersion (B54, B78).
+    /// 409 for a stale resourceVersion (apiserver `registry/generic/registry/store.go`;
+    /// apimachinery `errors.NewConflict`).
     pub fn stale(res: &ResourceDef, name: &str) -> Self {
         Self::conflict(
             res,
@@ -205,7 +209,7 @@ impl ApiError {
             "the object has been modified; please apply your changes to the latest version and try again",
         )
     }
-    /// 422 Invalid for `<Kind>[.<group>] "<name>"` (B69).
+    /// 422 Invalid for `<Kind>[.<group>] "<name>"` (apimachinery `errors.NewInvalid`).
     pub fn invalid(kind: &str, group: &str, name: &str, errs: &[FieldError]) -> Self {
         let qualified = if group.is_empty() {
             kind.to_string()
@@ -259,7 +263,7 @@ impl ApiError {
     pub fn bad_request(msg: &str) -> Self {
         status(400, Some("BadRequest"), msg, None)
     }
-    /// 415 for unknown patch content types (B21).
+    /// 415 for unknown patch content types (apiserver `handlers/patch.go`).
     pub fn unsupported_patch_type() -> Self {
         status(
             415,
@@ -279,7 +283,7 @@ impl ApiError {
             None,
         )
     }
-    /// 405 MethodNotAllowed (B81).
+    /// 405 MethodNotAllowed (apimachinery `api/errors/errors.go`).
     pub fn method_not_allowed(verb: &str, res: &ResourceDef) -> Self {
         status(
             405,
@@ -291,7 +295,8 @@ impl ApiError {
             Some(json!({"kind": res.plural})),
         )
     }
-    /// 403 Forbidden with the RBAC message (B79).
+    /// 403 Forbidden with the RBAC message (apiserver `responsewriters/errors.go`
+    /// `forbiddenMessage`).
     pub fn forbidden_rbac(
         user: &str,
         verb: &str,
@@ -323,7 +328,8 @@ impl ApiError {
             Some(details(name, res)),
         )
     }
-    /// 403 for creates in a terminating namespace (B82).
+    /// 403 for creates in a terminating namespace (apiserver
+    /// `admission/plugin/namespace/lifecycle`).
     pub fn namespace_terminating(res: &ResourceDef, name: &str, ns: &str) -> Self {
         let mut d = details(name, res);
         d["causes"] = json!([{"reason":"NamespaceTerminating","message":format!("namespace {ns} is being terminated"),"field":"metadata.namespace"}]);
@@ -337,15 +343,16 @@ impl ApiError {
             Some(d),
         )
     }
-    /// 401 Unauthorized (B80).
+    /// 401 Unauthorized (apiserver `authentication/request/x509`; `filters/authentication.go`).
     pub fn unauthorized() -> Self {
         status(401, Some("Unauthorized"), "Unauthorized", None)
     }
-    /// 500 without a reason (B47).
+    /// 500 without a reason (managedfields `structuredmerge.go`; kubernetes#113482).
     pub fn internal(msg: &str) -> Self {
         status(500, None, msg, None)
     }
-    /// 422 for invalid request options such as PatchOptions (B22).
+    /// 422 for invalid request options such as PatchOptions (apiserver `handlers/patch.go`; meta/v1
+    /// `validation.go` `ValidatePatchOptions`).
     pub fn invalid_options(kind: &str, errs: &[FieldError]) -> Self {
         Self::invalid(kind, "meta.k8s.io", "", errs)
     }

@@ -1,4 +1,5 @@
-//! In-memory object storage with one cluster-wide resourceVersion counter (B54).
+//! In-memory object storage with one cluster-wide resourceVersion counter, as etcd's revision
+//! is (`k8s.io/apiserver/pkg/storage/etcd3/store.go`).
 
 use crate::resources::ResourceDef;
 use crate::util::Pointer;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 /// How many watch events are kept for replay.
 pub const EVENT_HISTORY: usize = 4096;
 
-/// One change, as a watch sees it (B95).
+/// One change, as a watch sees it (apiserver `handlers/watch.go`).
 #[derive(Debug, Clone)]
 pub struct Event {
     /// resourceVersion of the change.
@@ -43,7 +44,8 @@ pub struct State {
     /// is never changed in place: a write stores a new one, so readers, watch events and
     /// answers share it instead of copying it.
     pub objects: BTreeMap<Key, Arc<Value>>,
-    /// What the synchronous workload controller does (B94).
+    /// What the synchronous workload controller does
+    /// (`pkg/controller/deployment/util/deployment_util.go`).
     pub controller: crate::controller::ControllerMode,
     /// Next ClusterIP host number (10.96.0.0/12).
     pub next_ip: u32,
@@ -203,17 +205,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rv(o: &Value) -> &str {
+    fn resource_version_of(o: &Value) -> &str {
         o.ptr("/metadata/resourceVersion")
             .and_then(Value::as_str)
             .unwrap_or("")
     }
 
-    /// B54: a write computed on a scratch state is stored with this state's next
+    /// A write computed on a scratch state is stored with this state's next
     /// resourceVersion; the stored object, its watch event and the answer are one copy, and a
     /// copy that someone else still holds (a reader of the old state) is not changed.
+    /// Upstream: apiserver `registry/generic/registry/store.go`.
     #[test]
-    fn b54_replay_shares_one_copy_and_leaves_readers_alone() {
+    fn replay_shares_one_copy_and_leaves_readers_alone() {
         let Some(res) = crate::resources::by_kind("ConfigMap") else {
             panic!("ConfigMap is served");
         };
@@ -231,9 +234,9 @@ mod tests {
             panic!("the scratch put stored an object and an event");
         };
         let reply = st.replay(State::key(res, "ns", "c"), change, stored, held.clone());
-        assert_eq!(rv(&reply), "42");
+        assert_eq!(resource_version_of(&reply), "42");
         assert_eq!(
-            rv(&held),
+            resource_version_of(&held),
             "1",
             "a copy held elsewhere keeps its resourceVersion"
         );
@@ -260,6 +263,6 @@ mod tests {
         };
         let reply = st.replay(State::key(res, "ns", "d"), change, stored, answer);
         assert_eq!(Arc::as_ptr(&reply), addr, "no copy");
-        assert_eq!(rv(&reply), "43");
+        assert_eq!(resource_version_of(&reply), "43");
     }
 }

@@ -1,5 +1,6 @@
 //! Schema conformance of request bodies: unknown fields and type errors, found by decoding into
-//! the k8s-openapi types and comparing (B22 fieldValidation, B47 apply schema errors).
+//! the k8s-openapi types and comparing (the `fieldValidation` of `handlers/patch.go` and
+//! `create.go`; apply schema errors as `managedfields/internal/structuredmerge.go` reports them).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -199,9 +200,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// B22/B47: unknown fields are found with their dotted path.
+    /// Unknown fields are found with their dotted path. Upstream: apiserver `handlers/patch.go`;
+    /// meta/v1 `validation.go` `ValidatePatchOptions`; managedfields `structuredmerge.go`;
+    /// kubernetes#113482.
     #[test]
-    fn b47_unknown_field_detection() {
+    fn unknown_field_detection() {
         let d = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},
           "spec":{"foo":1,"template":{"spec":{"containers":[{"name":"a","image":"b","bar":true,
           "resources":{"limits":{"cpu":1}}}]}}}});

@@ -1,7 +1,8 @@
-//! Server-side printing (B9): `meta.k8s.io/v1` Tables with the columns kubectl shows.
+//! Server-side printing: `meta.k8s.io/v1` Tables with the columns kubectl shows
+//! (`pkg/printers/internalversion/printers.go`).
 
 use crate::resources::ResourceDef;
-use crate::util::{Pointer, now_rfc3339};
+use crate::util::{Pointer, parse_rfc3339};
 use serde_json::{Value, json};
 
 /// Content type of a Table answer.
@@ -12,27 +13,6 @@ pub fn wants_table(accept: &str) -> bool {
     accept
         .split(',')
         .any(|p| p.contains("as=Table") && p.contains("g=meta.k8s.io") && p.contains("v=v1"))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` into seconds since the epoch.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let days = days_from_civil(n(0..4)?, n(5..7)?, n(8..10)?);
-    Some(days * 86_400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?)
 }
 
 /// `duration.HumanDuration` as kubectl prints ages.
@@ -85,7 +65,7 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn age(obj: &Value) -> String {
-    let now = parse_rfc3339(&now_rfc3339()).unwrap_or(0);
+    let now = chrono::Utc::now().timestamp();
     match obj
         .ptr("/metadata/creationTimestamp")
         .and_then(Value::as_str)
@@ -96,7 +76,7 @@ fn age(obj: &Value) -> String {
     }
 }
 
-fn int(obj: &Value, p: &str) -> i64 {
+fn int_at(obj: &Value, p: &str) -> i64 {
     obj.ptr(p).and_then(Value::as_i64).unwrap_or(0)
 }
 
@@ -112,7 +92,7 @@ fn len(obj: &Value, p: &str) -> i64 {
     }
 }
 
-fn col(name: &str, ty: &str) -> Value {
+fn column(name: &str, ty: &str) -> Value {
     let format = if name == "Name" { "name" } else { "" };
     json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0})
 }
@@ -200,7 +180,7 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
 }
 
 fn base_columns(kind: &str) -> Vec<Value> {
-    let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| col(n, t)).collect();
+    let c = |specs: &[(&str, &str)]| specs.iter().map(|(n, t)| column(n, t)).collect();
     match kind {
         "Namespace" => c(&[("Name", "string"), ("Status", "string"), ("Age", "string")]),
         "Pod" => c(&[
@@ -331,8 +311,8 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                             let np = p.get("nodePort").and_then(Value::as_i64);
                             let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
                             match np {
-                                Some(n) => format!("{}:{n}/{proto}", int(p, "/port")),
-                                None => format!("{}/{proto}", int(p, "/port")),
+                                Some(n) => format!("{}:{n}/{proto}", int_at(p, "/port")),
+                                None => format!("{}/{proto}", int_at(p, "/port")),
                             }
                         })
                         .collect()
@@ -397,9 +377,9 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             let want = o.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             vec![
                 name,
-                json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
-                json!(int(o, "/status/updatedReplicas")),
-                json!(int(o, "/status/availableReplicas")),
+                json!(format!("{}/{want}", int_at(o, "/status/readyReplicas"))),
+                json!(int_at(o, "/status/updatedReplicas")),
+                json!(int_at(o, "/status/availableReplicas")),
                 a,
             ]
         }
@@ -407,7 +387,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
             let want = o.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             vec![
                 name,
-                json!(format!("{}/{want}", int(o, "/status/readyReplicas"))),
+                json!(format!("{}/{want}", int_at(o, "/status/readyReplicas"))),
                 a,
             ]
         }
@@ -433,15 +413,13 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                     .and_then(parse_rfc3339),
             ) {
                 (Some(st), Some(ct)) => human_duration(ct - st),
-                (Some(st), None) => {
-                    human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(st) - st)
-                }
+                (Some(st), None) => human_duration(chrono::Utc::now().timestamp() - st),
                 _ => String::new(),
             };
             vec![
                 name,
                 json!(status),
-                json!(format!("{}/{comp}", int(o, "/status/succeeded"))),
+                json!(format!("{}/{comp}", int_at(o, "/status/succeeded"))),
                 json!(dur),
                 a,
             ]
@@ -455,7 +433,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 .ptr("/status/lastScheduleTime")
                 .and_then(Value::as_str)
                 .and_then(parse_rfc3339)
-                .map(|t| human_duration(parse_rfc3339(&now_rfc3339()).unwrap_or(t) - t))
+                .map(|t| human_duration(chrono::Utc::now().timestamp() - t))
                 .unwrap_or_else(|| "<none>".into());
             vec![
                 name,
@@ -517,7 +495,8 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
     }
 }
 
-/// Builds a Table for objects of one resource (B9); rows carry PartialObjectMetadata.
+/// Builds a Table for objects of one resource (meta/v1 `Table`;
+/// `pkg/printers/internalversion/printers.go`); rows carry PartialObjectMetadata.
 pub fn table(res: &ResourceDef, rv: u64, objects: &[Value]) -> Value {
     let rows: Vec<Value> = objects
         .iter()
@@ -536,9 +515,10 @@ mod tests {
     use super::*;
     use crate::util::format_rfc3339;
 
-    /// B9: Pod rows as kubectl shows them.
+    /// Pod rows as kubectl shows them.
+    /// Upstream: meta/v1 `Table`; `pkg/printers/internalversion/printers.go`.
     #[test]
-    fn b9_pod_columns() {
+    fn pod_columns() {
         let res = crate::resources::by_kind("Pod").expect("pod resource");
         let pod = serde_json::json!({"metadata":{"name":"p","creationTimestamp":"2025-01-01T00:00:00Z"},
             "spec":{"containers":[{"name":"a"},{"name":"b"}]},"status":{"phase":"Pending"}});
@@ -552,16 +532,19 @@ mod tests {
         assert_eq!(t["metadata"]["resourceVersion"], serde_json::json!("7"));
     }
 
-    /// B9: ages as kubectl prints them.
+    /// Ages as kubectl prints them.
+    /// Upstream: meta/v1 `Table`; `pkg/printers/internalversion/printers.go`.
     #[test]
-    fn b9_human_duration() {
+    fn ages_as_kubectl_prints_them() {
         assert_eq!(human_duration(5), "5s");
         assert_eq!(human_duration(150), "2m30s");
         assert_eq!(human_duration(3600), "60m");
         assert_eq!(human_duration(5 * 3600 + 600), "5h10m");
         assert_eq!(human_duration(3 * 86_400), "3d");
         assert_eq!(
-            parse_rfc3339(&format_rfc3339(1_735_689_600)),
+            format_rfc3339(1_735_689_600)
+                .as_deref()
+                .and_then(parse_rfc3339),
             Some(1_735_689_600)
         );
     }

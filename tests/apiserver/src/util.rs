@@ -1,66 +1,27 @@
-//! Small helpers: RFC 3339 timestamps, UUIDs, base64, a seeded PRNG and JSON path access.
+//! Small helpers: RFC 3339 timestamps, UUIDs, base64, percent-decoding, a seeded PRNG and JSON
+//! path access.
 
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The current time as RFC 3339, UTC, second precision (`2025-01-01T00:00:00Z`).
+/// The current time as RFC 3339, UTC, second precision (`2025-01-01T00:00:00Z`), as
+/// `metav1.Time` serialises.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format_rfc3339(secs)
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Formats seconds since the Unix epoch as RFC 3339 UTC.
-pub fn format_rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let Ok(year @ 0..=9999) = u64::try_from(y) else {
-        return format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        );
-    };
-    // Written digit by digit: this runs on every write.
-    let mut out = String::with_capacity(20);
-    push_digits(&mut out, year, 4);
-    for (sep, n) in [
-        ('-', u64::from(m)),
-        ('-', u64::from(d)),
-        ('T', rem / 3600),
-        (':', (rem % 3600) / 60),
-        (':', rem % 60),
-    ] {
-        out.push(sep);
-        push_digits(&mut out, n, 2);
-    }
-    out.push('Z');
-    out
+/// Formats seconds since the Unix epoch as RFC 3339 UTC; `None` beyond chrono's range.
+pub fn format_rfc3339(secs: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// Appends the last `width` decimal digits of `n`, zero-padded.
-fn push_digits(out: &mut String, n: u64, width: u32) {
-    for p in (0..width).rev() {
-        out.push(char::from(b'0' + ((n / 10u64.pow(p)) % 10) as u8));
-    }
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = (z - era * 146_097) as u64;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe as i64 + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Parses an RFC 3339 timestamp into seconds since the Unix epoch.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 static SEED: AtomicU64 = AtomicU64::new(0);
@@ -82,35 +43,14 @@ pub fn random_u64() -> u64 {
 /// One step of splitmix64.
 pub fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
-/// A random RFC 4122 version 4 UUID.
+/// A random RFC 4122 version 4 UUID, lowercase hyphenated.
 pub fn new_uuid() -> String {
-    let a = random_u64();
-    let b = random_u64();
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a.to_be_bytes());
-    bytes[8..].copy_from_slice(&b.to_be_bytes());
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    format_uuid(&bytes)
-}
-
-/// The 8-4-4-4-12 lowercase hex form of 16 bytes.
-fn format_uuid(bytes: &[u8; 16]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
-    }
-    out
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// A random lowercase alphanumeric suffix of `n` characters (as used for generateName).
@@ -123,62 +63,23 @@ pub fn random_suffix(n: usize) -> String {
 
 /// Standard base64 encoding with padding.
 pub fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Percent-decodes a query component (`+` is a space).
+/// Percent-decodes a query component (`+` is a space), as Go's `url.QueryUnescape` except
+/// that a malformed escape is kept as text instead of failing the request.
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let spaced;
+    let s = if s.contains('+') {
+        spaced = s.replace('+', " ");
+        &spaced
+    } else {
+        s
+    };
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Locks a mutex, recovering the data if a panicking request poisoned it.
@@ -290,38 +191,27 @@ pub fn default_field(m: &mut Map<String, Value>, key: &str, v: Value) {
 mod tests {
     use super::*;
 
-    /// The digit-by-digit form equals the format! one, across centuries and day boundaries.
-    #[test]
-    fn rfc3339_matches_format() {
-        let reference = |secs: u64| {
-            let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-            let rem = secs % 86_400;
-            format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-                rem / 3600,
-                (rem % 3600) / 60,
-                rem % 60
-            )
-        };
-        let mut secs = 0u64;
-        while secs < 400_000_000_000 {
-            assert_eq!(format_rfc3339(secs), reference(secs));
-            assert_eq!(format_rfc3339(secs + 86_399), reference(secs + 86_399));
-            secs = secs * 3 + 7_777;
-        }
-        for secs in [u64::MAX, 253_402_300_799, 253_402_300_800, 1_700_000_000] {
-            assert_eq!(format_rfc3339(secs), reference(secs));
-        }
-    }
-
     #[test]
     fn rfc3339_epoch_and_known_date() {
-        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(1_735_689_600), "2025-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            format_rfc3339(1_735_689_600).as_deref(),
+            Some("2025-01-01T00:00:00Z")
+        );
+        assert_eq!(format_rfc3339(i64::MAX), None);
+        assert_eq!(parse_rfc3339("2025-01-01T00:00:00Z"), Some(1_735_689_600));
+        assert_eq!(
+            parse_rfc3339("2025-01-01T01:00:00+01:00"),
+            Some(1_735_689_600)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z'), "{now}");
     }
 
     #[test]
-    fn base64_matches_reference() {
+    fn base64_standard_with_padding() {
         assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
         assert_eq!(base64_encode(b"ab"), "YWI=");
         assert_eq!(base64_encode(b"abc"), "YWJj");
@@ -370,13 +260,16 @@ mod tests {
         let u = new_uuid();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
-        let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(17).wrapping_add(1));
-        assert_eq!(format_uuid(&bytes), "01122334-4556-6778-899a-abbccddeef00");
+        assert_eq!(u, u.to_lowercase());
+        assert_ne!(u, new_uuid());
     }
 
     #[test]
     fn percent_decoding() {
         assert_eq!(percent_decode("metadata.name%3Dweb"), "metadata.name=web");
         assert_eq!(percent_decode("a%2Cb+c"), "a,b c");
+        assert_eq!(percent_decode("a%2Bb"), "a+b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

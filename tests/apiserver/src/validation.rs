@@ -1,4 +1,6 @@
-//! Validation and immutability checks (section 6: B69-B74), returning field errors.
+//! Validation and immutability checks, returning field errors
+//! (`apimachinery/pkg/api/validation/objectmeta.go` `ValidateObjectMeta`,
+//! `pkg/apis/{core,apps,batch,networking}/validation/validation.go`).
 
 use crate::status::{FieldError, render_value};
 use crate::util::{Pointer, get_str};
@@ -27,7 +29,8 @@ fn is_dns1035(s: &str) -> bool {
     is_label(s) && s.as_bytes()[0].is_ascii_lowercase()
 }
 
-/// Validates `metadata.name` for a kind (B72).
+/// Validates `metadata.name` for a kind (apimachinery `api/validation/objectmeta.go`
+/// `ValidateObjectMeta`).
 pub fn validate_name(kind: &str, name: &str, errs: &mut Vec<FieldError>) {
     if name.is_empty() {
         errs.push(FieldError::required(
@@ -116,7 +119,8 @@ pub fn go_string_map(v: Option<&Value>) -> String {
     format!("map[string]string{{{}}}", parts.join(", "))
 }
 
-/// Go `%#v` of a `v1.LabelSelector` (B71, B73).
+/// Go `%#v` of a `v1.LabelSelector` (kubectl `cmd/util/helpers.go`;
+/// `pkg/apis/*/validation/validation.go` `Validate*Update`).
 pub fn go_label_selector(sel: Option<&Value>) -> String {
     let Some(sel) = sel.filter(|s| !s.is_null()) else {
         return "(*v1.LabelSelector)(nil)".into();
@@ -285,7 +289,9 @@ fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>, require_selector: 
     validate_containers("spec.template.spec", obj.ptr("/spec/template/spec"), errs);
 }
 
-/// Validates an object on create or update (B72, B74, B62, B63).
+/// Validates an object on create or update (apimachinery `api/validation/objectmeta.go`
+/// `ValidateObjectMeta`; `pkg/apis/*/validation/validation.go`;
+/// `pkg/apis/networking/validation/validation.go`; `pkg/apis/batch/v1/defaults.go`).
 pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name = get_str(obj, &["metadata", "name"]).unwrap_or("");
@@ -374,24 +380,20 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-/// Whether two specs (absent = null) are equal once the `allowed` keys are taken out of them,
-/// compared in place.
+/// Whether two specs (absent = null) are equal once the `allowed` keys are taken out of them.
 fn specs_equal_except(old: Option<&Value>, new: Option<&Value>, allowed: &[&str]) -> bool {
-    let (o, n) = (old.unwrap_or(&Value::Null), new.unwrap_or(&Value::Null));
-    match (o, n) {
-        (Value::Object(o), Value::Object(n)) => {
-            let kept = |m: &Map<String, Value>| {
-                m.keys().filter(|k| !allowed.contains(&k.as_str())).count()
-            };
-            kept(o) == kept(n)
-                && o.iter()
-                    .all(|(k, v)| allowed.contains(&k.as_str()) || n.get(k) == Some(v))
+    let stripped = |spec: Option<&Value>| {
+        let mut spec = spec.cloned().unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut spec {
+            m.retain(|k, _| !allowed.contains(&k.as_str()));
         }
-        _ => o == n,
-    }
+        spec
+    };
+    stripped(old) == stripped(new)
 }
 
-/// Update-only checks: immutable fields and finalizers while deleting (B73).
+/// Update-only checks: immutable fields and finalizers while deleting
+/// (`pkg/apis/*/validation/validation.go` `Validate*Update`).
 pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let immut = "field is immutable";
@@ -521,49 +523,12 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
 mod tests {
     use super::*;
 
-    /// The StatefulSet/PVC spec comparison in place equals cloning the specs without the
-    /// mutable keys and comparing (what it replaced).
-    #[test]
-    fn b73_specs_equal_except_matches_stripped_copies() {
-        let allowed: &[&str] = &["replicas", "template"];
-        let stripped = |v: Option<&Value>| -> Value {
-            let mut spec = v.cloned().unwrap_or(Value::Null);
-            if let Value::Object(m) = &mut spec {
-                for k in allowed {
-                    m.shift_remove(*k);
-                }
-            }
-            spec
-        };
-        let specs = [
-            None,
-            Some(json!(null)),
-            Some(json!("x")),
-            Some(json!({})),
-            Some(json!({"replicas": 1})),
-            Some(json!({"replicas": 2, "template": {"a": 1}})),
-            Some(json!({"serviceName": "s"})),
-            Some(json!({"serviceName": "s", "replicas": 3})),
-            Some(json!({"replicas": 3, "serviceName": "s"})),
-            Some(json!({"serviceName": "t", "replicas": 3})),
-            Some(json!({"serviceName": "s", "selector": {}})),
-            Some(json!({"selector": {}, "serviceName": "s", "template": {}})),
-        ];
-        for a in &specs {
-            for b in &specs {
-                assert_eq!(
-                    specs_equal_except(a.as_ref(), b.as_ref(), allowed),
-                    stripped(a.as_ref()) == stripped(b.as_ref()),
-                    "{a:?} {b:?}"
-                );
-            }
-        }
-    }
     use serde_json::json;
 
-    /// B72: name rules per kind.
+    /// Name rules per kind.
+    /// Upstream: apimachinery `api/validation/objectmeta.go` `ValidateObjectMeta`.
     #[test]
-    fn b72_name_validation() {
+    fn name_validation() {
         let mut e = Vec::new();
         validate_name("ConfigMap", "Web_1", &mut e);
         assert!(
@@ -587,9 +552,10 @@ mod tests {
         );
     }
 
-    /// B71/B73: Go rendering of a LabelSelector.
+    /// Go rendering of a LabelSelector. Upstream: kubectl `cmd/util/helpers.go`;
+    /// `pkg/apis/*/validation/validation.go` `Validate*Update`.
     #[test]
-    fn b73_label_selector_rendering() {
+    fn label_selector_rendering() {
         assert_eq!(
             go_label_selector(Some(&json!({"matchLabels":{"app":"nginx2"}}))),
             "v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"nginx2\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"

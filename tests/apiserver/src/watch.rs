@@ -1,5 +1,6 @@
-//! Minimal watch (B95): newline-delimited JSON events over a chunked response, replay from a
-//! resourceVersion, initial ADDED events, bookmarks, and `timeoutSeconds`.
+//! Minimal watch (`k8s.io/apiserver/pkg/endpoints/handlers/watch.go`): newline-delimited JSON
+//! events over a chunked response, replay from a resourceVersion, initial ADDED events, bookmarks,
+//! and `timeoutSeconds`.
 
 use crate::http::Inner;
 use crate::query::Query;

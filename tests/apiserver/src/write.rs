@@ -1,6 +1,7 @@
-//! The shared write pipeline (section 10.4): merge/ownership → defaults → strategy (status,
-//! generation, allocation) → validation → store, with dry-run and no-op handling
-//! (B26, B30-B36, B48, B53-B57).
+//! The shared write pipeline: merge/ownership → defaults → strategy (status, generation,
+//! allocation) → validation → store, with dry-run and no-op handling (as
+//! `k8s.io/apiserver/pkg/endpoints/handlers/patch.go` and `pkg/registry/generic/registry/store.go`
+//! run create, update and patch).
 
 use crate::api::Ctx;
 use crate::api::{Opts, Reply, obj_ns_name};
@@ -18,7 +19,8 @@ use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Zero-value skeleton of a kind, the "live" object of a create for Update ownership (B36).
+/// Zero-value skeleton of a kind, the "live" object of a create for Update ownership
+/// (structured-merge-diff `merge.Updater.Update`).
 fn skeleton(kind: &str) -> Value {
     let tmpl = json!({"metadata":{},"spec":{}});
     match kind {
@@ -49,7 +51,8 @@ fn initial_status(kind: &str) -> Option<Value> {
     })
 }
 
-/// Reset fields (B30): the main resource never changes `status` (and Namespace `spec.finalizers`).
+/// Reset fields (`GetResetFields` of the registry strategies): the main resource never changes
+/// `status` (and Namespace `spec.finalizers`).
 fn reset_main_fields(res: &ResourceDef, live: Option<&Value>, new: &mut Value) {
     let Value::Object(m) = new else { return };
     if res.has_status {
@@ -77,7 +80,7 @@ fn reset_main_fields(res: &ResourceDef, live: Option<&Value>, new: &mut Value) {
     }
 }
 
-/// The `/status` write: only status changes (B91).
+/// The `/status` write: only status changes (the registry status strategies).
 fn status_only(live: &Value, new: &Value) -> Value {
     let mut out = live.clone();
     if let (Value::Object(o), Some(s)) = (&mut out, new.get("status")) {
@@ -94,7 +97,8 @@ fn status_only(live: &Value, new: &Value) -> Value {
     out
 }
 
-/// Service allocation on create and preservation on update (B61).
+/// Service allocation on create and preservation on update (`pkg/apis/core/v1/defaults.go`;
+/// `pkg/registry/core/service/storage`).
 fn service_alloc(st: &mut State, live: Option<&Value>, new: &mut Value) {
     let spec = crate::util::ensure_obj(new, &["spec"]);
     if let Some(l) = live.and_then(|l| l.get("spec")) {
@@ -153,7 +157,9 @@ fn service_alloc(st: &mut State, live: Option<&Value>, new: &mut Value) {
     }
 }
 
-/// System metadata (B55-B57): uid/creationTimestamp/generation on create, carried over on update.
+/// System metadata (`PrepareForUpdate` of the registry strategies; apiserver
+/// `rest.FillObjectMetaSystemFields`): uid/creationTimestamp/generation on create, carried over on
+/// update.
 fn system_meta(res: &ResourceDef, live: Option<&Value>, new: &mut Value) {
     let spec_changed = live.is_some_and(|l| {
         l.get("spec") != new.get("spec")
@@ -234,7 +240,8 @@ fn tidy_meta(obj: &mut Value) {
     }
 }
 
-/// Rejects creates in missing or terminating namespaces (B32, B76, B82).
+/// Rejects creates in missing or terminating namespaces (apiserver `handlers/patch.go`; apiserver
+/// `admission/plugin/namespace/lifecycle`).
 fn check_namespace_for_create(
     st: &State,
     res: &ResourceDef,
@@ -335,7 +342,8 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             let mut config = w.new;
             if let Value::Object(m) = &mut config {
                 if sub == "status" {
-                    // Through /status only status is applied (B30, B91).
+                    // Through /status only status is applied (`GetResetFields` of the registry
+                    // strategies; the registry status strategies).
                     m.retain(|k, _| {
                         matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
                     });
@@ -368,7 +376,8 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             if let Some(l) = &w.live
                 && entries.is_empty()
             {
-                // B49: attribute everything to before-first-apply first.
+                // Attribute everything to before-first-apply first.
+                // Upstream: managedfields `skipnonapplied.go`.
                 entries = managed::update(
                     &json!({}),
                     l,
@@ -403,7 +412,8 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             let out = match first {
                 Ok(o) => o,
                 Err(c) => {
-                    // B51(b): kubectl may take over fields its last-applied annotation still matches.
+                    // kubectl may take over fields its last-applied annotation still matches.
+                    // Upstream: managedfields `lastappliedupdater.go`; `lastappliedmanager.go`.
                     let allowed = kubectl
                         .then(|| w.live.as_deref().and_then(|l| last_applied_allowed(l, ty)))
                         .flatten();
@@ -439,7 +449,8 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             {
                 new = status_only(l, &new);
             }
-            // B51(a): kubectl keeps an existing last-applied annotation in sync with its applies.
+            // kubectl keeps an existing last-applied annotation in sync with its applies.
+            // Upstream: managedfields `lastappliedupdater.go`; `lastappliedmanager.go`.
             if w.opts.manager == "kubectl" {
                 sync_last_applied(&mut new, &config);
             }
@@ -466,8 +477,8 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     if is_create && res.kind == "Job" {
         job_selector(&mut new);
     }
-    // Objects are defaulted again when decoded from storage (B58), e.g. a Job's labels are
-    // copied from its template after the strategy generated the template labels.
+    // Objects are defaulted again when decoded from storage (`zz_generated.defaults.go`), e.g. a
+    // Job's labels are copied from its template after the strategy generated the template labels.
     defaults::apply_defaults(res.kind, &mut new);
     tidy_meta(&mut new);
     let mut errs = validation::validate(res.kind, &new);
@@ -476,14 +487,6 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     }
     if !errs.is_empty() {
         return Err(ApiError::invalid(res.kind, res.group, &name, &errs));
-    }
-    crate::util::ensure_obj(&mut new, &["metadata"]);
-    if let Some(l) = &w.live
-        && unchanged(l, &new, &entries)
-    {
-        // No change (B48), seen before managedFields are encoded: the test below would say
-        // the same.
-        return Ok(Reply::ok(l.clone()));
     }
     let md = crate::util::ensure_obj(&mut new, &["metadata"]);
     let enc = managed::encode(&entries);
@@ -496,10 +499,12 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     if let Some(l) = &w.live
         && (**l == new || equal_ignoring_managed_times(l, &new))
     {
-        // No change, or only managedFields timestamps changed (IgnoreManagedFieldsTimestampsTransformer, B48, B57).
+        // No change, or only managedFields timestamps changed
+        // (`IgnoreManagedFieldsTimestampsTransformer`).
         return Ok(Reply::ok(l.clone()));
     }
-    // B86: removing the last finalizer of an object being deleted deletes it.
+    // Removing the last finalizer of an object being deleted deletes it.
+    // Upstream: apiserver `registry/generic/registry/store.go`.
     let deleting = new.ptr("/metadata/deletionTimestamp").is_some();
     let no_finalizers = new
         .ptr("/metadata/finalizers")
@@ -509,7 +514,8 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         if is_create && let Some(Value::Object(md)) = new.get_mut("metadata") {
             md.shift_remove("resourceVersion");
             if w.post {
-                // dryrun.ResetMetadata: no uid, and no name if it was generated (B53).
+                // dryrun.ResetMetadata: no uid, and no name if it was generated (apiserver
+                // `registry/generic/registry/dryrun.go`).
                 md.shift_remove("uid");
                 if md
                     .get("generateName")
@@ -546,36 +552,6 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     })
 }
 
-/// Whether `new`, given `entries` as its managedFields, equals `live` (what commit's no-op
-/// test finds once they are encoded), without encoding them. `false` may also mean "not
-/// decided here"; only `true` must be right.
-fn unchanged(live: &Value, new: &Value, entries: &[Entry]) -> bool {
-    let (Value::Object(lm), Value::Object(nm)) = (live, new) else {
-        return false;
-    };
-    let (Some(Value::Object(lmd)), Some(Value::Object(nmd))) =
-        (lm.get("metadata"), nm.get("metadata"))
-    else {
-        return false;
-    };
-    let managed_fields_match = match lmd.get("managedFields") {
-        // Encoded, an empty list is removed, not stored.
-        Some(v) => entries.iter().any(|e| !e.set.is_empty()) && managed::encodes_to(entries, v),
-        None => entries.iter().all(|e| e.set.is_empty()),
-    };
-    let without =
-        |m: &serde_json::Map<String, Value>| m.len() - usize::from(m.contains_key("managedFields"));
-    managed_fields_match
-        && lm.len() == nm.len()
-        && lm
-            .iter()
-            .all(|(k, v)| k == "metadata" || nm.get(k) == Some(v))
-        && without(lmd) == without(nmd)
-        && lmd
-            .iter()
-            .all(|(k, v)| k == "managedFields" || nmd.get(k) == Some(v))
-}
-
 /// Whether two objects differ at most in `metadata.managedFields[].time`.
 fn equal_ignoring_managed_times(a: &Value, b: &Value) -> bool {
     let (Value::Object(am), Value::Object(bm)) = (a, b) else {
@@ -602,7 +578,8 @@ fn equal_ignoring_managed_times(a: &Value, b: &Value) -> bool {
     a.ptr("/metadata/managedFields").is_some() && strip(a) == strip(b)
 }
 
-/// The Job strategy's generated selector and template labels (B64).
+/// The Job strategy's generated selector and template labels
+/// (`pkg/registry/batch/job/strategy.go`).
 fn job_selector(job: &mut Value) {
     let uid = job
         .ptr("/metadata/uid")
@@ -633,151 +610,5 @@ fn job_selector(job: &mut Value) {
         ("job-name", name.as_str()),
     ] {
         labels.entry(k.to_string()).or_insert_with(|| json!(v));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fieldpath::{PE, Set};
-
-    /// What commit decided before `unchanged`: encode the entries into `new`, then compare.
-    fn encoded_equal(live: &Value, new: &Value, entries: &[Entry]) -> bool {
-        let mut new = new.clone();
-        let md = crate::util::ensure_obj(&mut new, &["metadata"]);
-        let enc = managed::encode(entries);
-        if enc.as_array().is_some_and(|a| !a.is_empty()) {
-            md.insert("managedFields".into(), enc);
-        } else {
-            md.shift_remove("managedFields");
-        }
-        *live == new
-    }
-
-    fn entry(manager: &str, op: &str, time: Option<&str>, sub: &str, paths: &[&[&str]]) -> Entry {
-        let mut set = Set::new();
-        for p in paths {
-            let p: Vec<PE> = p.iter().map(|f| PE::Field((*f).into())).collect();
-            set.insert(&p);
-        }
-        Entry {
-            manager: manager.into(),
-            operation: op.into(),
-            api_version: "v1".into(),
-            time: time.map(str::to_string),
-            subresource: sub.into(),
-            set,
-        }
-    }
-
-    /// B48: the no-op test made before encoding managedFields agrees with encoding them and
-    /// comparing the objects: on the same object, and on objects or entries that differ in a
-    /// field, a time, a manager, a subresource, a path, the order of keys, an empty entry, an
-    /// empty or null managedFields, a metadata key more or less.
-    #[test]
-    fn b48_unchanged_agrees_with_encoded_comparison() {
-        let e0 = vec![
-            entry(
-                "a",
-                "Apply",
-                Some("2025-01-01T00:00:00Z"),
-                "",
-                &[&["data", "k"], &["metadata", "labels", "x"]],
-            ),
-            entry(
-                "b",
-                "Update",
-                Some("2025-01-01T00:00:01Z"),
-                "status",
-                &[&["data", "j"]],
-            ),
-        ];
-        let base = json!({"apiVersion":"v1","kind":"ConfigMap",
-            "metadata":{"name":"c","namespace":"n","labels":{"x":"1"},"resourceVersion":"5"},
-            "data":{"k":"v","j":"w"}});
-        let mut lives = Vec::new();
-        for at in 0..5 {
-            let mut l = base.clone();
-            if let Some(Value::Object(md)) = l.get_mut("metadata") {
-                md.shift_insert(
-                    at.min(md.len()),
-                    "managedFields".into(),
-                    managed::encode(&e0),
-                );
-            }
-            lives.push(l);
-        }
-        let mut no_mf = base.clone();
-        lives.push(no_mf.clone());
-        for v in [json!([]), json!(null), json!([{}])] {
-            no_mf["metadata"]["managedFields"] = v;
-            lives.push(no_mf.clone());
-        }
-        let news = |l: &Value| -> Vec<Value> {
-            let mut out = vec![l.clone()];
-            let mut stripped = l.clone();
-            if let Some(Value::Object(md)) = stripped.get_mut("metadata") {
-                md.shift_remove("managedFields");
-            }
-            out.push(stripped.clone());
-            let mut n = stripped.clone();
-            n["metadata"]["managedFields"] = Value::Null;
-            out.push(n);
-            let mut n = stripped.clone();
-            n["data"]["k"] = json!("changed");
-            out.push(n);
-            let mut n = stripped.clone();
-            n["metadata"]["labels"]["y"] = json!("2");
-            out.push(n);
-            let mut n = stripped.clone();
-            n["metadata"]["annotations"] = json!({});
-            out.push(n);
-            let mut n = stripped.clone();
-            if let Some(Value::Object(md)) = n.get_mut("metadata") {
-                md.shift_remove("resourceVersion");
-                md.insert("resourceVersion".into(), json!("5"));
-            }
-            out.push(n);
-            let mut n = stripped.clone();
-            n["metadata"] = json!("not a map");
-            out.push(n);
-            let mut n = stripped;
-            n["extra"] = json!(1);
-            out.push(n);
-            out
-        };
-        let mut entry_sets = vec![e0.clone(), Vec::new(), e0[..1].to_vec()];
-        let mut e = e0.clone();
-        e.reverse();
-        entry_sets.push(e);
-        let mut e = e0.clone();
-        e.push(entry("empty", "Apply", None, "", &[]));
-        entry_sets.push(e);
-        for change in 0..5 {
-            let mut e = e0.clone();
-            match change {
-                0 => e[0].time = Some("2025-01-01T00:00:02Z".into()),
-                1 => e[1].subresource = String::new(),
-                2 => e[0].manager = "z".into(),
-                3 => e[0]
-                    .set
-                    .insert(&[PE::Field("data".into()), PE::Field("new".into())]),
-                _ => e[1].time = None,
-            }
-            entry_sets.push(e);
-        }
-        let (mut same, mut cases) = (0, 0);
-        for l in &lives {
-            for n in news(l) {
-                for e in &entry_sets {
-                    let slow = encoded_equal(l, &n, e);
-                    let fast = unchanged(l, &n, e);
-                    assert_eq!(fast, slow, "live {l}\nnew {n}\nentries {e:?}");
-                    same += usize::from(slow);
-                    cases += 1;
-                }
-            }
-        }
-        assert!(same >= 10, "{same} no-ops out of {cases} cases");
     }
 }

@@ -1,7 +1,8 @@
-//! x509 client certificates (B80): over TLS the server requests (never requires) a client
-//! certificate; one signed by the server's CA authenticates its CN as the user and its O values
-//! as groups, before any token, and goes through the allow-list like any user. One from
-//! another CA is a 401 (not a failed handshake), as on kube-apiserver.
+//! x509 client certificates (`k8s.io/apiserver/pkg/authentication/request/x509`): over TLS the
+//! server requests (never requires) a client certificate; one signed by the server's CA
+//! authenticates its CN as the user and its O values as groups, before any token, and goes through
+//! the allow-list like any user. One from another CA is a 401 (not a failed handshake), as on
+//! kube-apiserver.
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams};
@@ -33,9 +34,11 @@ fn status_of(err: kube::Error) -> (u16, String) {
     }
 }
 
-/// B79, B80: CN → user, O → groups; user rules and group rules both apply to certificate users.
+/// CN → user, O → groups; user rules and group rules both apply to certificate users. Upstream:
+/// apiserver `responsewriters/errors.go` `forbiddenMessage`; apiserver
+/// `authentication/request/x509`; `filters/authentication.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b80_client_certificate_cn_is_the_user_and_o_the_groups() {
+async fn client_certificate_cn_is_the_user_and_o_the_groups() {
     let s = tls_server(
         &[("t", "token-user")],
         vec![
@@ -74,10 +77,11 @@ async fn b80_client_certificate_cn_is_the_user_and_o_the_groups() {
     assert_eq!(users, ["alice", "alice", "bob"], "{users:?}");
 }
 
-/// B80: a certificate signed by another CA passes the handshake and is refused with 401,
+/// A certificate signed by another CA passes the handshake and is refused with 401,
 /// even when anonymous requests are allowed.
+/// Upstream: apiserver `authentication/request/x509`; `filters/authentication.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b80_client_certificate_of_another_ca_is_401() {
+async fn client_certificate_of_another_ca_is_401() {
     let s = TestApiServer::start_with(ServerOptions {
         tls: true,
         tokens: [("t".to_string(), "token-user".to_string())].into(),
@@ -126,10 +130,11 @@ async fn b80_client_certificate_of_another_ca_is_401() {
     );
 }
 
-/// B80: without token authentication configured (everyone else is `system:anonymous`), a
+/// Without token authentication configured (everyone else is `system:anonymous`), a
 /// certificate still names its user, so an allow-list can tell the two apart.
+/// Upstream: apiserver `authentication/request/x509`; `filters/authentication.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b80_client_certificate_user_without_tokens() {
+async fn client_certificate_user_without_tokens() {
     let s = tls_server(
         &[],
         vec![AllowRule::new("alice", &["list"], &["configmaps"])],

@@ -2,7 +2,7 @@
 //! only if the object, its namespace and the Service allocators are still what it read, as
 //! kube-apiserver's `GuaranteedUpdate` does; these tests race many writers on two server threads
 //! and check that no write is lost, none is applied twice, no ClusterIP is handed out twice and
-//! a stale resourceVersion still loses (B78).
+//! a stale resourceVersion still loses (apimachinery `errors.NewConflict`).
 
 mod common;
 use common::*;
@@ -35,9 +35,11 @@ where
     out
 }
 
-/// B44/B48: 24 field managers each apply their own key to one ConfigMap at the same moment.
-/// Every apply is kept — 24 keys, 24 Apply entries — and each is one revision: a write computed
-/// on an object that another writer changed meanwhile is recomputed, never stored over it.
+/// 24 field managers each apply their own key to one ConfigMap at the same moment. Every apply is
+/// kept — 24 keys, 24 Apply entries — and each is one revision: a write computed on an object that
+/// another writer changed meanwhile is recomputed, never stored over it. Upstream: managedfields
+/// `fieldmanager.go`; structured-merge-diff `merge.Updater`;
+/// `IgnoreManagedFieldsTimestampsTransformer`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_applies_to_one_object_lose_no_write() {
     let s = TestApiServer::start().await.expect("start");
@@ -128,10 +130,11 @@ async fn racing_service_creates_get_distinct_cluster_ips() {
     assert!(ips.is_subset(&stored), "answers are what was stored");
 }
 
-/// B78: eight clients PUT the same ConfigMap at the same moment, each with the resourceVersion
+/// Eight clients PUT the same ConfigMap at the same moment, each with the resourceVersion
 /// they read. Exactly one wins; the others get 409 Conflict, as if they had come one by one.
+/// Upstream: apimachinery `errors.NewConflict`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b78_racing_updates_with_one_resource_version_have_one_winner() {
+async fn racing_updates_with_one_resource_version_have_one_winner() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let created = apply(

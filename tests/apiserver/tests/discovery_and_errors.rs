@@ -5,9 +5,10 @@ use common::*;
 use serde_json::json;
 use test_apiserver::TestApiServer;
 
-/// B1: /version has all nine fields and minor 32.
+/// /version has all nine fields and minor 32.
+/// Upstream: apimachinery `version.Info`.
 #[tokio::test]
-async fn b1_version_all_nine_fields() {
+async fn version_all_nine_fields() {
     let s = TestApiServer::start().await.expect("start");
     let r = get(&s.base_url(), "/version?timeout=5s").await;
     assert_eq!(r.code, 200);
@@ -28,9 +29,10 @@ async fn b1_version_all_nine_fields() {
     assert_eq!(r.body["minor"], json!("32"));
 }
 
-/// B2, B3, B4: legacy discovery documents.
+/// Legacy discovery documents.
+/// Upstream: meta/v1 `APIVersions`; meta/v1 `APIGroupList`; meta/v1 `APIResourceList`.
 #[tokio::test]
-async fn b2_b3_b4_legacy_discovery() {
+async fn legacy_discovery() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let api = get(&b, "/api").await;
@@ -94,9 +96,10 @@ async fn b2_b3_b4_legacy_discovery() {
     assert_eq!(ns["namespaced"], json!(false));
 }
 
-/// B5, B6: aggregated discovery is chosen by Accept; plain Accept gets the legacy form.
+/// Aggregated discovery is chosen by Accept; plain Accept gets the legacy form.
+/// Upstream: client-go `discovery_client.go`; `apidiscovery/v2`.
 #[tokio::test]
-async fn b5_b6_aggregated_discovery_by_accept() {
+async fn aggregated_discovery_by_accept() {
     let s = TestApiServer::start().await.expect("start");
     let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
     let r = req(
@@ -135,9 +138,10 @@ async fn b5_b6_aggregated_discovery_by_accept() {
     assert_eq!(legacy.body["kind"], json!("APIGroupList"));
 }
 
-/// B16, B18: OpenAPI v3 root and per-GV documents with a PATCH per kind carrying fieldValidation.
+/// OpenAPI v3 root and per-GV documents with a PATCH per kind carrying fieldValidation.
+/// Upstream: cli-runtime `query_param_verifier_v3.go`; kube-openapi `handler3`.
 #[tokio::test]
-async fn b16_b18_openapi_v3_patch_operations() {
+async fn openapi_v3_patch_operations() {
     let s = TestApiServer::start().await.expect("start");
     let root = get(&s.base_url(), "/openapi/v3").await;
     let url = root.body["paths"]["apis/apps/v1"]["serverRelativeURL"]
@@ -162,13 +166,14 @@ async fn b16_b18_openapi_v3_patch_operations() {
     let core = get(&s.base_url(), "/openapi/v3/api/v1").await;
     assert!(
         core.body["paths"]["/api/v1/namespaces/{name}"]["patch"].is_object(),
-        "Namespace needs a PATCH (E7)"
+        "Namespace needs a PATCH"
     );
 }
 
-/// B14, B75: NotFound Status for objects, unknown resources and unknown paths.
+/// NotFound Status for objects, unknown resources and unknown paths.
+/// Upstream: apimachinery `api/errors/errors.go`; apimachinery `errors.NewNotFound`.
 #[tokio::test]
-async fn b14_b75_not_found_bodies() {
+async fn not_found_bodies() {
     let s = TestApiServer::start().await.expect("start");
     let r = get(&s.base_url(), &format!("{DEPLOY}/web")).await;
     assert_eq!(r.code, 404);
@@ -192,9 +197,10 @@ async fn b14_b75_not_found_bodies() {
     assert_eq!(r.code, 404);
 }
 
-/// B19, B20, B24: namespaced, cluster-scoped and all-namespaces paths, verbs to HTTP methods; list shape.
+/// Namespaced, cluster-scoped and all-namespaces paths, verbs to HTTP methods; list shape.
+/// Upstream: apiserver `endpoints/installer.go`; meta/v1 `ListMeta`.
 #[tokio::test]
-async fn b19_b24_paths_and_list_shape() {
+async fn paths_and_list_shape() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let r = post(
@@ -220,7 +226,7 @@ async fn b19_b24_paths_and_list_shape() {
     assert_eq!(all.body["items"].as_array().map(Vec::len), Some(2));
     assert!(
         all.body["items"][0].get("kind").is_none(),
-        "list items carry no kind (B24)"
+        "list items carry no kind"
     );
     assert_eq!(
         all.body["metadata"]["resourceVersion"],
@@ -234,9 +240,10 @@ async fn b19_b24_paths_and_list_shape() {
     assert_eq!(one.body["items"], json!([]));
 }
 
-/// B21: unknown patch content type → 415 with the exact message.
+/// Unknown patch content type → 415 with the exact message.
+/// Upstream: apiserver `handlers/patch.go`.
 #[tokio::test]
-async fn b21_unsupported_patch_type_415() {
+async fn unsupported_patch_type_415() {
     let s = TestApiServer::start().await.expect("start");
     post(&s.base_url(), CM, &json!({"metadata":{"name":"c"}})).await;
     let r = patch(&s.base_url(), &format!("{CM}/c"), "text/plain", &json!({})).await;
@@ -250,9 +257,10 @@ async fn b21_unsupported_patch_type_415() {
     );
 }
 
-/// B21: non-apply patch on a missing object is 404; JSON patch failure is 422 Invalid.
+/// Non-apply patch on a missing object is 404; JSON patch failure is 422 Invalid.
+/// Upstream: apiserver `handlers/patch.go`.
 #[tokio::test]
-async fn b21_patch_missing_and_json_patch_failure() {
+async fn patch_missing_and_json_patch_failure() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let r = patch(
@@ -292,9 +300,10 @@ async fn b21_patch_missing_and_json_patch_failure() {
     assert_eq!(r.body["data"], json!({"b":"2"}));
 }
 
-/// B22: apply without fieldManager, force on a non-apply patch, bad dryRun → 422 PatchOptions.
+/// Apply without fieldManager, force on a non-apply patch, bad dryRun → 422 PatchOptions.
+/// Upstream: apiserver `handlers/patch.go`; meta/v1 `validation.go` `ValidatePatchOptions`.
 #[tokio::test]
-async fn b22_patch_options_validation() {
+async fn patch_options_validation() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let r = apply(
@@ -336,9 +345,10 @@ async fn b22_patch_options_validation() {
     assert_eq!(r.code, 422);
 }
 
-/// B22: fieldValidation Strict → 400, Warn → Warning header, Ignore → silent.
+/// fieldValidation Strict → 400, Warn → Warning header, Ignore → silent.
+/// Upstream: apiserver `handlers/patch.go`; meta/v1 `validation.go` `ValidatePatchOptions`.
 #[tokio::test]
-async fn b22_field_validation_modes() {
+async fn field_validation_modes() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let body = json!({"metadata":{"name":"c"},"data":{"a":"1"},"foo":1});
@@ -361,9 +371,11 @@ async fn b22_field_validation_modes() {
     assert!(r.header("warning").is_none());
 }
 
-/// B22, section 10.6: kube-rs style `?&` queries and `?` with empty query work.
+/// kube-rs style `?&` queries and `?` with empty query work. Upstream: kube-rs
+/// `kube-core/src/request.rs`; apiserver `handlers/patch.go`; meta/v1 `validation.go`
+/// `ValidatePatchOptions`.
 #[tokio::test]
-async fn b22_query_with_leading_ampersand() {
+async fn query_with_leading_ampersand() {
     let s = TestApiServer::start().await.expect("start");
     let r = apply(
         &s.base_url(),
@@ -376,9 +388,11 @@ async fn b22_query_with_leading_ampersand() {
     assert_eq!(r.code, 200);
 }
 
-/// B25, B69, B70, B74: 422 Invalid body with Kind in details and causes, field error body format.
+/// 422 Invalid body with Kind in details and causes, field error body format. Upstream: meta/v1
+/// `Status`; apimachinery `errors.NewInvalid`; apimachinery `validation/field/errors.go`;
+/// `pkg/apis/*/validation/validation.go`.
 #[tokio::test]
-async fn b69_invalid_body_shape() {
+async fn invalid_body_shape() {
     let s = TestApiServer::start().await.expect("start");
     let mut d = deployment("web", 1, "nginx");
     d["spec"]["template"]["spec"]["containers"][0]
@@ -396,9 +410,10 @@ async fn b69_invalid_body_shape() {
     );
 }
 
-/// B72: name validation messages.
+/// Name validation messages.
+/// Upstream: apimachinery `api/validation/objectmeta.go` `ValidateObjectMeta`.
 #[tokio::test]
-async fn b72_invalid_names() {
+async fn invalid_names() {
     let s = TestApiServer::start().await.expect("start");
     let r = post(&s.base_url(), CM, &json!({"metadata":{"name":"Web_1"}})).await;
     assert_eq!(r.code, 422);
@@ -425,9 +440,10 @@ async fn b72_invalid_names() {
     );
 }
 
-/// B26, B77: create returns 201; duplicate → 409 AlreadyExists; create with resourceVersion fails.
+/// Create returns 201; duplicate → 409 AlreadyExists; create with resourceVersion fails. Upstream:
+/// apiserver `handlers/create.go`; `rest.BeforeCreate`; apimachinery `errors.NewAlreadyExists`.
 #[tokio::test]
-async fn b26_b77_create_and_already_exists() {
+async fn create_and_already_exists() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let r = post(&b, DEPLOY, &deployment("web", 1, "nginx")).await;
@@ -453,9 +469,10 @@ async fn b26_b77_create_and_already_exists() {
     );
 }
 
-/// B76: create in a missing namespace → 404 of the namespace.
+/// Create in a missing namespace → 404 of the namespace.
+/// Upstream: apiserver `admission/plugin/namespace/lifecycle`.
 #[tokio::test]
-async fn b76_missing_namespace() {
+async fn missing_namespace() {
     let s = TestApiServer::start().await.expect("start");
     let r = post(
         &s.base_url(),
@@ -474,9 +491,10 @@ async fn b76_missing_namespace() {
     assert_eq!(l.body["items"], json!([]));
 }
 
-/// B81: 405 for a verb the path does not support; 400 for undecodable bodies.
+/// 405 for a verb the path does not support; 400 for undecodable bodies.
+/// Upstream: apimachinery `api/errors/errors.go`.
 #[tokio::test]
-async fn b81_method_not_allowed_and_bad_request() {
+async fn method_not_allowed_and_bad_request() {
     let s = TestApiServer::start().await.expect("start");
     let r = req(
         &s.base_url(),
@@ -500,9 +518,10 @@ async fn b81_method_not_allowed_and_bad_request() {
     assert_eq!(r.body["reason"], json!("BadRequest"));
 }
 
-/// B15, B68: a fresh cluster has the bootstrap namespaces and the kubernetes Service.
+/// A fresh cluster has the bootstrap namespaces and the kubernetes Service.
+/// Upstream: client-go `clientcmd`; `pkg/controlplane/controller`.
 #[tokio::test]
-async fn b68_bootstrap_objects() {
+async fn bootstrap_objects() {
     let s = TestApiServer::start().await.expect("start");
     let r = get(&s.base_url(), "/api/v1/namespaces").await;
     let names: Vec<&str> = r.body["items"]
@@ -529,9 +548,10 @@ async fn b68_bootstrap_objects() {
     );
 }
 
-/// B17: /openapi/v2 is not served (kubectl only needs it when v3 lacks a group-version).
+/// /openapi/v2 is not served (kubectl only needs it when v3 lacks a group-version).
+/// Upstream: cli-runtime `query_param_verifier_v3.go`.
 #[tokio::test]
-async fn b17_openapi_v2_not_served() {
+async fn openapi_v2_not_served() {
     let s = TestApiServer::start().await.expect("start");
     assert_eq!(get(&s.base_url(), "/openapi/v2").await.code, 404);
 }

@@ -1,7 +1,7 @@
 //! The answer lost after the write is committed (`Fault::drop_after_commit`): the object is
 //! stored, the client sees only a closed connection, and what a retry of each verb then meets —
-//! a server-side apply is a no-op (B48: 200, same resourceVersion), a create a 409, a delete a
-//! 404. `Fault::drop_connection` is the contrast: nothing is written.
+//! a server-side apply is a no-op (200, same resourceVersion), a create a 409, a delete a 404.
+//! `Fault::drop_connection` is the contrast: nothing is written.
 
 mod common;
 use common::*;
@@ -14,11 +14,12 @@ fn config_map(name: &str) -> serde_json::Value {
     json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":name},"data":{"k":"v"}})
 }
 
-/// B48: an apply whose answer is lost after the commit is stored (resourceVersion moved, the
+/// An apply whose answer is lost after the commit is stored (resourceVersion moved, the
 /// log holds the real 201 marked `dropped`); the client got no HTTP answer; the identical retry
 /// is a 200 no-op that returns the stored object and writes nothing.
+/// Upstream: structured-merge-diff `merge.Updater`; `IgnoreManagedFieldsTimestampsTransformer`.
 #[tokio::test]
-async fn b48_apply_answer_lost_after_commit_is_stored_and_its_retry_is_a_no_op() {
+async fn apply_answer_lost_after_commit_is_stored_and_its_retry_is_a_no_op() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     s.faults().add(
@@ -76,10 +77,11 @@ async fn drop_connection_writes_nothing() {
     assert_eq!(get(&b, &format!("{CM}/c")).await.code, 404);
 }
 
-/// What a kube-rs client (the plugin's) sees: a transport error, not an API answer; the object
-/// is there, and the retried apply returns it unchanged (B48).
+/// What a kube-rs client (the plugin's) sees: a transport error, not an API answer; the object is
+/// there, and the retried apply returns it unchanged (structured-merge-diff `merge.Updater`;
+/// `IgnoreManagedFieldsTimestampsTransformer`).
 #[tokio::test]
-async fn b48_kube_client_sees_a_connection_error_and_its_retry_is_a_no_op() {
+async fn kube_client_sees_a_connection_error_and_its_retry_is_a_no_op() {
     let s = TestApiServer::start().await.expect("start");
     let api: Api<ConfigMap> = Api::default_namespaced(s.client().await.expect("client"));
     s.faults()
@@ -104,8 +106,8 @@ async fn b48_kube_client_sees_a_connection_error_and_its_retry_is_a_no_op() {
     assert_eq!(s.resource_version(), committed, "the retry wrote nothing");
 }
 
-/// Why the verb matters: a create whose answer was lost meets 409 AlreadyExists when retried,
-/// and a delete 404 NotFound (B48 covers only apply).
+/// Why the verb matters: a create whose answer was lost meets 409 AlreadyExists when retried, and a
+/// delete 404 NotFound (the no-op rule covers only apply).
 #[tokio::test]
 async fn create_and_delete_answers_lost_after_commit_make_their_retries_fail() {
     let s = TestApiServer::start().await.expect("start");

@@ -1,4 +1,4 @@
-//! Test hooks: request log, faults, bearer auth + allow-list (B79, B80), and the controller (B94).
+//! Test hooks: request log, faults, bearer auth + allow-list, and the controller.
 
 mod common;
 use common::*;
@@ -110,9 +110,10 @@ fn auth_opts() -> ServerOptions {
     }
 }
 
-/// B80: missing or wrong bearer token → 401 with the real body.
+/// Missing or wrong bearer token → 401 with the real body.
+/// Upstream: apiserver `authentication/request/x509`; `filters/authentication.go`.
 #[tokio::test]
-async fn b80_unauthorized() {
+async fn unauthorized() {
     let s = TestApiServer::start_with(auth_opts()).await.expect("start");
     let r = get(&s.base_url(), "/api/v1/namespaces").await;
     assert_eq!(r.code, 401);
@@ -131,9 +132,10 @@ async fn b80_unauthorized() {
     assert_eq!(r.code, 401);
 }
 
-/// B79: the allow-list authorizer answers 403 with the RBAC message; apply-create needs create.
+/// The allow-list authorizer answers 403 with the RBAC message; apply-create needs create.
+/// Upstream: apiserver `responsewriters/errors.go` `forbiddenMessage`.
 #[tokio::test]
-async fn b79_forbidden_messages() {
+async fn forbidden_messages() {
     let s = TestApiServer::start_with(auth_opts()).await.expect("start");
     let auth = [("Authorization", "Bearer tok-jane")];
     let r = req(&s.base_url(), "GET", &format!("{DEPLOY}/web"), &auth, "").await;
@@ -186,7 +188,7 @@ async fn b79_forbidden_messages() {
 
 /// The kube client and the kubeconfig carry the token.
 #[tokio::test]
-async fn b80_client_uses_token() {
+async fn client_uses_token() {
     let s = TestApiServer::start_with(auth_opts()).await.expect("start");
     assert!(s.kubeconfig_yaml().contains("token: tok-jane"));
     let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
@@ -201,9 +203,10 @@ async fn b80_client_uses_token() {
     );
 }
 
-/// B94: with the controller on, Deployments/StatefulSets/Jobs get a ready status synchronously.
+/// With the controller on, Deployments/StatefulSets/Jobs get a ready status synchronously.
+/// Upstream: `pkg/controller/deployment/util/deployment_util.go`.
 #[tokio::test]
-async fn b94_controller_writes_status() {
+async fn controller_writes_status() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     apply(
@@ -283,9 +286,10 @@ async fn b94_controller_writes_status() {
     assert_eq!(j["status"]["conditions"][1]["type"], json!("Complete"));
 }
 
-/// B80: kubectl with a wrong token fails with kubectl's "must be logged in" message.
+/// kubectl with a wrong token fails with kubectl's "must be logged in" message.
+/// Upstream: apiserver `authentication/request/x509`; `filters/authentication.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b80_unauthorized_message() {
+async fn kubectl_unauthorized_message() {
     let s = TestApiServer::start_with(auth_opts()).await.expect("start");
     let dir = TempDir::new("unauth");
     let kc = dir.path().join("kubeconfig");

@@ -1,5 +1,5 @@
-//! Every kind the plugin deploys: apply creates, re-apply is a no-op (B48), and a dry-run of the
-//! same config returns exactly the live object (what `kubectl diff --server-side` relies on, B12, B53).
+//! Every kind the plugin deploys: apply creates, re-apply is a no-op, and a dry-run of the same
+//! config returns exactly the live object (what `kubectl diff --server-side` relies on).
 
 mod common;
 use common::*;
@@ -66,9 +66,10 @@ fn manifests() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// B48, B53, B12 for every plugin kind (B59-B67 defaults must be stable under re-apply).
+/// Re-apply is a no-op and a dry-run equals the live object for every plugin kind: the defaults
+/// (`pkg/apis/*/v1/defaults.go`) must be stable under re-apply.
 #[tokio::test]
-async fn b48_b53_reapply_and_dry_run_are_stable_for_all_plugin_kinds() {
+async fn reapply_and_dry_run_are_stable_for_all_plugin_kinds() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let ns = apply(

@@ -1,4 +1,4 @@
-//! The real kube client against the server: SSA, dry-run, conflicts, list, delete (section 10.6).
+//! The real kube client against the server: SSA, dry-run, conflicts, list, delete.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -13,7 +13,9 @@ fn deploy(replicas: i32) -> serde_json::Value {
         "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"nginx","image":"nginx:1.27"}]}}}})
 }
 
-/// B1, B31, B53: SSA create, dry-run keeps uid/resourceVersion, discovery works.
+/// SSA create, dry-run keeps uid/resourceVersion, discovery works. Upstream: apimachinery
+/// `version.Info`; apiserver `handlers/patch.go` `applyPatcher`; apiserver
+/// `registry/generic/registry/dryrun.go`.
 #[tokio::test]
 async fn kube_b31_b53_apply_and_dry_run() {
     let s = TestApiServer::start().await.expect("start");
@@ -41,7 +43,8 @@ async fn kube_b31_b53_apply_and_dry_run() {
     assert_eq!(dry.spec.as_ref().and_then(|s| s.replicas), Some(3));
     let live = api.get("web").await.expect("get");
     assert_eq!(live.spec.and_then(|s| s.replicas), Some(1));
-    // kube-rs sends `?&dryRun=All&force=true&fieldManager=astro` (section 10.6).
+    // kube-rs sends `?&dryRun=All&force=true&fieldManager=astro` (kube-rs
+    // `kube-core/src/request.rs`).
     let log = s.request_log();
     assert!(
         log.iter()
@@ -49,7 +52,8 @@ async fn kube_b31_b53_apply_and_dry_run() {
     );
 }
 
-/// B41, B42: conflicts surface as kube::Error::Api with reason Conflict and the exact message.
+/// Conflicts surface as kube::Error::Api with reason Conflict and the exact message.
+/// Upstream: structured-merge-diff `merge.Updater.Apply`; managedfields `conflict.go`.
 #[tokio::test]
 async fn kube_b42_conflict() {
     let s = TestApiServer::start().await.expect("start");
@@ -74,7 +78,9 @@ async fn kube_b42_conflict() {
     }
 }
 
-/// B24, B26, B77, B84, B89: create/list with labelSelector/delete with Status answer/reuse name.
+/// Create/list with labelSelector/delete with Status answer/reuse name. Upstream: meta/v1
+/// `ListMeta`; apiserver `handlers/create.go`; `rest.BeforeCreate`; apimachinery
+/// `errors.NewAlreadyExists`; apiserver `handlers/delete.go`; `registry/generic/registry/store.go`.
 #[tokio::test]
 async fn kube_b84_create_list_delete() {
     let s = TestApiServer::start().await.expect("start");
@@ -110,7 +116,7 @@ async fn kube_b84_create_list_delete() {
         .delete("c", &DeleteParams::background())
         .await
         .expect("delete");
-    assert!(r.is_right(), "completed deletes answer with a Status (B84)");
+    assert!(r.is_right(), "completed deletes answer with a Status");
     let err = cms.get("c").await.expect_err("gone");
     assert!(matches!(err, kube::Error::Api(ref st) if st.is_not_found()));
     let again = cms
@@ -120,7 +126,10 @@ async fn kube_b84_create_list_delete() {
     assert_ne!(again.metadata.uid, created.metadata.uid);
 }
 
-/// B64, B84, B85: Job defaults; a Job deleted with kube's default (empty) DeleteParams is orphaned.
+/// Job defaults; a Job deleted with kube's default (empty) DeleteParams is orphaned. Upstream:
+/// `pkg/registry/batch/job/strategy.go`; apiserver `handlers/delete.go`;
+/// `registry/generic/registry/store.go`
+/// `deletionFinalizersForGarbageCollection`.
 #[tokio::test]
 async fn kube_b85_job_default_orphan() {
     let s = TestApiServer::start().await.expect("start");
@@ -136,15 +145,13 @@ async fn kube_b85_job_default_orphan() {
     assert_eq!(spec.completions, Some(1));
     assert!(
         spec.selector.is_some(),
-        "the Job strategy generates the selector (B64)"
+        "the Job strategy generates the selector"
     );
     let r = jobs
         .delete("j", &DeleteParams::default())
         .await
         .expect("delete");
-    let pending = r
-        .left()
-        .expect("orphan deletion answers with the Job (B84)");
+    let pending = r.left().expect("orphan deletion answers with the Job");
     assert_eq!(
         pending.metadata.finalizers,
         Some(vec!["orphan".to_string()])

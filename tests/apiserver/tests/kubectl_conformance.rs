@@ -1,5 +1,6 @@
 //! Conformance runs of the real kubectl binary (on PATH; a dispatcher that picks the bundled
-//! kubectl matching /version minor 32). Each run gets its own --kubeconfig and --cache-dir (B7).
+//! kubectl matching /version minor 32). Each run gets its own --kubeconfig and --cache-dir, as
+//! kubectl caches discovery per host (cli-runtime `config_flags.go`).
 
 mod common;
 use common::TempDir;
@@ -103,9 +104,11 @@ async fn setup() -> (TestApiServer, Kubectl, String) {
     (s, k, m)
 }
 
-/// B8, B10, B16: multi-document apply --server-side (validation via OpenAPI v3, no --validate=false) sends one apply PATCH per object.
+/// Multi-document apply --server-side (validation via OpenAPI v3, no --validate=false) sends one
+/// apply PATCH per object. Upstream: cli-runtime `query_param_verifier_v3.go`; kubectl
+/// `cmd/apply/apply.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b10_apply_server_side_multi_doc() {
+async fn kubectl_apply_server_side_multi_doc() {
     let (s, k, m) = setup().await;
     s.clear_request_log();
     let o = k.run(&["apply", "--server-side", "-f", &m]).await;
@@ -136,9 +139,10 @@ async fn kubectl_b10_apply_server_side_multi_doc() {
     assert_eq!(patches[0].status, 201);
 }
 
-/// B48: re-applying the same manifest changes nothing (same resourceVersion).
+/// Re-applying the same manifest changes nothing (same resourceVersion).
+/// Upstream: structured-merge-diff `merge.Updater`; `IgnoreManagedFieldsTimestampsTransformer`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b48_reapply_no_change() {
+async fn kubectl_reapply_no_change() {
     let (s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let rv = s.resource_version();
@@ -147,9 +151,11 @@ async fn kubectl_b48_reapply_no_change() {
     assert_eq!(s.resource_version(), rv);
 }
 
-/// B41, B42, B10: a second --field-manager changing an owned field fails with kubectl's message.
+/// A second --field-manager changing an owned field fails with kubectl's message. Upstream:
+/// structured-merge-diff `merge.Updater.Apply`; managedfields `conflict.go`; kubectl
+/// `cmd/apply/apply.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b42_conflict_with_second_manager() {
+async fn kubectl_conflict_with_second_manager() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let m3 = k.write("app3.yaml", &MANIFEST.replace("replicas: 2", "replicas: 3"));
@@ -169,7 +175,8 @@ async fn kubectl_b42_conflict_with_second_manager() {
         "{}",
         o.stderr
     );
-    // B43: --force-conflicts takes over.
+    // --force-conflicts takes over.
+    // Upstream: structured-merge-diff `merge.Updater.Apply`.
     let o = k
         .run(&[
             "apply",
@@ -196,9 +203,10 @@ async fn kubectl_b42_conflict_with_second_manager() {
     assert_eq!(o.stdout, "3");
 }
 
-/// B12, B53: diff --server-side exits 0 when unchanged and 1 with only the real changes.
+/// Diff --server-side exits 0 when unchanged and 1 with only the real changes.
+/// Upstream: kubectl `cmd/diff/diff.go`; apiserver `registry/generic/registry/dryrun.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b12_diff_server_side() {
+async fn kubectl_diff_server_side() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let o = k.run(&["diff", "--server-side", "-f", &m]).await;
@@ -227,18 +235,20 @@ async fn kubectl_b12_diff_server_side() {
     );
 }
 
-/// B12: diff of a missing object shows the whole would-be object (LIVE empty).
+/// Diff of a missing object shows the whole would-be object (LIVE empty).
+/// Upstream: kubectl `cmd/diff/diff.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b12_diff_new_object() {
+async fn kubectl_diff_new_object() {
     let (_s, k, m) = setup().await;
     let o = k.run(&["diff", "--server-side", "-f", &m]).await;
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(o.stdout.contains("+  name: web"));
 }
 
-/// B38, B39: get -o json --show-managed-fields shows managedFields as kubectl prints them.
+/// Get -o json --show-managed-fields shows managedFields as kubectl prints them.
+/// Upstream: managedfields `managedfields.go`; structured-merge-diff `fieldpath/serialize.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b38_get_json_managed_fields() {
+async fn kubectl_get_json_managed_fields() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let o = k
@@ -278,9 +288,11 @@ async fn kubectl_b38_get_json_managed_fields() {
     assert_eq!(o.stdout, "configmap/cfg\n");
 }
 
-/// B13, B75, B84, B89: delete -f, then deleting again reports the real NotFound message.
+/// Delete -f, then deleting again reports the real NotFound message. Upstream: kubectl
+/// `cmd/delete/delete.go`; apimachinery `errors.NewNotFound`; apiserver `handlers/delete.go`;
+/// `registry/generic/registry/store.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b13_delete() {
+async fn kubectl_delete() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let o = k.run(&["delete", "-f", &m]).await;
@@ -300,9 +312,10 @@ async fn kubectl_b13_delete() {
     );
 }
 
-/// B87: namespace deletion removes its content synchronously; kubectl's wait ends at once.
+/// Namespace deletion removes its content synchronously; kubectl's wait ends at once.
+/// Upstream: `pkg/registry/core/namespace/storage/storage.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b87_namespace_deletion() {
+async fn kubectl_namespace_deletion() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let o = k.run(&["delete", "namespace", "team-a"]).await;
@@ -317,9 +330,10 @@ async fn kubectl_b87_namespace_deletion() {
     assert_eq!(o.stdout, "");
 }
 
-/// B71, B73: an immutable selector change is shown by kubectl as "The Deployment ... is invalid".
+/// An immutable selector change is shown by kubectl as "The Deployment ... is invalid". Upstream:
+/// kubectl `cmd/util/helpers.go`; `pkg/apis/*/validation/validation.go` `Validate*Update`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b73_immutable_selector() {
+async fn kubectl_immutable_selector() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let changed = MANIFEST.replace("{app: web}", "{app: web2}");
@@ -333,9 +347,10 @@ async fn kubectl_b73_immutable_selector() {
     );
 }
 
-/// B9: `kubectl get` asks for a Table and prints the real columns.
+/// `kubectl get` asks for a Table and prints the real columns.
+/// Upstream: meta/v1 `Table`; `pkg/printers/internalversion/printers.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b9_get_prints_table_columns() {
+async fn kubectl_get_prints_table_columns() {
     let (s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     s.clear_request_log();
@@ -391,10 +406,11 @@ async fn kubectl_b9_get_prints_table_columns() {
     assert!(o.stdout.contains("80/TCP"), "{}", o.stdout);
 }
 
-/// B26: kubectl's typed generators send protobuf bodies; namespaces, configmaps, secrets and
+/// kubectl's typed generators send protobuf bodies; namespaces, configmaps, secrets and
 /// service accounts are decoded (other kinds answer 415).
+/// Upstream: apiserver `handlers/create.go`; `rest.BeforeCreate`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b26_create_with_protobuf_bodies() {
+async fn kubectl_create_with_protobuf_bodies() {
     let s = TestApiServer::start().await.expect("start");
     let k = Kubectl::new(&s);
     let o = k.run(&["create", "namespace", "foo"]).await;
@@ -452,9 +468,10 @@ async fn kubectl_b26_create_with_protobuf_bodies() {
     assert_eq!(o.stdout, "serviceaccount/bot created\n", "{}", o.stderr);
 }
 
-/// B7: kubectl caches discovery per cache dir; a fresh --cache-dir rediscovers, a reused one does not.
+/// kubectl caches discovery per cache dir; a fresh --cache-dir rediscovers, a reused one does not.
+/// Upstream: cli-runtime `config_flags.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b7_discovery_cache_per_cache_dir() {
+async fn kubectl_discovery_cache_per_cache_dir() {
     let s = TestApiServer::start().await.expect("start");
     let k = Kubectl::new(&s);
     assert_eq!(k.run(&["get", "configmaps"]).await.code, 0);
@@ -474,10 +491,12 @@ async fn kubectl_b7_discovery_cache_per_cache_dir() {
     );
 }
 
-/// B11, B44, B45: client-side apply, then apply --server-side: kubectl migrates managedFields
-/// with a JSON patch and the follow-up apply succeeds without warnings.
+/// Client-side apply, then apply --server-side: kubectl migrates managedFields with a JSON patch
+/// and the follow-up apply succeeds without warnings. Upstream: kubectl `cmd/apply/apply.go`
+/// `migrateToSSAIfNecessary`; managedfields `fieldmanager.go`; structured-merge-diff
+/// `merge.Updater.prune`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b11_csa_to_ssa_migration() {
+async fn kubectl_csa_to_ssa_migration() {
     let (s, k, m) = setup().await;
     let o = k.run(&["apply", "-f", &m]).await;
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -520,9 +539,10 @@ async fn kubectl_b11_csa_to_ssa_migration() {
     );
 }
 
-/// B9: `-o wide` adds the priority-1 columns.
+/// `-o wide` adds the priority-1 columns.
+/// Upstream: meta/v1 `Table`; `pkg/printers/internalversion/printers.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b9_get_wide_columns() {
+async fn kubectl_get_wide_columns() {
     let (_s, k, m) = setup().await;
     assert_eq!(k.run(&["apply", "--server-side", "-f", &m]).await.code, 0);
     let o = k

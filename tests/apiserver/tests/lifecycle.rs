@@ -1,4 +1,4 @@
-//! Defaulting (section 5), validation/immutability (section 6) and deletion (section 7).
+//! Defaulting, validation/immutability and deletion.
 
 mod common;
 use common::*;
@@ -9,9 +9,10 @@ async fn server() -> TestApiServer {
     TestApiServer::start().await.expect("start")
 }
 
-/// B58, B59, B60: Deployment and pod template defaults.
+/// Deployment and pod template defaults. Upstream: `zz_generated.defaults.go`;
+/// `pkg/apis/apps/v1/defaults.go`; `pkg/apis/core/v1/defaults.go`.
 #[tokio::test]
-async fn b59_b60_deployment_defaults() {
+async fn deployment_defaults() {
     let s = server().await;
     let mut d = deployment("web", 1, "nginx");
     d["spec"].as_object_mut().expect("spec").remove("replicas");
@@ -53,9 +54,10 @@ async fn b59_b60_deployment_defaults() {
     assert_eq!(ps["volumes"][1]["configMap"]["defaultMode"], json!(420));
 }
 
-/// B63: CronJob defaults, Job defaults not applied inside jobTemplate, restartPolicy validation.
+/// CronJob defaults, Job defaults not applied inside jobTemplate, restartPolicy validation.
+/// Upstream: `pkg/apis/batch/v1/defaults.go`.
 #[tokio::test]
-async fn b63_cronjob_defaults_and_restart_policy() {
+async fn cronjob_defaults_and_restart_policy() {
     let s = server().await;
     let cj = |rp: Option<&str>| {
         let mut pod = json!({"containers":[{"name":"c","image":"busybox:1"}]});
@@ -85,9 +87,10 @@ async fn b63_cronjob_defaults_and_restart_policy() {
     assert_eq!(r.body["metadata"]["generation"], json!(1));
 }
 
-/// B61: headless, NodePort and ExternalName services.
+/// Headless, NodePort and ExternalName services.
+/// Upstream: `pkg/apis/core/v1/defaults.go`; `pkg/registry/core/service/storage`.
 #[tokio::test]
-async fn b61_service_variants() {
+async fn service_variants() {
     let s = server().await;
     let b = s.base_url();
     let r = post(
@@ -123,9 +126,10 @@ async fn b61_service_variants() {
     );
 }
 
-/// B65: Secret type default and stringData folded into data.
+/// Secret type default and stringData folded into data.
+/// Upstream: `pkg/apis/core/v1/conversion.go`; `pkg/apis/core/v1/defaults.go`.
 #[tokio::test]
-async fn b65_secret_defaults() {
+async fn secret_defaults() {
     let s = server().await;
     let r = apply(&s.base_url(), "/api/v1/namespaces/default/secrets/s?fieldManager=k", &json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"stringData":{"password":"hello"}})).await;
     assert_eq!(r.code, 201, "{}", r.text);
@@ -135,9 +139,10 @@ async fn b65_secret_defaults() {
     assert!(r.body["metadata"].get("generation").is_none());
 }
 
-/// B67: Namespace label, spec.finalizers and phase; the label cannot be removed.
+/// Namespace label, spec.finalizers and phase; the label cannot be removed.
+/// Upstream: `pkg/registry/core/namespace/strategy.go`.
 #[tokio::test]
-async fn b67_namespace_defaults() {
+async fn namespace_defaults() {
     let s = server().await;
     let r = apply(
         &s.base_url(),
@@ -171,9 +176,10 @@ async fn b67_namespace_defaults() {
     );
 }
 
-/// B62: Ingress pathType is required.
+/// Ingress pathType is required.
+/// Upstream: `pkg/apis/networking/validation/validation.go`.
 #[tokio::test]
-async fn b62_ingress_path_type_required() {
+async fn ingress_path_type_required() {
     let s = server().await;
     let ing = json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},
       "spec":{"rules":[{"http":{"paths":[{"path":"/","backend":{"service":{"name":"w","port":{"number":80}}}}]}}]}});
@@ -194,9 +200,11 @@ async fn b62_ingress_path_type_required() {
     );
 }
 
-/// B33, B73, B74: an applied selector change merges, then fails validation (422, not a conflict); selector must match template labels.
+/// An applied selector change merges, then fails validation (422, not a conflict); selector must
+/// match template labels. Upstream: apiserver `handlers/patch.go`;
+/// `pkg/apis/*/validation/validation.go` `Validate*Update`.
 #[tokio::test]
-async fn b73_deployment_selector_immutable() {
+async fn deployment_selector_immutable() {
     let s = server().await;
     let b = s.base_url();
     apply(
@@ -227,9 +235,10 @@ async fn b73_deployment_selector_immutable() {
     );
 }
 
-/// B73: immutable ConfigMap, Secret type, Service clusterIP, Job template.
+/// Immutable ConfigMap, Secret type, Service clusterIP, Job template.
+/// Upstream: `pkg/apis/*/validation/validation.go` `Validate*Update`.
 #[tokio::test]
-async fn b73_other_immutable_fields() {
+async fn other_immutable_fields() {
     let s = server().await;
     let b = s.base_url();
     post(
@@ -311,9 +320,10 @@ async fn b73_other_immutable_fields() {
     );
 }
 
-/// B83, B84: delete answers with a Success Status; dry-run deletes nothing; bad policy is 422.
+/// Delete answers with a Success Status; dry-run deletes nothing; bad policy is 422.
+/// Upstream: apiserver `handlers/delete.go`; `registry/generic/registry/store.go`.
 #[tokio::test]
-async fn b84_delete_response_and_dry_run() {
+async fn delete_response_and_dry_run() {
     let s = server().await;
     let b = s.base_url();
     let d = apply(
@@ -349,9 +359,10 @@ async fn b84_delete_response_and_dry_run() {
     assert_eq!(r.code, 404);
 }
 
-/// B78: delete preconditions.
+/// Delete preconditions.
+/// Upstream: apimachinery `errors.NewConflict`.
 #[tokio::test]
-async fn b78_delete_preconditions() {
+async fn delete_preconditions() {
     let s = server().await;
     post(&s.base_url(), CM, &json!({"metadata":{"name":"c"}})).await;
     let r = delete(
@@ -364,9 +375,10 @@ async fn b78_delete_preconditions() {
     assert!(r.body["message"].as_str().unwrap_or("").starts_with("Operation cannot be fulfilled on configmaps \"c\": Precondition failed: UID in precondition: x, UID in object meta: "));
 }
 
-/// B85: Background deletes dependents; Orphan strips their ownerReferences.
+/// Background deletes dependents; Orphan strips their ownerReferences. Upstream: apiserver
+/// `registry/generic/registry/store.go` `deletionFinalizersForGarbageCollection`.
 #[tokio::test]
-async fn b85_propagation_policies() {
+async fn propagation_policies() {
     let s = server().await;
     let b = s.base_url();
     for (policy, survives) in [
@@ -398,9 +410,10 @@ async fn b85_propagation_policies() {
     }
 }
 
-/// B86: finalizers keep the object with deletionTimestamp; removing the last one deletes it.
+/// Finalizers keep the object with deletionTimestamp; removing the last one deletes it.
+/// Upstream: apiserver `registry/generic/registry/store.go`.
 #[tokio::test]
-async fn b86_finalizers() {
+async fn finalizers() {
     let s = server().await;
     let b = s.base_url();
     let d = post(&b, DEPLOY, &{
@@ -435,9 +448,11 @@ async fn b86_finalizers() {
     assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 404);
 }
 
-/// B82, B87: namespace Terminating (opt-in mode): 409 on re-delete, 403 on create, /finalize ends it.
+/// Namespace Terminating (opt-in mode): 409 on re-delete, 403 on create, /finalize ends it.
+/// Upstream: apiserver `admission/plugin/namespace/lifecycle`;
+/// `pkg/registry/core/namespace/storage/storage.go`.
 #[tokio::test]
-async fn b82_b87_terminating_namespace() {
+async fn terminating_namespace() {
     let s = TestApiServer::start_with(test_apiserver::ServerOptions {
         keep_terminating_namespaces: true,
         ..Default::default()
@@ -485,9 +500,10 @@ async fn b82_b87_terminating_namespace() {
     assert_eq!(get(&b, "/api/v1/namespaces/doomed").await.code, 404);
 }
 
-/// B87: default mode deletes the content and the namespace inside the DELETE.
+/// Default mode deletes the content and the namespace inside the DELETE.
+/// Upstream: `pkg/registry/core/namespace/storage/storage.go`.
 #[tokio::test]
-async fn b87_namespace_cascade_synchronous() {
+async fn namespace_cascade_synchronous() {
     let s = server().await;
     let b = s.base_url();
     post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}})).await;
@@ -511,13 +527,14 @@ async fn b87_namespace_cascade_synchronous() {
             .await
             .code,
         201,
-        "name reusable (B89)"
+        "name reusable"
     );
 }
 
-/// B88: deletecollection with a label selector returns the deleted objects.
+/// deletecollection with a label selector returns the deleted objects.
+/// Upstream: apiserver `registry/generic/registry/store.go` `DeleteCollection`.
 #[tokio::test]
-async fn b88_delete_collection() {
+async fn delete_collection() {
     let s = server().await;
     let b = s.base_url();
     for n in ["a", "b", "c"] {
@@ -531,9 +548,10 @@ async fn b88_delete_collection() {
     assert_eq!(get(&b, &format!("{CM}/c")).await.code, 200);
 }
 
-/// B4: the advertised /scale subresource works (kubectl scale sends a merge patch to it).
+/// The advertised /scale subresource works (kubectl scale sends a merge patch to it).
+/// Upstream: meta/v1 `APIResourceList`.
 #[tokio::test]
-async fn b4_scale_subresource() {
+async fn scale_subresource() {
     let s = server().await;
     let b = s.base_url();
     apply(
@@ -567,9 +585,10 @@ async fn b4_scale_subresource() {
     );
 }
 
-/// B90: gracePeriodSeconds does not delay deletion of non-Pod kinds.
+/// gracePeriodSeconds does not delay deletion of non-Pod kinds.
+/// Upstream: apiserver `rest.BeforeDelete`.
 #[tokio::test]
-async fn b90_grace_period_ignored_for_non_pods() {
+async fn grace_period_ignored_for_non_pods() {
     let s = server().await;
     post(&s.base_url(), CM, &json!({"metadata":{"name":"c"}})).await;
     let r = delete(
@@ -582,9 +601,10 @@ async fn b90_grace_period_ignored_for_non_pods() {
     assert_eq!(get(&s.base_url(), &format!("{CM}/c")).await.code, 404);
 }
 
-/// B53: a dry-run POST answers without uid, resourceVersion or generated name and stores nothing.
+/// A dry-run POST answers without uid, resourceVersion or generated name and stores nothing.
+/// Upstream: apiserver `registry/generic/registry/dryrun.go`.
 #[tokio::test]
-async fn b53_dry_run_post_resets_metadata() {
+async fn dry_run_post_resets_metadata() {
     let s = server().await;
     let r = post(
         &s.base_url(),
@@ -602,9 +622,11 @@ async fn b53_dry_run_post_resets_metadata() {
     assert_eq!(get(&s.base_url(), CM).await.body["items"], json!([]));
 }
 
-/// B86, B87: content with finalizers keeps its namespace Terminating until the finalizer goes.
+/// Content with finalizers keeps its namespace Terminating until the finalizer goes. Upstream:
+/// apiserver `registry/generic/registry/store.go`;
+/// `pkg/registry/core/namespace/storage/storage.go`.
 #[tokio::test]
-async fn b87_namespace_waits_for_finalized_content() {
+async fn namespace_waits_for_finalized_content() {
     let s = server().await;
     let b = s.base_url();
     post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}})).await;
@@ -631,9 +653,10 @@ async fn b87_namespace_waits_for_finalized_content() {
     assert_eq!(get(&b, "/api/v1/namespaces/x").await.code, 404);
 }
 
-/// B85: a Job deleted without a policy is orphaned and the answer carries the Warning header.
+/// A Job deleted without a policy is orphaned and the answer carries the Warning header. Upstream:
+/// apiserver `registry/generic/registry/store.go` `deletionFinalizersForGarbageCollection`.
 #[tokio::test]
-async fn b85_job_delete_warning_header() {
+async fn job_delete_warning_header() {
     let s = server().await;
     let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"a"}]}}}});
     apply(
@@ -657,9 +680,11 @@ async fn b85_job_delete_warning_header() {
     );
 }
 
-/// B84, B85: Foreground/Orphan answer with the object carrying the GC finalizer; it is gone after.
+/// Foreground/Orphan answer with the object carrying the GC finalizer; it is gone after. Upstream:
+/// apiserver `handlers/delete.go`; `registry/generic/registry/store.go`; apiserver
+/// `registry/generic/registry/store.go` `deletionFinalizersForGarbageCollection`.
 #[tokio::test]
-async fn b84_pending_deletion_answer_for_foreground() {
+async fn pending_deletion_answer_for_foreground() {
     let s = server().await;
     let b = s.base_url();
     apply(
@@ -685,10 +710,11 @@ async fn b84_pending_deletion_answer_for_foreground() {
     assert_eq!(get(&b, &format!("{DEPLOY}/web")).await.code, 404);
 }
 
-/// B73: StatefulSet spec fields other than replicas/template/updateStrategy/... and PVC specs
+/// StatefulSet spec fields other than replicas/template/updateStrategy/... and PVC specs
 /// (except resources) are immutable.
+/// Upstream: `pkg/apis/*/validation/validation.go` `Validate*Update`.
 #[tokio::test]
-async fn b73_statefulset_and_pvc_spec_immutable() {
+async fn statefulset_and_pvc_spec_immutable() {
     let s = server().await;
     let b = s.base_url();
     let sts = |storage: &str, replicas: i64| {
@@ -725,10 +751,12 @@ async fn b73_statefulset_and_pvc_spec_immutable() {
     );
 }
 
-/// B4, B60, B84: Pods and Events are served (kubectl get pods/events, describe); a Pod gets the
-/// PodSpec defaults and a deleted Pod is answered with the object (no kubelet: removed at once).
+/// Pods and Events are served (kubectl get pods/events, describe); a Pod gets the PodSpec defaults
+/// and a deleted Pod is answered with the object (no kubelet: removed at once). Upstream: meta/v1
+/// `APIResourceList`; `pkg/apis/core/v1/defaults.go`; apiserver `handlers/delete.go`;
+/// `registry/generic/registry/store.go`.
 #[tokio::test]
-async fn b60_pods_and_events_served() {
+async fn pods_and_events_served() {
     let s = server().await;
     let b = s.base_url();
     let r = post(

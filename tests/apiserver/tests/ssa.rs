@@ -1,4 +1,4 @@
-//! Server-side apply and ownership (section 4) over raw HTTP.
+//! Server-side apply and ownership over raw HTTP.
 
 mod common;
 use common::*;
@@ -25,9 +25,11 @@ fn managers(obj: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// B31, B34, B35, B38, B56, B57: create-on-apply gives 201 and one Apply entry in the real shape.
+/// Create-on-apply gives 201 and one Apply entry in the real shape. Upstream: apiserver
+/// `handlers/patch.go` `applyPatcher`; structured-merge-diff `typed/tofieldset.go`; managedfields
+/// `stripmeta.go`; managedfields `managedfields.go`; apiserver `rest.FillObjectMetaSystemFields`.
 #[tokio::test]
-async fn b31_b38_create_on_apply() {
+async fn create_on_apply() {
     let s = TestApiServer::start().await.expect("start");
     let r = apply(
         &s.base_url(),
@@ -60,11 +62,11 @@ async fn b31_b38_create_on_apply() {
     assert_eq!(e["fieldsV1"]["f:spec"]["f:selector"], json!({}));
     assert!(
         e["fieldsV1"]["f:spec"].get("f:strategy").is_none(),
-        "defaults are not owned by the applier (B34)"
+        "defaults are not owned by the applier"
     );
     assert!(
         e["fieldsV1"].get("f:metadata").is_none(),
-        "name/namespace are never owned (B35)"
+        "name/namespace are never owned"
     );
     assert_eq!(
         r.body["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"],
@@ -73,9 +75,11 @@ async fn b31_b38_create_on_apply() {
     assert_eq!(r.body["status"], json!({}));
 }
 
-/// B48, B54: re-applying the same config changes nothing: same resourceVersion, same time.
+/// Re-applying the same config changes nothing: same resourceVersion, same time. Upstream:
+/// structured-merge-diff `merge.Updater`; `IgnoreManagedFieldsTimestampsTransformer`; apiserver
+/// `registry/generic/registry/store.go`.
 #[tokio::test]
-async fn b48_noop_apply_keeps_resource_version() {
+async fn noop_apply_keeps_resource_version() {
     let s = TestApiServer::start().await.expect("start");
     let first = apply(
         &s.base_url(),
@@ -95,9 +99,10 @@ async fn b48_noop_apply_keeps_resource_version() {
     assert_eq!(s.resource_version(), rv_before);
 }
 
-/// B41, B42: a second applier changing a field owned by another gets the exact 409 body.
+/// A second applier changing a field owned by another gets the exact 409 body.
+/// Upstream: structured-merge-diff `merge.Updater.Apply`; managedfields `conflict.go`.
 #[tokio::test]
-async fn b41_b42_apply_conflict_body() {
+async fn apply_conflict_body() {
     let s = TestApiServer::start().await.expect("start");
     apply(
         &s.base_url(),
@@ -120,9 +125,10 @@ async fn b41_b42_apply_conflict_body() {
     );
 }
 
-/// B42: several conflicts, and an Update owner printed with `using apps/v1`.
+/// Several conflicts, and an Update owner printed with `using apps/v1`.
+/// Upstream: managedfields `conflict.go`.
 #[tokio::test]
-async fn b42_multiple_conflicts_message() {
+async fn multiple_conflicts_message() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let r = post(
@@ -146,9 +152,10 @@ async fn b42_multiple_conflicts_message() {
     );
 }
 
-/// B43: force=true takes the conflicting fields over.
+/// Force=true takes the conflicting fields over.
+/// Upstream: structured-merge-diff `merge.Updater.Apply`.
 #[tokio::test]
-async fn b43_force_transfers_ownership() {
+async fn force_transfers_ownership() {
     let s = TestApiServer::start().await.expect("start");
     apply(
         &s.base_url(),
@@ -177,9 +184,10 @@ async fn b43_force_transfers_ownership() {
     assert!(other["fieldsV1"]["f:spec"].get("f:replicas").is_some());
 }
 
-/// B41, B46: equal values are shared, not conflicts; afterwards either changing it conflicts.
+/// Equal values are shared, not conflicts; afterwards either changing it conflicts.
+/// Upstream: structured-merge-diff `merge.Updater.Apply`.
 #[tokio::test]
-async fn b46_shared_ownership_on_equal_values() {
+async fn shared_ownership_on_equal_values() {
     let s = TestApiServer::start().await.expect("start");
     apply(
         &s.base_url(),
@@ -211,10 +219,11 @@ async fn b46_shared_ownership_on_equal_values() {
     );
 }
 
-/// B45: fields the applier stops sending are removed unless someone else owns them;
+/// Fields the applier stops sending are removed unless someone else owns them;
 /// a removed defaulted field comes back with its default.
+/// Upstream: structured-merge-diff `merge.Updater.prune`.
 #[tokio::test]
-async fn b45_removal_of_unapplied_fields() {
+async fn removal_of_unapplied_fields() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let cm = |data: Value| json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":data});
@@ -238,9 +247,10 @@ async fn b45_removal_of_unapplied_fields() {
     );
 }
 
-/// B52: containers merge by name across managers; labels are granular.
+/// Containers merge by name across managers; labels are granular.
+/// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
 #[tokio::test]
-async fn b52_containers_merge_by_name_via_apply() {
+async fn containers_merge_by_name_via_apply() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     apply(&b, &web("a", ""), &deployment("web", 1, "nginx:1.27")).await;
@@ -262,9 +272,10 @@ async fn b52_containers_merge_by_name_via_apply() {
     assert_eq!(names, vec!["nginx", "sidecar"]);
 }
 
-/// B52: Ingress rules are atomic: another manager changing any rule conflicts on `.spec.rules`.
+/// Ingress rules are atomic: another manager changing any rule conflicts on `.spec.rules`.
+/// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`.
 #[tokio::test]
-async fn b52_ingress_rules_atomic_conflict() {
+async fn ingress_rules_atomic_conflict() {
     let s = TestApiServer::start().await.expect("start");
     let ing = |host: &str| {
         json!({"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},
@@ -287,9 +298,11 @@ async fn b52_ingress_rules_atomic_conflict() {
     );
 }
 
-/// B52, B61: Service ports keyed by port+protocol; selector atomic; clusterIP allocated and not owned.
+/// Service ports keyed by port+protocol; selector atomic; clusterIP allocated and not owned.
+/// Upstream: `+listType`/`+listMapKey`/`+mapType` markers of `k8s.io/api`;
+/// `pkg/apis/core/v1/defaults.go`; `pkg/registry/core/service/storage`.
 #[tokio::test]
-async fn b52_b61_service_ports_and_allocation() {
+async fn service_ports_and_allocation() {
     let s = TestApiServer::start().await.expect("start");
     let svc = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},
         "spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80}]}});
@@ -326,13 +339,14 @@ async fn b52_b61_service_ports_and_allocation() {
     assert_eq!(
         s.resource_version(),
         rv,
-        "re-apply without clusterIP is a no-op (B61)"
+        "re-apply without clusterIP is a no-op"
     );
 }
 
-/// B53: dryRun=All keeps live uid/resourceVersion, bumps generation in the answer, stores nothing.
+/// dryRun=All keeps live uid/resourceVersion, bumps generation in the answer, stores nothing.
+/// Upstream: apiserver `registry/generic/registry/dryrun.go`.
 #[tokio::test]
-async fn b53_dry_run_apply_update_and_create() {
+async fn dry_run_apply_update_and_create() {
     let s = TestApiServer::start().await.expect("start");
     let live = apply(
         &s.base_url(),
@@ -376,9 +390,11 @@ async fn b53_dry_run_apply_update_and_create() {
     assert_eq!(conflict.code, 409, "dry-run conflicts are real");
 }
 
-/// B55, B66: generation bumps only on spec changes (and Deployment annotations), not labels; ConfigMaps have none.
+/// Generation bumps only on spec changes (and Deployment annotations), not labels; ConfigMaps have
+/// none. Upstream: `PrepareForUpdate` of the registry strategies;
+/// `pkg/registry/core/configmap/strategy.go`.
 #[tokio::test]
-async fn b55_generation_rules() {
+async fn generation_rules() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let mut d = deployment("web", 1, "nginx:1.27");
@@ -401,10 +417,11 @@ async fn b55_generation_rules() {
     assert!(cm.body["metadata"].get("generation").is_none());
 }
 
-/// B36, B37: a POST creates an Update entry owning defaults with "." on new maps;
+/// A POST creates an Update entry owning defaults with "." on new maps;
 /// the same manager applying later gets a separate Apply entry.
+/// Upstream: structured-merge-diff `merge.Updater.Update`; managedfields `managedfields.go`.
 #[tokio::test]
-async fn b36_b37_update_entries() {
+async fn update_entries() {
     let s = TestApiServer::start().await.expect("start");
     let r = req(
         &s.base_url(),
@@ -447,9 +464,10 @@ async fn b36_b37_update_entries() {
     );
 }
 
-/// B28: wrong apiVersion/kind and managedFields in an apply body are 400s.
+/// Wrong apiVersion/kind and managedFields in an apply body are 400s.
+/// Upstream: managedfields `versioncheck.go`.
 #[tokio::test]
-async fn b28_apply_type_and_managed_fields_checks() {
+async fn apply_type_and_managed_fields_checks() {
     let s = TestApiServer::start().await.expect("start");
     let r = apply(
         &s.base_url(),
@@ -475,9 +493,10 @@ async fn b28_apply_type_and_managed_fields_checks() {
     );
 }
 
-/// B29: name and namespace must match the URL.
+/// Name and namespace must match the URL.
+/// Upstream: apiserver `handlers/patch.go`.
 #[tokio::test]
-async fn b29_name_namespace_mismatch() {
+async fn name_namespace_mismatch() {
     let s = TestApiServer::start().await.expect("start");
     let r = apply(
         &s.base_url(),
@@ -501,9 +520,10 @@ async fn b29_name_namespace_mismatch() {
     );
 }
 
-/// B32: create-on-apply with a uid but no object → 409 uid mismatch.
+/// Create-on-apply with a uid but no object → 409 uid mismatch.
+/// Upstream: apiserver `handlers/patch.go`.
 #[tokio::test]
-async fn b32_uid_without_object() {
+async fn uid_without_object() {
     let s = TestApiServer::start().await.expect("start");
     let mut d = deployment("web", 1, "nginx");
     d["metadata"]["uid"] = json!("1234");
@@ -517,9 +537,10 @@ async fn b32_uid_without_object() {
     );
 }
 
-/// B47: an unknown field in an apply is a 500 without reason, even with fieldValidation=Strict.
+/// An unknown field in an apply is a 500 without reason, even with fieldValidation=Strict.
+/// Upstream: managedfields `structuredmerge.go`; kubernetes#113482.
 #[tokio::test]
-async fn b47_unknown_field_in_apply_is_500() {
+async fn unknown_field_in_apply_is_500() {
     let s = TestApiServer::start().await.expect("start");
     let svc = json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"admin-api"},"spec":{"topologyKeys":["x"],"ports":[{"port":80}]}});
     let r = apply(
@@ -546,9 +567,10 @@ async fn b47_unknown_field_in_apply_is_500() {
     );
 }
 
-/// B30: status in an apply to the main resource is silently ignored.
+/// Status in an apply to the main resource is silently ignored.
+/// Upstream: `GetResetFields` of the registry strategies.
 #[tokio::test]
-async fn b30_status_is_reset_field() {
+async fn status_is_reset_field() {
     let s = TestApiServer::start().await.expect("start");
     let mut d = deployment("web", 1, "nginx");
     d["status"] = json!({"replicas": 5});
@@ -561,9 +583,10 @@ async fn b30_status_is_reset_field() {
     );
 }
 
-/// B91: writes through /status change only status, get a subresource entry, no generation bump.
+/// Writes through /status change only status, get a subresource entry, no generation bump.
+/// Upstream: the registry status strategies.
 #[tokio::test]
-async fn b91_status_subresource() {
+async fn status_subresource() {
     let s = TestApiServer::start().await.expect("start");
     apply(&s.base_url(), &web("k", ""), &deployment("web", 1, "nginx")).await;
     let r = patch(
@@ -587,9 +610,10 @@ async fn b91_status_subresource() {
     assert_eq!(e["subresource"], json!("status"));
 }
 
-/// B44: a merge patch setting managedFields to [{}] resets tracking.
+/// A merge patch setting managedFields to [{}] resets tracking.
+/// Upstream: managedfields `fieldmanager.go`.
 #[tokio::test]
-async fn b44_reset_managed_fields() {
+async fn reset_managed_fields() {
     let s = TestApiServer::start().await.expect("start");
     apply(
         &s.base_url(),
@@ -608,9 +632,10 @@ async fn b44_reset_managed_fields() {
     assert!(r.body["metadata"].get("managedFields").is_none());
 }
 
-/// B49: applying to an object without managedFields conflicts with before-first-apply.
+/// Applying to an object without managedFields conflicts with before-first-apply.
+/// Upstream: managedfields `skipnonapplied.go`.
 #[tokio::test]
-async fn b49_before_first_apply() {
+async fn before_first_apply() {
     let s = TestApiServer::start().await.expect("start");
     apply(&s.base_url(), &web("k", ""), &deployment("web", 1, "nginx")).await;
     patch(
@@ -635,9 +660,11 @@ async fn b49_before_first_apply() {
     );
 }
 
-/// B54, B57, B78: PUT with a stale resourceVersion → 409; without one it is unconditional; uid stays.
+/// PUT with a stale resourceVersion → 409; without one it is unconditional; uid stays. Upstream:
+/// apiserver `registry/generic/registry/store.go`; apiserver `rest.FillObjectMetaSystemFields`;
+/// apimachinery `errors.NewConflict`.
 #[tokio::test]
-async fn b54_b57_b78_update_resource_version_rules() {
+async fn update_resource_version_rules() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let c = post(&b, CM, &json!({"metadata":{"name":"c"},"data":{"a":"1"}})).await;
@@ -664,9 +691,10 @@ async fn b54_b57_b78_update_resource_version_rules() {
     assert_eq!(put(&b, &format!("{CM}/c"), &body).await.code, 200);
 }
 
-/// B23: the zero creationTimestamp of a pod template serializes as null.
+/// The zero creationTimestamp of a pod template serializes as null.
+/// Upstream: meta/v1 `Time.MarshalJSON`.
 #[tokio::test]
-async fn b23_template_creation_timestamp_null() {
+async fn template_creation_timestamp_null() {
     let s = TestApiServer::start().await.expect("start");
     let r = apply(&s.base_url(), &web("k", ""), &deployment("web", 1, "nginx")).await;
     assert!(r.body["spec"]["template"]["metadata"]["creationTimestamp"].is_null());
@@ -677,10 +705,12 @@ async fn b23_template_creation_timestamp_null() {
     );
 }
 
-/// B45, B11: after kubectl's CSA→SSA migration (a JSON patch writing Update-style managedFields
-/// with "." markers into an Apply entry), re-applying must not prune whole lists or maps.
+/// After kubectl's CSA→SSA migration (a JSON patch writing Update-style managedFields with "."
+/// markers into an Apply entry), re-applying must not prune whole lists or maps. Upstream:
+/// structured-merge-diff `merge.Updater.prune`; kubectl `cmd/apply/apply.go`
+/// `migrateToSSAIfNecessary`.
 #[tokio::test]
-async fn b45_b11_reapply_after_managed_fields_migration() {
+async fn reapply_after_managed_fields_migration() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let created = post(
@@ -709,9 +739,10 @@ async fn b45_b11_reapply_after_managed_fields_migration() {
     );
 }
 
-/// B27: an apply body may be real YAML; invalid YAML is a 400.
+/// An apply body may be real YAML; invalid YAML is a 400.
+/// Upstream: apiserver `handlers/patch.go` `applyPatcher`.
 #[tokio::test]
-async fn b27_apply_yaml_body() {
+async fn apply_yaml_body() {
     let s = TestApiServer::start().await.expect("start");
     let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"1\"\n";
     let r = req(
@@ -743,9 +774,10 @@ async fn b27_apply_yaml_body() {
     );
 }
 
-/// B32, B76: create-on-apply in a missing namespace is the namespace's 404.
+/// Create-on-apply in a missing namespace is the namespace's 404.
+/// Upstream: apiserver `handlers/patch.go`; apiserver `admission/plugin/namespace/lifecycle`.
 #[tokio::test]
-async fn b32_apply_create_in_missing_namespace() {
+async fn apply_create_in_missing_namespace() {
     let s = TestApiServer::start().await.expect("start");
     let r = apply(
         &s.base_url(),
@@ -757,10 +789,11 @@ async fn b32_apply_create_in_missing_namespace() {
     assert_eq!(r.body["message"], json!("namespaces \"nope\" not found"));
 }
 
-/// B51: with manager `kubectl`, conflicts on fields the last-applied annotation still matches are
+/// With manager `kubectl`, conflicts on fields the last-applied annotation still matches are
 /// forced, and an existing annotation is rewritten to the applied config. Other managers opt out.
+/// Upstream: managedfields `lastappliedupdater.go`; `lastappliedmanager.go`.
 #[tokio::test]
-async fn b51_kubectl_last_applied_takeover() {
+async fn kubectl_last_applied_takeover() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     let mut d = deployment("web", 1, "nginx:1.27");
@@ -789,9 +822,10 @@ async fn b51_kubectl_last_applied_takeover() {
     );
 }
 
-/// B37, B91: applying through /status owns only status, in an entry with subresource "status".
+/// Applying through /status owns only status, in an entry with subresource "status".
+/// Upstream: managedfields `managedfields.go`; the registry status strategies.
 #[tokio::test]
-async fn b91_apply_status_subresource() {
+async fn apply_status_subresource() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     apply(&b, &web("k", ""), &deployment("web", 1, "nginx")).await;

@@ -8,7 +8,8 @@ use serde_json::json;
 use std::time::Instant;
 use test_apiserver::TestApiServer;
 
-/// Concurrent SSA requests per second (kube client, 16 tasks, Deployments, mixed create/no-op/update).
+/// Concurrent SSA requests per second (kube client, 16 tasks, Deployments, mixed
+/// create/no-op/update).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, prints requests/s"]
 async fn throughput_concurrent_ssa() {

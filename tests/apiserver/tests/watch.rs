@@ -1,4 +1,5 @@
-//! Minimal watch (B95) and the kubectl paths that need it (B13 wait, B92 rollout status).
+//! Minimal watch and the kubectl paths that need it (`kubectl delete` waiting, `kubectl rollout
+//! status`).
 
 mod common;
 use common::*;
@@ -26,9 +27,10 @@ fn events(r: &Resp) -> Vec<Value> {
         .collect()
 }
 
-/// B95: a watch from a resourceVersion replays later changes and ends at timeoutSeconds.
+/// A watch from a resourceVersion replays later changes and ends at timeoutSeconds.
+/// Upstream: apiserver `handlers/watch.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b95_watch_replay_and_live_events() {
+async fn watch_replay_and_live_events() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     post(&b, CM, &json!({"metadata":{"name":"before"}})).await;
@@ -60,9 +62,10 @@ async fn b95_watch_replay_and_live_events() {
     assert_eq!(ev[1]["object"]["data"], json!({"k":"v"}));
 }
 
-/// B95: without resourceVersion a watch starts with synthetic ADDED events; selectors filter.
+/// Without resourceVersion a watch starts with synthetic ADDED events; selectors filter.
+/// Upstream: apiserver `handlers/watch.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b95_watch_initial_events_with_field_selector() {
+async fn watch_initial_events_with_field_selector() {
     let s = TestApiServer::start().await.expect("start");
     let b = s.base_url();
     post(&b, CM, &json!({"metadata":{"name":"x"}})).await;
@@ -87,9 +90,11 @@ async fn kubectl(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// B92, B94, B95: `kubectl rollout status` succeeds once the controller has written status.
+/// `kubectl rollout status` succeeds once the controller has written status. Upstream: kubectl
+/// `polymorphichelpers/rollout_status.go`; `pkg/controller/deployment/util/deployment_util.go`;
+/// apiserver `handlers/watch.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b92_rollout_status_with_controller() {
+async fn kubectl_rollout_status_with_controller() {
     let s = TestApiServer::start().await.expect("start");
     s.set_controller(true);
     let dir = TempDir::new("rollout");
@@ -110,9 +115,11 @@ async fn kubectl_b92_rollout_status_with_controller() {
     assert_eq!(out, "deployment \"web\" successfully rolled out\n");
 }
 
-/// B13, B86, B95: `kubectl delete` waits for an object held by a finalizer until it is released.
+/// `kubectl delete` waits for an object held by a finalizer until it is released. Upstream: kubectl
+/// `cmd/delete/delete.go`; apiserver `registry/generic/registry/store.go`; apiserver
+/// `handlers/watch.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b13_delete_waits_for_finalizer() {
+async fn kubectl_delete_waits_for_finalizer() {
     let s = TestApiServer::start().await.expect("start");
     let dir = TempDir::new("finalizer");
     s.write_kubeconfig(&dir.path().join("kubeconfig"))
@@ -150,9 +157,10 @@ async fn kubectl_b13_delete_waits_for_finalizer() {
     assert_eq!(out, "configmap \"held\" deleted\n");
 }
 
-/// B92, B94: in stalled mode kubectl rollout status reports the exceeded progress deadline.
+/// In stalled mode kubectl rollout status reports the exceeded progress deadline. Upstream: kubectl
+/// `polymorphichelpers/rollout_status.go`; `pkg/controller/deployment/util/deployment_util.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b92_rollout_status_stalled() {
+async fn kubectl_rollout_status_stalled() {
     let s = TestApiServer::start().await.expect("start");
     s.set_controller_mode(test_apiserver::ControllerMode::Stalled);
     let dir = TempDir::new("stalled");
@@ -188,9 +196,11 @@ async fn kubectl_b92_rollout_status_stalled() {
     assert_eq!(j["status"]["conditions"][1]["type"], json!("Failed"));
 }
 
-/// B93, B94, B95: `kubectl wait --for=condition=Available` succeeds once the controller ran.
+/// `kubectl wait --for=condition=Available` succeeds once the controller ran. Upstream: cli-utils
+/// `kstatus/status/core.go`; `pkg/controller/deployment/util/deployment_util.go`; apiserver
+/// `handlers/watch.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_b94_wait_for_available() {
+async fn kubectl_wait_for_available() {
     let s = TestApiServer::start().await.expect("start");
     let dir = TempDir::new("wait");
     s.write_kubeconfig(&dir.path().join("kubeconfig"))

@@ -158,7 +158,7 @@ impl Drop for TempDir {
     }
 }
 
-/// The E-trace Deployment as kubectl sends it.
+/// A Deployment as `kubectl apply --server-side` sends it.
 pub fn deployment(name: &str, replicas: i64, image: &str) -> Value {
     serde_json::json!({"apiVersion":"apps/v1","kind":"Deployment",
       "metadata":{"name":name,"namespace":"default"},
