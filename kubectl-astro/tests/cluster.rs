@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 use support::{
     APPLY, Env, MERGE_PATCH, NS, actions, deploy_past_one_stuck_apply, examples,
-    patch_as_another_client, weather_agent, with_action,
+    patch_as_another_client, repo_root, weather_agent, with_action,
 };
 use test_apiserver::{AllowRule, ServerOptions};
 
@@ -973,4 +973,45 @@ async fn a_new_store_secret_gets_its_password_in_the_same_round_trip() {
 async fn request_timeout_is_a_per_request_deadline_over_http() {
     let env = Env::new().await;
     deploy_past_one_stuck_apply(&env).await;
+}
+
+/// Golden case 12's account and name make a namespace and an agent label over 63 characters,
+/// cut with a hash suffix: undeploy recognises the namespace deploy labelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeploy_finds_a_deployment_whose_names_were_cut() {
+    let env = Env::new().await;
+    let case = repo_root().join("tests/golden/12-long-names-hash-suffix");
+    let path = |file: &str| case.join(file).display().to_string();
+    let deploy = [
+        "deploy",
+        "-f",
+        &path("request.yaml"),
+        "--build",
+        &path("build.yaml"),
+    ];
+    let (code, out, err) = env.run(&deploy).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let resp: Value = serde_json::from_str(&out).expect("response");
+    let ns = resp["k8s_namespace"]
+        .as_str()
+        .expect("namespace")
+        .to_string();
+    assert!(
+        ns.len() <= 63 && ns.starts_with("astro-enterprise-"),
+        "{ns}"
+    );
+    let agent = [
+        "--account",
+        "enterprise-customer-platform-engineering",
+        "--name",
+        "quarterly-financial-report-summarizer-assistant",
+    ];
+    let (code, out, err) = env
+        .run(&[&["undeploy"][..], &agent, &["--wait"]].concat())
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let resp: Value = serde_json::from_str(&out).expect("response");
+    assert_eq!(resp["status"], "success", "{resp}");
+    assert_eq!(resp["k8s_namespace"], ns.as_str());
+    assert!(env.get(&format!("/api/v1/namespaces/{ns}")).await.is_none());
 }

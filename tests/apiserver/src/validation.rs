@@ -10,19 +10,25 @@ const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist
 const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const DNS1035_LABEL_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
-fn is_label(s: &str) -> bool {
+/// The RFC 1123 label pattern `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, whatever its length.
+fn matches_label_pattern(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
 
-/// RFC 1123 subdomain check.
+/// RFC 1123 label check (`k8s.io/apimachinery/pkg/util/validation` `IsDNS1123Label`).
+fn is_label(s: &str) -> bool {
+    s.len() <= 63 && matches_label_pattern(s)
+}
+
+/// RFC 1123 subdomain check (`IsDNS1123Subdomain`): at most 253 characters matching the
+/// pattern. Its parts between dots have no length limit of their own.
 pub fn is_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_label)
+    s.len() <= 253 && s.split('.').all(matches_label_pattern)
 }
 
 fn is_dns1035(s: &str) -> bool {
@@ -524,6 +530,22 @@ mod tests {
     use super::*;
 
     use serde_json::json;
+
+    /// A subdomain's parts are not held to a label's 63 characters; the whole is held to 253,
+    /// a label (a Namespace's name) to 63.
+    #[test]
+    fn subdomain_parts_may_be_longer_than_a_label() {
+        let long = "a".repeat(99);
+        assert!(is_subdomain(&long));
+        assert!(is_subdomain(&format!("{long}.{long}")));
+        assert!(!is_subdomain(&"a".repeat(254)));
+        assert!(!is_label(&long));
+        let mut e = Vec::new();
+        validate_name("Secret", &long, &mut e);
+        assert!(e.is_empty(), "{:?}", e.first().map(|e| &e.body));
+        validate_name("Namespace", &long, &mut e);
+        assert_eq!(e.len(), 1);
+    }
 
     /// Name rules per kind.
     /// Upstream: apimachinery `api/validation/objectmeta.go` `ValidateObjectMeta`.
