@@ -326,9 +326,10 @@ fn hostile_values_arrive_unchanged() {
     let inputs = inputs(true);
     let manifests = render_all(&inputs);
 
-    // ConfigMap: agent input defaults and top-level input defaults.
+    // ConfigMap: top-level input defaults; agent input defaults are the agent container's
+    // own env (Astropods spec §8.4), checked below.
     let cm = find(&manifests, "ConfigMap", "hostile-agent-build-1-config");
-    for (k, v) in inputs.agent_defaults.iter().chain(&inputs.top_defaults) {
+    for (k, v) in &inputs.top_defaults {
         assert_eq!(cm["data"][k], json!(v), "ConfigMap data {k}");
     }
 
@@ -367,6 +368,15 @@ fn hostile_values_arrive_unchanged() {
     assert_eq!(slack_config, inputs.slack_config);
     let agent_pod = &agent["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(agent_pod["name"], "app");
+    let app = env_of(agent, containers, "app");
+    for (k, v) in &inputs.agent_defaults {
+        assert_eq!(app.get(k), Some(&json!(v)), "agent env {k}");
+        assert_eq!(
+            cm["data"][k],
+            Value::Null,
+            "agent input {k} in the ConfigMap"
+        );
+    }
     for k in inputs.secrets.keys() {
         let entry = agent_pod["env"]
             .as_array()

@@ -754,6 +754,72 @@ fn cases() -> Vec<Case> {
             )),
             &["spec.agent.inputs[0].default"],
         ),
+        // ------------------------------------------------------------ platform-managed env
+        invalid(
+            "input_default_replaces_the_messaging_address",
+            Input::spec(set(
+                spec(),
+                "/agent/inputs",
+                json!([{"name": "GRPC_SERVER_ADDR", "datatype": "string", "default": "evil.example.test:9090"}]),
+            )),
+            &[
+                "spec.agent.inputs[0].name",
+                "GRPC_SERVER_ADDR",
+                "platform-managed",
+            ],
+        ),
+        invalid(
+            "credential_replaces_the_messaging_address",
+            Input::request(set(
+                request(),
+                "/user_credentials/GRPC_SERVER_ADDR",
+                json!("evil.example.test:9090"),
+            )),
+            &["user_credentials.GRPC_SERVER_ADDR", "platform-managed"],
+        ),
+        invalid(
+            "ingestion_environment_sets_the_collector",
+            Input::spec(set(
+                spec(),
+                "/ingestion/sync",
+                json!({"container": {"image": "sync:1", "environment": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://evil"}}, "trigger": {"type": "manual"}}),
+            )),
+            &[
+                "spec.ingestion.sync.container.environment.OTEL_EXPORTER_OTLP_ENDPOINT",
+                "platform-managed",
+            ],
+        ),
+        // ------------------------------------------------------------ one object, two entries
+        invalid(
+            "ingestion_names_that_sanitise_alike",
+            Input::spec(set(
+                set(
+                    spec(),
+                    "/ingestion/berth-log",
+                    json!({"container": {"image": "log:1"}, "trigger": {"type": "startup"}}),
+                ),
+                "/ingestion/berth_log",
+                json!({"container": {"image": "log:1"}, "trigger": {"type": "startup"}}),
+            )),
+            &[
+                "spec.ingestion.berth_log",
+                "spec.ingestion.berth-log",
+                "Job 'bot-ingestion-berth-log'",
+            ],
+        ),
+        invalid(
+            "webhook_named_like_the_agent_ingress",
+            Input::spec(set(
+                set(spec(), "/agent/interfaces", json!({"frontend": true})),
+                "/ingestion/agent",
+                json!({"container": {"image": "hook:1"}, "trigger": {"type": "webhook"}}),
+            )),
+            &[
+                "spec.ingestion.agent",
+                "spec.agent.interfaces.frontend",
+                "Ingress 'bot-ingress-agent'",
+            ],
+        ),
         invalid(
             "unsupported_provider",
             Input::spec(set(

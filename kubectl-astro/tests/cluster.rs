@@ -170,8 +170,11 @@ async fn a_field_owned_by_another_manager_is_a_named_conflict_until_forced() {
     let (code, _, _) = env.deploy("deploy-request.json", &[]).await;
     assert_eq!(code, 0);
     // Another manager takes over a field we own.
-    let taken = take_over_default_units(&env).await;
-    assert_eq!(taken["data"]["DEFAULT_UNITS"], "imperial", "{taken}");
+    let taken = take_over_forecast_url(&env).await;
+    assert_eq!(
+        taken["data"]["INTEGRATION_FORECAST_URL"], SHARED_FORECAST,
+        "{taken}"
+    );
     let cm = CONFIG_MAP;
 
     let (code, resp, _) = env.deploy("deploy-request.json", &[]).await;
@@ -183,7 +186,9 @@ async fn a_field_owned_by_another_manager_is_a_named_conflict_until_forced() {
     );
     let err = resp["errors"][0].as_str().unwrap_or("");
     assert!(
-        err.contains(cm) && err.contains("platform-team") && err.contains("DEFAULT_UNITS"),
+        err.contains(cm)
+            && err.contains("platform-team")
+            && err.contains("INTEGRATION_FORECAST_URL"),
         "{err}"
     );
     // Everything else was still applied.
@@ -671,12 +676,15 @@ async fn diff_dry_runs_exactly_the_objects_the_inventory_cannot_prove_unchanged(
     // fields out of the other managers' managedFields entries: structured-merge-diff
     // merge/update.go, "Conflicts" in the Kubernetes Server-Side Apply docs). Only that object
     // is dry-run, and the diff shows the value it would restore.
-    take_over_default_units(&env).await;
+    take_over_forecast_url(&env).await;
     let cm = CONFIG_MAP;
     let (code, out, dry_runs) = diff_counting_dry_runs(&env, "deploy-request.json", &[]).await;
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("-  DEFAULT_UNITS: imperial") && out.contains("+  DEFAULT_UNITS: metric"),
+        out.contains(&format!("-  INTEGRATION_FORECAST_URL: {SHARED_FORECAST}"))
+            && out.contains(
+                "+  INTEGRATION_FORECAST_URL: http://weather-agent-integration-forecast."
+            ),
         "{out}"
     );
     // The dry-run without force answers 409, naming the would-be conflict; then the forced
@@ -799,11 +807,15 @@ async fn redeploy_applies_exactly_what_its_proofs_do_not_cover() {
 /// The weather agent's ConfigMap (examples/deploy-request.json).
 const CONFIG_MAP: &str = "weather-agent-build-20240612-1530-config";
 
-/// Another field manager, `platform-team`, takes over `data.DEFAULT_UNITS` of [`CONFIG_MAP`]
-/// with a forced apply of another value; returns the stored ConfigMap.
-async fn take_over_default_units(env: &Env) -> Value {
+/// The forecast server another team points the agent at.
+const SHARED_FORECAST: &str = "http://forecast.platform.svc.cluster.local:3000";
+
+/// Another field manager, `platform-team`, takes over `data.INTEGRATION_FORECAST_URL` of
+/// [`CONFIG_MAP`] with a forced apply of [`SHARED_FORECAST`]; returns the stored ConfigMap.
+async fn take_over_forecast_url(env: &Env) -> Value {
     let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": CONFIG_MAP, "namespace": NS}, "data": {"DEFAULT_UNITS": "imperial"}});
+        "metadata": {"name": CONFIG_MAP, "namespace": NS},
+        "data": {"INTEGRATION_FORECAST_URL": SHARED_FORECAST}});
     patch_as_another_client(
         &env.server,
         &format!(

@@ -2,6 +2,7 @@
 //! namespace, labels, env vars, required credentials, workloads and endpoints, all decided.
 
 mod env;
+mod guards;
 mod model;
 mod plan;
 mod request;
@@ -9,6 +10,7 @@ mod request;
 pub use crate::input::printable;
 pub use crate::kind::{Kind, Stage};
 pub use env::{ProviderUse, provider_credentials, shared_keys};
+pub use guards::PLATFORM_MANAGED_ENV;
 pub use model::*;
 pub use request::{ADAPTERS, MAX_CREDENTIAL_BYTES, check_cron};
 
@@ -88,6 +90,7 @@ pub fn resolve(
     options: &ResolveOptions,
 ) -> Result<ResolvedDeployment, Error> {
     let mut errors = request::check(request, build);
+    errors.extend(guards::platform_managed_names(request, &build.spec));
     if let Some(ns) = &options.namespace
         && !crate::naming::is_dns_label(ns)
     {
@@ -125,7 +128,7 @@ pub fn resolve(
             keys: missing.into_iter().collect(),
         });
     }
-    Ok(plan::plan(request, build, options))
+    plan::plan(request, build, options)
 }
 
 /// Every credential key the deploy needs: cloud providers, secret variables of custom
@@ -190,6 +193,111 @@ mod tests {
             resolved.common_labels.get(crate::naming::AGENT_LABEL),
             Some(&label)
         );
+    }
+
+    /// The env names a container of the workload `name` sees: its own `env` and, through
+    /// `envFrom`, the keys of the ConfigMaps it imports.
+    fn env_names(resolved: &ResolvedDeployment, name: &str) -> Vec<String> {
+        let pod = resolved.objects.iter().find_map(|o| match &o.spec {
+            ObjectSpec::Workload(w) if o.name == name => Some(w.pod.clone()),
+            _ => None,
+        });
+        let Some(pod) = pod else {
+            panic!("no workload {name}")
+        };
+        let mut names = Vec::new();
+        for c in pod.containers.iter().take(1) {
+            names.extend(c.env.iter().map(|e| e.name.clone()));
+            for cm in &c.env_from_config_maps {
+                for o in &resolved.objects {
+                    if let ObjectSpec::ConfigMap { data } = &o.spec
+                        && &o.name == cm
+                    {
+                        names.extend(data.keys().cloned());
+                    }
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// Astropods spec §8.4: top-level inputs reach every container, `agent.inputs` the agent
+    /// only, an ingestion's inputs its own container; other credentials the agent and
+    /// ingestion, never a component.
+    #[test]
+    fn each_container_gets_exactly_the_inputs_meant_for_it() {
+        let spec = serde_json::json!({
+            "spec": "package/v1",
+            "name": "bot",
+            "agent": {"image": "bot:1", "inputs": [
+                {"name": "AGENT_TONE", "datatype": "string", "default": "calm"},
+                {"name": "AGENT_TOKEN", "datatype": "string", "secret": true},
+            ]},
+            "models": {"primary": {"provider": "anthropic"}},
+            "knowledge": {"db": {"container": {"image": "db:1"}, "inputs": [
+                {"name": "DB_MODE", "datatype": "string", "default": "fast"},
+            ]}},
+            "inputs": {"region": {"name": "REGION", "datatype": "string", "default": "eu"}},
+            "ingestion": {"log": {
+                "container": {"image": "log:1"},
+                "trigger": {"type": "startup"},
+                "inputs": [{"name": "LOG_KEY", "datatype": "string", "secret": true}],
+            }},
+        });
+        let record = serde_json::json!({
+            "account": "acme", "name": "bot", "build_id": "b1", "image": "r/bot:b1",
+            "registry": "r", "registered_at": "2026-01-01T00:00:00Z", "spec": spec,
+        });
+        let build = BuildRecord::parse(&record.to_string()).and_then(BuildRecord::into_build);
+        let Ok(build) = build else {
+            panic!("{build:?}")
+        };
+        let request = DeployRequest {
+            account: "acme".into(),
+            name: "bot".into(),
+            user_credentials: [
+                ("ANTHROPIC_API_KEY", "k"),
+                ("AGENT_TOKEN", "t"),
+                ("LOG_KEY", "l"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..Default::default()
+        };
+        let resolved = resolve(&request, &build, &ResolveOptions::default());
+        let Ok(resolved) = resolved else {
+            panic!("{resolved:?}")
+        };
+        let agent = env_names(&resolved, "bot-agent");
+        for name in ["AGENT_TONE", "AGENT_TOKEN", "ANTHROPIC_API_KEY", "REGION"] {
+            assert!(
+                agent.contains(&name.to_string()),
+                "agent lacks {name}: {agent:?}"
+            );
+        }
+        for name in ["LOG_KEY", "DB_MODE"] {
+            assert!(
+                !agent.contains(&name.to_string()),
+                "agent has {name}: {agent:?}"
+            );
+        }
+        let log = env_names(&resolved, "bot-ingestion-log");
+        for name in ["ANTHROPIC_API_KEY", "REGION", "LOG_KEY"] {
+            assert!(
+                log.contains(&name.to_string()),
+                "ingestion lacks {name}: {log:?}"
+            );
+        }
+        for name in ["AGENT_TONE", "AGENT_TOKEN", "DB_MODE"] {
+            assert!(
+                !log.contains(&name.to_string()),
+                "ingestion has {name}: {log:?}"
+            );
+        }
+        let db = env_names(&resolved, "bot-knowledge-db");
+        assert_eq!(db, ["DB_MODE", "REGION"]);
     }
 
     /// Passwords generated by the cluster are left out of the store Secrets; everything

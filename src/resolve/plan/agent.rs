@@ -1,9 +1,9 @@
 //! The agent's family: its platform env, credential Secrets and ConfigMap, Service,
 //! Deployment (with the messaging sidecar when there is one) and frontend Ingress.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::container::{ContainerBuilder, port, probe, secret_env};
+use super::container::{ContainerBuilder, literal, port, probe, secret_env};
 use super::messaging::{GRPC_PORT, Sidecar};
 use super::{Planner, env_hash, inputs};
 use crate::kind::Kind;
@@ -26,10 +26,13 @@ pub(super) struct AgentService {
     frontend: bool,
 }
 
-/// What the agent's pod reads, shared with ingestion pods.
+/// What the agent's pod reads, and what of it ingestion pods share.
 pub(super) struct AgentPod {
-    /// Env vars from the credentials and store Secrets.
+    /// The agent container's env vars from the credentials and store Secrets.
     pub(super) env: Vec<EnvVar>,
+    /// Every ingestion container's env vars from the same Secrets: credentials that are no
+    /// input or a top-level input, and the stores' (never `agent.inputs`).
+    pub(super) ingestion_env: Vec<EnvVar>,
     /// Pod annotations: the env hash.
     pub(super) annotations: Labels,
 }
@@ -63,8 +66,10 @@ impl Planner<'_> {
                 format!("https://{external}"),
             );
         }
+        // Only top-level input defaults go to the ConfigMap, which ingestion pods read too;
+        // `agent.inputs` are the agent container's alone (Astropods spec §8.4).
         let spec = &self.build.spec;
-        for input in spec.inputs.values().chain(&spec.agent.inputs) {
+        for input in spec.inputs.values() {
             if let Some(d) = &input.default
                 && !self.request.user_credentials.contains_key(&input.name)
             {
@@ -84,7 +89,6 @@ impl Planner<'_> {
     /// the env and env hash of pods that read them.
     pub(super) fn agent_config(&mut self, slack: bool) -> AgentPod {
         let is_slack_key = |k: &str| slack && SLACK_KEYS.contains(&k);
-        let component_only: BTreeSet<&str> = inputs::component_only_inputs(self.spec());
         let creds: BTreeMap<String, String> = self
             .request
             .user_credentials
@@ -92,11 +96,20 @@ impl Planner<'_> {
             .filter(|(k, _)| !is_slack_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let agent_keys: Vec<String> = creds
+        let targets: Vec<(&String, inputs::Targets)> = creds
             .keys()
-            .filter(|k| !component_only.contains(k.as_str()))
-            .cloned()
+            .map(|k| (k, inputs::credential_targets(self.spec(), k)))
             .collect();
+        let secret_env_of = |keep: fn(&inputs::Targets) -> bool| -> Vec<EnvVar> {
+            targets
+                .iter()
+                .filter(|(_, t)| keep(t))
+                .map(|(k, _)| secret_env(k, &self.credentials_secret, k))
+                .chain(self.store_env.iter().cloned())
+                .collect()
+        };
+        let env = secret_env_of(|t| t.agent);
+        let ingestion_env = secret_env_of(|t| t.ingestion);
         let messaging_creds: BTreeMap<String, String> = self
             .request
             .user_credentials
@@ -141,12 +154,11 @@ impl Planner<'_> {
                 data: self.config.clone(),
             },
         );
-        let mut env: Vec<EnvVar> = agent_keys
-            .iter()
-            .map(|k| secret_env(k, &self.credentials_secret, k))
-            .collect();
-        env.extend(self.store_env.clone());
-        AgentPod { env, annotations }
+        AgentPod {
+            env,
+            ingestion_env,
+            annotations,
+        }
     }
 
     /// The agent Deployment: the agent container, and the messaging sidecar if any.
@@ -164,10 +176,20 @@ impl Planner<'_> {
         } else {
             &[]
         };
+        // `agent.inputs` defaults (Astropods spec §8.4: the agent container only); an env
+        // entry wins over the ConfigMap's top-level default of the same name.
+        let mut env = pod.env.clone();
+        for input in &spec.agent.inputs {
+            if let Some(d) = &input.default
+                && !self.request.user_credentials.contains_key(&input.name)
+            {
+                env.push(literal(&input.name, d));
+            }
+        }
         let app = ContainerBuilder::new("app", self.build.record.image.clone())
             .ports(vec![port("http", service.port)])
             .env_from_config_map(&self.config_map)
-            .env(pod.env.clone())
+            .env(env)
             .probe(spec.agent.healthcheck.as_ref().map(|h| probe(h, "http")))
             .mount("tmp", "/tmp")
             .hardened(keep)

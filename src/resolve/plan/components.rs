@@ -77,6 +77,7 @@ impl Planner<'_> {
 
     /// One entry: container mode, a self-hosted provider, or nothing to deploy.
     fn component(&mut self, e: Entry<'_>) {
+        self.origin = format!("spec.{}.{}", e.section.key(), e.name);
         if let Some(c) = e.container {
             let persistent = e.persistent || c.volume.is_some() || c.persistent.unwrap_or(false);
             self.container_component(e.section, e.name, c, e.inputs, persistent);

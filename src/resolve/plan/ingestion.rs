@@ -25,9 +25,16 @@ impl Planner<'_> {
                 manual.push(name.clone());
                 continue;
             }
+            self.origin = format!("spec.ingestion.{name}");
             let component = format!("ingestion-{}", sanitize_name(name));
-            let mut env = agent.env.clone();
-            env.extend(self.input_env(&ing.inputs, false));
+            // The shared credentials, then the entry's own inputs (Astropods spec §8.4),
+            // each name once.
+            let mut env = agent.ingestion_env.clone();
+            for e in self.input_env(&ing.inputs, false) {
+                if !env.iter().any(|x| x.name == e.name) {
+                    env.push(e);
+                }
+            }
             env.extend(static_env(container));
             let webhook = trigger.kind == "webhook";
             let listen = container.port.unwrap_or(WEBHOOK_PORT);

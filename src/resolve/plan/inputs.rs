@@ -18,18 +18,28 @@ pub fn all_inputs(spec: &AstroSpec) -> impl Iterator<Item = &Input> {
         .chain(spec.ingestion.values().flat_map(|i| &i.inputs))
 }
 
-/// Names of inputs declared only by components or ingestion (never shown to the agent).
-pub(super) fn component_only_inputs(spec: &AstroSpec) -> BTreeSet<&str> {
-    let agent: BTreeSet<&str> = spec
-        .inputs
-        .values()
-        .chain(&spec.agent.inputs)
-        .map(|i| i.name.as_str())
-        .collect();
-    all_inputs(spec)
-        .map(|i| i.name.as_str())
-        .filter(|n| !agent.contains(n))
-        .collect()
+/// The containers a credential key is for (Astropods spec §8.4): a key that names an input
+/// goes where the spec targets that input — top-level inputs to every container,
+/// `agent.inputs` to the agent, a component's or ingestion's inputs to its own container
+/// (added there by [`Planner::input_env`]); any other key (provider credentials, the
+/// gateway's) to the agent and every ingestion container, as the platform injects them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Targets {
+    /// The agent container.
+    pub(super) agent: bool,
+    /// Every ingestion container.
+    pub(super) ingestion: bool,
+}
+
+/// Where credential `key` goes, by the rule of [`Targets`].
+pub(super) fn credential_targets(spec: &AstroSpec, key: &str) -> Targets {
+    let top = spec.inputs.values().any(|i| i.name == key);
+    let agent = spec.agent.inputs.iter().any(|i| i.name == key);
+    let input = top || agent || all_inputs(spec).any(|i| i.name == key);
+    Targets {
+        agent: !input || top || agent,
+        ingestion: !input || top,
+    }
 }
 
 impl Planner<'_> {

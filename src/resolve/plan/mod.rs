@@ -17,9 +17,10 @@ mod self_hosted;
 use std::collections::BTreeMap;
 
 use super::model::*;
-use super::{MissingPasswords, ResolveOptions};
+use super::{MissingPasswords, ResolveOptions, guards};
 use crate::api::{DeployRequest, ServiceEndpoint};
 use crate::catalog::Build;
+use crate::error::{Error, FieldErrors};
 use crate::kind::Kind;
 use crate::naming::{self, AGENT_LABEL, label_value, resource_name, sanitize_name};
 use crate::spec::{AstroSpec, ContainerConfig};
@@ -47,18 +48,26 @@ struct Planner<'a> {
     store_env: Vec<EnvVar>,
     /// Store credential Secrets: name → (component, data).
     store_secrets: BTreeMap<String, (String, BTreeMap<String, String>)>,
+    /// Store credential Secrets: name → the spec field of the store.
+    store_origins: BTreeMap<String, String>,
+    /// The spec or request field the objects added now are made for (`spec.ingestion.x`),
+    /// named when two of them would be one object.
+    origin: String,
+    /// (kind, name, origin) of every object added.
+    origins: Vec<(Kind, String, String)>,
     store_passwords: Vec<StorePassword>,
     credentials_secret: String,
     messaging_secret: String,
     config_map: String,
 }
 
-/// Builds the resolved deployment. The request has been checked already.
+/// Builds the resolved deployment. The request has been checked already; the one error left
+/// is two entries whose objects would have one kind and name.
 pub fn plan(
     request: &DeployRequest,
     build: &Build,
     options: &ResolveOptions,
-) -> ResolvedDeployment {
+) -> Result<ResolvedDeployment, Error> {
     let record = &build.record;
     let agent = sanitize_name(&record.name);
     let namespace = options
@@ -94,9 +103,23 @@ pub fn plan(
         config: BTreeMap::new(),
         store_env: Vec::new(),
         store_secrets: BTreeMap::new(),
+        store_origins: BTreeMap::new(),
         store_passwords: Vec::new(),
+        origin: String::new(),
+        origins: Vec::new(),
     };
     p.plan_all();
+    let duplicates = guards::unique_objects(
+        p.origins
+            .iter()
+            .map(|(kind, name, origin)| (*kind, name.as_str(), origin.as_str())),
+    );
+    if !duplicates.is_empty() {
+        return Err(Error::Invalid {
+            what: "spec".into(),
+            errors: FieldErrors(duplicates),
+        });
+    }
     let warnings = crate::spec::validate::validate(&build.spec).warnings;
     let mut objects = std::mem::take(&mut p.objects);
     objects
@@ -116,7 +139,7 @@ pub fn plan(
             common_labels.insert(k.to_string(), v.clone());
         }
     }
-    ResolvedDeployment {
+    Ok(ResolvedDeployment {
         account: request.account.clone(),
         name: record.name.clone(),
         build_id: record.build_id.clone(),
@@ -127,7 +150,7 @@ pub fn plan(
         secret_names,
         store_passwords: p.store_passwords,
         warnings,
-    }
+    })
 }
 
 impl Planner<'_> {
@@ -141,18 +164,24 @@ impl Planner<'_> {
             (interfaces.messaging && (slack || web)).then_some(messaging::Sidecar { slack, web });
 
         self.components();
+        self.origin = "spec.agent".into();
         let service = self.agent_service(interfaces.frontend, sidecar.is_some());
         let pod = self.agent_config(slack);
+        self.origin = "spec.agent".into();
         self.agent_deployment(&service, &pod, sidecar);
         if let Some(sidecar) = sidecar {
+            self.origin = "interfaces".into();
             self.messaging_service(sidecar);
         }
         if interfaces.frontend {
+            self.origin = "spec.agent.interfaces.frontend".into();
             self.agent_ingress(service);
         }
         let manual = self.ingestion(&pod);
+        self.origin = "namespace".into();
         self.namespace_object(&manual);
         if self.options.network_policy {
+            self.origin = "network_policy".into();
             self.network_policies();
         }
     }
@@ -195,6 +224,7 @@ impl Planner<'_> {
         annotations: Labels,
         spec: ObjectSpec,
     ) {
+        self.origins.push((kind, name.clone(), self.origin.clone()));
         self.objects.push(PlannedObject {
             kind,
             name,

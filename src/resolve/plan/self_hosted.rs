@@ -124,12 +124,18 @@ impl Planner<'_> {
         }
         self.store_secrets
             .insert(secret.to_string(), (component.to_string(), data));
+        self.store_origins
+            .insert(secret.to_string(), self.origin.clone());
         args
     }
 
     /// The store credential Secrets decided so far, as objects.
     pub(super) fn store_secret_objects(&mut self) {
+        let origin = self.origin.clone();
         for (name, (component, data)) in std::mem::take(&mut self.store_secrets) {
+            if let Some(origin) = self.store_origins.get(&name) {
+                self.origin = origin.clone();
+            }
             self.add(
                 Kind::Secret,
                 name,
@@ -138,6 +144,7 @@ impl Planner<'_> {
                 ObjectSpec::Secret { data },
             );
         }
+        self.origin = origin;
     }
 
     fn provider_of(&self, section: Section, name: &str) -> &str {
