@@ -22,7 +22,9 @@ async fn fresh_deploy_creates_every_object_and_answers_a_deploy_response() {
     assert_eq!(resp["k8s_namespace"], NS);
     assert_eq!(resp["errors"], serde_json::json!([]));
     let all = actions(&resp);
-    assert_eq!(all.len(), 12, "{all:?}");
+    // The Namespace, the store Secret and the ConfigMap, 5 Services (one the StatefulSet's
+    // headless governing Service), 4 workloads, the web-chat Ingress.
+    assert_eq!(all.len(), 13, "{all:?}");
     assert!(all.iter().all(|(_, a)| a == "created"), "{all:?}");
     let deployed_at = resp["deployed_at"].as_str().unwrap_or("");
     assert!(
@@ -238,7 +240,7 @@ async fn a_kind_the_token_may_not_write_is_a_named_partial_failure() {
         err.contains("forbidden") && err.contains("ingresses"),
         "{err}"
     );
-    assert_eq!(with_action(&resp, "created").len(), 11);
+    assert_eq!(with_action(&resp, "created").len(), 12);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,15 @@ use crate::api::DeployRequest;
 use crate::catalog::Build;
 use crate::error::{Error, FieldErrors};
 
+/// The messaging sidecar's image unless `--messaging-image` says otherwise: the digest the
+/// Astropods platform pins its production sidecar to (`MESSAGING_IMAGE` of the platform's
+/// `config/astro-server/prod.env`, astropods/astro-cli). The image is published only as
+/// `:latest` and `:<commit>` (astropods/messaging `.github/workflows/release.yml`), so an
+/// immutable digest is the one pin that names exactly one image; `:latest` would change
+/// under a running deployment on any pod restart.
+pub const DEFAULT_MESSAGING_IMAGE: &str =
+    "astropods/messaging@sha256:c55fb77b7d9cf1b27d41de1581abc0710fa25caed4daa96780eaf3593839c9a3";
+
 /// Value shown in place of a store password the caller did not supply (dry-run).
 pub const PASSWORD_PLACEHOLDER: &str = "generated-at-deploy";
 
@@ -74,7 +83,7 @@ impl Default for ResolveOptions {
             ingress_class: None,
             tls_secret: None,
             network_policy: false,
-            messaging_image: "astropods/messaging:latest".into(),
+            messaging_image: DEFAULT_MESSAGING_IMAGE.into(),
             omit_replicas: false,
             storage_class: None,
             store_passwords: Default::default(),

@@ -60,8 +60,11 @@ pub struct ServiceSpec {
     pub selector: Labels,
     /// Ports, first is primary.
     pub ports: Vec<Port>,
-    /// Route to pods before they are ready (the messaging sidecar).
+    /// Route to pods before they are ready (the messaging sidecar, headless Services).
     pub publish_not_ready: bool,
+    /// `clusterIP: None`: the governing Service of a StatefulSet, which gives each pod its
+    /// DNS name and no virtual IP.
+    pub headless: bool,
 }
 
 /// A named TCP port.
@@ -129,6 +132,8 @@ pub struct Container {
     pub name: String,
     /// Image reference.
     pub image: String,
+    /// `IfNotPresent` or `Always`, as Kubernetes would default it for `image`.
+    pub image_pull_policy: String,
     /// Command arguments, if any.
     pub args: Vec<String>,
     /// Named ports.

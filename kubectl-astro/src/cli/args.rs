@@ -161,8 +161,8 @@ pub struct RenderArgs {
     /// Also render NetworkPolicies isolating the namespace.
     #[arg(long)]
     pub network_policy: bool,
-    /// Image of the messaging sidecar.
-    #[arg(long, default_value = "astropods/messaging:latest")]
+    /// Image of the messaging sidecar (default: the platform's pinned digest).
+    #[arg(long, default_value = astro_deploy::resolve::DEFAULT_MESSAGING_IMAGE)]
     pub messaging_image: String,
     /// StorageClass of persistent volumes (cluster default when unset).
     #[arg(long)]

@@ -13,9 +13,11 @@ pub(super) struct ContainerBuilder(Container);
 impl ContainerBuilder {
     /// A container `name` running `image`.
     pub(super) fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
+        let image: String = image.into();
         ContainerBuilder(Container {
             name: name.into(),
-            image: image.into(),
+            image_pull_policy: pull_policy(&image).into(),
+            image,
             args: Vec::new(),
             ports: Vec::new(),
             env_from_config_maps: Vec::new(),
@@ -92,6 +94,23 @@ impl ContainerBuilder {
     /// The container.
     pub(super) fn build(self) -> Container {
         self.0
+    }
+}
+
+/// The pull policy Kubernetes gives a container without one (`SetDefaults_Container`,
+/// pkg/apis/core/v1/defaults.go): `Always` when the image's tag is `latest` — which
+/// `ParseImageName` (pkg/util/parsers) also assumes when there is neither a tag nor a
+/// digest — else `IfNotPresent`. Written out so the manifest says what will happen.
+pub(super) fn pull_policy(image: &str) -> &'static str {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    // A ':' before the last '/' is a registry port, not a tag.
+    let last = name.rsplit('/').next().unwrap_or(name);
+    match (last.rsplit_once(':').map(|(_, tag)| tag), digest) {
+        (Some("latest"), _) | (None, None) => "Always",
+        _ => "IfNotPresent",
     }
 }
 
@@ -226,5 +245,27 @@ pub(super) fn builtin_probe(sh: &SelfHosted) -> Probe {
         period: 10,
         timeout: 5,
         failure_threshold: 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pull_policy;
+
+    /// The cases of `SetDefaults_Container` and `ParseImageName`.
+    #[test]
+    fn pull_policy_follows_kubernetes_defaulting() {
+        for (image, policy) in [
+            ("redis:7-alpine", "IfNotPresent"),
+            ("qdrant/qdrant:latest", "Always"),
+            ("qdrant/qdrant", "Always"),
+            ("localhost:5000/bot", "Always"),
+            ("localhost:5000/bot:1.0", "IfNotPresent"),
+            ("bot@sha256:0123", "IfNotPresent"),
+            ("bot:latest@sha256:0123", "Always"),
+            ("registry.example.test/acme/bot:build-1", "IfNotPresent"),
+        ] {
+            assert_eq!(pull_policy(image), policy, "{image}");
+        }
     }
 }

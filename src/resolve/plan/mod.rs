@@ -245,6 +245,22 @@ impl Planner<'_> {
         annotations: Labels,
     ) {
         let persistent = volume_size.is_some();
+        // A StatefulSet's governing Service is headless (`{name}-hl`, the name Bitnami's
+        // charts give it), publishing pods before they are ready so their DNS names resolve
+        // while they start; clients keep the ClusterIP Service named like the workload.
+        let governing = persistent.then(|| resource_name(&[&name, "hl"], 63));
+        if let Some(hl) = &governing {
+            let mut spec = self.service_spec(component, container.ports.clone());
+            spec.headless = true;
+            spec.publish_not_ready = true;
+            self.add(
+                Kind::Service,
+                hl.clone(),
+                component,
+                Labels::new(),
+                ObjectSpec::Service(spec),
+            );
+        }
         let pod = PodSpec {
             labels: self.selector(component),
             annotations,
@@ -258,7 +274,7 @@ impl Planner<'_> {
             replicas: Some(1),
             strategy: None,
             selector: self.selector(component),
-            service_name: persistent.then(|| name.clone()),
+            service_name: governing,
             volume_claim: volume_size.map(|s| VolumeClaim {
                 name: "data".into(),
                 size: s.into(),
@@ -286,6 +302,7 @@ impl Planner<'_> {
             selector: self.selector(component),
             ports,
             publish_not_ready: false,
+            headless: false,
         }
     }
 

@@ -198,16 +198,18 @@ fn volume(v: &mut Map<String, Value>) {
     }
 }
 
-/// `imagePullPolicy` default (`pkg/apis/core/v1/defaults.go`): Always for `:latest` or no
-/// tag/digest, else IfNotPresent.
+/// `imagePullPolicy` default (`SetDefaults_Container`, `pkg/apis/core/v1/defaults.go`): Always
+/// when the tag is `latest`, which `ParseImageName` (`pkg/util/parsers`) assumes when there is
+/// neither a tag nor a digest — so `name:latest@sha256:…` is Always too — else IfNotPresent.
 pub fn pull_policy(image: &str) -> &'static str {
-    if image.contains('@') {
-        return "IfNotPresent";
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.rsplit_once(':') {
-        Some((_, tag)) if tag != "latest" => "IfNotPresent",
-        _ => "Always",
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    match (last.rsplit_once(':').map(|(_, tag)| tag), digest) {
+        (Some("latest"), _) | (None, None) => "Always",
+        _ => "IfNotPresent",
     }
 }
 
@@ -402,6 +404,7 @@ mod tests {
         assert_eq!(pull_policy("nginx:1.27"), "IfNotPresent");
         assert_eq!(pull_policy("localhost:5000/nginx"), "Always");
         assert_eq!(pull_policy("nginx@sha256:abc"), "IfNotPresent");
+        assert_eq!(pull_policy("nginx:latest@sha256:abc"), "Always");
     }
 
     /// Quantities are canonicalised.
