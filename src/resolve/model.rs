@@ -121,8 +121,41 @@ pub struct PodSpec {
     pub empty_dirs: Vec<String>,
     /// Tolerations for GPU nodes.
     pub gpu_toleration: Option<String>,
-    /// Harden the pod (non-root is not forced; platform images such as postgres need root).
-    pub hardened: bool,
+    /// The pod's securityContext and the Pod Security level it meets.
+    pub security: PodSecurity,
+}
+
+/// A Pod Security Standards level (docs/security.md), ordered from least to most strict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityLevel {
+    /// No known privilege escalation: what third-party images running as root get.
+    Baseline,
+    /// Non-root, no privilege escalation, every capability dropped, RuntimeDefault seccomp.
+    Restricted,
+}
+
+impl SecurityLevel {
+    /// The level's name in the `pod-security.kubernetes.io/*` labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityLevel::Baseline => "baseline",
+            SecurityLevel::Restricted => "restricted",
+        }
+    }
+}
+
+/// A pod's securityContext (seccomp is always `RuntimeDefault`) and the level it meets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodSecurity {
+    /// The strictest Pod Security level the pod and its containers meet.
+    pub level: SecurityLevel,
+    /// `runAsNonRoot: true`.
+    pub run_as_non_root: bool,
+    /// `runAsUser`, when the image's user is known.
+    pub run_as_user: Option<i64>,
+    /// `fsGroup`: the group that owns the pod's volumes.
+    pub fs_group: Option<i64>,
 }
 
 /// A container.
@@ -150,10 +183,14 @@ pub struct Container {
     pub resources: Resources,
     /// Volume mounts.
     pub mounts: Vec<Mount>,
-    /// Capabilities kept when hardened (all others are dropped).
+    /// Capabilities added back when hardened (all others are dropped).
     pub add_capabilities: Vec<String>,
-    /// Read-only root filesystem, no privilege escalation, no capabilities.
+    /// No privilege escalation and every capability dropped but `add_capabilities`.
     pub hardened: bool,
+    /// Read-only root filesystem (with an emptyDir at `/tmp`).
+    pub read_only_root: bool,
+    /// Container `runAsUser`, when its image names its user but not by number.
+    pub run_as_user: Option<i64>,
 }
 
 /// One env var: a literal value or a Secret key.

@@ -50,6 +50,26 @@ pub enum Health {
     Exec(&'static [&'static str]),
 }
 
+/// The user a provider's image runs as, which decides the Pod Security level of its pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageUser {
+    /// The image can run as a fixed non-root user: the pod runs as `user`, its volume is
+    /// owned by `fs_group`, and it meets Pod Security "restricted".
+    NonRoot {
+        /// UID of the image's own user.
+        user: i64,
+        /// GID of that user's group, given to the data volume.
+        fs_group: i64,
+        /// Where the numbers come from.
+        source: &'static str,
+    },
+    /// The image runs as root (or we do not know better): the pod stays "baseline".
+    Root {
+        /// Why.
+        reason: &'static str,
+    },
+}
+
 /// A platform-run provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelfHosted {
@@ -77,6 +97,8 @@ pub struct SelfHosted {
     pub generated_credentials: bool,
     /// Whether it wants a GPU.
     pub gpu: bool,
+    /// The user its image runs as.
+    pub user: ImageUser,
 }
 
 /// A provider reached over the internet with a user credential.
@@ -118,6 +140,10 @@ pub fn builtin(section: Section, name: &str) -> Option<Builtin> {
             env: &[("OLLAMA_HOST", "0.0.0.0"), ("OLLAMA_KEEP_ALIVE", "-1")],
             generated_credentials: false,
             gpu: true,
+            user: ImageUser::Root {
+                reason: "ollama/ollama runs as root and keeps its models in /root/.ollama \
+                         (its Dockerfile sets no USER)",
+            },
         })),
         (Section::Knowledge, "qdrant") => Some(Builtin::SelfHosted(SelfHosted {
             image: "qdrant/qdrant:latest",
@@ -132,6 +158,11 @@ pub fn builtin(section: Section, name: &str) -> Option<Builtin> {
             env: &[],
             generated_credentials: false,
             gpu: false,
+            user: ImageUser::Root {
+                reason: "qdrant/qdrant is built with USER_ID=0 (root) unless built with \
+                         another USER_ID, as its -unprivileged tags are; its snapshot \
+                         directory belongs to root",
+            },
         })),
         (Section::Knowledge, "redis") => Some(Builtin::SelfHosted(SelfHosted {
             image: "redis:7-alpine",
@@ -150,6 +181,13 @@ pub fn builtin(section: Section, name: &str) -> Option<Builtin> {
             env: &[],
             generated_credentials: true,
             gpu: false,
+            user: ImageUser::NonRoot {
+                user: 999,
+                fs_group: 1000,
+                source: "docker-library/redis Dockerfile (alpine variant): \
+                         addgroup -S -g 1000 redis; adduser -S -G redis -u 999 redis; \
+                         the entrypoint steps down from root only when it is root",
+            },
         })),
         (Section::Knowledge, "postgres") => Some(Builtin::SelfHosted(SelfHosted {
             image: "pgvector/pgvector:pg17",
@@ -164,6 +202,13 @@ pub fn builtin(section: Section, name: &str) -> Option<Builtin> {
             env: &[("PGDATA", "/var/lib/postgresql/data/pgdata")],
             generated_credentials: true,
             gpu: false,
+            user: ImageUser::NonRoot {
+                user: 999,
+                fs_group: 999,
+                source: "pgvector/pgvector is FROM postgres; docker-library/postgres \
+                         Dockerfile: groupadd -r postgres --gid=999; useradd -r -g postgres \
+                         --uid=999; the entrypoint runs as any user that owns PGDATA",
+            },
         })),
         (Section::Knowledge, "neo4j") => Some(Builtin::SelfHosted(SelfHosted {
             image: "neo4j:5-community",
@@ -178,6 +223,13 @@ pub fn builtin(section: Section, name: &str) -> Option<Builtin> {
             env: &[("NEO4J_AUTH", "none")],
             generated_credentials: false,
             gpu: false,
+            user: ImageUser::NonRoot {
+                user: 7474,
+                fs_group: 7474,
+                source: "neo4j/docker-neo4j Dockerfile: groupadd --gid 7474 --system neo4j; \
+                         useradd --uid 7474 --gid neo4j neo4j; the entrypoint runs as a \
+                         non-root user that can write /data",
+            },
         })),
         (Section::Knowledge, "mysql") => Some(Builtin::SelfHosted(SelfHosted {
             image: "mysql:8.0",
@@ -192,6 +244,13 @@ pub fn builtin(section: Section, name: &str) -> Option<Builtin> {
             env: &[("MYSQL_RANDOM_ROOT_PASSWORD", "yes")],
             generated_credentials: true,
             gpu: false,
+            user: ImageUser::NonRoot {
+                user: 999,
+                fs_group: 999,
+                source: "docker-library/mysql Dockerfile: groupadd --system --gid 999 mysql; \
+                         useradd --system --uid 999 --gid 999 mysql; the entrypoint chowns \
+                         only when it is root",
+            },
         })),
         (Section::Knowledge, "pinecone") => Some(API_KEY),
         (Section::Integrations, "github" | "gitlab") => Some(TOKEN),

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::container::{ContainerBuilder, literal, port, probe, secret_env};
+use super::container::{
+    ContainerBuilder, literal, port, probe, restricted_pod, secret_env, tmp_volumes,
+};
 use super::messaging::{GRPC_PORT, Sidecar};
 use super::{Planner, env_hash, inputs};
 use crate::kind::Kind;
@@ -23,7 +25,6 @@ pub(super) struct AgentService {
     port: u16,
     /// External host name (used when there is a frontend).
     host: String,
-    frontend: bool,
 }
 
 /// What the agent's pod reads, and what of it ingestion pods share.
@@ -81,7 +82,6 @@ impl Planner<'_> {
             name,
             port: port_number,
             host: external,
-            frontend,
         }
     }
 
@@ -169,13 +169,6 @@ impl Planner<'_> {
         sidecar: Option<Sidecar>,
     ) {
         let spec = self.spec();
-        // A frontend serves on port 80; with every capability dropped a non-root process
-        // could not bind it.
-        let keep: &[&str] = if service.frontend {
-            &["NET_BIND_SERVICE"]
-        } else {
-            &[]
-        };
         // `agent.inputs` defaults (Astropods spec §8.4: the agent container only); an env
         // entry wins over the ConfigMap's top-level default of the same name.
         let mut env = pod.env.clone();
@@ -191,8 +184,8 @@ impl Planner<'_> {
             .env_from_config_map(&self.config_map)
             .env(env)
             .probe(spec.agent.healthcheck.as_ref().map(|h| probe(h, "http")))
-            .mount("tmp", "/tmp")
-            .hardened(keep)
+            .restricted()
+            .read_only_root("tmp")
             .build();
         let mut containers = vec![app];
         if let Some(sidecar) = sidecar {
@@ -218,10 +211,10 @@ impl Planner<'_> {
                 labels: self.selector("agent"),
                 annotations: pod.annotations.clone(),
                 restart_policy: None,
+                empty_dirs: tmp_volumes(&containers),
                 containers,
-                empty_dirs: vec!["tmp".into()],
                 gpu_toleration: None,
-                hardened: true,
+                security: restricted_pod(),
             },
         };
         let name = resource_name(&[&self.agent, "agent"], 63);

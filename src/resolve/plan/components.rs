@@ -4,13 +4,18 @@
 
 use super::Planner;
 use super::container::{
-    ContainerBuilder, gpu_resource_name, gpu_resources, port, probe, standard_resources, static_env,
+    ContainerBuilder, baseline_pod, gpu_resource_name, gpu_resources, port, probe, restricted_pod,
+    standard_resources, static_env,
 };
 use crate::naming::{resource_name, sanitize_name};
 use crate::resolve::env::{Connection, container_prefix};
 use crate::resolve::model::Labels;
 use crate::spec::providers::{Builtin, Section, builtin};
 use crate::spec::{ContainerConfig, Input};
+
+/// The `fsGroup` of a persistent component built from source, whose user is unknown: the
+/// group that owns its volume, so a non-root process can write it.
+const BUILT_FS_GROUP: i64 = 1000;
 
 /// The port of a container-mode component without its own `port`.
 const COMPONENT_PORT: u16 = 8080;
@@ -123,6 +128,20 @@ impl Planner<'_> {
         if persistent {
             container = container.mount("data", c.volume.as_deref().unwrap_or("/data"));
         }
+        // An image the build made is the agent author's own: Pod Security "restricted". A
+        // named third-party image (vllm, …) runs as whatever user it says, often root:
+        // "baseline".
+        let built = c.image.is_none();
+        let mut security = baseline_pod();
+        if built {
+            container = container.restricted().read_only_root("tmp");
+            security = restricted_pod();
+            if persistent {
+                // Any group works: the kubelet makes the volume group-writable for it and
+                // gives it to every process of the pod, whatever user the image runs as.
+                security.fs_group = Some(BUILT_FS_GROUP);
+            }
+        }
         let mut pod_annotations = Labels::new();
         if let Some(vram) = gpu.and_then(|g| g.vram.clone()) {
             pod_annotations.insert("astro.dev/gpu-vram".into(), vram);
@@ -134,6 +153,7 @@ impl Planner<'_> {
             persistent.then_some(volume_size(section)),
             gpu.map(|g| gpu_resource_name(g.runtime.as_deref())),
             pod_annotations,
+            security,
         );
         self.service(obj_name.clone(), &component, vec![port("http", listen)]);
         let conn = Connection {

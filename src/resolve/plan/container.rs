@@ -1,8 +1,10 @@
 //! The one way a container is made — [`ContainerBuilder`] — and the env vars, ports, probes
 //! and resources that every family of objects gives its containers.
 
-use crate::resolve::model::{Container, EnvVar, Labels, Mount, Port, Probe, Resources, SecretRef};
-use crate::spec::providers::{Health, SelfHosted};
+use crate::resolve::model::{
+    Container, EnvVar, Labels, Mount, PodSecurity, Port, Probe, Resources, SecretRef, SecurityLevel,
+};
+use crate::spec::providers::{Health, ImageUser, SelfHosted};
 use crate::spec::validate::parse_duration_seconds;
 use crate::spec::{ContainerConfig, Healthcheck};
 
@@ -28,6 +30,8 @@ impl ContainerBuilder {
             mounts: Vec::new(),
             add_capabilities: Vec::new(),
             hardened: false,
+            read_only_root: false,
+            run_as_user: None,
         })
     }
 
@@ -83,11 +87,30 @@ impl ContainerBuilder {
         self
     }
 
-    /// Read-only root filesystem, no privilege escalation, every capability dropped except
-    /// `keep`.
-    pub(super) fn hardened(mut self, keep: &[&str]) -> Self {
+    /// Pod Security "restricted" for the container: no privilege escalation and every
+    /// capability dropped, `NET_BIND_SERVICE` added back only when it listens on a port below
+    /// 1024 (call after [`ports`](Self::ports)). The pod must run as non-root too.
+    pub(super) fn restricted(mut self) -> Self {
         self.0.hardened = true;
-        self.0.add_capabilities = keep.iter().map(|c| c.to_string()).collect();
+        self.0.add_capabilities = if self.0.ports.iter().any(|p| p.port < 1024) {
+            vec!["NET_BIND_SERVICE".into()]
+        } else {
+            Vec::new()
+        };
+        self
+    }
+
+    /// A read-only root filesystem, with the emptyDir volume `tmp_volume` at `/tmp` for the
+    /// scratch files most programs write.
+    pub(super) fn read_only_root(mut self, tmp_volume: &str) -> Self {
+        self.0.read_only_root = true;
+        self.mount(tmp_volume, "/tmp")
+    }
+
+    /// Runs the container as `uid`: for images whose `USER` is a name, which the kubelet
+    /// cannot check against `runAsNonRoot`.
+    pub(super) fn run_as_user(mut self, uid: i64) -> Self {
+        self.0.run_as_user = Some(uid);
         self
     }
 
@@ -112,6 +135,51 @@ pub(super) fn pull_policy(image: &str) -> &'static str {
         (Some("latest"), _) | (None, None) => "Always",
         _ => "IfNotPresent",
     }
+}
+
+/// The securityContext of a pod whose images the build makes or the platform ships:
+/// Pod Security "restricted" (`runAsNonRoot`; seccomp is always `RuntimeDefault`).
+pub(super) fn restricted_pod() -> PodSecurity {
+    PodSecurity {
+        level: SecurityLevel::Restricted,
+        run_as_non_root: true,
+        run_as_user: None,
+        fs_group: None,
+    }
+}
+
+/// The securityContext of a pod running a third-party image whose user is root or unknown:
+/// Pod Security "baseline", the image's own user.
+pub(super) fn baseline_pod() -> PodSecurity {
+    PodSecurity {
+        level: SecurityLevel::Baseline,
+        run_as_non_root: false,
+        run_as_user: None,
+        fs_group: None,
+    }
+}
+
+/// The securityContext of a self-hosted provider's pod, from the user its image runs as.
+pub(super) fn provider_pod(sh: &SelfHosted) -> PodSecurity {
+    match sh.user {
+        ImageUser::NonRoot { user, fs_group, .. } => PodSecurity {
+            run_as_user: Some(user),
+            fs_group: Some(fs_group),
+            ..restricted_pod()
+        },
+        ImageUser::Root { .. } => baseline_pod(),
+    }
+}
+
+/// The emptyDir volumes of a pod: those its containers mount at `/tmp` (see
+/// [`ContainerBuilder::read_only_root`]); everything else they mount is a claim.
+pub(super) fn tmp_volumes(containers: &[Container]) -> Vec<String> {
+    containers
+        .iter()
+        .flat_map(|c| &c.mounts)
+        .filter(|m| m.path == "/tmp")
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 /// A named TCP port.
@@ -250,7 +318,24 @@ pub(super) fn builtin_probe(sh: &SelfHosted) -> Probe {
 
 #[cfg(test)]
 mod tests {
-    use super::pull_policy;
+    use super::{ContainerBuilder, port, pull_policy};
+
+    /// Pod Security "restricted" allows adding back `NET_BIND_SERVICE` only; we add it only
+    /// where a port below 1024 needs it.
+    #[test]
+    fn net_bind_service_only_for_a_port_below_1024() {
+        let restricted = |p: u16| {
+            ContainerBuilder::new("app", "bot:1")
+                .ports(vec![port("http", p)])
+                .restricted()
+                .build()
+        };
+        let low = restricted(80);
+        assert!(low.hardened);
+        assert_eq!(low.add_capabilities, ["NET_BIND_SERVICE"]);
+        let high = restricted(1024);
+        assert!(high.hardened && high.add_capabilities.is_empty());
+    }
 
     /// The cases of `SetDefaults_Container` and `ParseImageName`.
     #[test]

@@ -3,7 +3,7 @@
 
 use super::Planner;
 use super::agent::AgentPod;
-use super::container::{ContainerBuilder, port, probe, static_env};
+use super::container::{ContainerBuilder, port, probe, restricted_pod, static_env, tmp_volumes};
 use crate::kind::Kind;
 use crate::naming::{self, resource_name, sanitize_name};
 use crate::resolve::model::*;
@@ -50,6 +50,8 @@ impl Planner<'_> {
             .env_from_config_map(&self.config_map)
             .env(env)
             .probe(container.healthcheck.as_ref().map(|h| probe(h, "http")))
+            .restricted()
+            .read_only_root("tmp")
             .build();
             let pod = PodSpec {
                 labels: self.selector(&component),
@@ -59,10 +61,10 @@ impl Planner<'_> {
                 } else {
                     Some("OnFailure".into())
                 },
+                empty_dirs: tmp_volumes(std::slice::from_ref(&c)),
                 containers: vec![c],
-                empty_dirs: Vec::new(),
                 gpu_toleration: None,
-                hardened: false,
+                security: restricted_pod(),
             };
             // A CronJob's name leaves room for the 11 characters its Jobs append.
             let (kind, max) = match trigger.kind.as_str() {

@@ -13,6 +13,10 @@ pub(super) const GRPC_PORT: u16 = 9090;
 /// same pod; named `web` so Services never resolve it by the agent's port name `http`.
 const WEB_CHAT_PORT: u16 = 8090;
 
+/// The uid of the messaging image's user `astro` (astropods/messaging Dockerfile:
+/// `useradd -u 1000 -g astro astro`, `USER astro`).
+const MESSAGING_UID: i64 = 1000;
+
 /// Which chat interfaces the sidecar serves.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Sidecar {
@@ -53,7 +57,12 @@ impl Planner<'_> {
             .ports(ports)
             .env(env)
             .resources(sidecar_resources())
-            .hardened(&[])
+            .restricted()
+            .read_only_root("messaging-tmp")
+            // The image's USER is the name `astro`, uid 1000 (astropods/messaging
+            // Dockerfile); the kubelet refuses to start a runAsNonRoot container whose user
+            // is a name it cannot check, so the number is given.
+            .run_as_user(MESSAGING_UID)
             .build()
     }
 

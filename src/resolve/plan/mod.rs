@@ -235,6 +235,7 @@ impl Planner<'_> {
     }
 
     /// A one-container Deployment, or a StatefulSet with a `data` claim of `volume_size`.
+    #[allow(clippy::too_many_arguments)]
     fn workload(
         &mut self,
         component: &str,
@@ -243,6 +244,7 @@ impl Planner<'_> {
         volume_size: Option<&str>,
         gpu: Option<String>,
         annotations: Labels,
+        security: PodSecurity,
     ) {
         let persistent = volume_size.is_some();
         // A StatefulSet's governing Service is headless (`{name}-hl`, the name Bitnami's
@@ -265,10 +267,10 @@ impl Planner<'_> {
             labels: self.selector(component),
             annotations,
             restart_policy: None,
+            empty_dirs: container::tmp_volumes(std::slice::from_ref(&container)),
             containers: vec![container],
-            empty_dirs: Vec::new(),
             gpu_toleration: gpu,
-            hardened: false,
+            security,
         };
         let spec = WorkloadSpec {
             replicas: Some(1),
@@ -360,6 +362,17 @@ impl Planner<'_> {
             annotations.insert("astro.dev/source-account".into(), src.clone());
         }
         let ns = self.namespace.clone();
+        // Pod Security admission: enforce the strictest level every pod of the deployment
+        // meets, warn and audit at "restricted" so what keeps a pod from it stays visible.
+        let enforce = self
+            .objects
+            .iter()
+            .filter_map(|o| match &o.spec {
+                ObjectSpec::Workload(w) => Some(w.pod.security.level),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(SecurityLevel::Restricted);
         self.add(
             Kind::Namespace,
             ns,
@@ -367,5 +380,17 @@ impl Planner<'_> {
             annotations,
             ObjectSpec::Namespace {},
         );
+        if let Some(namespace) = self.objects.last_mut() {
+            for (mode, level) in [
+                ("enforce", enforce),
+                ("warn", SecurityLevel::Restricted),
+                ("audit", SecurityLevel::Restricted),
+            ] {
+                namespace.labels.insert(
+                    format!("pod-security.kubernetes.io/{mode}"),
+                    level.as_str().into(),
+                );
+            }
+        }
     }
 }

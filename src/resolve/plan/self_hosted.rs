@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::Planner;
 use super::components::volume_size;
 use super::container::{
-    ContainerBuilder, builtin_probe, gpu_resource_name, gpu_resources, literal, port, secret_env,
-    standard_resources,
+    ContainerBuilder, builtin_probe, gpu_resource_name, gpu_resources, literal, port, provider_pod,
+    secret_env, standard_resources,
 };
 use crate::kind::Kind;
 use crate::naming::{resource_name, sanitize_name};
@@ -54,8 +54,16 @@ impl Planner<'_> {
                 } else {
                     standard_resources()
                 })
-                .mount("data", sh.mount_path)
-                .build();
+                .mount("data", sh.mount_path);
+        // Pod Security "restricted" where the image runs as a known non-root user (the
+        // provider registry says which and why), else "baseline" with the image's own user.
+        let security = provider_pod(sh);
+        let container = if security.run_as_non_root {
+            container.restricted()
+        } else {
+            container
+        }
+        .build();
         self.workload(
             &component,
             obj_name.clone(),
@@ -63,6 +71,7 @@ impl Planner<'_> {
             Some(volume_size(section)),
             sh.gpu.then(|| gpu_resource_name(None)),
             Labels::new(),
+            security,
         );
         self.service(obj_name, &component, ports);
     }
