@@ -93,11 +93,13 @@ pub fn platform_managed_names(request: &DeployRequest, spec: &AstroSpec) -> Vec<
 
 /// Two planned objects of one kind and name: one error naming both origins (the spec or
 /// request fields that asked for them) — e.g. ingestion entries `berth-log` and `berth_log`,
-/// whose names sanitise alike. `objects` yields (kind, name, origin).
+/// whose names sanitise alike; one error per pair of origins, for the first object they
+/// share. `objects` yields (kind, name, origin).
 pub fn unique_objects<'a>(
     objects: impl IntoIterator<Item = (Kind, &'a str, &'a str)>,
 ) -> Vec<FieldError> {
     let mut seen: BTreeMap<(Kind, &str), &str> = BTreeMap::new();
+    let mut reported = std::collections::BTreeSet::new();
     let mut errors = Vec::new();
     for (kind, name, origin) in objects {
         if let Some(first) = seen.insert((kind, name), origin) {
@@ -106,6 +108,9 @@ pub fn unique_objects<'a>(
             } else {
                 (origin, first)
             };
+            if !reported.insert((a, b)) {
+                continue;
+            }
             errors.push(FieldError::new(
                 b,
                 format!(
@@ -202,6 +207,11 @@ mod tests {
             ),
             (
                 Kind::Deployment,
+                "bot-ingestion-berth-log",
+                "spec.ingestion.berth-log",
+            ),
+            (
+                Kind::Service,
                 "bot-ingestion-berth-log",
                 "spec.ingestion.berth-log",
             ),

@@ -123,8 +123,10 @@ pub fn resolve(
         }
     }
     if !errors.is_empty() {
+        // Only the spec's own guards found something: the build's spec is at fault.
+        let spec_only = errors.iter().all(|e| e.field.starts_with("spec."));
         return Err(Error::Invalid {
-            what: "request".into(),
+            what: if spec_only { "spec" } else { "request" }.into(),
             errors: FieldErrors(errors),
         });
     }
