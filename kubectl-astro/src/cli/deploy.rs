@@ -7,7 +7,7 @@ use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 
 use super::args::{DeployArgs, Output};
 use super::exit::{self, Failure, code};
-use super::{inputs, leave, print_json, runtime};
+use super::{inputs, print_json, runtime};
 
 /// Runs `deploy`; returns the exit code.
 pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
@@ -24,7 +24,6 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             Output::Json => to_json(&manifests, args.show_secrets) + "\n",
         };
         print!("{text}");
-        leave((text, manifests, resolved, build, templates, req));
         return Ok(code::SUCCESS);
     }
     let local = inputs::local_build(&args.request, &req)?;
@@ -51,11 +50,8 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             .interrupt(interrupt);
         let deployed = kubectl_astro::deploy(&cluster, &plan, &options).await?;
         print_json(&deployed.response);
-        let code = exit::of_deploy(&deployed);
-        leave((deployed, plan, build, cluster));
-        Ok(code)
+        Ok(exit::of_deploy(&deployed))
     });
-    leave((runtime, templates, req));
     code
 }
 

@@ -6,7 +6,7 @@ use kubectl_astro::{Change, DiffOptions, Plan};
 
 use super::args::{DiffArgs, DiffOutput};
 use super::exit::Failure;
-use super::{inputs, leave, print_json, runtime};
+use super::{inputs, print_json, runtime};
 
 /// Runs `diff`; returns the exit code.
 pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
@@ -41,11 +41,8 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
                 }
             }
         }
-        let code = if changed.is_empty() { 0 } else { 1 };
-        leave((diffs, plan, build, cluster));
-        Ok(code)
+        Ok(if changed.is_empty() { 0 } else { 1 })
     });
-    leave((runtime, templates, req));
     code
 }
 

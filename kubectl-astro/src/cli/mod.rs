@@ -21,15 +21,6 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     }
 }
 
-/// Leaves `value` to the operating system instead of dropping it. Every command ends the
-/// process as soon as it returns (`main` calls `std::process::exit`), and freeing what a
-/// cluster command built — the rendered manifests, the templates, the async runtime with its
-/// connections — piece by piece only costs time: at exit the kernel takes the memory back and
-/// closes the sockets. Only for values whose drop does nothing else (no buffered output).
-pub fn leave<T>(value: T) {
-    std::mem::forget(value);
-}
-
 /// A single-threaded async runtime for the cluster commands (requests are I/O bound).
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
