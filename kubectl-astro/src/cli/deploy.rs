@@ -28,7 +28,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
     }
     let local = inputs::local_build(&args.request, &req)?;
     let runtime = runtime()?;
-    let code = runtime.block_on(async {
+    runtime.block_on(async {
         let interrupt = on_signal();
         let cluster = args.cluster.connect().await?;
         let build = inputs::build_for_cluster(local, &cluster, &req).await?;
@@ -51,8 +51,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
         let deployed = kubectl_astro::deploy(&cluster, &plan, &options).await?;
         print_json(&deployed.response);
         Ok(exit::of_deploy(&deployed))
-    });
-    code
+    })
 }
 
 /// An [`Interrupt`] triggered by the first SIGINT or SIGTERM: the deploy lets the requests in

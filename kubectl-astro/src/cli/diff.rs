@@ -14,7 +14,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     let templates = args.render.templates()?;
     let local = inputs::local_build(&args.request, &req)?;
     let runtime = runtime()?;
-    let code = runtime.block_on(async {
+    runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
         let build = inputs::build_for_cluster(local, &cluster, &req).await?;
         let plan = Plan::new(&req, &build, &args.render.resolve_options(), &templates)?;
@@ -42,8 +42,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
             }
         }
         Ok(if changed.is_empty() { 0 } else { 1 })
-    });
-    code
+    })
 }
 
 fn paint(line: &str, colour: bool) -> String {
