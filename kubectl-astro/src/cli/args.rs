@@ -13,6 +13,7 @@ use kubectl_astro::{Cluster, ConnectOptions, Event, Observer};
 
 use super::exit::Failure;
 use super::inputs;
+use super::output::err_line;
 
 const EXIT_CODES: &str = "\
 Exit codes (deploy, validate):
@@ -379,13 +380,13 @@ impl Observer for StderrObserver {
     fn on_event(&self, event: &Event<'_>) {
         match event {
             Event::Retrying { delay, error } => {
-                eprintln!("retrying in {}ms: {error}", delay.as_millis())
+                err_line(format_args!("retrying in {}ms: {error}", delay.as_millis()))
             }
             Event::Readiness {
                 kind,
                 name,
                 readiness,
-            } => eprintln!("{kind}/{name}: {readiness}"),
+            } => err_line(format_args!("{kind}/{name}: {readiness}")),
             _ => {}
         }
     }

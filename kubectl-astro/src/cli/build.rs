@@ -4,6 +4,7 @@ use kubectl_astro::catalog;
 
 use super::args::BuildCommand;
 use super::exit::{Failure, code};
+use super::output::err_line;
 use super::{inputs, print_json, runtime};
 
 /// Runs a `build` subcommand; returns the exit code.
@@ -18,7 +19,7 @@ pub fn run(cmd: &BuildCommand) -> Result<i32, Failure> {
                 print_json(&serde_json::json!({
                     "status": "registered", "account": r.account, "name": r.name,
                     "build_id": r.build_id, "config_map": format!("{}/{name}", catalog::NAMESPACE),
-                }));
+                }))?;
             }
             BuildCommand::List {
                 account,
@@ -28,7 +29,7 @@ pub fn run(cmd: &BuildCommand) -> Result<i32, Failure> {
                 let cluster = cluster.connect().await?;
                 let listing = catalog::list(&cluster, account.as_deref(), name.as_deref()).await?;
                 for p in &listing.problems {
-                    eprintln!("warning: {p}");
+                    err_line(format_args!("warning: {p}"));
                 }
                 let rows: Vec<_> = listing
                     .records
@@ -39,7 +40,7 @@ pub fn run(cmd: &BuildCommand) -> Result<i32, Failure> {
                             "version": r.version, "image": r.image})
                     })
                     .collect();
-                print_json(&rows);
+                print_json(&rows)?;
             }
             BuildCommand::Publish {
                 account,
@@ -53,7 +54,7 @@ pub fn run(cmd: &BuildCommand) -> Result<i32, Failure> {
                 print_json(
                     &serde_json::json!({"status": "published", "account": account,
                     "name": name, "build_id": build_id, "version": version.to_string()}),
-                );
+                )?;
             }
         }
         Ok(code::SUCCESS)

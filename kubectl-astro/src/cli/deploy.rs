@@ -7,6 +7,7 @@ use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 
 use super::args::{DeployArgs, Output};
 use super::exit::{self, Failure, code};
+use super::output::{err_line, err_text, out};
 use super::{inputs, leave, print_json, runtime};
 
 /// Runs `deploy`; returns the exit code.
@@ -23,7 +24,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             Output::Yaml => to_yaml(&manifests, args.show_secrets)?,
             Output::Json => to_json(&manifests, args.show_secrets) + "\n",
         };
-        print!("{text}");
+        out(&text)?;
         leave((text, manifests, resolved, build, templates, req));
         return Ok(code::SUCCESS);
     }
@@ -39,7 +40,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             let options = DiffOptions::default().concurrency(args.concurrency);
             let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
             for d in diffs.iter().filter(|d| !d.diff.is_empty()) {
-                eprint!("{}", d.diff);
+                err_text(&d.diff);
             }
         }
         let options = DeployOptions::default()
@@ -50,7 +51,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             .wait(args.wait.then_some(args.timeout))
             .interrupt(interrupt);
         let deployed = kubectl_astro::deploy(&cluster, &plan, &options).await?;
-        print_json(&deployed.response);
+        print_json(&deployed.response)?;
         let code = exit::of_deploy(&deployed);
         leave((deployed, plan, build, cluster));
         Ok(code)
@@ -72,15 +73,15 @@ fn on_signal() -> Interrupt {
             return;
         }
         set.trigger();
-        eprintln!(
-            "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them"
+        err_line(
+            "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them",
         );
         if signal().await {
             let abandoned = kubectl_astro::Error::Interrupted(
                 "abandoned the requests in flight; deploy again to converge".into(),
             );
             let failure = Failure::from(abandoned);
-            print_json(&failure.body);
+            let _ = print_json(&failure.body);
             std::process::exit(failure.code);
         }
     });
@@ -112,6 +113,6 @@ async fn signal() -> bool {
 /// Prints the spec's warnings on stderr.
 fn warn(resolved: &ResolvedDeployment) {
     for w in &resolved.warnings {
-        eprintln!("warning: spec: {w}");
+        err_line(format_args!("warning: spec: {w}"));
     }
 }

@@ -1,11 +1,10 @@
 //! `kubectl astro diff`: what deploy would change. Exit 0 no changes, 1 changes, >1 error.
 
-use std::io::IsTerminal;
-
-use kubectl_astro::{Change, DiffOptions, Plan};
+use kubectl_astro::{Change, DiffOptions, ObjectDiff, Plan};
 
 use super::args::{DiffArgs, DiffOutput};
 use super::exit::Failure;
+use super::output::{out, stdout_is_terminal};
 use super::{inputs, leave, print_json, runtime};
 
 /// Runs `diff`; returns the exit code.
@@ -13,6 +12,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     let req = inputs::request(&args.request)?;
     let templates = args.render.templates()?;
     let local = inputs::local_build(&args.request, &req)?;
+    let colour = stdout_is_terminal();
     let runtime = runtime()?;
     let code = runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
@@ -25,21 +25,8 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
             .filter(|d| d.change != Change::Unchanged)
             .collect();
         match args.output {
-            DiffOutput::Json => print_json(&changed),
-            DiffOutput::Text => {
-                let colour = std::io::stdout().is_terminal();
-                for d in &changed {
-                    for line in d.diff.lines() {
-                        println!("{}", paint(line, colour));
-                    }
-                    if let Some(n) = &d.note {
-                        println!("# {}/{}: {n}", d.kind, d.name);
-                    }
-                    for c in &d.conflicts {
-                        println!("# would conflict: {}/{}: {c}", d.kind, d.name);
-                    }
-                }
-            }
+            DiffOutput::Json => print_json(&changed)?,
+            DiffOutput::Text => out(&text(&changed, colour))?,
         }
         let code = if changed.is_empty() { 0 } else { 1 };
         leave((diffs, plan, build, cluster));
@@ -49,20 +36,72 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     code
 }
 
-fn paint(line: &str, colour: bool) -> String {
-    if !colour {
-        return line.to_string();
+/// The text output: each changed object's unified diff, then its note and would-be conflicts
+/// as `#` lines.
+fn text(changed: &[&ObjectDiff], colour: bool) -> String {
+    let mut text = String::new();
+    for d in changed {
+        for line in d.diff.lines() {
+            paint(&mut text, line, colour);
+            text.push('\n');
+        }
+        if let Some(n) = &d.note {
+            text.push_str(&format!("# {}/{}: {n}\n", d.kind, d.name));
+        }
+        for c in &d.conflicts {
+            text.push_str(&format!("# would conflict: {}/{}: {c}\n", d.kind, d.name));
+        }
     }
-    let code = if line.starts_with("+++") || line.starts_with("---") {
-        "1"
+    text
+}
+
+/// Appends `line` to `text`, in colour as `git diff` and `kubectl diff` show it when `colour`:
+/// file headers bold, removed lines red, added lines green, hunk headers cyan.
+fn paint(text: &mut String, line: &str, colour: bool) {
+    let code = if !colour {
+        None
+    } else if line.starts_with("+++") || line.starts_with("---") {
+        Some("1")
     } else if line.starts_with('+') {
-        "32"
+        Some("32")
     } else if line.starts_with('-') {
-        "31"
+        Some("31")
     } else if line.starts_with("@@") {
-        "36"
+        Some("36")
     } else {
-        return line.to_string();
+        None
     };
-    format!("\x1b[{code}m{line}\x1b[0m")
+    match code {
+        Some(code) => text.push_str(&format!("\x1b[{code}m{line}\x1b[0m")),
+        None => text.push_str(line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_lines_red_added_green() {
+        let mut text = String::new();
+        for line in [
+            "--- live",
+            "+++ merged",
+            "@@ -1 +1 @@",
+            "-a: 1",
+            "+a: 2",
+            " b: 3",
+        ] {
+            paint(&mut text, line, true);
+            text.push('\n');
+        }
+        assert_eq!(
+            text,
+            "\x1b[1m--- live\x1b[0m\n\x1b[1m+++ merged\x1b[0m\n\x1b[36m@@ -1 +1 @@\x1b[0m\n\
+             \x1b[31m-a: 1\x1b[0m\n\x1b[32m+a: 2\x1b[0m\n b: 3\n"
+        );
+        let mut plain = String::new();
+        paint(&mut plain, "-a: 1", false);
+        assert_eq!(plain, "-a: 1");
+    }
 }

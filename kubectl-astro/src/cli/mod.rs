@@ -8,18 +8,12 @@ pub mod diff;
 pub mod exit;
 pub mod inputs;
 pub mod logging;
+pub mod output;
 pub mod undeploy;
 pub mod validate;
 
 use exit::Failure;
-
-/// Prints `value` as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot print JSON: {e}"),
-    }
-}
+pub use output::print_json;
 
 /// Leaves `value` to the operating system instead of dropping it. Every command ends the
 /// process as soon as it returns (`main` calls `std::process::exit`), and freeing what a
