@@ -1,10 +1,10 @@
-//! The command line in pipes: a reader that closes early ends any command quietly (no panic,
-//! no error text, the command's own exit code), and a stdout that fails otherwise is an
-//! error.
+//! The command line in pipes and terminals: a reader that closes early ends any command
+//! quietly (no panic, no error text, the command's own exit code), a stdout that fails
+//! otherwise is an error, and `diff` colours only where asked to.
 
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -172,5 +172,129 @@ async fn a_reader_closing_early_ends_a_diff_quietly_with_its_exit_code() {
         // Exit 1, as with the whole diff read: there are changes.
         assert_eq!(out.status.code(), Some(1), "{read} bytes read: {stderr}");
         quiet(&stderr);
+    }
+}
+
+/// An ANSI colour of removed (red) or added (green) lines.
+const RED: &str = "\x1b[31m-";
+const GREEN: &str = "\x1b[32m+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_colours_when_asked_or_on_a_terminal_without_no_color() {
+    let env = Env::new().await;
+    let (code, resp, stderr) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    // Without the web chat: its Service and Ingress are removed, the agent's pod changes.
+    let diff = |extra: &[&str]| {
+        let mut args = Env::deploy_args("deploy-request.json", extra);
+        args[0] = "diff".into();
+        args
+    };
+    let run = |args: Vec<String>, no_color: Option<&str>| {
+        let mut cmd = env.command(&args);
+        match no_color {
+            Some(v) => cmd.env("NO_COLOR", v),
+            None => cmd.env_remove("NO_COLOR"),
+        };
+        async move {
+            let out = cmd.output().await.expect("kubectl-astro runs");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert_eq!(out.status.code(), Some(1), "{stdout}");
+            stdout
+        }
+    };
+    let always = run(diff(&["--color", "always"]), None).await;
+    assert!(always.contains(RED) && always.contains(GREEN), "{always}");
+    // The flag is this run's explicit word: it wins over NO_COLOR.
+    let no_color = run(diff(&["--color", "always"]), Some("1")).await;
+    assert_eq!(no_color, always);
+    let never = run(diff(&["--color", "never"]), None).await;
+    let auto = run(diff(&[]), None).await;
+    for plain in [&never, &auto] {
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(plain.contains("\n-") && plain.contains("\n+"), "{plain}");
+    }
+    // The same lines, only painted.
+    assert_eq!(strip_ansi(&always), never);
+    assert_eq!(never, auto);
+
+    // auto on a terminal: colour, unless NO_COLOR is set and not empty.
+    let on_terminal = |no_color: Option<&'static str>| {
+        let mut cmd = env.command(&diff(&[]));
+        match no_color {
+            Some(v) => cmd.env("NO_COLOR", v),
+            None => cmd.env_remove("NO_COLOR"),
+        };
+        terminal::run(cmd)
+    };
+    let (code, text) = on_terminal(None).await;
+    assert_eq!(code, 1);
+    assert!(text.contains(RED) && text.contains(GREEN), "{text}");
+    let (_, text) = on_terminal(Some("")).await;
+    assert!(
+        text.contains(RED),
+        "an empty NO_COLOR counts as unset: {text}"
+    );
+    let (_, text) = on_terminal(Some("1")).await;
+    assert!(!text.contains('\x1b'), "{text}");
+}
+
+/// `text` without ANSI colour sequences (`ESC [ digits m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest.find('m').map_or(rest.len(), |m| m + 1);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Running the binary with one of its streams on a pseudo-terminal.
+mod terminal {
+    use super::*;
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+
+    /// Runs `cmd` with its stdout on a new pseudo-terminal; returns the exit code and what it
+    /// wrote there (the terminal's output: line ends as `\r\n`).
+    pub async fn run(mut cmd: tokio::process::Command) -> (i32, String) {
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("pty opens");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let path = name.to_str().expect("pty path").to_string();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .expect("pty slave opens");
+        cmd.stdout(slave);
+        // Read the terminal until the child is gone (the read then fails with EIO).
+        let mut master = std::fs::File::from(master);
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                text.extend_from_slice(&buf[..n]);
+            }
+            let _ = master.flush();
+            String::from_utf8_lossy(&text).replace("\r\n", "\n")
+        });
+        let child = cmd.spawn().expect("kubectl-astro starts");
+        // The child holds the only other handle of the terminal now.
+        drop(cmd);
+        let out = child.wait_with_output().await.expect("kubectl-astro ends");
+        let text = tokio::task::spawn_blocking(move || reader.join().unwrap_or_default())
+            .await
+            .unwrap_or_default();
+        let other = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!other.contains("panicked") && !text.contains("panicked"));
+        (out.status.code().unwrap_or(-1), text)
     }
 }

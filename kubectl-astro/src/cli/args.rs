@@ -246,6 +246,21 @@ pub struct DiffArgs {
     /// Objects compared at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Colour the text diff: auto (only on a terminal, and not when NO_COLOR is set), always,
+    /// never.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// When `diff` colours its text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only when stdout is a terminal and NO_COLOR is unset or empty.
+    Auto,
+    /// Always, even into a pipe or with NO_COLOR set.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Diff output formats.

@@ -1,8 +1,10 @@
 //! `kubectl astro diff`: what deploy would change. Exit 0 no changes, 1 changes, >1 error.
 
+use std::ffi::OsStr;
+
 use kubectl_astro::{Change, DiffOptions, ObjectDiff, Plan};
 
-use super::args::{DiffArgs, DiffOutput};
+use super::args::{ColorChoice, DiffArgs, DiffOutput};
 use super::exit::Failure;
 use super::output::{out, stdout_is_terminal};
 use super::{inputs, leave, print_json, runtime};
@@ -12,7 +14,11 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     let req = inputs::request(&args.request)?;
     let templates = args.render.templates()?;
     let local = inputs::local_build(&args.request, &req)?;
-    let colour = stdout_is_terminal();
+    let colour = colour(
+        args.color,
+        stdout_is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let runtime = runtime()?;
     let code = runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
@@ -34,6 +40,18 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     });
     leave((runtime, templates, req));
     code
+}
+
+/// Whether to colour: `always` and `never` say it; `auto` colours only a terminal, and only
+/// while `NO_COLOR` is unset or empty (no-color.org). An explicit `--color always` is the
+/// user's word for this one run and wins over `NO_COLOR`, as no-color.org asks of
+/// command-line flags.
+pub fn colour(choice: ColorChoice, terminal: bool, no_color: Option<&OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && no_color.is_none_or(OsStr::is_empty),
+    }
 }
 
 /// The text output: each changed object's unified diff, then its note and would-be conflicts
@@ -80,6 +98,21 @@ fn paint(text: &mut String, line: &str, colour: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_colours_only_a_terminal_without_no_color() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(colour(ColorChoice::Auto, true, None));
+        assert!(
+            colour(ColorChoice::Auto, true, empty),
+            "empty NO_COLOR is unset"
+        );
+        assert!(!colour(ColorChoice::Auto, true, set));
+        assert!(!colour(ColorChoice::Auto, false, None));
+        assert!(colour(ColorChoice::Always, false, set), "the flag wins");
+        assert!(!colour(ColorChoice::Never, true, None));
+    }
 
     #[test]
     fn removed_lines_red_added_green() {
