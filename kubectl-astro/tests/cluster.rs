@@ -337,7 +337,9 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
             .await;
         assert_eq!(code, 0, "{out}{err}");
     }
-    let (code, out, _) = env.run(&["build", "list", "--account", "astro-team"]).await;
+    let (code, out, _) = env
+        .run(&["build", "list", "--account", "astro-team", "-o", "json"])
+        .await;
     assert_eq!(code, 0);
     let list: Value = serde_json::from_str(&out).expect("list is JSON");
     assert_eq!(list.as_array().map(Vec::len), Some(2));

@@ -1,6 +1,7 @@
 //! The command line in pipes and terminals: a reader that closes early ends any command
 //! quietly (no panic, no error text, the command's own exit code), a stdout that fails
-//! otherwise is an error, and `diff` colours only where asked to.
+//! otherwise is an error, `diff` colours only where asked to, and `build list` prints a table
+//! unless asked for JSON or YAML.
 
 mod support;
 
@@ -8,6 +9,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Stdio;
 
+use serde_json::Value;
 use support::{Env, examples};
 
 /// How many startup ingestions the large build has: each is a Job of about 2 KiB, so every
@@ -251,6 +253,77 @@ fn strip_ansi(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_list_is_a_table_unless_json_or_yaml_is_asked_for() {
+    let env = Env::new().await;
+    let (code, out, err) = env.run(&["build", "list"]).await;
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("No builds found"), "{err}");
+    let dir = examples().join("catalog/astro-team/weather-agent");
+    for f in ["build-20240601-0900.yaml", "build-20240612-1530.yaml"] {
+        let file = dir.join(f).display().to_string();
+        let (code, out, err) = env.run(&["build", "push", &file]).await;
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let publish = [
+        "build",
+        "publish",
+        "--account",
+        "astro-team",
+        "--name",
+        "weather-agent",
+        "--build-id",
+        "build-20240612-1530",
+        "--version",
+        "1.0.0",
+    ];
+    let (code, out, err) = env.run(&publish).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, table, err) = env.run(&["build", "list"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ACCOUNT", "NAME", "BUILD", "VERSION", "REGISTERED", "IMAGE"]
+    );
+    // Columns start where their header starts.
+    let at = lines[0].find("VERSION").expect("VERSION column");
+    assert!(lines[1][at..].starts_with("<none> "), "{table}");
+    assert!(lines[2][at..].starts_with("1.0.0 "), "{table}");
+    assert!(lines[2].contains("build-20240612-1530"), "{table}");
+
+    let (code, json, err) = env.run(&["build", "list", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&json).expect("-o json is JSON");
+    let records = list.as_array().expect("an array");
+    assert_eq!(records.len(), 2);
+    let keys: Vec<&String> = records[1].as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "account",
+            "name",
+            "build_id",
+            "registered_at",
+            "version",
+            "image"
+        ]
+    );
+    assert_eq!(records[1]["version"], "1.0.0");
+    assert_eq!(records[0]["version"], Value::Null);
+
+    let (code, yaml, err) = env.run(&["build", "list", "-o", "yaml"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(yaml.matches("- account: astro-team").count(), 2, "{yaml}");
+    assert!(yaml.contains("build_id: build-20240612-1530"), "{yaml}");
+
+    let (code, _, _) = env.run(&["build", "list", "-o", "table"]).await;
+    assert_eq!(code, 2, "an unknown format is a usage error");
 }
 
 /// Running the binary with one of its streams on a pseudo-terminal.

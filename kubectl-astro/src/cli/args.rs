@@ -95,6 +95,7 @@ const BUILD_HELP: &str = "\
 Examples:
   kubectl astro build push examples/catalog/astro-team/weather-agent/build-20240612-1530.yaml
   kubectl astro build list --account astro-team
+  kubectl astro build list -o json
   kubectl astro build publish --account astro-team --name weather-agent --build-id build-20240612-1530 --version 1.0.0";
 
 /// Where the request and the build come from.
@@ -263,6 +264,15 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Machine-readable formats of a listing (the default is a table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListOutput {
+    /// A JSON array.
+    Json,
+    /// A YAML sequence.
+    Yaml,
+}
+
 /// Diff output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffOutput {
@@ -312,6 +322,9 @@ pub enum BuildCommand {
         /// Only this agent's builds.
         #[arg(long)]
         name: Option<String>,
+        /// json or yaml: one object per build; a table when not given.
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<ListOutput>,
         #[command(flatten)]
         cluster: ClusterArgs,
     },

@@ -9,6 +9,7 @@ pub mod exit;
 pub mod inputs;
 pub mod logging;
 pub mod output;
+pub mod table;
 pub mod undeploy;
 pub mod validate;
 
