@@ -64,7 +64,7 @@ pub use connect::{ConnectOptions, connect};
 pub use deploy::{DeployOptions, Deployed, deploy};
 pub use diff::{Change, DiffOptions, ObjectDiff, diff};
 pub use error::{ApiStatus, CallError, Error, ErrorKind, StatusCause};
-pub use events::{Event, Observer};
+pub use events::{DeployStep, Event, Observer};
 pub use interrupt::Interrupt;
 pub use plan::Plan;
 pub use undeploy::{UndeployOptions, undeploy};

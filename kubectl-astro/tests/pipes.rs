@@ -1,7 +1,7 @@
 //! The command line in pipes and terminals: a reader that closes early ends any command
 //! quietly (no panic, no error text, the command's own exit code), a stdout that fails
-//! otherwise is an error, `diff` colours only where asked to, and `build list` prints a table
-//! unless asked for JSON or YAML.
+//! otherwise is an error, `diff` colours only where asked to, `build list` prints a table
+//! unless asked for JSON or YAML, and `deploy` reports each step on a terminal's stderr.
 
 mod support;
 
@@ -227,7 +227,7 @@ async fn diff_colours_when_asked_or_on_a_terminal_without_no_color() {
             Some(v) => cmd.env("NO_COLOR", v),
             None => cmd.env_remove("NO_COLOR"),
         };
-        terminal::run(cmd)
+        terminal::run(cmd, terminal::Stream::Stdout)
     };
     let (code, text) = on_terminal(None).await;
     assert_eq!(code, 1);
@@ -326,14 +326,51 @@ async fn build_list_is_a_table_unless_json_or_yaml_is_asked_for() {
     assert_eq!(code, 2, "an unknown format is a usage error");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_reports_each_step_on_a_terminal_and_nothing_into_a_pipe() {
+    let env = Env::new().await;
+    let args = Env::deploy_args("deploy-request-web.yaml", &[]);
+    let (code, stderr) = terminal::run(env.command(&args), terminal::Stream::Stderr).await;
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().map(str::trim_end).collect();
+    assert_eq!(
+        lines,
+        [
+            "Namespace astro-astro-team-weather-agent: created",
+            "Secrets and ConfigMaps: 2 created",
+            "Services, workloads, Ingresses: 9 created",
+        ],
+        "{stderr}"
+    );
+    // Into a pipe: stderr holds no progress.
+    let (code, resp, stderr) = env.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{resp}");
+    assert_eq!(stderr, "");
+    // The next deploy on a terminal shows what prune did.
+    let args = Env::deploy_args("deploy-request-web.yaml", &[]);
+    let (code, _) = terminal::run(env.command(&args), terminal::Stream::Stderr).await;
+    assert_eq!(code, 0);
+    let args = Env::deploy_args("deploy-request.json", &[]);
+    let (code, stderr) = terminal::run(env.command(&args), terminal::Stream::Stderr).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("\nprune: 2 pruned"), "{stderr}");
+}
+
 /// Running the binary with one of its streams on a pseudo-terminal.
 mod terminal {
     use super::*;
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
 
-    /// Runs `cmd` with its stdout on a new pseudo-terminal; returns the exit code and what it
+    /// Which stream is the terminal; the other stays a pipe.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub enum Stream {
+        Stdout,
+        Stderr,
+    }
+
+    /// Runs `cmd` with `stream` on a new pseudo-terminal; returns the exit code and what it
     /// wrote there (the terminal's output: line ends as `\r\n`).
-    pub async fn run(mut cmd: tokio::process::Command) -> (i32, String) {
+    pub async fn run(mut cmd: tokio::process::Command, stream: Stream) -> (i32, String) {
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("pty opens");
         grantpt(&master).expect("grantpt");
         unlockpt(&master).expect("unlockpt");
@@ -344,7 +381,10 @@ mod terminal {
             .write(true)
             .open(&path)
             .expect("pty slave opens");
-        cmd.stdout(slave);
+        match stream {
+            Stream::Stdout => cmd.stdout(slave),
+            Stream::Stderr => cmd.stderr(slave),
+        };
         // Read the terminal until the child is gone (the read then fails with EIO).
         let mut master = std::fs::File::from(master);
         let reader = std::thread::spawn(move || {
@@ -366,7 +406,11 @@ mod terminal {
         let text = tokio::task::spawn_blocking(move || reader.join().unwrap_or_default())
             .await
             .unwrap_or_default();
-        let other = String::from_utf8_lossy(&out.stderr).into_owned();
+        let other = String::from_utf8_lossy(match stream {
+            Stream::Stdout => &out.stderr,
+            Stream::Stderr => &out.stdout,
+        })
+        .into_owned();
         assert!(!other.contains("panicked") && !text.contains("panicked"));
         (out.status.code().unwrap_or(-1), text)
     }

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::render::Templates;
 use astro_deploy::resolve::ResolveOptions;
+use astro_deploy::resolve::Stage;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kubectl_astro::{Cluster, ConnectOptions, Event, Observer};
+use kubectl_astro::{Cluster, ConnectOptions, DeployStep, Event, Observer};
 
 use super::exit::Failure;
 use super::inputs;
-use super::output::err_line;
+use super::output::{err_line, stderr_is_terminal};
 
 const EXIT_CODES: &str = "\
 Exit codes (deploy, validate):
@@ -383,9 +385,12 @@ impl ClusterArgs {
             options = options.context(context);
         }
         let cluster = kubectl_astro::connect(&options).await?;
+        let observer = StderrObserver {
+            steps: stderr_is_terminal(),
+        };
         Ok(cluster
             .field_manager(&self.field_manager)
-            .observer(Arc::new(StderrObserver)))
+            .observer(Arc::new(observer)))
     }
 }
 
@@ -401,8 +406,12 @@ impl DeployArgs {
     }
 }
 
-/// Prints the engine's progress on stderr: retries, and readiness changes while waiting.
-struct StderrObserver;
+/// Prints the engine's progress on stderr: retries, readiness changes while waiting, and —
+/// when stderr is a terminal, where someone is watching — one line per deploy step.
+struct StderrObserver {
+    /// Whether to print the deploy's steps.
+    steps: bool,
+}
 
 impl Observer for StderrObserver {
     fn on_event(&self, event: &Event<'_>) {
@@ -415,9 +424,59 @@ impl Observer for StderrObserver {
                 name,
                 readiness,
             } => err_line(format_args!("{kind}/{name}: {readiness}")),
+            Event::StepDone { step, results } if self.steps => {
+                err_line(step_line(*step, results));
+            }
             _ => {}
         }
     }
+}
+
+/// One line for a finished deploy step: what it was, and how many objects ended how
+/// (`Secrets and ConfigMaps: 2 created, 1 unchanged`).
+pub fn step_line(step: DeployStep<'_>, results: &[ResourceResult]) -> String {
+    let action = |a: ResourceAction| {
+        serde_json::to_value(a)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    let what = match step {
+        DeployStep::Namespace => {
+            if let [ns] = results {
+                return format!("Namespace {}: {}", ns.name, action(ns.action));
+            }
+            "Namespace".into()
+        }
+        DeployStep::Apply(stages) => {
+            let names: Vec<&str> = stages
+                .iter()
+                .map(|s| match s {
+                    Stage::Namespace => "Namespace",
+                    Stage::Policy => "NetworkPolicies",
+                    Stage::Config => "Secrets and ConfigMaps",
+                    Stage::Service => "Services",
+                    Stage::Workload => "workloads",
+                    Stage::Ingress => "Ingresses",
+                })
+                .collect();
+            names.join(", ")
+        }
+        DeployStep::Prune => "prune".into(),
+        _ => "step".into(),
+    };
+    let mut counts: Vec<(ResourceAction, usize)> = Vec::new();
+    for r in results {
+        match counts.iter_mut().find(|(a, _)| *a == r.action) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r.action, 1)),
+        }
+    }
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(a, n)| format!("{n} {}", action(*a)))
+        .collect();
+    format!("{what}: {}", counts.join(", "))
 }
 
 /// `--request-timeout`: each request's limit, none for `0`.
@@ -461,6 +520,30 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_line_counts_objects_by_action() {
+        let result = |name: &str, action| ResourceResult {
+            kind: "Secret".into(),
+            name: name.into(),
+            namespace: "ns".into(),
+            action,
+            message: None,
+        };
+        let results = [
+            result("a", ResourceAction::Created),
+            result("b", ResourceAction::Unchanged),
+            result("c", ResourceAction::Created),
+        ];
+        assert_eq!(
+            step_line(DeployStep::Apply(&[Stage::Config]), &results),
+            "Secrets and ConfigMaps: 2 created, 1 unchanged"
+        );
+        assert_eq!(
+            step_line(DeployStep::Namespace, &results[..1]),
+            "Namespace a: created"
+        );
+    }
 
     #[test]
     fn durations_as_kubectl_writes_them() {
