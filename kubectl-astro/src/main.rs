@@ -22,6 +22,7 @@ fn main() {
         Command::Diff(args) => cli::diff::run(args),
         Command::Undeploy(args) => cli::undeploy::run(args),
         Command::Build(cmd) => cli::build::run(cmd),
+        Command::List(args) => cli::list::run(args),
         Command::Completion { shell } => completion(*shell),
     };
     let code = match result {

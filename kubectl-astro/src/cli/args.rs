@@ -69,6 +69,9 @@ pub enum Command {
     /// Manage the in-cluster build catalog (namespace astro-system).
     #[command(subcommand, after_help = BUILD_HELP)]
     Build(BuildCommand),
+    /// List the deployments kubectl-astro made (found by their namespaces' labels).
+    #[command(after_help = LIST_HELP)]
+    List(ListArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  source <(kubectl astro completion bash)\n  kubectl astro completion zsh > \"${fpath[1]}/_kubectl-astro\""
@@ -99,6 +102,14 @@ Examples:
   kubectl astro build list --account astro-team
   kubectl astro build list -o json
   kubectl astro build publish --account astro-team --name weather-agent --build-id build-20240612-1530 --version 1.0.0";
+
+const LIST_HELP: &str = "\
+Examples:
+  kubectl astro list --account astro-team
+  kubectl astro list -A -o json
+
+STATUS: Ready (every Deployment and StatefulSet ready), Progressing, Failed, Terminating.
+READY: ready workloads / workloads. ENDPOINTS: the URL of each Ingress host.";
 
 /// Where the request and the build come from.
 #[derive(Debug, Clone, Args)]
@@ -304,6 +315,22 @@ pub struct UndeployArgs {
     /// How long --wait waits.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+/// `list` flags: whose deployments, and how to print them.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only this account's deployments.
+    #[arg(long, required_unless_present = "all_accounts")]
+    pub account: Option<String>,
+    /// Every account's deployments.
+    #[arg(short = 'A', long, conflicts_with = "account")]
+    pub all_accounts: bool,
+    /// json or yaml: `{deployments, count}`; a table when not given.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<ListOutput>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `build` subcommands: the in-cluster catalog.

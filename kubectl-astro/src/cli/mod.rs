@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod diff;
 pub mod exit;
 pub mod inputs;
+pub mod list;
 pub mod logging;
 pub mod output;
 pub mod table;
