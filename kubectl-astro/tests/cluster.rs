@@ -1032,6 +1032,12 @@ async fn list_finds_every_deployment_by_its_namespace_labels() {
     assert_eq!(code, 2, "--account or -A is required");
     let (code, _, _) = env.run(&["list", "-A", "--account", "astro-team"]).await;
     assert_eq!(code, 2, "--account and -A exclude each other");
+    let (code, out, _) = env.run(&["list", "--account", "Astro_Team"]).await;
+    assert_eq!(
+        code, 3,
+        "an account that cannot be a label value is invalid input: {out}"
+    );
+    assert!(out.contains("account:"), "{out}");
 
     let (code, resp, stderr) = env
         .deploy("deploy-request-web.yaml", &["--wait", "--timeout", "30s"])
