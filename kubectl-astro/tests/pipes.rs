@@ -356,6 +356,25 @@ async fn deploy_reports_each_step_on_a_terminal_and_nothing_into_a_pipe() {
     assert!(stderr.contains("\nprune: 2 pruned"), "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_diff_is_coloured_on_a_terminal_only() {
+    let env = Env::new().await;
+    let (code, resp, stderr) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let (code, resp, plain) = env.deploy("deploy-request.json", &["--diff"]).await;
+    assert_eq!(code, 0, "{resp}");
+    assert!(plain.contains("\n-") && !plain.contains('\x1b'), "{plain}");
+    // The same change again, on a terminal.
+    let (code, resp, stderr) = env.deploy("deploy-request-web.yaml", &[]).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    let args = Env::deploy_args("deploy-request.json", &["--diff"]);
+    let mut cmd = env.command(&args);
+    cmd.env_remove("NO_COLOR");
+    let (code, text) = terminal::run(cmd, terminal::Stream::Stderr).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(RED), "{text}");
+}
+
 /// Running the binary with one of its streams on a pseudo-terminal.
 mod terminal {
     use super::*;

@@ -5,10 +5,10 @@ use astro_deploy::render::{render, to_json, to_yaml};
 use astro_deploy::resolve::{ResolvedDeployment, resolve};
 use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 
-use super::args::{DeployArgs, Output};
+use super::args::{ColorChoice, DeployArgs, Output};
 use super::exit::{self, Failure, code};
-use super::output::{err_line, err_text, out};
-use super::{inputs, leave, print_json, runtime};
+use super::output::{err_line, err_text, out, stderr_is_terminal};
+use super::{diff, inputs, leave, print_json, runtime};
 
 /// Runs `deploy`; returns the exit code.
 pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
@@ -39,8 +39,11 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
         if args.diff {
             let options = DiffOptions::default().concurrency(args.concurrency);
             let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
+            // Coloured as `diff --color auto` colours, by whether stderr is a terminal.
+            let no_color = std::env::var_os("NO_COLOR");
+            let colour = diff::colour(ColorChoice::Auto, stderr_is_terminal(), no_color.as_deref());
             for d in diffs.iter().filter(|d| !d.diff.is_empty()) {
-                err_text(&d.diff);
+                err_text(&diff::painted(&d.diff, colour));
             }
         }
         let options = DeployOptions::default()

@@ -59,16 +59,26 @@ pub fn colour(choice: ColorChoice, terminal: bool, no_color: Option<&OsStr>) -> 
 fn text(changed: &[&ObjectDiff], colour: bool) -> String {
     let mut text = String::new();
     for d in changed {
-        for line in d.diff.lines() {
-            paint(&mut text, line, colour);
-            text.push('\n');
-        }
+        text.push_str(&painted(&d.diff, colour));
         if let Some(n) = &d.note {
             text.push_str(&format!("# {}/{}: {n}\n", d.kind, d.name));
         }
         for c in &d.conflicts {
             text.push_str(&format!("# would conflict: {}/{}: {c}\n", d.kind, d.name));
         }
+    }
+    text
+}
+
+/// `diff` (a unified diff) as it is, or with each line painted when `colour`.
+pub fn painted(diff: &str, colour: bool) -> String {
+    if !colour {
+        return diff.to_string();
+    }
+    let mut text = String::new();
+    for line in diff.lines() {
+        paint(&mut text, line, colour);
+        text.push('\n');
     }
     text
 }
