@@ -24,7 +24,8 @@ Exit codes (deploy, validate):
   4  unauthorized or forbidden by the cluster
   5  build not found
   130  deploy interrupted (SIGINT/SIGTERM): partial result printed, nothing pruned
-Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.";
+Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.
+A reader closing stdout early (| head) ends the output quietly and changes no exit code.";
 
 const DEPLOY_EXAMPLES: &str = "\
 Examples:
@@ -86,6 +87,7 @@ const DIFF_HELP: &str = "\
 Examples:
   kubectl astro diff -f examples/deploy-request.json --catalog examples/catalog
   kubectl astro diff -f request.yaml -o json
+  kubectl astro diff -f request.yaml --color always | less -R
 
 Exit codes: 0 no changes, 1 changes, >1 error (3 invalid input, 4 denied, 5 build not found).
 Secret values are masked as <redacted sha256:xxxxxxxx>: a changed value changes the fingerprint.";
@@ -280,9 +282,9 @@ pub enum ColorChoice {
 /// Machine-readable formats of a listing (the default is a table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListOutput {
-    /// A JSON array.
+    /// Pretty JSON.
     Json,
-    /// A YAML sequence.
+    /// YAML.
     Yaml,
 }
 
