@@ -8,7 +8,7 @@ use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 use super::args::{ColorChoice, DeployArgs, Output};
 use super::exit::{self, Failure, code};
 use super::output::{err_line, err_text, out, stderr_is_terminal};
-use super::{diff, inputs, leave, print_json, runtime};
+use super::{colour, inputs, leave, print_json, runtime};
 
 /// Runs `deploy`; returns the exit code.
 pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
@@ -40,10 +40,9 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             let options = DiffOptions::default().concurrency(args.concurrency);
             let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
             // Coloured as `diff --color auto` colours, by whether stderr is a terminal.
-            let no_color = std::env::var_os("NO_COLOR");
-            let colour = diff::colour(ColorChoice::Auto, stderr_is_terminal(), no_color.as_deref());
+            let paint = colour::wanted(ColorChoice::Auto, stderr_is_terminal());
             for d in diffs.iter().filter(|d| !d.diff.is_empty()) {
-                err_text(&diff::painted(&d.diff, colour));
+                err_text(&colour::painted(&d.diff, paint));
             }
         }
         let options = DeployOptions::default()

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod build;
+pub mod colour;
 pub mod deploy;
 pub mod diff;
 pub mod exit;
