@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use astro_deploy::api::{DeployResponse, DeployResponseStatus, ResourceAction};
+use astro_deploy::api::{DeployResponse, DeployResponseStatus, ResourceAction, ResourceResult};
 use astro_deploy::render::Manifest;
 use astro_deploy::resolve::Kind;
 
@@ -19,6 +19,7 @@ use crate::apply::{Applier, STAGES, classify, live_of_proven};
 use crate::body::ApplyBody;
 use crate::cluster::Cluster;
 use crate::error::Error;
+use crate::events::{DeployStep, Event};
 use crate::interrupt::Interrupt;
 use crate::inventory::{self, Inventory, InventoryKey, Token};
 use crate::passwords::Passwords;
@@ -143,6 +144,7 @@ pub async fn deploy(
     );
     out.resources
         .push(object_result(Kind::Namespace, ns, "", ns_action, None));
+    step_done(cluster, DeployStep::Namespace, &out.resources);
     new.objects.insert(ns_key, start.state);
     let old = start.old;
 
@@ -201,6 +203,7 @@ pub async fn deploy(
             continue;
         }
         tracing::info!(stage = ?stages, objects = batch.len(), "stage start");
+        let first = out.resources.len();
         for (key, res, token) in applier.apply_stage(batch).await {
             tracing::debug!(object = %key, action = ?res.action, "applied");
             // A failed object keeps what was recorded of it: listed, so a later deploy prunes it.
@@ -210,11 +213,13 @@ pub async fn deploy(
             out.record(res);
         }
         tracing::info!(stage = ?stages, failed_so_far = out.errors.len(), "stage done");
+        step_done(cluster, DeployStep::Apply(stages), &out.resources[first..]);
     }
 
     // Prune only after a complete apply: a partial or interrupted deploy never deletes
     // anything.
     let complete = out.errors.is_empty() && !interrupt.is_triggered();
+    let first = out.resources.len();
     for key in &stale {
         let kept = old.objects.get(key).cloned().unwrap_or_default();
         if !options.prune || !complete || interrupt.is_triggered() {
@@ -228,6 +233,9 @@ pub async fn deploy(
             new.objects.insert(key.clone(), kept);
         }
         out.record(res);
+    }
+    if out.resources.len() > first {
+        step_done(cluster, DeployStep::Prune, &out.resources[first..]);
     }
 
     let mut interrupted = interrupt.is_triggered();
@@ -275,6 +283,13 @@ pub async fn deploy(
         },
         interrupted,
     })
+}
+
+/// Tells the cluster's observer that `step` is done, with its objects' `results`.
+fn step_done(cluster: &Cluster, step: DeployStep<'_>, results: &[ResourceResult]) {
+    cluster
+        .observer
+        .on_event(&Event::StepDone { step, results });
 }
 
 /// The start of a deploy: the Namespace applied, and what it told.

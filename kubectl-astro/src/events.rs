@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use astro_deploy::api::ResourceResult;
+use astro_deploy::kind::Stage;
+
 use crate::error::CallError;
 use crate::wait::Readiness;
 
@@ -26,6 +29,26 @@ pub enum Event<'a> {
         /// What it is now.
         readiness: &'a Readiness,
     },
+    /// A step of a deploy is done: the Namespace, one stage of the staged apply, or prune.
+    StepDone {
+        /// Which step.
+        step: DeployStep<'a>,
+        /// What happened to each object of the step, in order.
+        results: &'a [ResourceResult],
+    },
+}
+
+/// The steps of a deploy, in the order they run (a stage without objects is skipped, and
+/// prune is reported only when it deleted or failed to delete something).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeployStep<'a> {
+    /// The Namespace applied.
+    Namespace,
+    /// One stage of the staged apply: the stages whose objects were applied together.
+    Apply(&'a [Stage]),
+    /// Objects of the previous deploy that this one no longer renders, deleted.
+    Prune,
 }
 
 /// Hears the [`Event`]s of the operations of a [`Cluster`](crate::Cluster).

@@ -4,11 +4,11 @@
 //! The data flows one way: a [`Plan`] (a `DeployRequest` resolved and rendered by the
 //! `astro-deploy` library) → [`diff()`] (server-side dry-run against the live objects) or
 //! [`deploy()`] (staged server-side apply, prune, inventory, wait) → a typed result — the
-//! platform's `DeployResponse`, [`ObjectDiff`]s, an `UndeployResponse`. Each verb lives in a
-//! module of its own; options are plain structs with `Default` and builder methods; every
-//! failure is one [`Error`] whose [`kind`](Error::kind) says what happened. Nothing here
-//! prints, exits or parses flags: [`Observer`] hears progress, the caller decides what to
-//! show.
+//! platform's `DeployResponse`, [`ObjectDiff`]s, an `UndeployResponse`, the deployments
+//! [`list()`] finds. Each verb lives in a module of its own; options are plain structs with
+//! `Default` and builder methods; every failure is one [`Error`] whose [`kind`](Error::kind)
+//! says what happened. Nothing here prints, exits or parses flags: [`Observer`] hears
+//! progress, the caller decides what to show.
 //!
 //! # Example
 //!
@@ -50,6 +50,7 @@ pub mod error;
 pub mod events;
 pub mod interrupt;
 pub mod inventory;
+pub mod list;
 pub mod passwords;
 pub mod plan;
 pub mod prune;
@@ -64,8 +65,9 @@ pub use connect::{ConnectOptions, connect};
 pub use deploy::{DeployOptions, Deployed, deploy};
 pub use diff::{Change, DiffOptions, ObjectDiff, diff};
 pub use error::{ApiStatus, CallError, Error, ErrorKind, StatusCause};
-pub use events::{Event, Observer};
+pub use events::{DeployStep, Event, Observer};
 pub use interrupt::Interrupt;
+pub use list::{ListOptions, list};
 pub use plan::Plan;
 pub use undeploy::{UndeployOptions, undeploy};
 

@@ -8,6 +8,7 @@ use clap::Parser;
 
 use cli::args::{Cli, Command};
 use cli::exit::Failure;
+use cli::output;
 
 fn main() {
     let cli = match Cli::try_parse() {
@@ -21,19 +22,12 @@ fn main() {
         Command::Diff(args) => cli::diff::run(args),
         Command::Undeploy(args) => cli::undeploy::run(args),
         Command::Build(cmd) => cli::build::run(cmd),
-        Command::Completion { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "kubectl-astro", &mut std::io::stdout());
-            Ok(0)
-        }
+        Command::List(args) => cli::list::run(args),
+        Command::Completion { shell } => completion(*shell),
     };
     let code = match result {
         Ok(code) => code,
-        Err(failure) => {
-            cli::print_json(&failure.body);
-            eprintln!("error: {}: {}", failure.body.error, failure.body.details);
-            failure.code
-        }
+        Err(failure) => report(&failure),
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code);
@@ -50,7 +44,26 @@ fn usage_error(e: clap::Error) -> ! {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default();
     let failure = Failure::invalid(first.trim_start_matches("error: ").to_string());
-    cli::print_json(&failure.body);
-    eprintln!("error: {}: {}", failure.body.error, failure.body.details);
-    std::process::exit(failure.code);
+    std::process::exit(report(&failure));
+}
+
+/// Prints a failure — its JSON on stdout, one line on stderr — and returns its exit code. A
+/// stdout that cannot take the JSON changes neither: the failure is what happened.
+fn report(failure: &Failure) -> i32 {
+    let _ = cli::print_json(&failure.body);
+    output::err_line(format_args!(
+        "error: {}: {}",
+        failure.body.error, failure.body.details
+    ));
+    failure.code
+}
+
+/// `completion SHELL`: the script, rendered in memory (clap_complete panics when its writer
+/// fails) and printed like any other output.
+fn completion(shell: clap_complete::Shell) -> Result<i32, Failure> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "kubectl-astro", &mut script);
+    output::out(&String::from_utf8_lossy(&script))?;
+    Ok(cli::exit::code::SUCCESS)
 }

@@ -3,7 +3,8 @@
 //! answer (spec, status, other managers' field sets) without building it.
 //!
 //! Each field reads as a JSON pointer into the answer parsed as a `serde_json::Value` reads
-//! it; our Apply entry is kept as the bytes the server wrote, for its proof. The fast path takes answers of the usual shape; anything else — a field of another
+//! it; our Apply entry is kept as the bytes the server wrote, for its proof. Answers of the
+//! usual shape are read without building a `Value`; anything else — a field of another
 //! type, a repeated key, something that is not an object — is read through a `Value`, so
 //! the result is the same. Only what is skipped is checked less: it must be well-formed JSON,
 //! but no longer also something a `Value` can hold (valid UTF-8, no lone surrogate escape,
@@ -51,7 +52,7 @@ enum Data {
 
 impl Stored {
     /// Reads `bytes` for field manager `manager`; an answer that is not JSON reads as
-    /// [`Stored::default`], as before the `Value` read it as `null`.
+    /// [`Stored::default`].
     pub fn parse(bytes: &[u8], manager: &str) -> Stored {
         Answer::read(bytes, manager).unwrap_or_else(|| {
             serde_json::from_slice::<Value>(bytes)

@@ -23,6 +23,7 @@ fn every_subcommand_has_help_with_examples() {
         "deploy",
         "diff",
         "undeploy",
+        "list",
         "validate",
         "build",
         "completion",

@@ -344,7 +344,9 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
             .await;
         assert_eq!(code, 0, "{out}{err}");
     }
-    let (code, out, _) = env.run(&["build", "list", "--account", "astro-team"]).await;
+    let (code, out, _) = env
+        .run(&["build", "list", "--account", "astro-team", "-o", "json"])
+        .await;
     assert_eq!(code, 0);
     let list: Value = serde_json::from_str(&out).expect("list is JSON");
     assert_eq!(list.as_array().map(Vec::len), Some(2));
@@ -1028,4 +1030,131 @@ async fn undeploy_finds_a_deployment_whose_names_were_cut() {
     assert_eq!(resp["status"], "success", "{resp}");
     assert_eq!(resp["k8s_namespace"], ns.as_str());
     assert!(env.get(&format!("/api/v1/namespaces/{ns}")).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_finds_every_deployment_by_its_namespace_labels() {
+    let env = Env::start(ServerOptions {
+        controller: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let (code, out, err) = env.run(&["list", "-A"]).await;
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("No deployments found"), "{err}");
+    let (code, _, _) = env.run(&["list"]).await;
+    assert_eq!(code, 2, "--account or -A is required");
+    let (code, _, _) = env.run(&["list", "-A", "--account", "astro-team"]).await;
+    assert_eq!(code, 2, "--account and -A exclude each other");
+    let (code, out, _) = env.run(&["list", "--account", "Astro_Team"]).await;
+    assert_eq!(
+        code, 3,
+        "an account that cannot be a label value is invalid input: {out}"
+    );
+    assert!(out.contains("account:"), "{out}");
+
+    let (code, resp, stderr) = env
+        .deploy("deploy-request-web.yaml", &["--wait", "--timeout", "30s"])
+        .await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    // The same agent in another account, from a copy of its build record.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let record = std::fs::read_to_string(
+        examples().join("catalog/astro-team/weather-agent/build-20240612-1530.yaml"),
+    )
+    .expect("build record")
+    .replace("account: astro-team", "account: other-team");
+    let build = dir.path().join("build.yaml");
+    std::fs::write(&build, record).expect("build written");
+    let other = [
+        "deploy",
+        "--account",
+        "other-team",
+        "--name",
+        "weather-agent",
+        "--build",
+        build.to_str().unwrap_or_default(),
+    ];
+    let (code, out, err) = env.run(&other).await;
+    assert_eq!(code, 0, "{out}{err}");
+    // Namespaces kubectl-astro did not make for an agent are not deployments.
+    for (name, labels) in [
+        (
+            "made-by-someone-else",
+            serde_json::json!({"app.kubernetes.io/managed-by": "helm", "astro.dev/agent": "a.b"}),
+        ),
+        (
+            "no-agent",
+            serde_json::json!({"app.kubernetes.io/managed-by": "kubectl-astro"}),
+        ),
+    ] {
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels}});
+        let path = format!("/api/v1/namespaces/{name}?fieldManager=platform");
+        patch_as_another_client(&env.server, &path, APPLY, &body).await;
+    }
+
+    let (code, out, err) = env.run(&["list", "-A", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let listing: Value = serde_json::from_str(&out).expect("-o json is JSON");
+    assert_eq!(listing["count"], 2, "{listing}");
+    let ours = &listing["deployments"][0];
+    assert_eq!(ours["name"], "weather-agent");
+    assert_eq!(ours["account"], "astro-team");
+    assert_eq!(ours["build_id"], "build-20240612-1530");
+    assert_eq!(ours["k8s_namespace"], NS);
+    assert_eq!(ours["status"], "ready", "{ours}");
+    assert_eq!(ours["ready"], ours["workloads"], "{ours}");
+    let endpoints = ours["endpoints"].as_array().cloned().unwrap_or_default();
+    assert!(
+        endpoints.len() == 1
+            && endpoints[0]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://weather-agent-chat-")),
+        "{ours}"
+    );
+    assert_eq!(listing["deployments"][1]["account"], "other-team");
+    // Without --wait nothing says it is ready yet, or the controller was quicker.
+    let status = listing["deployments"][1]["status"].as_str().unwrap_or("");
+    assert!(status == "progressing" || status == "ready", "{status}");
+
+    let (code, out, err) = env
+        .run(&["list", "--account", "astro-team", "-o", "json"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let listing: Value = serde_json::from_str(&out).expect("-o json is JSON");
+    assert_eq!(listing["count"], 1, "{listing}");
+
+    let (code, table, err) = env.run(&["list", "-A"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "ACCOUNT",
+            "BUILD",
+            "STATUS",
+            "READY",
+            "AGE",
+            "ENDPOINTS"
+        ]
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        row[..5],
+        [
+            "weather-agent",
+            "astro-team",
+            "build-20240612-1530",
+            "Ready",
+            "3/3"
+        ],
+        "{table}"
+    );
+    assert!(row[5].ends_with('s'), "a few seconds old: {table}");
+    assert!(row[6].starts_with("http://weather-agent-chat-"), "{table}");
+    assert!(lines[2].contains("other-team"), "{table}");
 }

@@ -143,6 +143,11 @@ fn steps() -> Vec<Step> {
             code: 0,
         },
         Step {
+            label: "list -A",
+            args: s(&["list", "-A"]),
+            code: 0,
+        },
+        Step {
             label: "diff (no changes)",
             args: with_catalog(s(&[
                 "diff",

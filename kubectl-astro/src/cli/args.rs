@@ -6,13 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::render::Templates;
 use astro_deploy::resolve::ResolveOptions;
+use astro_deploy::resolve::Stage;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kubectl_astro::{Cluster, ConnectOptions, Event, Observer};
+use kubectl_astro::{Cluster, ConnectOptions, DeployStep, Event, Observer};
 
 use super::exit::Failure;
 use super::inputs;
+use super::output::{err_line, stderr_is_terminal};
 
 const EXIT_CODES: &str = "\
 Exit codes (deploy, validate):
@@ -21,7 +24,8 @@ Exit codes (deploy, validate):
   4  unauthorized or forbidden by the cluster
   5  build not found
   130  deploy interrupted (SIGINT/SIGTERM): partial result printed, nothing pruned
-Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.";
+Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.
+A reader closing stdout early (| head) ends the output quietly and changes no exit code.";
 
 const DEPLOY_EXAMPLES: &str = "\
 Examples:
@@ -66,6 +70,9 @@ pub enum Command {
     /// Manage the in-cluster build catalog (namespace astro-system).
     #[command(subcommand, after_help = BUILD_HELP)]
     Build(BuildCommand),
+    /// List the deployments kubectl-astro made (found by their namespaces' labels).
+    #[command(after_help = LIST_HELP)]
+    List(ListArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  source <(kubectl astro completion bash)\n  kubectl astro completion zsh > \"${fpath[1]}/_kubectl-astro\""
@@ -80,6 +87,7 @@ const DIFF_HELP: &str = "\
 Examples:
   kubectl astro diff -f examples/deploy-request.json --catalog examples/catalog
   kubectl astro diff -f request.yaml -o json
+  kubectl astro diff -f request.yaml --color always | less -R
 
 Exit codes: 0 no changes, 1 changes, >1 error (3 invalid input, 4 denied, 5 build not found).
 Secret values are masked as <redacted sha256:xxxxxxxx>: a changed value changes the fingerprint.";
@@ -94,7 +102,16 @@ const BUILD_HELP: &str = "\
 Examples:
   kubectl astro build push examples/catalog/astro-team/weather-agent/build-20240612-1530.yaml
   kubectl astro build list --account astro-team
+  kubectl astro build list -o json
   kubectl astro build publish --account astro-team --name weather-agent --build-id build-20240612-1530 --version 1.0.0";
+
+const LIST_HELP: &str = "\
+Examples:
+  kubectl astro list --account astro-team
+  kubectl astro list -A -o json
+
+STATUS: Ready (every Deployment and StatefulSet ready), Progressing, Failed, Terminating.
+READY: ready workloads / workloads. ENDPOINTS: the URL of each Ingress host.";
 
 /// Where the request and the build come from.
 #[derive(Debug, Clone, Args)]
@@ -245,6 +262,30 @@ pub struct DiffArgs {
     /// Objects compared at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Colour the text diff: auto (only on a terminal, and not when NO_COLOR is set), always,
+    /// never.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// When `diff` colours its text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only when stdout is a terminal and NO_COLOR is unset or empty.
+    Auto,
+    /// Always, even into a pipe or with NO_COLOR set.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Machine-readable formats of a listing (the default is a table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListOutput {
+    /// Pretty JSON.
+    Json,
+    /// YAML.
+    Yaml,
 }
 
 /// Diff output formats.
@@ -278,6 +319,22 @@ pub struct UndeployArgs {
     pub timeout: Duration,
 }
 
+/// `list` flags: whose deployments, and how to print them.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only this account's deployments.
+    #[arg(long, required_unless_present = "all_accounts")]
+    pub account: Option<String>,
+    /// Every account's deployments.
+    #[arg(short = 'A', long, conflicts_with = "account")]
+    pub all_accounts: bool,
+    /// json or yaml: `{deployments, count}`; a table when not given.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<ListOutput>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
 /// `build` subcommands: the in-cluster catalog.
 #[derive(Debug, Subcommand)]
 pub enum BuildCommand {
@@ -296,6 +353,9 @@ pub enum BuildCommand {
         /// Only this agent's builds.
         #[arg(long)]
         name: Option<String>,
+        /// json or yaml: one object per build; a table when not given.
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<ListOutput>,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
@@ -354,9 +414,12 @@ impl ClusterArgs {
             options = options.context(context);
         }
         let cluster = kubectl_astro::connect(&options).await?;
+        let observer = StderrObserver {
+            steps: stderr_is_terminal(),
+        };
         Ok(cluster
             .field_manager(&self.field_manager)
-            .observer(Arc::new(StderrObserver)))
+            .observer(Arc::new(observer)))
     }
 }
 
@@ -372,23 +435,77 @@ impl DeployArgs {
     }
 }
 
-/// Prints the engine's progress on stderr: retries, and readiness changes while waiting.
-struct StderrObserver;
+/// Prints the engine's progress on stderr: retries, readiness changes while waiting, and —
+/// when stderr is a terminal, where someone is watching — one line per deploy step.
+struct StderrObserver {
+    /// Whether to print the deploy's steps.
+    steps: bool,
+}
 
 impl Observer for StderrObserver {
     fn on_event(&self, event: &Event<'_>) {
         match event {
             Event::Retrying { delay, error } => {
-                eprintln!("retrying in {}ms: {error}", delay.as_millis())
+                err_line(format_args!("retrying in {}ms: {error}", delay.as_millis()))
             }
             Event::Readiness {
                 kind,
                 name,
                 readiness,
-            } => eprintln!("{kind}/{name}: {readiness}"),
+            } => err_line(format_args!("{kind}/{name}: {readiness}")),
+            Event::StepDone { step, results } if self.steps => {
+                err_line(step_line(*step, results));
+            }
             _ => {}
         }
     }
+}
+
+/// One line for a finished deploy step: what it was, and how many objects ended how
+/// (`Secrets and ConfigMaps: 2 created, 1 unchanged`).
+pub fn step_line(step: DeployStep<'_>, results: &[ResourceResult]) -> String {
+    let action = |a: ResourceAction| {
+        serde_json::to_value(a)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    let what = match step {
+        DeployStep::Namespace => {
+            if let [ns] = results {
+                return format!("Namespace {}: {}", ns.name, action(ns.action));
+            }
+            "Namespace".into()
+        }
+        DeployStep::Apply(stages) => {
+            let names: Vec<&str> = stages
+                .iter()
+                .map(|s| match s {
+                    Stage::Namespace => "Namespace",
+                    Stage::Policy => "NetworkPolicies",
+                    Stage::Config => "Secrets and ConfigMaps",
+                    Stage::Service => "Services",
+                    Stage::Workload => "workloads",
+                    Stage::Ingress => "Ingresses",
+                })
+                .collect();
+            names.join(", ")
+        }
+        DeployStep::Prune => "prune".into(),
+        _ => "step".into(),
+    };
+    let mut counts: Vec<(ResourceAction, usize)> = Vec::new();
+    for r in results {
+        match counts.iter_mut().find(|(a, _)| *a == r.action) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r.action, 1)),
+        }
+    }
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(a, n)| format!("{n} {}", action(*a)))
+        .collect();
+    format!("{what}: {}", counts.join(", "))
 }
 
 /// `--request-timeout`: each request's limit, none for `0`.
@@ -432,6 +549,30 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_line_counts_objects_by_action() {
+        let result = |name: &str, action| ResourceResult {
+            kind: "Secret".into(),
+            name: name.into(),
+            namespace: "ns".into(),
+            action,
+            message: None,
+        };
+        let results = [
+            result("a", ResourceAction::Created),
+            result("b", ResourceAction::Unchanged),
+            result("c", ResourceAction::Created),
+        ];
+        assert_eq!(
+            step_line(DeployStep::Apply(&[Stage::Config]), &results),
+            "Secrets and ConfigMaps: 2 created, 1 unchanged"
+        );
+        assert_eq!(
+            step_line(DeployStep::Namespace, &results[..1]),
+            "Namespace a: created"
+        );
+    }
 
     #[test]
     fn durations_as_kubectl_writes_them() {

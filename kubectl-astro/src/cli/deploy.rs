@@ -5,9 +5,10 @@ use astro_deploy::render::{render, to_json, to_yaml};
 use astro_deploy::resolve::{ResolvedDeployment, resolve};
 use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 
-use super::args::{DeployArgs, Output};
+use super::args::{ColorChoice, DeployArgs, Output};
 use super::exit::{self, Failure, code};
-use super::{inputs, leave, print_json, runtime};
+use super::output::{err_line, err_text, out, stderr_is_terminal};
+use super::{colour, inputs, print_json, runtime};
 
 /// Runs `deploy`; returns the exit code.
 pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
@@ -23,13 +24,12 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             Output::Yaml => to_yaml(&manifests, args.show_secrets)?,
             Output::Json => to_json(&manifests, args.show_secrets) + "\n",
         };
-        print!("{text}");
-        leave((text, manifests, resolved, build, templates, req));
+        out(&text)?;
         return Ok(code::SUCCESS);
     }
     let local = inputs::local_build(&args.request, &req)?;
     let runtime = runtime()?;
-    let code = runtime.block_on(async {
+    runtime.block_on(async {
         let interrupt = on_signal();
         let cluster = args.cluster.connect().await?;
         let build = inputs::build_for_cluster(local, &cluster, &req).await?;
@@ -38,8 +38,10 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
         if args.diff {
             let options = DiffOptions::default().concurrency(args.concurrency);
             let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
+            // Coloured as `diff --color auto` colours, by whether stderr is a terminal.
+            let paint = colour::wanted(ColorChoice::Auto, stderr_is_terminal());
             for d in diffs.iter().filter(|d| !d.diff.is_empty()) {
-                eprint!("{}", d.diff);
+                err_text(&colour::painted(&d.diff, paint));
             }
         }
         let options = DeployOptions::default()
@@ -50,13 +52,9 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             .wait(args.wait.then_some(args.timeout))
             .interrupt(interrupt);
         let deployed = kubectl_astro::deploy(&cluster, &plan, &options).await?;
-        print_json(&deployed.response);
-        let code = exit::of_deploy(&deployed);
-        leave((deployed, plan, build, cluster));
-        Ok(code)
-    });
-    leave((runtime, templates, req));
-    code
+        print_json(&deployed.response)?;
+        Ok(exit::of_deploy(&deployed))
+    })
 }
 
 /// An [`Interrupt`] triggered by the first SIGINT or SIGTERM: the deploy lets the requests in
@@ -72,15 +70,15 @@ fn on_signal() -> Interrupt {
             return;
         }
         set.trigger();
-        eprintln!(
-            "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them"
+        err_line(
+            "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them",
         );
         if signal().await {
             let abandoned = kubectl_astro::Error::Interrupted(
                 "abandoned the requests in flight; deploy again to converge".into(),
             );
             let failure = Failure::from(abandoned);
-            print_json(&failure.body);
+            let _ = print_json(&failure.body);
             std::process::exit(failure.code);
         }
     });
@@ -112,6 +110,6 @@ async fn signal() -> bool {
 /// Prints the spec's warnings on stderr.
 fn warn(resolved: &ResolvedDeployment) {
     for w in &resolved.warnings {
-        eprintln!("warning: spec: {w}");
+        err_line(format_args!("warning: spec: {w}"));
     }
 }

@@ -111,7 +111,7 @@ pub async fn build_for_cluster(
     }
     let (build, problems) = cluster_catalog::latest(cluster, req).await?;
     for p in problems {
-        eprintln!("warning: build catalog: {p}");
+        super::output::err_line(format_args!("warning: build catalog: {p}"));
     }
     Ok(build)
 }

@@ -15,7 +15,7 @@ pub fn run(args: &UndeployArgs) -> Result<i32, Failure> {
         let cluster = args.cluster.connect().await?;
         let response =
             kubectl_astro::undeploy(&cluster, &args.account, &args.name, &options).await?;
-        print_json(&response);
+        print_json(&response)?;
         Ok(code::SUCCESS)
     })
 }

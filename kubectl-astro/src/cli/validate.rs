@@ -35,6 +35,6 @@ pub fn run(args: &RequestArgs) -> Result<i32, Failure> {
         ),
         Err(f) => return Err(f),
     };
-    print_json(&response);
+    print_json(&response)?;
     Ok(exit)
 }
