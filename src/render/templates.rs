@@ -88,7 +88,6 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.add_filter("b64values", filters::b64values);
-        env.add_filter("indent", filters::indent);
         for (name, source) in &sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|e| template_error(name, &e))?;
