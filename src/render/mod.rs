@@ -3,7 +3,6 @@
 
 mod fast_yaml;
 mod filters;
-mod ignored;
 mod output;
 mod schema;
 mod templates;
