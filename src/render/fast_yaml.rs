@@ -9,8 +9,8 @@
 //! then uses `serde-saphyr`; when it returns `Some`, the value is exactly what `serde-saphyr`
 //! would have produced (plain scalars resolved the same way, duplicate keys, comments,
 //! anchors, tags, block scalars, floats, tabs and other rarities all fall back). Errors
-//! therefore always come from `serde-saphyr`, unchanged. The `fast_path_matches_saphyr`
-//! tests check the equivalence on every golden case and on scalar edge cases.
+//! therefore always come from `serde-saphyr`, unchanged. Tests check the equivalence on
+//! every golden object (`render::tests`) and on scalar and structure edge cases (below).
 
 use serde_json::{Map, Number, Value};
 
