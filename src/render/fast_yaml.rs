@@ -9,8 +9,8 @@
 //! then uses `serde-saphyr`; when it returns `Some`, the value is exactly what `serde-saphyr`
 //! would have produced (plain scalars resolved the same way, duplicate keys, comments,
 //! anchors, tags, block scalars, floats, tabs and other rarities all fall back). Errors
-//! therefore always come from `serde-saphyr`, unchanged. The `fast_path_matches_saphyr`
-//! tests check the equivalence on every golden case and on scalar edge cases.
+//! therefore always come from `serde-saphyr`, unchanged. Tests check the equivalence on
+//! every golden object (`render::tests`) and on scalar and structure edge cases (below).
 
 use serde_json::{Map, Number, Value};
 
@@ -19,9 +19,8 @@ const MAX_DEPTH: usize = 32;
 /// Longest key the fast path accepts (YAML limits implicit keys to 1024 characters).
 const MAX_KEY: usize = 256;
 
-/// The mapping `text` holds, or `None` when `text` is outside the fast subset. A captured
-/// value's placeholder (see `captured`) reads as that value, taken out of `values`.
-pub(crate) fn parse(text: &str, values: &mut [Option<Value>]) -> Option<Value> {
+/// The mapping `text` holds, or `None` when `text` is outside the fast subset.
+pub(crate) fn parse(text: &str) -> Option<Value> {
     if text.len() > 1 << 20 {
         return None;
     }
@@ -58,11 +57,7 @@ pub(crate) fn parse(text: &str, values: &mut [Option<Value>]) -> Option<Value> {
     if lines.first().is_none_or(|l| l.indent != 0) {
         return None;
     }
-    let mut p = Parser {
-        lines,
-        pos: 0,
-        values,
-    };
+    let mut p = Parser { lines, pos: 0 };
     let value = p.mapping(0, 0)?;
     (p.pos == p.lines.len()).then_some(value)
 }
@@ -72,13 +67,12 @@ struct Line<'a> {
     text: &'a str,
 }
 
-struct Parser<'a, 'v> {
+struct Parser<'a> {
     lines: Vec<Line<'a>>,
     pos: usize,
-    values: &'v mut [Option<Value>],
 }
 
-impl<'a> Parser<'a, '_> {
+impl<'a> Parser<'a> {
     /// A block mapping whose keys sit at column `indent`.
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
         if depth > MAX_DEPTH {
@@ -97,7 +91,7 @@ impl<'a> Parser<'a, '_> {
             let value = if rest.is_empty() {
                 self.nested(indent, depth)?
             } else {
-                let v = scalar(rest, self.values)?;
+                let v = scalar(rest)?;
                 if self.lines.get(self.pos).is_some_and(|l| l.indent > indent) {
                     return None; // a continuation line: multi-line scalar or error
                 }
@@ -168,7 +162,7 @@ impl<'a> Parser<'a, '_> {
                 items.push(self.mapping(column, depth + 1)?);
             } else {
                 self.pos += 1;
-                items.push(scalar(content, self.values)?);
+                items.push(scalar(content)?);
                 if self.lines.get(self.pos).is_some_and(|l| l.indent > indent) {
                     return None;
                 }
@@ -226,15 +220,13 @@ fn integer(s: &str) -> Option<Number> {
     }
 }
 
-/// A one-line value: JSON or a placeholder from the formatter, or a plain word or integer
-/// from the template.
-fn scalar(s: &str, values: &mut [Option<Value>]) -> Option<Value> {
+/// A one-line value: JSON from the formatter, or a plain word or integer from the template.
+fn scalar(s: &str) -> Option<Value> {
     match s.as_bytes().first()? {
-        b'"' | b'{' | b'[' | 1 => {
+        b'"' | b'{' | b'[' => {
             let mut j = Json {
                 s: s.as_bytes(),
                 i: 0,
-                values,
             };
             let v = j.value(0)?;
             j.ws();
@@ -253,15 +245,13 @@ fn scalar(s: &str, values: &mut [Option<Value>]) -> Option<Value> {
 }
 
 /// Strict JSON on one line, as YAML flow reads it: strings, integers, `true`, `false`,
-/// `null`, arrays and objects without duplicate keys; spaces between tokens. Placeholders
-/// of captured values read as the value.
-struct Json<'a, 'v> {
+/// `null`, arrays and objects without duplicate keys; spaces between tokens.
+struct Json<'a> {
     s: &'a [u8],
     i: usize,
-    values: &'v mut [Option<Value>],
 }
 
-impl Json<'_, '_> {
+impl Json<'_> {
     fn ws(&mut self) {
         while self.s.get(self.i) == Some(&b' ') {
             self.i += 1;
@@ -285,12 +275,6 @@ impl Json<'_, '_> {
         self.ws();
         match *self.s.get(self.i)? {
             b'"' => self.string().map(Value::String),
-            1 => {
-                let (index, len) = super::captured::placeholder(&self.s[self.i..])?;
-                self.i += len;
-                // Taken once: a placeholder met twice is not the formatter's doing.
-                self.values.get_mut(index)?.take()
-            }
             b'{' => {
                 self.i += 1;
                 let mut map = Map::new();
@@ -429,7 +413,7 @@ mod tests {
 
     /// The fast path either declines or agrees with serde-saphyr.
     fn agrees(text: &str) -> bool {
-        match parse(text, &mut []) {
+        match parse(text) {
             None => true,
             Some(v) => saphyr(text) == Some(v),
         }
@@ -438,7 +422,7 @@ mod tests {
     #[test]
     fn reads_the_template_subset() {
         let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: \"a\"\n  labels: {\"x\":\"y\",\"n\":1}\nspec:\n  ports:\n  - name: \"http\"\n    port: 8080\n    protocol: TCP\n  - name: \"b\"\n    port: -1\n  selector: {}\n  empty:\n  list: [\"a\", true, null]\n";
-        let v = parse(text, &mut []);
+        let v = parse(text);
         assert!(v.is_some());
         assert_eq!(v, saphyr(text));
     }
@@ -509,14 +493,14 @@ mod tests {
             assert!(
                 agrees(&doc),
                 "{doc:?}: fast {:?} vs saphyr {:?}",
-                parse(&doc, &mut []),
+                parse(&doc),
                 saphyr(&doc)
             );
             let doc = format!("k:\n- {s}\n");
             assert!(
                 agrees(&doc),
                 "{doc:?}: fast {:?} vs saphyr {:?}",
-                parse(&doc, &mut []),
+                parse(&doc),
                 saphyr(&doc)
             );
         }
@@ -550,7 +534,7 @@ mod tests {
             assert!(
                 agrees(doc),
                 "{doc:?}: fast {:?} vs saphyr {:?}",
-                parse(doc, &mut []),
+                parse(doc),
                 saphyr(doc)
             );
         }

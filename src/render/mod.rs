@@ -1,10 +1,8 @@
 //! Render: a resolved deployment becomes Kubernetes objects, one template per kind, each
 //! parsed and checked against its k8s-openapi type, in apply order.
 
-mod captured;
 mod fast_yaml;
 mod filters;
-mod ignored;
 mod output;
 mod schema;
 mod templates;
@@ -118,33 +116,14 @@ pub fn render(
         .collect()
 }
 
-/// The value `obj`'s template renders to: read from the render with captured values when the
-/// fast reader takes it (it always does for the embedded templates), else from the text.
+/// The value `obj`'s template renders to.
 fn render_value(
     resolved: &ResolvedDeployment,
     obj: &crate::resolve::PlannedObject,
     templates: &Templates,
 ) -> Result<Value, Error> {
-    let template = obj.kind.template();
-    let ctx = minijinja::context! { ns => &resolved.namespace, obj => Ctx::from_serialize(obj) };
-    let (text, mut values) = templates.render_capturing(template, ctx)?;
-    if !values.is_empty() {
-        if let Some(value) = fast_yaml::parse(&text, &mut values) {
-            #[cfg(debug_assertions)]
-            {
-                let text = render_text(resolved, obj, templates)?;
-                debug_assert_eq!(
-                    serde_saphyr::from_str::<Value>(&text).ok().as_ref(),
-                    Some(&value),
-                    "captured render disagrees with serde-saphyr on {template}:\n{text}"
-                );
-            }
-            return Ok(value);
-        }
-        let text = render_text(resolved, obj, templates)?;
-        return parse_rendered(template, &text);
-    }
-    parse_rendered(template, &text)
+    let text = render_text(resolved, obj, templates)?;
+    parse_rendered(obj.kind.template(), &text)
 }
 
 /// The text `obj`'s template renders to.
@@ -160,7 +139,7 @@ fn render_text(
 fn parse_rendered(template: &str, text: &str) -> Result<Value, Error> {
     // Rendered templates are almost always in the subset the fast reader handles; it
     // declines everything else, and serde-saphyr stays the authority (and the error source).
-    if let Some(value) = fast_yaml::parse(text, &mut []) {
+    if let Some(value) = fast_yaml::parse(text) {
         #[cfg(debug_assertions)]
         debug_assert_eq!(
             serde_saphyr::from_str::<Value>(text).ok().as_ref(),
@@ -249,10 +228,9 @@ mod tests {
     }
 
     /// Every object of every golden case renders to text the fast YAML reader accepts, with
-    /// exactly serde-saphyr's value; and the render with captured values, which is the one
-    /// taken, reads to that same value.
+    /// exactly serde-saphyr's value.
     #[test]
-    fn fast_paths_read_every_golden_object_like_serde_saphyr() {
+    fn fast_reader_reads_every_golden_object_like_serde_saphyr() {
         let templates = embedded();
         let mut checked = 0;
         for resolved in golden_deployments() {
@@ -263,111 +241,12 @@ mod tests {
                 };
                 let slow: Option<Value> = serde_saphyr::from_str(&text).ok();
                 assert!(slow.is_some(), "{}: not YAML:\n{text}", obj.name);
-                let fast = fast_yaml::parse(&text, &mut []);
+                let fast = fast_yaml::parse(&text);
                 assert!(fast.is_some(), "fast path declined {}:\n{text}", obj.name);
                 assert_eq!(fast, slow, "{}", obj.name);
-
-                let ctx = minijinja::context! { ns => &resolved.namespace, obj => Ctx::from_serialize(obj) };
-                let captured = templates.render_capturing(obj.kind.template(), ctx);
-                let (text, mut values) = match captured {
-                    Ok(c) => c,
-                    Err(e) => panic!("{}: {e}", obj.name),
-                };
-                assert!(!values.is_empty(), "{}: nothing captured", obj.name);
-                let fast = fast_yaml::parse(&text, &mut values);
-                assert!(
-                    fast.is_some(),
-                    "captured path declined {}:\n{text}",
-                    obj.name
-                );
-                assert_eq!(fast, slow, "{}", obj.name);
-                assert!(
-                    values.iter().all(Option::is_none),
-                    "{}: value unused",
-                    obj.name
-                );
                 checked += 1;
             }
         }
         assert!(checked > 200, "only {checked} objects checked");
-    }
-
-    /// Overridden templates (and every template when `_common.yaml` is overridden) render as
-    /// text: a filter there could look at a placeholder.
-    #[test]
-    fn only_embedded_templates_capture() {
-        let resolved = golden_deployments().remove(0);
-        let service = resolved.objects.iter().find(|o| o.kind == Kind::Service);
-        let Some(service) = service else {
-            panic!("no Service in the first golden case")
-        };
-        let captures = |overrides: &[(&str, &str)]| {
-            let overrides = overrides
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect();
-            let templates = match Templates::with_overrides(overrides) {
-                Ok(t) => t,
-                Err(e) => panic!("{e}"),
-            };
-            let ctx = minijinja::context! { ns => &resolved.namespace, obj => Ctx::from_serialize(service) };
-            match templates.render_capturing("service.yaml", ctx) {
-                Ok((_, values)) => !values.is_empty(),
-                Err(e) => panic!("{e}"),
-            }
-        };
-        let service_src = EMBEDDED.iter().find(|(n, _)| *n == "service.yaml");
-        let common_src = EMBEDDED.iter().find(|(n, _)| *n == "_common.yaml");
-        let (Some((_, service_src)), Some((_, common_src))) = (service_src, common_src) else {
-            panic!("embedded sources missing")
-        };
-        assert!(captures(&[]));
-        assert!(captures(&[("job.yaml", "{{ 1 }}")]));
-        assert!(!captures(&[("service.yaml", service_src)]));
-        assert!(!captures(&[("_common.yaml", common_src)]));
-    }
-
-    /// A template that looks at an interpolated value's text (here its length) sees the
-    /// JSON, not a placeholder.
-    #[test]
-    fn an_override_that_measures_a_printed_value_sees_its_json() {
-        let resolved = golden_deployments().remove(0);
-        let plain = render(&resolved, &embedded()).map_err(|e| e.to_string());
-        let Ok(plain) = plain else {
-            panic!("{plain:?}")
-        };
-        let Some(config) = plain.iter().find(|m| m.kind == Kind::ConfigMap) else {
-            panic!("no ConfigMap in the first golden case")
-        };
-        let json_len = serde_json::to_string(&config.object["data"]).map(|s| s.len());
-        let overrides = [(
-            "configmap.yaml".to_string(),
-            [
-                "{% from \"_common.yaml\" import metadata %}",
-                "apiVersion: v1",
-                "kind: ConfigMap",
-                "metadata:",
-                "  {{ metadata(obj, ns) | indent(2) }}",
-                "{% set data %}{{ obj.spec.data }}{% endset %}",
-                "data: {\"printed\": {{ data | length | string }}}",
-            ]
-            .join("\n"),
-        )]
-        .into();
-        let templates = Templates::with_overrides(overrides).map_err(|e| e.to_string());
-        let Ok(templates) = templates else {
-            panic!("{templates:?}")
-        };
-        let measured = render(&resolved, &templates).map_err(|e| e.to_string());
-        let Ok(measured) = measured else {
-            panic!("{measured:?}")
-        };
-        let Some(measured) = measured.iter().find(|m| m.kind == Kind::ConfigMap) else {
-            panic!("no ConfigMap rendered")
-        };
-        let printed = measured.object["data"]["printed"]
-            .as_str()
-            .map(str::to_string);
-        assert_eq!(printed, json_len.ok().map(|n| n.to_string()));
     }
 }

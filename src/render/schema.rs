@@ -2,6 +2,7 @@
 //! does not know are errors (k8s-openapi itself would silently drop unknown fields).
 
 use serde::de::DeserializeOwned;
+use serde_ignored::Path;
 use serde_json::Value;
 
 use crate::kind::Kind;
@@ -35,14 +36,26 @@ pub fn check(kind: Kind, value: &Value) -> Result<(), SchemaError> {
 }
 
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<(), SchemaError> {
-    // Deserialize from the borrowed value, noting the first field the type skips. Tracking
+    // Deserialize from the borrowed value, noting the first non-null field the type skips
+    // (k8s-openapi's types read fields they do not know as `IgnoredAny`, silently). Tracking
     // the path of a wrong type costs a third of the check, so it is done only for an error.
-    match super::ignored::deserialize::<T>(value) {
-        Ok((_, None)) => Ok(()),
-        Ok((_, Some(field))) => Err(SchemaError {
-            field,
-            message: "unknown field: the Kubernetes type has no such field".into(),
-        }),
+    let mut unknown = None;
+    let parsed = serde_ignored::deserialize::<_, _, T>(value, |path| {
+        if unknown.is_none() {
+            let mut field = String::new();
+            if locate(value, &path, &mut field).is_none_or(|v| !v.is_null()) {
+                unknown = Some(field);
+            }
+        }
+    });
+    match parsed {
+        Ok(_) => match unknown {
+            None => Ok(()),
+            Some(field) => Err(SchemaError {
+                field,
+                message: "unknown field: the Kubernetes type has no such field".into(),
+            }),
+        },
         Err(plain) => Err(match serde_path_to_error::deserialize::<_, T>(value) {
             Err(e) => SchemaError {
                 field: e.path().to_string(),
@@ -53,6 +66,32 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<(), SchemaError> {
                 message: plain.to_string(),
             },
         }),
+    }
+}
+
+/// Writes `path` to `out` as a field path (dotted keys, `[i]` for items) and returns what it
+/// leads to in `root`.
+fn locate<'a>(root: &'a Value, path: &Path<'_>, out: &mut String) -> Option<&'a Value> {
+    match path {
+        Path::Root => Some(root),
+        Path::Seq { parent, index } => {
+            let parent = locate(root, parent, out);
+            out.push('[');
+            out.push_str(&index.to_string());
+            out.push(']');
+            parent?.get(index)
+        }
+        Path::Map { parent, key } => {
+            let parent = locate(root, parent, out);
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+            parent?.get(key.as_str())
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => locate(root, parent, out),
     }
 }
 

@@ -1,10 +1,9 @@
 //! The template set: embedded at build time, each file overridable by name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::captured::{self, Capture};
 use super::filters;
 use crate::error::Error;
 
@@ -42,9 +41,6 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 pub struct Templates {
     env: Environment<'static>,
     sources: BTreeMap<String, String>,
-    /// Templates whose interpolated values may be captured (see `captured`): the embedded
-    /// ones, while `_common.yaml` is embedded too.
-    capturing: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -68,13 +64,7 @@ impl Templates {
             .iter()
             .map(|(n, s)| (n.to_string(), s.to_string()))
             .collect();
-        let mut capturing: BTreeSet<String> = if overrides.contains_key("_common.yaml") {
-            BTreeSet::new()
-        } else {
-            EMBEDDED.iter().map(|(n, _)| n.to_string()).collect()
-        };
         for (name, source) in overrides {
-            capturing.remove(&name);
             if !sources.contains_key(&name) {
                 return Err(Error::Template {
                     template: name,
@@ -98,16 +88,11 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.add_filter("b64values", filters::b64values);
-        env.add_filter("indent", filters::indent);
         for (name, source) in &sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|e| template_error(name, &e))?;
         }
-        Ok(Templates {
-            env,
-            sources,
-            capturing,
-        })
+        Ok(Templates { env, sources })
     }
 
     /// Renders `template` with `ctx`.
@@ -117,21 +102,6 @@ impl Templates {
             .get_template(template)
             .map_err(|e| template_error(template, &e))?;
         t.render(ctx).map_err(|e| template_error(template, &e))
-    }
-
-    /// Renders `template` with `ctx`; when the template allows it, interpolated values are
-    /// captured: the text holds their placeholders and the second item their values.
-    pub(crate) fn render_capturing(
-        &self,
-        template: &str,
-        ctx: Value,
-    ) -> Result<(String, Vec<Option<serde_json::Value>>), Error> {
-        if !self.capturing.contains(template) {
-            return Ok((self.render(template, ctx)?, Vec::new()));
-        }
-        let capture = Capture::start();
-        let text = self.render(template, ctx)?;
-        Ok((text, capture.finish()))
     }
 
     /// Source of a template, for locating fields in errors.
@@ -180,9 +150,6 @@ fn yaml_safe_json_formatter(
     use std::fmt::Write;
     if value.is_safe() || state.auto_escape() != AutoEscape::Json {
         return minijinja::escape_formatter(out, state, value);
-    }
-    if captured::store(out, value)? {
-        return Ok(());
     }
     let json = serde_json::to_string(value).map_err(|e| {
         minijinja::Error::new(
