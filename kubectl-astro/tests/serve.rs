@@ -472,6 +472,54 @@ async fn deploys_of_one_agent_take_turns() {
     server.assert_no_token_printed();
 }
 
+/// Deploys of different agents do not wait for each other: with the weather agent's
+/// Deployment apply held for 2 s, the support agent's deploy, sent after it, answers first.
+#[tokio::test]
+async fn deploys_of_different_agents_run_in_parallel() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(2))
+            .verb("patch")
+            .kind("Deployment")
+            .namespace(NS)
+            .times(1),
+    );
+    let support = json!({
+        "account": "astro-team",
+        "name": "support-agent",
+        "interfaces": ["slack", "web"],
+        "schedules": {"kb_sync": "*/30 * * * *"},
+        "user_credentials": {
+            "ANTHROPIC_API_KEY": "sk-ant-example",
+            "SLACK_APP_TOKEN": "xapp-example",
+            "SLACK_BOT_TOKEN": "xoxb-example"
+        }
+    });
+    let weather_body = weather();
+    let slow = async {
+        let answer = server.post("/api/v1/deploy", DEPLOYER, &weather_body).await;
+        (answer, std::time::Instant::now())
+    };
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let answer = server.post("/api/v1/deploy", DEPLOYER, &support).await;
+        (answer, std::time::Instant::now())
+    };
+    let ((a, a_done), (b, b_done)) = tokio::join!(slow, fast);
+    assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
+    assert!(
+        b_done < a_done,
+        "the support agent waited for the weather agent"
+    );
+    let out = server.output();
+    assert!(
+        !out.contains("xoxb-example"),
+        "a credential was printed:\n{out}"
+    );
+    server.assert_no_token_printed();
+}
+
 /// Past `--lock-wait`, the second deploy of a busy agent answers 409.
 #[tokio::test]
 async fn a_busy_agent_answers_409_past_the_lock_wait() {

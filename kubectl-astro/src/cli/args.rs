@@ -163,7 +163,7 @@ pub struct ServeArgs {
     pub catalog: Option<PathBuf>,
     /// How long a deploy or undeploy waits while another one of the same agent runs, before
     /// answering 409 (30s, 500ms, …).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Duration,
     #[command(flatten)]
     pub render: RenderArgs,

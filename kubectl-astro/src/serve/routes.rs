@@ -398,7 +398,7 @@ async fn undeploy(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
 }
 
 async fn undeploy_request(
-    app: &App,
+    app: &Arc<App>,
     headers: &HeaderMap,
     body: Body,
     logged: &mut Logged,
@@ -411,15 +411,26 @@ async fn undeploy_request(
     astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
     astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let Some(_held) = app
+    let Some(held) = app
         .locks
         .hold(&agent_key(&req.account, &req.name), app.lock_wait)
         .await
     else {
         return Err(busy(&req.account, &req.name, app.lock_wait));
     };
-    let options = UndeployOptions::default().namespace(app.namespace.clone());
-    let response = kubectl_astro::undeploy(&app.cluster, &req.account, &req.name, &options).await?;
+    // In a task of its own holding the lock, as a deploy: a client that hangs up does not
+    // cut it short.
+    let app = app.clone();
+    let task = tokio::spawn(async move {
+        let _held = held;
+        let options = UndeployOptions::default().namespace(app.namespace.clone());
+        kubectl_astro::undeploy(&app.cluster, &req.account, &req.name, &options).await
+    });
+    let response = task.await.map_err(|e| {
+        Problem::from(kubectl_astro::Error::Failed(format!(
+            "the undeploy task failed: {e}"
+        )))
+    })??;
     Ok(json(StatusCode::OK, &response))
 }
 
