@@ -127,6 +127,16 @@ pub struct ValidateResponse {
     pub validation_errors: Option<Vec<String>>,
 }
 
+/// Body of `POST /undeploy`: which agent's deployment to delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndeployRequest {
+    /// Account that owns the deployment.
+    pub account: String,
+    /// Agent name.
+    pub name: String,
+}
+
 /// Body of a successful `POST /undeploy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UndeployResponse {

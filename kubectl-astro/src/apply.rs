@@ -61,16 +61,22 @@ impl Applier<'_> {
         batch: Vec<&Manifest>,
     ) -> Vec<(InventoryKey, ResourceResult, Option<Token>)> {
         // Unordered, so that one slow object holds one slot, not the whole stage; the results
-        // are put back in manifest order.
+        // are put back in manifest order. The futures are made before the stream (not by a
+        // `map` closure inside it), so the deploy's future is provably `Send` and a
+        // multi-threaded server can run it.
+        let applies: Vec<_> = batch
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| async move {
+                (
+                    i,
+                    InventoryKey::new(m.kind, &m.name),
+                    self.apply_one(m).await,
+                )
+            })
+            .collect();
         let mut results: Vec<(usize, InventoryKey, (ResourceResult, Option<Token>))> =
-            futures::stream::iter(batch.into_iter().enumerate())
-                .map(|(i, m)| async move {
-                    (
-                        i,
-                        InventoryKey::new(m.kind, &m.name),
-                        self.apply_one(m).await,
-                    )
-                })
+            futures::stream::iter(applies)
                 .buffer_unordered(self.concurrency.max(1))
                 .collect()
                 .await;
@@ -238,14 +244,16 @@ pub async fn live_of_proven(
     concurrency: usize,
     interrupt: &Interrupt,
 ) -> BTreeMap<InventoryKey, Stored> {
-    let proven = manifests.iter().filter(|m| {
-        m.kind != Kind::Namespace
-            && old
-                .objects
-                .get(&InventoryKey::new(m.kind, &m.name))
-                .is_some_and(|t| t.proof.is_some())
-    });
-    futures::stream::iter(proven)
+    // The futures are made before the stream, as in `apply_stage`, so the future is `Send`.
+    let gets: Vec<_> = manifests
+        .iter()
+        .filter(|m| {
+            m.kind != Kind::Namespace
+                && old
+                    .objects
+                    .get(&InventoryKey::new(m.kind, &m.name))
+                    .is_some_and(|t| t.proof.is_some())
+        })
         .map(|m| async move {
             if interrupt.is_triggered() {
                 return None;
@@ -254,10 +262,12 @@ pub async fn live_of_proven(
             let live = reply.stored(&cluster.field_manager);
             Some((InventoryKey::new(m.kind, &m.name), live))
         })
+        .collect();
+    let found: Vec<Option<(InventoryKey, Stored)>> = futures::stream::iter(gets)
         .buffer_unordered(concurrency.max(1))
-        .filter_map(|found| async move { found })
         .collect()
-        .await
+        .await;
+    found.into_iter().flatten().collect()
 }
 
 /// Of the two concurrent writes of a new store Secret — our apply and its generated passwords

@@ -1,6 +1,7 @@
 //! `kubectl-astro`: the kubectl plugin that deploys Astropods agents.
 
 mod cli;
+mod serve;
 
 use std::io::Write;
 
@@ -23,6 +24,7 @@ fn main() {
         Command::Undeploy(args) => cli::undeploy::run(args),
         Command::Build(cmd) => cli::build::run(cmd),
         Command::List(args) => cli::list::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completion { shell } => completion(*shell),
     };
     let code = match result {

@@ -2,6 +2,7 @@
 //! parsed (durations, enums, paths); what depends on several flags is checked by each
 //! command's `validate` before anything runs.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,9 @@ pub enum Command {
     /// List the deployments kubectl-astro made (found by their namespaces' labels).
     #[command(after_help = LIST_HELP)]
     List(ListArgs),
+    /// Serve the Deploy API over HTTP (POST /api/v1/deploy, …) with the engine of deploy.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  source <(kubectl astro completion bash)\n  kubectl astro completion zsh > \"${fpath[1]}/_kubectl-astro\""
@@ -112,6 +116,60 @@ Examples:
 
 STATUS: Ready (every Deployment and StatefulSet ready), Progressing, Failed, Terminating.
 READY: ready workloads / workloads. ENDPOINTS: the URL of each Ingress host.";
+
+const SERVE_HELP: &str = "\
+Routes (every /api/v1 route needs `Authorization: Bearer <token>` and a JSON body):
+  POST /api/v1/deploy           DeployRequest -> DeployResponse: 200 success, 207 partial
+  POST /api/v1/deploy/validate  DeployRequest -> {valid, build_id, name} or 400 {valid: false, validation_errors}
+  POST /api/v1/undeploy         {account, name} -> UndeployResponse
+  GET  /healthz                 200 while the server runs
+  GET  /readyz                  200 when the cluster answers, else 503
+Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,
+403 no role for the account, 404 no such build or deployment, 409 the agent is busy
+(another deploy or undeploy of it past --lock-wait), 413 body over 1 MiB, 415 not JSON,
+500 cluster failures.
+
+Tokens file (YAML; each token known by the SHA-256 of its value, \"*\" = every account):
+  tokens:
+    - name: ci
+      sha256: <hex of sha256(token)>       # printf %s \"$TOKEN\" | sha256sum
+      accounts: {astro-team: deployer}     # viewer: validate; deployer: + deploy, undeploy; admin
+
+Examples:
+  kubectl astro serve --tokens tokens.yaml --catalog examples/catalog
+  kubectl astro serve --tokens tokens.yaml --listen 127.0.0.1:0   # any free port, printed at start
+
+Exit codes: 0 stopped by SIGINT/SIGTERM after the requests in flight finished, 1 failure,
+3 invalid flags or tokens file.";
+
+/// `serve` flags: where to listen, who may call, and the server-wide render and cluster
+/// settings every deploy uses.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, IP:PORT (port 0: any free port; the address is printed on
+    /// stderr at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Allow a --listen address that is not loopback although serve has no TLS: bearer
+    /// tokens then cross the network in clear text unless a TLS proxy is in front.
+    #[arg(long)]
+    pub insecure_listen: bool,
+    /// Tokens file (YAML): each caller's token digest and role per account.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
+    /// Build catalog directory DIR/ACCOUNT/AGENT/BUILD_ID.yaml (default: the in-cluster
+    /// catalog, as deploy uses).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// How long a deploy or undeploy waits while another one of the same agent runs, before
+    /// answering 409 (30s, 500ms, …).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Duration,
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
 
 /// Where the request and the build come from.
 #[derive(Debug, Clone, Args)]

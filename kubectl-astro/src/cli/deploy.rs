@@ -8,7 +8,7 @@ use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 use super::args::{ColorChoice, DeployArgs, Output};
 use super::exit::{self, Failure, code};
 use super::output::{err_line, err_text, out, stderr_is_terminal};
-use super::{colour, inputs, print_json, runtime};
+use super::{colour, inputs, print_json, runtime, signals};
 
 /// Runs `deploy`; returns the exit code.
 pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
@@ -66,14 +66,14 @@ fn on_signal() -> Interrupt {
     let interrupt = Interrupt::new();
     let set = interrupt.clone();
     tokio::spawn(async move {
-        if !signal().await {
+        if !signals::next().await {
             return;
         }
         set.trigger();
         err_line(
             "interrupted: finishing the requests in flight, sending no more; interrupt again to abandon them",
         );
-        if signal().await {
+        if signals::next().await {
             let abandoned = kubectl_astro::Error::Interrupted(
                 "abandoned the requests in flight; deploy again to converge".into(),
             );
@@ -83,28 +83,6 @@ fn on_signal() -> Interrupt {
         }
     });
     interrupt
-}
-
-/// The next SIGINT or SIGTERM; false if signals cannot be watched.
-async fn signal() -> bool {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return false;
-        };
-        tokio::select! {
-            _ = int.recv() => true,
-            _ = term.recv() => true,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.is_ok()
-    }
 }
 
 /// Prints the spec's warnings on stderr.

@@ -46,6 +46,8 @@ pub fn of_deploy(deployed: &Deployed) -> i32 {
 /// A command failure: what to print and how to exit.
 #[derive(Debug)]
 pub struct Failure {
+    /// What kind of failure it is (the server's HTTP status follows from it).
+    pub kind: ErrorKind,
     /// Exit code.
     pub code: i32,
     /// The `{error, details}` body printed on stdout.
@@ -73,6 +75,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Failure {
+            kind: e.kind(),
             code: code_of(e.kind()),
             body: e.to_api(),
             errors: e.problems(),

@@ -67,15 +67,22 @@ pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
             "request: name: required field is missing (give -f FILE or --name)",
         ));
     }
-    // The names become catalog paths and label selectors: check them before any lookup, so
-    // `../..` never leaves the catalog directory and `a,b=c` never widens a selector.
+    check_names(&req)?;
+    Ok(req)
+}
+
+/// Checks the account, agent and source account names of `req`. They become catalog paths
+/// and label selectors: check them before any lookup, so `../..` never leaves the catalog
+/// directory and `a,b=c` never widens a selector. `deploy`, `validate` and the server's
+/// routes all check them here.
+pub fn check_names(req: &DeployRequest) -> Result<(), Failure> {
     let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
     astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
     astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
     if let Some(src) = &req.source_account {
         astro_deploy::naming::check_account(src).map_err(|m| field("source_account", m))?;
     }
-    Ok(req)
+    Ok(())
 }
 
 /// The build the request deploys, from `--build FILE` or `--catalog DIR`; `None` when
@@ -84,19 +91,25 @@ pub fn local_build(args: &RequestArgs, req: &DeployRequest) -> Result<Option<Bui
     let record = if let Some(path) = &args.build {
         read_record(path)?
     } else if let Some(dir) = &args.catalog {
-        let owner = req.source_account.as_deref().unwrap_or(&req.account);
-        let records = read_catalog(dir, owner, &req.name)?;
-        catalog::select(
-            &records,
-            &req.account,
-            &req.name,
-            req.source_account.as_deref(),
-        )?
-        .clone()
+        return catalog_build(dir, req).map(Some);
     } else {
         return Ok(None);
     };
     Ok(Some(record.into_build()?))
+}
+
+/// The build `req` deploys from the catalog directory `dir` (`DIR/ACCOUNT/AGENT/*.yaml`),
+/// chosen as the cluster catalog chooses; the names of `req` must have been checked.
+pub fn catalog_build(dir: &Path, req: &DeployRequest) -> Result<Build, Failure> {
+    let owner = req.source_account.as_deref().unwrap_or(&req.account);
+    let records = read_catalog(dir, owner, &req.name)?;
+    let record = catalog::select(
+        &records,
+        &req.account,
+        &req.name,
+        req.source_account.as_deref(),
+    )?;
+    Ok(record.clone().into_build()?)
 }
 
 /// The build a cluster command deploys: `local` (from `--build` or `--catalog`), else the

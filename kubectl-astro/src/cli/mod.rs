@@ -11,6 +11,7 @@ pub mod inputs;
 pub mod list;
 pub mod logging;
 pub mod output;
+pub mod signals;
 pub mod table;
 pub mod undeploy;
 pub mod validate;

@@ -1,6 +1,7 @@
 //! `kubectl astro validate`: the platform's `POST /deploy/validate`, offline.
 
 use astro_deploy::api::ValidateResponse;
+use astro_deploy::catalog::Build;
 use astro_deploy::resolve::{ResolveOptions, resolve};
 
 use super::args::RequestArgs;
@@ -14,27 +15,34 @@ pub fn run(args: &RequestArgs) -> Result<i32, Failure> {
         resolve(&req, &build, &ResolveOptions::default())?;
         Ok(build)
     });
-    let (response, exit) = match outcome {
-        Ok(build) => (
-            ValidateResponse {
-                valid: true,
-                build_id: Some(build.record.build_id.clone()),
-                name: Some(build.record.name.clone()),
-                validation_errors: None,
-            },
-            code::SUCCESS,
-        ),
-        Err(f) if f.code == code::INVALID => (
-            ValidateResponse {
-                valid: false,
-                build_id: None,
-                name: None,
-                validation_errors: Some(f.errors.clone()),
-            },
-            code::INVALID,
-        ),
-        Err(f) => return Err(f),
-    };
+    let response = answer(outcome)?;
     print_json(&response)?;
-    Ok(exit)
+    Ok(if response.valid {
+        code::SUCCESS
+    } else {
+        code::INVALID
+    })
+}
+
+/// The answer to a validation whose `outcome` is the build the request would deploy, or why
+/// not: `valid: true`, or `valid: false` with one line per problem for invalid input. Any
+/// other failure (no such build, a cluster that does not answer) is not an answer about the
+/// request: it stays an `Err`. `validate` and the server's `POST /api/v1/deploy/validate`
+/// both answer with it.
+pub fn answer(outcome: Result<Build, Failure>) -> Result<ValidateResponse, Failure> {
+    match outcome {
+        Ok(build) => Ok(ValidateResponse {
+            valid: true,
+            build_id: Some(build.record.build_id.clone()),
+            name: Some(build.record.name.clone()),
+            validation_errors: None,
+        }),
+        Err(f) if f.code == code::INVALID => Ok(ValidateResponse {
+            valid: false,
+            build_id: None,
+            name: None,
+            validation_errors: Some(f.errors.clone()),
+        }),
+        Err(f) => Err(f),
+    }
 }

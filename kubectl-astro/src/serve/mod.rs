@@ -1,0 +1,126 @@
+//! `kubectl astro serve`: the platform's Deploy API over HTTP, answered by the same engine
+//! functions the commands call (`Plan::new`, `kubectl_astro::deploy`, `undeploy`, the build
+//! catalog). This module is the HTTP face only: flags and tokens are read at start, each
+//! route authenticates, reads its JSON body, calls the engine and answers its typed result.
+//!
+//! * [`auth`]: the tokens file and bearer tokens (digests compared in constant time).
+//! * [`locks`]: one deploy or undeploy per agent at a time in this process.
+//! * [`routes`]: the routes, the access log, and the one place where an engine error kind
+//!   becomes an HTTP status.
+
+pub mod auth;
+pub mod locks;
+pub mod routes;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use astro_deploy::render::Templates;
+use astro_deploy::resolve::ResolveOptions;
+use kubectl_astro::Cluster;
+
+use crate::cli::args::ServeArgs;
+use crate::cli::exit::{Failure, code};
+use crate::cli::output::err_line;
+use crate::cli::signals;
+
+/// What every request of a server shares: read once at start.
+pub struct App {
+    /// The cluster every deploy goes to.
+    pub cluster: Cluster,
+    /// The templates (embedded, with `--templates` over them).
+    pub templates: Templates,
+    /// The render flags, as resolve options.
+    pub resolve: ResolveOptions,
+    /// `--catalog DIR`; the in-cluster catalog when `None`.
+    pub catalog: Option<PathBuf>,
+    /// `--namespace`, which undeploy needs too.
+    pub namespace: Option<String>,
+    /// Who may call.
+    pub tokens: auth::Tokens,
+    /// One deploy or undeploy per agent at a time.
+    pub locks: locks::AgentLocks,
+    /// How long a request waits for its agent's lock (`--lock-wait`).
+    pub lock_wait: Duration,
+}
+
+/// Runs `serve` until SIGINT or SIGTERM; returns the exit code.
+pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
+    if !args.listen.ip().is_loopback() && !args.insecure_listen {
+        return Err(Failure::invalid(format!(
+            "--listen {}: not a loopback address, and serve has no TLS: bearer tokens would \
+             cross the network in clear text; put a TLS-terminating proxy in front and pass \
+             --insecure-listen, or listen on 127.0.0.1",
+            args.listen
+        )));
+    }
+    let tokens = auth::Tokens::load(&args.tokens)?;
+    let templates = args.render.templates()?;
+    if let Some(dir) = &args.catalog
+        && !dir.is_dir()
+    {
+        return Err(Failure::invalid(format!(
+            "--catalog {}: not a directory",
+            dir.display()
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::from(kubectl_astro::Error::Failed(format!(
+                "cannot start the async runtime: {e}"
+            )))
+        })?;
+    runtime.block_on(async {
+        let cluster = args.cluster.connect().await?;
+        let app = Arc::new(App {
+            cluster,
+            templates,
+            resolve: args.render.resolve_options(),
+            catalog: args.catalog.clone(),
+            namespace: args.render.namespace.clone(),
+            tokens,
+            locks: locks::AgentLocks::default(),
+            lock_wait: args.lock_wait,
+        });
+        let failed = |what: &str, e: std::io::Error| {
+            Failure::from(kubectl_astro::Error::Failed(format!(
+                "--listen {}: {what}: {e}",
+                args.listen
+            )))
+        };
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| failed("cannot listen", e))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| failed("no local address", e))?;
+        err_line(format_args!("serving the Deploy API on http://{bound}"));
+        axum::serve(listener, routes::router(app))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| failed("serving", e))?;
+        err_line("stopped: every request in flight finished");
+        Ok(code::SUCCESS)
+    })
+}
+
+/// Completes at the first SIGINT or SIGTERM: the server then accepts nothing new and lets
+/// the requests in flight finish. A second signal ends the process at once (exit 130).
+async fn shutdown() {
+    if !signals::next().await {
+        // Signals cannot be watched: serve until killed.
+        std::future::pending::<()>().await;
+    }
+    err_line(
+        "shutting down: accepting nothing new, finishing the requests in flight; interrupt again to stop at once",
+    );
+    tokio::spawn(async {
+        if signals::next().await {
+            err_line("stopped at once: the requests in flight were abandoned");
+            std::process::exit(code::INTERRUPTED);
+        }
+    });
+}

@@ -1,0 +1,480 @@
+//! The routes of `kubectl astro serve`, the access log, and [`status_of`]: the one place an
+//! engine [`ErrorKind`] becomes an HTTP status.
+//!
+//! Every `/api/v1` route checks, in this order: the bearer token (401), the content type
+//! (415), the body size (413), the body (400, naming the field), the caller's role in the
+//! request's account (403); then deploy and undeploy take the agent's lock (409 past
+//! `--lock-wait`) and call the engine.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use astro_deploy::api::{self, DeployRequest, DeployResponseStatus, UndeployRequest};
+use astro_deploy::catalog::Build;
+use astro_deploy::input::{MAX_DOCUMENT_BYTES, parse_document};
+use astro_deploy::resolve::resolve;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use kubectl_astro::{DeployOptions, ErrorKind, Plan, UndeployOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::App;
+use super::auth::{Caller, Role};
+use super::locks::Held;
+use crate::cli::exit::Failure;
+use crate::cli::output::err_line;
+use crate::cli::{inputs, validate};
+
+/// The server's routes over `app`, with the access log around them.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/v1/deploy", post(deploy))
+        .route("/api/v1/deploy/validate", post(validate))
+        .route("/api/v1/undeploy", post(undeploy))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(app)
+        .layer(middleware::from_fn(access_log))
+}
+
+/// The HTTP status of an engine failure: the only place an [`ErrorKind`] becomes one.
+///
+/// Invalid input and the engine's refusals (a prune over budget, a namespace it did not
+/// create) are the caller's to fix: 400. The cluster rejecting *the server's* credentials or
+/// permissions is not the caller's doing, so it is a 500 like any other cluster failure (a
+/// 401/403 here means the caller's token).
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidInput | ErrorKind::Refused => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A request that ends in an `Error {error, details}` answer.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    body: api::Error,
+}
+
+impl Problem {
+    /// A problem with `status`, `error` and `details`.
+    fn new(status: StatusCode, error: &str, details: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            body: api::Error {
+                error: error.to_string(),
+                details: details.into(),
+            },
+        }
+    }
+}
+
+impl From<Failure> for Problem {
+    fn from(f: Failure) -> Problem {
+        Problem {
+            status: status_of(f.kind),
+            body: f.body,
+        }
+    }
+}
+
+impl From<kubectl_astro::Error> for Problem {
+    fn from(e: kubectl_astro::Error) -> Problem {
+        Failure::from(e).into()
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = json(self.status, &self.body);
+        // The body was not read to its end, so the connection cannot carry another request:
+        // say so, or a client may send its next request down a closing connection.
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// `value` as a JSON answer with `status`.
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// What the access log line tells of a request beyond its method, route and status: set by
+/// the handlers as a response extension.
+#[derive(Debug, Clone, Default)]
+struct Logged {
+    /// The token's name (never the token).
+    caller: Option<String>,
+    /// The request's account, once read.
+    account: Option<String>,
+}
+
+/// Writes one line per request on stderr: method, route, status, caller, account, duration.
+/// No header, body or token is ever part of it; the route is the matched pattern, not the
+/// path the client sent.
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "-".to_string(), |m| m.as_str().to_string());
+    let response = next.run(request).await;
+    let logged = response
+        .extensions()
+        .get::<Logged>()
+        .cloned()
+        .unwrap_or_default();
+    // Only names that passed the naming rules are printed: nothing a client sent can forge
+    // a log line.
+    let account = logged
+        .account
+        .filter(|a| astro_deploy::naming::check_account(a).is_ok())
+        .unwrap_or_else(|| "-".into());
+    err_line(format_args!(
+        "access: {method} {route} status={} caller={} account={account} duration_ms={}",
+        response.status().as_u16(),
+        logged.caller.as_deref().unwrap_or("-"),
+        started.elapsed().as_millis()
+    ));
+    response
+}
+
+/// The answer of a handler, with what the access log needs.
+fn answer(logged: Logged, result: Result<Response, Problem>) -> Response {
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    response.extensions_mut().insert(logged);
+    response
+}
+
+/// The caller of a request, from its bearer token (401 otherwise).
+fn authenticate(
+    app: &App,
+    headers: &HeaderMap,
+    logged: &mut Logged,
+) -> Result<Arc<Caller>, Problem> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let caller = app
+        .tokens
+        .caller(header)
+        .map_err(|why| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", why.details()))?;
+    logged.caller = Some(caller.name.clone());
+    Ok(caller)
+}
+
+/// 403 unless `caller` holds `needed` in `account`.
+fn authorize(caller: &Caller, account: &str, needed: Role) -> Result<(), Problem> {
+    if caller.may(account, needed) {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("insufficient permissions for account {account}"),
+        ))
+    }
+}
+
+/// The body as text: JSON (415 otherwise) of at most 1 MiB (413 otherwise), UTF-8.
+async fn body_text(headers: &HeaderMap, body: Body) -> Result<String, Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported media type",
+            "Content-Type must be application/json",
+        ));
+    }
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request too large",
+            format!("the body is larger than the {MAX_DOCUMENT_BYTES}-byte limit"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = Limited::new(body, MAX_DOCUMENT_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                too_large()
+            } else {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid request",
+                    format!("cannot read the body: {e}"),
+                )
+            }
+        })?
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid request",
+            "request: the body is not UTF-8 text",
+        )
+    })
+}
+
+/// Reads a JSON document of type `T`; the error names the field (the library's reader, as
+/// `-f FILE` uses).
+fn parse<T: DeserializeOwned + Serialize>(text: &str) -> Result<T, Failure> {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') {
+        return Err(Failure::invalid(
+            "request: invalid JSON: expected an object of fields",
+        ));
+    }
+    Ok(parse_document::<T>("request", text)?)
+}
+
+/// The build `req` deploys: from `--catalog DIR`, else the cluster catalog.
+async fn build(app: &App, req: &DeployRequest) -> Result<Build, Failure> {
+    match &app.catalog {
+        Some(dir) => inputs::catalog_build(dir, req),
+        None => inputs::build_for_cluster(None, &app.cluster, req).await,
+    }
+}
+
+/// The key of an agent's lock.
+fn agent_key(account: &str, name: &str) -> String {
+    format!("{account}/{name}")
+}
+
+/// 409: another deploy or undeploy of the agent held its lock past `--lock-wait`.
+fn busy(account: &str, name: &str, waited: Duration) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "busy",
+        format!(
+            "another deploy or undeploy of {account}/{name} is still running after {} ms; try again later",
+            waited.as_millis()
+        ),
+    )
+}
+
+/// `POST /api/v1/deploy`: a `DeployRequest` → the engine's deploy → `DeployResponse` (200
+/// success, 207 partial).
+async fn deploy(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let mut logged = Logged::default();
+    let result = deploy_request(&app, &headers, body, &mut logged).await;
+    answer(logged, result)
+}
+
+async fn deploy_request(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    body: Body,
+    logged: &mut Logged,
+) -> Result<Response, Problem> {
+    let caller = authenticate(app, headers, logged)?;
+    let text = body_text(headers, body).await?;
+    let req: DeployRequest = parse(&text)?;
+    logged.account = Some(req.account.clone());
+    inputs::check_names(&req)?;
+    authorize(&caller, &req.account, Role::Deployer)?;
+    let Some(held) = app
+        .locks
+        .hold(&agent_key(&req.account, &req.name), app.lock_wait)
+        .await
+    else {
+        return Err(busy(&req.account, &req.name, app.lock_wait));
+    };
+    // The deploy runs in a task of its own, holding the agent's lock: a client that hangs up
+    // does not cut it short between two requests to the cluster.
+    let task = tokio::spawn(locked_deploy(app.clone(), req, held));
+    let deployed = task.await.map_err(|e| {
+        Problem::from(kubectl_astro::Error::Failed(format!(
+            "the deploy task failed: {e}"
+        )))
+    })??;
+    let status = match deployed.response.status {
+        DeployResponseStatus::Success => StatusCode::OK,
+        DeployResponseStatus::Partial => StatusCode::MULTI_STATUS,
+    };
+    Ok(json(status, &deployed.response))
+}
+
+/// The deploy of `req` while `_held` holds its agent's lock: the build, the plan and the
+/// engine's deploy with `deploy`'s defaults.
+async fn locked_deploy(
+    app: Arc<App>,
+    req: DeployRequest,
+    _held: Held,
+) -> Result<kubectl_astro::Deployed, Problem> {
+    let build = build(&app, &req).await?;
+    let plan = Plan::new(&req, &build, &app.resolve, &app.templates)?;
+    for w in &plan.resolved.warnings {
+        err_line(format_args!(
+            "warning: {}/{}: spec: {w}",
+            req.account, req.name
+        ));
+    }
+    Ok(kubectl_astro::deploy(&app.cluster, &plan, &DeployOptions::default()).await?)
+}
+
+/// `POST /api/v1/deploy/validate`: `{valid: true, build_id, name}`, or 400 `{valid: false,
+/// validation_errors}` — the answer of `kubectl astro validate`.
+async fn validate(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let mut logged = Logged::default();
+    let result = validate_request(&app, &headers, body, &mut logged).await;
+    answer(logged, result)
+}
+
+async fn validate_request(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    logged: &mut Logged,
+) -> Result<Response, Problem> {
+    let caller = authenticate(app, headers, logged)?;
+    let text = body_text(headers, body).await?;
+    let outcome = match parse::<DeployRequest>(&text).and_then(|req| {
+        inputs::check_names(&req)?;
+        Ok(req)
+    }) {
+        Ok(req) => {
+            logged.account = Some(req.account.clone());
+            authorize(&caller, &req.account, Role::Viewer)?;
+            match build(app, &req).await {
+                Ok(build) => resolve(&req, &build, &app.resolve)
+                    .map(|_| build)
+                    .map_err(Failure::from),
+                Err(f) => Err(f),
+            }
+        }
+        Err(f) => Err(f),
+    };
+    let response = validate::answer(outcome)?;
+    let status = if response.valid {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(json(status, &response))
+}
+
+/// `POST /api/v1/undeploy`: `{account, name}` → the engine's undeploy → `UndeployResponse`.
+async fn undeploy(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let mut logged = Logged::default();
+    let result = undeploy_request(&app, &headers, body, &mut logged).await;
+    answer(logged, result)
+}
+
+async fn undeploy_request(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    body: Body,
+    logged: &mut Logged,
+) -> Result<Response, Problem> {
+    let caller = authenticate(app, headers, logged)?;
+    let text = body_text(headers, body).await?;
+    let req: UndeployRequest = parse(&text)?;
+    logged.account = Some(req.account.clone());
+    let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
+    astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
+    astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
+    authorize(&caller, &req.account, Role::Deployer)?;
+    let Some(held) = app
+        .locks
+        .hold(&agent_key(&req.account, &req.name), app.lock_wait)
+        .await
+    else {
+        return Err(busy(&req.account, &req.name, app.lock_wait));
+    };
+    // In a task of its own holding the lock, as a deploy: a client that hangs up does not
+    // cut it short.
+    let app = app.clone();
+    let task = tokio::spawn(async move {
+        let _held = held;
+        let options = UndeployOptions::default().namespace(app.namespace.clone());
+        kubectl_astro::undeploy(&app.cluster, &req.account, &req.name, &options).await
+    });
+    let response = task.await.map_err(|e| {
+        Problem::from(kubectl_astro::Error::Failed(format!(
+            "the undeploy task failed: {e}"
+        )))
+    })??;
+    Ok(json(StatusCode::OK, &response))
+}
+
+/// `GET /healthz`: 200 while the server runs.
+async fn healthz() -> Response {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: 200 when the cluster answers `GET /version` within 5 s (one attempt, no
+/// retries), 503 otherwise.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let mut probe = app
+        .cluster
+        .clone()
+        .request_timeout(Some(Duration::from_secs(5)));
+    probe.retry.retries = 0;
+    let request = http::Request::get("/version").body(hyper::body::Bytes::new());
+    let result = match request {
+        Ok(r) => probe.call(Ok(r)).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(_) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+        Err(e) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &api::Error {
+                error: "cluster unreachable".into(),
+                details: e,
+            },
+        ),
+    }
+}
+
+/// Any other path: 404.
+async fn no_route() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "not found", "no such route").into_response()
+}
+
+/// A known path with another method: 405.
+async fn wrong_method() -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+        "this route takes another method",
+    )
+    .into_response()
+}

@@ -1,0 +1,669 @@
+//! `kubectl astro serve` over real HTTP: the real binary listens on a free loopback port
+//! (`--listen 127.0.0.1:0`, the bound address read from its stderr), pointed at a
+//! test-apiserver through a kubeconfig and at a tokens file in the test's temp dir; the
+//! requests go through hyper's client.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::{Env, NS, actions, examples, with_action};
+use test_apiserver::Fault;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+/// Every token holds this string: it must never appear in anything the server prints.
+const MARKER: &str = "s3cr3t-marker";
+const DEPLOYER: &str = "deployer-s3cr3t-marker-1";
+const VIEWER: &str = "viewer-s3cr3t-marker-2";
+const OTHER: &str = "other-s3cr3t-marker-3";
+const UNKNOWN: &str = "unknown-s3cr3t-marker-4";
+
+fn sha(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A tokens file in `env`'s temp dir: a deployer and a viewer of astro-team, and an admin of
+/// another account only.
+fn tokens_file(env: &Env) -> PathBuf {
+    let text = format!(
+        "tokens:\n\
+         - name: ci\n  sha256: {}\n  accounts: {{astro-team: deployer}}\n\
+         - name: dashboard\n  sha256: {}\n  accounts: {{astro-team: viewer}}\n\
+         - name: other-team\n  sha256: {}\n  accounts: {{other-team: admin}}\n",
+        sha(DEPLOYER),
+        sha(VIEWER),
+        sha(OTHER)
+    );
+    let path = env.dir.path().join("tokens.yaml");
+    std::fs::write(&path, text).expect("tokens file written");
+    path
+}
+
+/// A running `kubectl-astro serve` and everything it printed so far.
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    output: Arc<Mutex<String>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// An answer: status and JSON body (`Null` when the body is not JSON).
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+impl Server {
+    /// Starts `serve` against `env` with the example catalog and `extra` flags; waits until
+    /// it prints the address it listens on.
+    async fn start(env: &Env, extra: &[&str]) -> Server {
+        let tokens = tokens_file(env);
+        let catalog = examples().join("catalog");
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--tokens".into(),
+            tokens.display().to_string(),
+            "--catalog".into(),
+            catalog.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = env.command(&args).spawn().expect("serve starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr piped");
+        let mut stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let seen = output.clone();
+        tokio::spawn(async move {
+            let mut tx = Some(tx);
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.strip_prefix("serving the Deploy API on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.to_string());
+                }
+                let mut out = seen.lock().unwrap_or_else(|e| e.into_inner());
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+        let seen = output.clone();
+        tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text).await;
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_str(&text);
+        });
+        let base = match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(base)) => base,
+            _ => panic!(
+                "serve did not start: {}",
+                output.lock().unwrap_or_else(|e| e.into_inner())
+            ),
+        };
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Server {
+            child,
+            base,
+            output,
+            client,
+        }
+    }
+
+    /// Everything the server printed so far, stdout and stderr.
+    fn output(&self) -> String {
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends `method path` with `headers` and `body`; `None` when no answer came.
+    async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Option<Answer> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body))).expect("request");
+        let response = self.client.request(req).await.ok()?;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.ok()?.to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Some(Answer { status, body })
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        self.try_send(method, path, headers, body)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "{method} {path}: no answer; server said:\n{}",
+                    self.output()
+                )
+            })
+    }
+
+    /// POSTs `body` as JSON with `token`.
+    async fn post(&self, path: &str, token: &str, body: &Value) -> Answer {
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        self.send("POST", path, &headers, body.to_string().into_bytes())
+            .await
+    }
+
+    /// The server's output holds none of the tokens.
+    fn assert_no_token_printed(&self) {
+        let out = self.output();
+        assert!(!out.contains(MARKER), "a token was printed:\n{out}");
+    }
+}
+
+fn weather() -> Value {
+    json!({"account": "astro-team", "name": "weather-agent"})
+}
+
+#[tokio::test]
+async fn deploy_answers_the_cli_response_and_creates_the_objects() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let answer = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let resp = &answer.body;
+    assert_eq!(resp["status"], "success", "{resp}");
+    assert_eq!(resp["k8s_namespace"], NS);
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_some());
+    let deployments: Vec<String> = with_action(resp, "created")
+        .into_iter()
+        .filter_map(|k| k.strip_prefix("Deployment/").map(String::from))
+        .collect();
+    assert!(!deployments.is_empty(), "{resp}");
+    for name in deployments {
+        let path = format!("/apis/apps/v1/namespaces/{NS}/deployments/{name}");
+        assert!(env.get(&path).await.is_some(), "{path} exists");
+    }
+
+    // The same shape and the same objects as `kubectl astro deploy` on a fresh cluster.
+    let cli = Env::new().await;
+    let (code, cli_resp, stderr) = cli.deploy("deploy-request.json", &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let keys = |v: &Value| {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(keys(resp), keys(&cli_resp));
+    assert_eq!(actions(resp), actions(&cli_resp));
+    assert_eq!(resp["service_endpoints"], cli_resp["service_endpoints"]);
+
+    // A redeploy writes nothing.
+    let again = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(
+        with_action(&again.body, "unchanged").len(),
+        actions(&again.body).len(),
+        "{}",
+        again.body
+    );
+
+    // Undeploy answers the UndeployResponse of the CLI.
+    let gone = server.post("/api/v1/undeploy", DEPLOYER, &weather()).await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert_eq!(gone.body["status"], "success");
+    assert_eq!(gone.body["k8s_namespace"], NS);
+    assert_eq!(gone.body["build_id"], resp["build_id"]);
+    assert!(gone.body["undeployed_at"].is_string());
+
+    let out = server.output();
+    assert!(
+        out.contains("access: POST /api/v1/deploy status=200 caller=ci account=astro-team"),
+        "{out}"
+    );
+    server.assert_no_token_printed();
+}
+
+#[tokio::test]
+async fn validate_answers_valid_or_the_problems() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let ok = server
+        .post("/api/v1/deploy/validate", VIEWER, &weather())
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        ok.body,
+        json!({"valid": true, "build_id": "build-20240612-1530", "name": "weather-agent"})
+    );
+    let bad = json!({"account": "astro-team", "name": "weather-agent", "interfaces": ["fax"]});
+    let answer = server.post("/api/v1/deploy/validate", VIEWER, &bad).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.body["valid"], false);
+    let errors = answer.body["validation_errors"].to_string();
+    assert!(errors.contains("interfaces"), "{errors}");
+    // A body that does not read as a request is a validation problem too, naming the field.
+    let typo = json!({"account": "astro-team", "name": "weather-agent", "interface": ["web"]});
+    let answer = server.post("/api/v1/deploy/validate", VIEWER, &typo).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        answer.body["validation_errors"]
+            .to_string()
+            .contains("interface"),
+        "{}",
+        answer.body
+    );
+    // Validating writes nothing.
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
+    server.assert_no_token_printed();
+}
+
+#[tokio::test]
+async fn who_may_call_what() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let body = weather().to_string().into_bytes();
+    let json_type = ("Content-Type", "application/json");
+    let deploy = "/api/v1/deploy";
+    let unknown = format!("Bearer {UNKNOWN}");
+    let basic = format!("Basic {DEPLOYER}");
+    let bare = DEPLOYER.to_string();
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[json_type], "missing Authorization header"),
+        (
+            &[json_type, ("Authorization", &basic)],
+            "malformed Authorization header",
+        ),
+        (
+            &[json_type, ("Authorization", &bare)],
+            "malformed Authorization header",
+        ),
+        (&[json_type, ("Authorization", &unknown)], "unknown token"),
+    ];
+    for (headers, details) in cases {
+        let answer = server.send("POST", deploy, headers, body.clone()).await;
+        assert_eq!(answer.status, 401, "{details}: {}", answer.body);
+        assert_eq!(answer.body["error"], "unauthorized", "{}", answer.body);
+        let got = answer.body["details"].as_str().unwrap_or("");
+        assert!(got.starts_with(details), "{got}");
+    }
+    let forbidden =
+        json!({"error": "forbidden", "details": "insufficient permissions for account astro-team"});
+    for (path, token) in [
+        (deploy, OTHER),
+        (deploy, VIEWER),
+        ("/api/v1/undeploy", VIEWER),
+        ("/api/v1/deploy/validate", OTHER),
+    ] {
+        let answer = server.post(path, token, &weather()).await;
+        assert_eq!(answer.status, 403, "{path}: {}", answer.body);
+        assert_eq!(answer.body, forbidden, "{path}");
+    }
+    // Nothing was deployed by any of them.
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
+    let out = server.output();
+    assert!(out.contains("status=401 caller=- account=-"), "{out}");
+    assert!(
+        out.contains("status=403 caller=dashboard account=astro-team"),
+        "{out}"
+    );
+    server.assert_no_token_printed();
+}
+
+#[tokio::test]
+async fn bad_requests_name_what_is_wrong() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let auth = format!("Bearer {DEPLOYER}");
+    let deploy = "/api/v1/deploy";
+
+    let text = server
+        .send(
+            "POST",
+            deploy,
+            &[("Authorization", &auth), ("Content-Type", "text/plain")],
+            weather().to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(text.status, 415, "{}", text.body);
+    assert_eq!(text.body["error"], "unsupported media type");
+
+    let mut big = br#"{"account": "astro-team", "name": "weather-agent", "x": ""#.to_vec();
+    big.resize(2 * 1024 * 1024, b'a');
+    let huge = server
+        .send(
+            "POST",
+            deploy,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            big,
+        )
+        .await;
+    assert_eq!(huge.status, 413, "{}", huge.body);
+    assert_eq!(huge.body["error"], "request too large");
+
+    let cases = [
+        (
+            json!({"account": "astro-team", "name": "weather-agent", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"account": "astro-team", "name": "weather-agent", "interfaces": "web"}),
+            "interfaces",
+        ),
+        (json!({"name": "weather-agent"}), "account"),
+        (
+            json!({"account": "Astro_Team", "name": "weather-agent"}),
+            "account",
+        ),
+    ];
+    for (body, field) in cases {
+        let answer = server.post(deploy, DEPLOYER, &body).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
+        assert_eq!(answer.body["error"], "invalid request", "{body}");
+        let details = answer.body["details"].as_str().unwrap_or("");
+        assert!(details.contains(field), "{body}: {details}");
+    }
+    let not_json = server
+        .send(
+            "POST",
+            deploy,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            b"account: astro-team".to_vec(),
+        )
+        .await;
+    assert_eq!(not_json.status, 400, "{}", not_json.body);
+
+    let missing = json!({"account": "astro-team", "name": "no-such-agent"});
+    let answer = server.post(deploy, DEPLOYER, &missing).await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    assert_eq!(answer.body["error"], "build not found");
+    let answer = server.post("/api/v1/undeploy", DEPLOYER, &missing).await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    assert_eq!(answer.body["error"], "deployment not found");
+
+    let route = server.send("GET", "/api/v1/nothing", &[], Vec::new()).await;
+    assert_eq!(route.status, 404);
+    let method = server.send("GET", deploy, &[], Vec::new()).await;
+    assert_eq!(method.status, 405);
+
+    assert_eq!(
+        server.send("GET", "/healthz", &[], Vec::new()).await.status,
+        200
+    );
+    assert_eq!(
+        server.send("GET", "/readyz", &[], Vec::new()).await.status,
+        200
+    );
+    server.assert_no_token_printed();
+}
+
+/// Two deploys of the same agent at once: the second waits for the first (its first request
+/// comes after the first deploy's slow apply), and both succeed.
+#[tokio::test]
+async fn deploys_of_one_agent_take_turns() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_millis(1500))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let body = weather();
+    let (a, b) = tokio::join!(
+        server.post("/api/v1/deploy", DEPLOYER, &body),
+        server.post("/api/v1/deploy", DEPLOYER, &body),
+    );
+    assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
+    let log = env.server.request_log();
+    let namespace = format!("/api/v1/namespaces/{NS}");
+    let first_deployment = log
+        .iter()
+        .position(|r| r.method == "PATCH" && r.path.contains("/deployments/"))
+        .expect("the Deployment was applied");
+    let namespace_applies_before = log[..first_deployment]
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == namespace)
+        .count();
+    assert_eq!(
+        namespace_applies_before, 1,
+        "the second deploy started while the first was applying"
+    );
+    let all = log
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == namespace)
+        .count();
+    assert!(all >= 2, "both deploys applied the Namespace");
+    server.assert_no_token_printed();
+}
+
+/// Deploys of different agents do not wait for each other: with the weather agent's
+/// Deployment apply held for 2 s, the support agent's deploy, sent after it, answers first.
+#[tokio::test]
+async fn deploys_of_different_agents_run_in_parallel() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(2))
+            .verb("patch")
+            .kind("Deployment")
+            .namespace(NS)
+            .times(1),
+    );
+    let support = json!({
+        "account": "astro-team",
+        "name": "support-agent",
+        "interfaces": ["slack", "web"],
+        "schedules": {"kb_sync": "*/30 * * * *"},
+        "user_credentials": {
+            "ANTHROPIC_API_KEY": "sk-ant-example",
+            "SLACK_APP_TOKEN": "xapp-example",
+            "SLACK_BOT_TOKEN": "xoxb-example"
+        }
+    });
+    let weather_body = weather();
+    let slow = async {
+        let answer = server.post("/api/v1/deploy", DEPLOYER, &weather_body).await;
+        (answer, std::time::Instant::now())
+    };
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let answer = server.post("/api/v1/deploy", DEPLOYER, &support).await;
+        (answer, std::time::Instant::now())
+    };
+    let ((a, a_done), (b, b_done)) = tokio::join!(slow, fast);
+    assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
+    assert!(
+        b_done < a_done,
+        "the support agent waited for the weather agent"
+    );
+    let out = server.output();
+    assert!(
+        !out.contains("xoxb-example"),
+        "a credential was printed:\n{out}"
+    );
+    server.assert_no_token_printed();
+}
+
+/// Past `--lock-wait`, the second deploy of a busy agent answers 409.
+#[tokio::test]
+async fn a_busy_agent_answers_409_past_the_lock_wait() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &["--lock-wait", "100ms"]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(2))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let body = weather();
+    let (a, b) = tokio::join!(
+        server.post("/api/v1/deploy", DEPLOYER, &body),
+        server.post("/api/v1/deploy", DEPLOYER, &body),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} {}", a.body, b.body);
+    let busy = if a.status == 409 { &a.body } else { &b.body };
+    assert_eq!(busy["error"], "busy");
+    assert!(
+        busy["details"]
+            .as_str()
+            .unwrap_or("")
+            .contains("astro-team/weather-agent"),
+        "{busy}"
+    );
+}
+
+/// SIGTERM stops accepting, lets the deploy in flight finish, and exits 0.
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish() {
+    let env = Env::new().await;
+    let mut server = Server::start(&env, &[]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_millis(1500))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let pid = server.child.id().expect("pid").to_string();
+    let body = weather();
+    let deploy = server.post("/api/v1/deploy", DEPLOYER, &body);
+    let signal = async {
+        // Once the deploy has reached the cluster, signal.
+        for _ in 0..100 {
+            if env.server.request_log().iter().any(|r| r.method == "PATCH") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let status = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill runs");
+        assert!(status.success());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // No new request is taken.
+        server
+            .try_send("GET", "/healthz", &[], Vec::new())
+            .await
+            .is_none()
+    };
+    let (answer, refused) = tokio::join!(deploy, signal);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(refused, "a new connection was accepted after SIGTERM");
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("serve exits")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0));
+    // Let the readers take the last lines.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = server.output();
+    assert!(out.contains("shutting down"), "{out}");
+    assert!(
+        out.contains("stopped: every request in flight finished"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn flags_and_tokens_file_are_checked_at_start() {
+    let env = Env::new().await;
+    let tokens = tokens_file(&env).display().to_string();
+    let (code, stdout, stderr) = env
+        .run(&["serve", "--tokens", &tokens, "--listen", "0.0.0.0:0"])
+        .await;
+    assert_eq!(code, 3, "{stdout} {stderr}");
+    assert!(stderr.contains("--insecure-listen"), "{stderr}");
+
+    let bad = env.dir.path().join("bad-tokens.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "tokens:\n- name: ci\n  sha256: {}\n  accounts: {{astro-team: owner}}\n",
+            sha(DEPLOYER)
+        ),
+    )
+    .expect("written");
+    let bad = bad.display().to_string();
+    let (code, _, stderr) = env.run(&["serve", "--tokens", &bad]).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains(&bad), "names the file: {stderr}");
+    assert!(
+        stderr.contains("tokens[0].accounts"),
+        "names the field: {stderr}"
+    );
+}
+
+/// A cluster that does not answer: `/readyz` says 503 while `/healthz` stays 200, and a deploy
+/// answers 500 `cluster unreachable` (after the engine's retries).
+#[tokio::test]
+async fn an_unreachable_cluster_is_not_ready_and_fails_deploys_with_500() {
+    let server = test_apiserver::TestApiServer::start()
+        .await
+        .expect("test-apiserver starts");
+    // The kubeconfig of a server, pointed at a port where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = server.base_url();
+    let host = url.rsplit_once(':').map_or(url.as_str(), |(host, _)| host);
+    let kubeconfig = server
+        .kubeconfig_yaml()
+        .replace(&url, &format!("{host}:{closed}"));
+    let env = Env::with_kubeconfig(server, &kubeconfig);
+    let serve = Server::start(&env, &[]).await;
+    assert_eq!(
+        serve.send("GET", "/healthz", &[], Vec::new()).await.status,
+        200
+    );
+    let ready = serve.send("GET", "/readyz", &[], Vec::new()).await;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.body["error"], "cluster unreachable");
+    let answer = serve.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"], "cluster unreachable",
+        "{}",
+        answer.body
+    );
+    serve.assert_no_token_printed();
+}
