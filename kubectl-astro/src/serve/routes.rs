@@ -277,6 +277,19 @@ fn agent_key(account: &str, name: &str) -> String {
     format!("{account}/{name}")
 }
 
+/// The agent's lock, or 409 when another deploy or undeploy of it holds the lock past
+/// `--lock-wait`.
+async fn hold_agent(app: &App, account: &str, name: &str) -> Result<Held, Problem> {
+    match app
+        .locks
+        .hold(&agent_key(account, name), app.lock_wait)
+        .await
+    {
+        Some(held) => Ok(held),
+        None => Err(busy(account, name, app.lock_wait)),
+    }
+}
+
 /// 409: another deploy or undeploy of the agent held its lock past `--lock-wait`.
 fn busy(account: &str, name: &str, waited: Duration) -> Problem {
     Problem::new(
@@ -309,13 +322,7 @@ async fn deploy_request(
     logged.account = Some(req.account.clone());
     inputs::check_names(&req)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let Some(held) = app
-        .locks
-        .hold(&agent_key(&req.account, &req.name), app.lock_wait)
-        .await
-    else {
-        return Err(busy(&req.account, &req.name, app.lock_wait));
-    };
+    let held = hold_agent(app, &req.account, &req.name).await?;
     // The deploy runs in a task of its own, holding the agent's lock: a client that hangs up
     // does not cut it short between two requests to the cluster.
     let task = tokio::spawn(locked_deploy(app.clone(), req, held));
@@ -411,13 +418,7 @@ async fn undeploy_request(
     astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
     astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let Some(held) = app
-        .locks
-        .hold(&agent_key(&req.account, &req.name), app.lock_wait)
-        .await
-    else {
-        return Err(busy(&req.account, &req.name, app.lock_wait));
-    };
+    let held = hold_agent(app, &req.account, &req.name).await?;
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
     // cut it short.
     let app = app.clone();
