@@ -76,13 +76,19 @@ pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
 /// directory and `a,b=c` never widens a selector. `deploy`, `validate` and the server's
 /// routes all check them here.
 pub fn check_names(req: &DeployRequest) -> Result<(), Failure> {
-    let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
-    astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
-    astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
+    check_agent(&req.account, &req.name)?;
     if let Some(src) = &req.source_account {
+        let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
         astro_deploy::naming::check_account(src).map_err(|m| field("source_account", m))?;
     }
     Ok(())
+}
+
+/// Checks a request's `account` and `name` fields, naming the one that is invalid.
+pub fn check_agent(account: &str, name: &str) -> Result<(), Failure> {
+    let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
+    astro_deploy::naming::check_account(account).map_err(|m| field("account", m))?;
+    astro_deploy::naming::check_agent_name(name).map_err(|m| field("name", m))
 }
 
 /// The build the request deploys, from `--build FILE` or `--catalog DIR`; `None` when

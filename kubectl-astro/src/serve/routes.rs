@@ -414,9 +414,7 @@ async fn undeploy_request(
     let text = body_text(headers, body).await?;
     let req: UndeployRequest = parse(&text)?;
     logged.account = Some(req.account.clone());
-    let field = |f: &str, m: String| Failure::invalid(format!("request: {f}: {m}"));
-    astro_deploy::naming::check_account(&req.account).map_err(|m| field("account", m))?;
-    astro_deploy::naming::check_agent_name(&req.name).map_err(|m| field("name", m))?;
+    inputs::check_agent(&req.account, &req.name)?;
     authorize(&caller, &req.account, Role::Deployer)?;
     let held = hold_agent(app, &req.account, &req.name).await?;
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
