@@ -119,3 +119,35 @@ fn names_are_checked_before_they_become_catalog_paths() {
         assert!(out.contains(&format!("request: {field}:")), "{out}");
     }
 }
+
+/// One source of certificates at a time, and issuer names Kubernetes accepts: both refused
+/// with the flag named, before anything is rendered.
+#[test]
+fn tls_secret_and_an_issuer_are_refused_together() {
+    let base = [
+        "deploy",
+        "--dry-run",
+        "-f",
+        "examples/deploy-request-web.yaml",
+        "--catalog",
+        "examples/catalog",
+    ];
+    let with = |extra: &[&str]| run(&[&base[..], extra].concat());
+    let (code, out, _) = with(&["--tls-secret", "wildcard-tls", "--cluster-issuer", "le"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("--tls-secret") && out.contains("--cluster-issuer"),
+        "{out}"
+    );
+    let (code, out, _) = with(&["--issuer", "le", "--cluster-issuer", "le"]);
+    assert_eq!(code, 3, "{out}");
+    let (code, out, _) = with(&["--issuer", "Let's Encrypt"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("issuer") && out.contains("DNS-1123 subdomain"),
+        "{out}"
+    );
+    let (code, out, _) = with(&["--issuer", "le"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cert-manager.io/issuer: le"), "{out}");
+}

@@ -265,6 +265,25 @@ pub struct IngressSpec {
     pub tls_secret: Option<String>,
 }
 
+/// The cert-manager issuer that gives each Ingress its own certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum CertIssuer {
+    /// A `ClusterIssuer` (annotation `cert-manager.io/cluster-issuer`).
+    Cluster(String),
+    /// An `Issuer` in the deploy's namespace (annotation `cert-manager.io/issuer`).
+    Namespaced(String),
+}
+
+impl CertIssuer {
+    /// The Ingress annotation that asks cert-manager for a certificate from this issuer.
+    pub fn annotation(&self) -> (&'static str, &str) {
+        match self {
+            CertIssuer::Cluster(name) => ("cert-manager.io/cluster-issuer", name),
+            CertIssuer::Namespaced(name) => ("cert-manager.io/issuer", name),
+        }
+    }
+}
+
 /// A NetworkPolicy: pods selected, and where ingress traffic may come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkPolicySpec {
@@ -272,8 +291,18 @@ pub struct NetworkPolicySpec {
     pub pod_selector: Labels,
     /// `none` (deny all), `namespace` (same namespace), `any` (every namespace).
     pub from: String,
-    /// Named container ports the traffic may reach (empty: all).
-    pub ports: Vec<String>,
+    /// Container ports the traffic may reach (empty: all).
+    pub ports: Vec<PolicyPort>,
+}
+
+/// A port of a NetworkPolicy rule: a container port's name or its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PolicyPort {
+    /// A named container port.
+    Name(String),
+    /// A port number.
+    Number(u16),
 }
 
 /// The location of a self-hosted store's password.
