@@ -36,13 +36,11 @@ fn main() {
 }
 
 /// Ends the process for a command line clap could not take. A value that a typed flag
-/// rejects (a duration, a version) and two flags that exclude each other (`--tls-secret` and
-/// `--cluster-issuer`) are invalid input like any other: the error JSON and exit 3.
-/// Everything else — help, version, an unknown flag, a missing argument — is clap's own
+/// rejects (a duration, a version) is invalid input like any other: the error JSON and exit
+/// 3. Everything else — help, version, an unknown flag, a missing argument — is clap's own
 /// answer and exit code.
 fn usage_error(e: clap::Error) -> ! {
-    use clap::error::ErrorKind::{ArgumentConflict, ValueValidation};
-    if !matches!(e.kind(), ValueValidation | ArgumentConflict) {
+    if e.kind() != clap::error::ErrorKind::ValueValidation {
         e.exit();
     }
     let text = e.to_string();

@@ -120,8 +120,8 @@ fn names_are_checked_before_they_become_catalog_paths() {
     }
 }
 
-/// One source of certificates at a time, and issuer names Kubernetes accepts: both refused
-/// with the flag named, before anything is rendered.
+/// One source of certificates at a time (clap's usage error, exit 2, as for any two flags
+/// that exclude each other), and issuer names Kubernetes accepts (invalid input, exit 3).
 #[test]
 fn tls_secret_and_an_issuer_are_refused_together() {
     let base = [
@@ -133,14 +133,18 @@ fn tls_secret_and_an_issuer_are_refused_together() {
         "examples/catalog",
     ];
     let with = |extra: &[&str]| run(&[&base[..], extra].concat());
-    let (code, out, _) = with(&["--tls-secret", "wildcard-tls", "--cluster-issuer", "le"]);
-    assert_eq!(code, 3, "{out}");
+    let (code, _, err) = with(&["--tls-secret", "wildcard-tls", "--cluster-issuer", "le"]);
+    assert_eq!(code, 2, "{err}");
     assert!(
-        out.contains("--tls-secret") && out.contains("--cluster-issuer"),
-        "{out}"
+        err.contains("--tls-secret") && err.contains("--cluster-issuer"),
+        "{err}"
     );
-    let (code, out, _) = with(&["--issuer", "le", "--cluster-issuer", "le"]);
-    assert_eq!(code, 3, "{out}");
+    let (code, _, err) = with(&["--issuer", "le", "--cluster-issuer", "le"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--issuer") && err.contains("--cluster-issuer"),
+        "{err}"
+    );
     let (code, out, _) = with(&["--issuer", "Let's Encrypt"]);
     assert_eq!(code, 3, "{out}");
     assert!(

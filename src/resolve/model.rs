@@ -123,6 +123,9 @@ pub struct PodSpec {
     pub gpu_toleration: Option<String>,
     /// The pod's securityContext and the Pod Security level it meets.
     pub security: PodSecurity,
+    /// Seconds every container keeps serving after the pod is told to stop (a `preStop`
+    /// sleep): the agent's and webhook ingestion pods; `None` for the others.
+    pub drain_seconds: Option<u32>,
 }
 
 /// A Pod Security Standards level (docs/security.md), ordered from least to most strict.

@@ -56,6 +56,22 @@ impl Planner<'_> {
         );
     }
 
+    /// The Service behind each Ingress: its name, pod selector and the Ingress's port.
+    fn exposed(&self) -> Vec<(String, Labels, String)> {
+        self.objects
+            .iter()
+            .filter_map(|o| match &o.spec {
+                ObjectSpec::Ingress(i) => self.objects.iter().find_map(|s| match &s.spec {
+                    ObjectSpec::Service(svc) if s.name == i.service => {
+                        Some((s.name.clone(), svc.selector.clone(), i.port.clone()))
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Deny ingress by default, allow it from the namespace, from anywhere to the backend
     /// port of each Ingress and, with a cert-manager issuer, to its HTTP-01 solver pods.
     pub(super) fn network_policies(&mut self) {
@@ -79,19 +95,7 @@ impl Planner<'_> {
         // Pods behind an Ingress must be reachable from the ingress controller's namespace
         // (unknown here, so any namespace) — on the Ingress's backend port only, so the
         // sidecar's gRPC port stays private to the namespace.
-        let exposed: Vec<(String, Labels, String)> = self
-            .objects
-            .iter()
-            .filter_map(|o| match &o.spec {
-                ObjectSpec::Ingress(i) => self.objects.iter().find_map(|s| match &s.spec {
-                    ObjectSpec::Service(svc) if s.name == i.service => {
-                        Some((s.name.clone(), svc.selector.clone(), i.port.clone()))
-                    }
-                    _ => None,
-                }),
-                _ => None,
-            })
-            .collect();
+        let exposed = self.exposed();
         for (service, selector, port) in exposed {
             self.add(
                 Kind::NetworkPolicy,
