@@ -137,6 +137,17 @@ pub struct UndeployRequest {
     pub name: String,
 }
 
+/// Body of a successful `POST /deployments/{namespace}/ingestion/{ingestion}/trigger`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerResponse {
+    /// `triggered`.
+    pub status: String,
+    /// The Job that runs the ingestion.
+    pub job_name: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
 /// Body of a successful `POST /undeploy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UndeployResponse {

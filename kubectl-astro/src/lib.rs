@@ -51,6 +51,7 @@ pub mod events;
 pub mod interrupt;
 pub mod inventory;
 pub mod list;
+pub mod namespace;
 pub mod passwords;
 pub mod plan;
 pub mod prune;
@@ -58,6 +59,7 @@ pub mod result;
 pub mod stored;
 pub mod tls_secrets;
 pub mod transport;
+pub mod trigger;
 pub mod undeploy;
 pub mod wait;
 
@@ -70,6 +72,7 @@ pub use events::{DeployStep, Event, Observer};
 pub use interrupt::Interrupt;
 pub use list::{ListOptions, list};
 pub use plan::Plan;
+pub use trigger::{TriggerOptions, trigger};
 pub use undeploy::{UndeployOptions, undeploy};
 
 /// The default field manager of our applies, and the `app.kubernetes.io/managed-by` label

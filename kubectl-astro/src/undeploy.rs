@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 use astro_deploy::api::UndeployResponse;
 use astro_deploy::naming;
 use astro_deploy::resolve::Kind;
-use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::deploy::now;
-use crate::error::{Error, Missing, Refusal};
+use crate::error::{Error, Refusal};
+use crate::namespace;
 
 /// Which deployment to delete and how.
 #[derive(Debug, Clone)]
@@ -55,43 +55,20 @@ pub async fn undeploy(
     name: &str,
     options: &UndeployOptions,
 ) -> Result<UndeployResponse, Error> {
-    naming::check_account(account).map_err(|m| Error::InvalidInput(format!("account: {m}")))?;
-    naming::check_agent_name(name).map_err(|m| Error::InvalidInput(format!("name: {m}")))?;
-    let ns = options
-        .namespace
-        .clone()
-        .unwrap_or_else(|| naming::namespace(account, &naming::sanitize_name(name)));
+    let found = namespace::find(cluster, account, name, options.namespace.as_deref()).await?;
+    let ns = found.name.clone();
     let context = format!("Namespace/{ns}");
-    let live = match cluster.get(Kind::Namespace, "", &ns).await {
-        Ok(r) => r.value(),
-        Err(e) if e.is_not_found() => {
-            return Err(Error::NotFound {
-                missing: Missing::Deployment,
-                details: format!("namespace {ns} does not exist"),
-            });
-        }
-        Err(e) => return Err(Error::call(&context, e)),
-    };
-    let label = |k: &str| {
-        live.pointer("/metadata/labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-    };
-    let agent_label = naming::agent_label(account, name);
-    if label("app.kubernetes.io/managed-by") != Some(crate::FIELD_MANAGER)
-        || label("astro.dev/agent") != Some(agent_label.as_str())
-    {
+    if !found.ours {
         return Err(Error::Refused {
             refusal: Refusal::Undeploy,
             details: format!(
-                "namespace {ns} was not created by kubectl-astro for {agent_label}; not deleting it"
+                "namespace {ns} was not created by kubectl-astro for {}; not deleting it",
+                naming::agent_label(account, name)
             ),
         });
     }
-    let build_id = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get("astro.dev/build"))
-        .and_then(Value::as_str)
+    let build_id = found
+        .annotation("astro.dev/build")
         .unwrap_or("")
         .to_string();
     if let Err(e) = cluster.delete(Kind::Namespace, "", &ns, None).await

@@ -24,6 +24,7 @@ fn every_subcommand_has_help_with_examples() {
         "diff",
         "undeploy",
         "list",
+        "trigger",
         "validate",
         "build",
         "completion",

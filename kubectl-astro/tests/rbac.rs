@@ -93,6 +93,13 @@ fn steps() -> Vec<Step> {
             .to_string()
     };
     let req = |r: &str| ex.join(r).display().to_string();
+    let case10 = |f: &str| {
+        repo_root()
+            .join("tests/golden/10-ingestion-all-triggers")
+            .join(f)
+            .display()
+            .to_string()
+    };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let deploy = |r: &str, extra: &[&str]| {
         let mut v = s(&["deploy", "-f", &req(r), "--network-policy"]);
@@ -160,6 +167,32 @@ fn steps() -> Vec<Step> {
         Step {
             label: "deploy from the in-cluster catalog --wait",
             args: deploy("deploy-request.json", &["--wait", "--timeout", "60s"]),
+            code: 0,
+        },
+        Step {
+            label: "deploy (an agent with a manual ingestion)",
+            args: s(&[
+                "deploy",
+                "-f",
+                &case10("request.yaml"),
+                "--build",
+                &case10("build.yaml"),
+            ]),
+            code: 0,
+        },
+        Step {
+            label: "trigger --wait",
+            args: s(&[
+                "trigger",
+                "--account",
+                "flags",
+                "--name",
+                "feature-flag-assistant",
+                "reindex",
+                "--wait",
+                "--timeout",
+                "60s",
+            ]),
             code: 0,
         },
         Step {

@@ -91,6 +91,8 @@ pub struct WorkloadSpec {
     pub volume_claim: Option<VolumeClaim>,
     /// CronJob: the 5-field schedule.
     pub schedule: Option<String>,
+    /// CronJob: suspended, so its Jobs start only when someone creates one from it.
+    pub suspend: bool,
     /// The pod template.
     pub pod: PodSpec,
 }

@@ -74,6 +74,9 @@ pub enum Command {
     /// List the deployments kubectl-astro made (found by their namespaces' labels).
     #[command(after_help = LIST_HELP)]
     List(ListArgs),
+    /// Run an ingestion of a deployment now: a Job from its CronJob (manual or scheduled).
+    #[command(after_help = TRIGGER_HELP)]
+    Trigger(TriggerArgs),
     /// Serve the Deploy API over HTTP (POST /api/v1/deploy, …) with the engine of deploy.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -101,6 +104,16 @@ Examples:
   kubectl astro undeploy --account astro-team --name weather-agent --wait
 
 Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment.";
+
+const TRIGGER_HELP: &str = "\
+Examples:
+  kubectl astro trigger --account flags --name feature-flag-assistant reindex
+  kubectl astro trigger --account flags --name feature-flag-assistant reindex --wait --timeout 10m
+
+Prints {\"status\": \"triggered\", \"job_name\", \"namespace\"}. The Job is what
+`kubectl create job --from=cronjob/<cronjob>` makes; it is deleted with its CronJob.
+Exit codes: 0 triggered (with --wait: completed), 1 the Job failed or --timeout passed,
+3 invalid input, 4 denied, 5 no such deployment or ingestion.";
 
 const BUILD_HELP: &str = "\
 Examples:
@@ -388,6 +401,30 @@ pub struct UndeployArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Wait until the namespace is gone.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `trigger` flags.
+#[derive(Debug, Clone, Args)]
+pub struct TriggerArgs {
+    /// Account of the deployment.
+    #[arg(long)]
+    pub account: String,
+    /// Agent name.
+    #[arg(long)]
+    pub name: String,
+    /// The ingestion, as the spec names it.
+    pub ingestion: String,
+    /// Namespace, when deployed with --namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Wait until the Job completes (its progress on stderr).
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits.

@@ -207,6 +207,7 @@ impl Planner<'_> {
             service_name: None,
             volume_claim: None,
             schedule: None,
+            suspend: false,
             pod: PodSpec {
                 labels: self.selector("agent"),
                 annotations: pod.annotations.clone(),

@@ -284,6 +284,7 @@ impl Planner<'_> {
                 storage_class: self.options.storage_class.clone(),
             }),
             schedule: None,
+            suspend: false,
             pod,
         };
         let kind = if persistent {
