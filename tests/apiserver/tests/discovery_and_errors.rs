@@ -356,7 +356,9 @@ async fn field_validation_modes() {
     assert_eq!(r.code, 400);
     assert_eq!(
         r.body["message"],
-        json!("strict decoding error: unknown field \"foo\"")
+        json!(
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"foo\""
+        )
     );
     let r = post(&b, &format!("{CM}?fieldValidation=Warn"), &body).await;
     assert_eq!(r.code, 201);
