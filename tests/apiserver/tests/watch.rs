@@ -161,7 +161,13 @@ async fn kubectl_delete_waits_for_finalizer() {
 /// `polymorphichelpers/rollout_status.go`; `pkg/controller/deployment/util/deployment_util.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_rollout_status_stalled() {
-    let s = TestApiServer::start().await.expect("start");
+    // The status is read right after each write: the controller runs inside it.
+    let s = TestApiServer::start_with(test_apiserver::ServerOptions {
+        lifecycle: test_apiserver::Lifecycle::Synchronous,
+        ..test_apiserver::ServerOptions::default()
+    })
+    .await
+    .expect("start");
     s.set_controller_mode(test_apiserver::ControllerMode::Stalled);
     let dir = TempDir::new("stalled");
     s.write_kubeconfig(&dir.path().join("kubeconfig"))
