@@ -75,7 +75,9 @@ async fn run_case(case: PathBuf) -> Result<(), String> {
     let (code, out, err) = env.run(&deploy).await;
     if dry_run_fails(&case)? {
         if code == 0 {
-            return Err(format!("the dry run fails, the deploy does not:\n{out}{err}"));
+            return Err(format!(
+                "the dry run fails, the deploy does not:\n{out}{err}"
+            ));
         }
         let writes = env
             .server

@@ -89,7 +89,10 @@ async fn undeploy_wait_times_out_on_a_namespace_held_by_a_finalizer() {
     env.hold_namespace().await;
     let started = Instant::now();
     let (code, out, err) = env
-        .run(&weather_agent(&["undeploy"], &["--wait", "--timeout", "1s"]))
+        .run(&weather_agent(
+            &["undeploy"],
+            &["--wait", "--timeout", "1s"],
+        ))
         .await;
     let took = started.elapsed();
     assert_eq!(code, 1, "{out}{err}");

@@ -292,10 +292,7 @@ async fn removing_any_one_verb_of_a_rule_fails_a_command() {
                     "no command failed".to_string()
                 }
                 Err((step, code, out)) => {
-                    assert!(
-                        code == 4 || code == 2,
-                        "{what}: {step}: exit {code}\n{out}"
-                    );
+                    assert!(code == 4 || code == 2, "{what}: {step}: exit {code}\n{out}");
                     assert!(
                         out.contains("forbidden"),
                         "{what}: {step}: the 403 is not named\n{out}"

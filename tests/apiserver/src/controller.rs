@@ -224,7 +224,7 @@ fn final_status(res: &ResourceDef, obj: &Value, name: &str, stalled: bool) -> Op
         .unwrap_or(1);
     let status = match res.kind {
         "Deployment" if stalled => {
-            let rs = format!("{name}-{}", short_hash(&obj));
+            let rs = format!("{name}-{}", short_hash(obj));
             let mut s = json!({"observedGeneration": gen_});
             if replicas > 0 {
                 s["replicas"] = json!(replicas);
@@ -252,7 +252,7 @@ fn final_status(res: &ResourceDef, obj: &Value, name: &str, stalled: bool) -> Op
             s
         }
         "StatefulSet" if stalled => {
-            let rev = format!("{name}-{}", short_hash(&obj));
+            let rev = format!("{name}-{}", short_hash(obj));
             json!({"observedGeneration": gen_, "replicas": replicas, "currentReplicas": replicas,
                    "updatedReplicas": replicas, "availableReplicas": 0,
                    "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
@@ -296,7 +296,7 @@ fn final_status(res: &ResourceDef, obj: &Value, name: &str, stalled: bool) -> Op
                     "NewReplicaSetAvailable",
                     &format!(
                         "ReplicaSet \"{name}-{}\" has successfully progressed.",
-                        &short_hash(&obj)
+                        &short_hash(obj)
                     ),
                     &now,
                     true
@@ -305,7 +305,7 @@ fn final_status(res: &ResourceDef, obj: &Value, name: &str, stalled: bool) -> Op
             s
         }
         "StatefulSet" => {
-            let rev = format!("{name}-{}", short_hash(&obj));
+            let rev = format!("{name}-{}", short_hash(obj));
             json!({"observedGeneration": gen_, "replicas": replicas, "readyReplicas": replicas,
                    "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas,
                    "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
@@ -331,7 +331,14 @@ fn final_status(res: &ResourceDef, obj: &Value, name: &str, stalled: bool) -> Op
 
 /// Records `status` on `obj` through the status subresource as `kube-controller-manager`, with
 /// the Deployment revision annotation the controller keeps.
-fn write_status(st: &mut State, res: &ResourceDef, ns: &str, name: &str, obj: Value, status: Value) {
+fn write_status(
+    st: &mut State,
+    res: &ResourceDef,
+    ns: &str,
+    name: &str,
+    obj: Value,
+    status: Value,
+) {
     let now = now_rfc3339();
     let ty = schema::root(res.kind);
     let entries = managed::decode(&obj).ok().flatten().unwrap_or_default();

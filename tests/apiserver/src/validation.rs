@@ -72,7 +72,12 @@ pub(crate) fn dns1035_label_errs(s: &str) -> Vec<String> {
 }
 
 /// One `field.Invalid(path, value, msg)` per message, the value a Go string.
-pub(crate) fn invalid_each(errs: &mut Vec<FieldError>, field: &str, value: &str, msgs: Vec<String>) {
+pub(crate) fn invalid_each(
+    errs: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    msgs: Vec<String>,
+) {
     for m in msgs {
         errs.push(FieldError::invalid(field, &format!("{value:?}"), &m));
     }
@@ -178,7 +183,11 @@ pub(crate) fn label_value_errs(v: &str) -> Vec<String> {
 
 /// `ValidateLabels` (apimachinery `apis/meta/v1/validation/validation.go`): each key a
 /// qualified name, each value a label value; both reported at the map's path.
-pub(crate) fn validate_labels(field: &str, labels: &Map<String, Value>, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_labels(
+    field: &str,
+    labels: &Map<String, Value>,
+    errs: &mut Vec<FieldError>,
+) {
     for (k, v) in labels {
         invalid_each(errs, field, k, qualified_name_errs(k));
         let val = v.as_str().unwrap_or("");
@@ -380,7 +389,11 @@ fn validate_deployment(obj: &Value, errs: &mut Vec<FieldError>) {
     );
     let Some(spec) = spec else { return };
     match spec.ptr("/strategy/type").and_then(Value::as_str) {
-        Some("Recreate") if spec.ptr("/strategy/rollingUpdate").is_some_and(|r| !r.is_null()) => {
+        Some("Recreate")
+            if spec
+                .ptr("/strategy/rollingUpdate")
+                .is_some_and(|r| !r.is_null()) =>
+        {
             errs.push(FieldError::forbidden(
                 "spec.strategy.rollingUpdate",
                 "may not be specified when strategy `type` is 'Recreate'",
@@ -413,10 +426,17 @@ fn validate_deployment(obj: &Value, errs: &mut Vec<FieldError>) {
             &["Recreate", "RollingUpdate"],
         )),
     }
-    nonnegative(errs, "spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"));
+    nonnegative(
+        errs,
+        "spec.revisionHistoryLimit",
+        spec.get("revisionHistoryLimit"),
+    );
     nonnegative(errs, "spec.minReadySeconds", spec.get("minReadySeconds"));
     if let Some(p) = spec.get("progressDeadlineSeconds").and_then(Value::as_i64) {
-        let min_ready = spec.get("minReadySeconds").and_then(Value::as_i64).unwrap_or(0);
+        let min_ready = spec
+            .get("minReadySeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if p <= min_ready {
             errs.push(FieldError::invalid(
                 "spec.progressDeadlineSeconds",
@@ -455,7 +475,11 @@ fn validate_statefulset(obj: &Value, errs: &mut Vec<FieldError>) {
         .iter()
         .enumerate()
     {
-        validate_pvc_spec(&format!("spec.volumeClaimTemplates[{i}].spec"), t.get("spec"), errs);
+        validate_pvc_spec(
+            &format!("spec.volumeClaimTemplates[{i}].spec"),
+            t.get("spec"),
+            errs,
+        );
     }
 }
 
@@ -471,29 +495,50 @@ fn validate_pvc_spec(at: &str, spec: Option<&Value>, errs: &mut Vec<FieldError>)
             "at least 1 access mode is required",
         ));
     }
-    let supported = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"];
+    let supported = [
+        "ReadOnlyMany",
+        "ReadWriteMany",
+        "ReadWriteOnce",
+        "ReadWriteOncePod",
+    ];
     for m in modes {
         let m = m.as_str().unwrap_or("");
         if !supported.contains(&m) {
-            errs.push(FieldError::not_supported(&format!("{at}.accessModes"), m, &supported));
+            errs.push(FieldError::not_supported(
+                &format!("{at}.accessModes"),
+                m,
+                &supported,
+            ));
         }
     }
     if spec
         .and_then(|s| s.ptr("/resources/requests/storage"))
         .is_none()
     {
-        errs.push(FieldError::required(&format!("{at}.resources[storage]"), ""));
+        errs.push(FieldError::required(
+            &format!("{at}.resources[storage]"),
+            "",
+        ));
     }
 }
 
 /// `validateJobSpec` at `at` (`spec` or `spec.jobTemplate.spec`).
 fn validate_job_spec(at: &str, spec: Option<&Value>, errs: &mut Vec<FieldError>) {
-    for k in ["parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"] {
+    for k in [
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+    ] {
         nonnegative(errs, &format!("{at}.{k}"), spec.and_then(|s| s.get(k)));
     }
     let tmpl = spec.and_then(|s| s.get("template"));
     validate_template_meta(&format!("{at}.template"), tmpl, errs);
-    pod::validate_pod_spec(&format!("{at}.template.spec"), tmpl.and_then(|t| t.get("spec")), errs);
+    pod::validate_pod_spec(
+        &format!("{at}.template.spec"),
+        tmpl.and_then(|t| t.get("spec")),
+        errs,
+    );
     validate_restart_policy(
         &format!("{at}.template.spec.restartPolicy"),
         tmpl.and_then(|t| t.get("spec")),
@@ -532,7 +577,11 @@ fn validate_cronjob(obj: &Value, errs: &mut Vec<FieldError>) {
     ] {
         nonnegative(errs, &format!("spec.{k}"), obj.ptr(&format!("/spec/{k}")));
     }
-    validate_job_spec("spec.jobTemplate.spec", obj.ptr("/spec/jobTemplate/spec"), errs);
+    validate_job_spec(
+        "spec.jobTemplate.spec",
+        obj.ptr("/spec/jobTemplate/spec"),
+        errs,
+    );
 }
 
 /// `ValidateService`: ports (names, numbers, protocols, target ports, no duplicates) and the
@@ -569,17 +618,29 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
         } else if !name.is_empty() {
             invalid_each(errs, &format!("{at}.name"), name, dns1123_label_errs(name));
             if names.contains(&name) {
-                errs.push(FieldError::duplicate(&format!("{at}.name"), &format!("{name:?}")));
+                errs.push(FieldError::duplicate(
+                    &format!("{at}.name"),
+                    &format!("{name:?}"),
+                ));
             } else {
                 names.push(name);
             }
         }
         let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
         for m in pod::port_num_errs(port) {
-            errs.push(FieldError::invalid(&format!("{at}.port"), &port.to_string(), &m));
+            errs.push(FieldError::invalid(
+                &format!("{at}.port"),
+                &port.to_string(),
+                &m,
+            ));
         }
         let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
-        pod::one_of(errs, &format!("{at}.protocol"), Some(proto), &["SCTP", "TCP", "UDP"]);
+        pod::one_of(
+            errs,
+            &format!("{at}.protocol"),
+            Some(proto),
+            &["SCTP", "TCP", "UDP"],
+        );
         pod::port_num_or_name(errs, &format!("{at}.targetPort"), p.get("targetPort"));
         if seen.contains(&(port, proto)) {
             errs.push(FieldError::duplicate(

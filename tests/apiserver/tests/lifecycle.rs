@@ -676,7 +676,11 @@ async fn namespace_waits_for_finalized_content() {
     assert!(held.body["metadata"]["deletionTimestamp"].is_string());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let ns = get(&b, "/api/v1/namespaces/x").await;
-    assert_eq!(ns.body["status"]["phase"], json!("Terminating"), "held by the finalizer");
+    assert_eq!(
+        ns.body["status"]["phase"],
+        json!("Terminating"),
+        "held by the finalizer"
+    );
     let r = patch(
         &b,
         "/api/v1/namespaces/x/configmaps/held",
@@ -718,7 +722,10 @@ async fn namespace_terminates_in_the_background() {
     )
     .await;
     assert_eq!(r.code, 403, "{}", r.text);
-    assert_eq!(eventually(&b, "/api/v1/namespaces/x/configmaps/c", 404).await, 404);
+    assert_eq!(
+        eventually(&b, "/api/v1/namespaces/x/configmaps/c", 404).await,
+        404
+    );
     assert_eq!(eventually(&b, "/api/v1/namespaces/x", 404).await, 404);
 }
 
@@ -737,9 +744,18 @@ async fn workloads_roll_to_ready_over_steps() {
     .expect("start");
     let b = s.base_url();
     let path = format!("{DEPLOY}/web");
-    let r = apply(&b, &format!("{path}?fieldManager=k"), &deployment("web", 2, "nginx")).await;
+    let r = apply(
+        &b,
+        &format!("{path}?fieldManager=k"),
+        &deployment("web", 2, "nginx"),
+    )
+    .await;
     assert_eq!(r.code, 201, "{}", r.text);
-    assert!(r.body["status"]["conditions"].is_null(), "{}", r.body["status"]);
+    assert!(
+        r.body["status"]["conditions"].is_null(),
+        "{}",
+        r.body["status"]
+    );
     let mut reasons = Vec::new();
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(5) {
@@ -752,7 +768,12 @@ async fn workloads_roll_to_ready_over_steps() {
             && reasons.last() != Some(&reason)
         {
             if reason == "ReplicaSetUpdated" {
-                assert_eq!(d["status"]["availableReplicas"], json!(null), "{}", d["status"]);
+                assert_eq!(
+                    d["status"]["availableReplicas"],
+                    json!(null),
+                    "{}",
+                    d["status"]
+                );
                 assert_eq!(d["status"]["unavailableReplicas"], json!(2));
             }
             reasons.push(reason);

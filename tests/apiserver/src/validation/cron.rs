@@ -221,8 +221,14 @@ mod tests {
         }
         let err = |s| parse_standard(s).err().unwrap_or_default();
         assert_eq!(err("* * *"), "expected exactly 5 fields, found 3: [* * *]");
-        assert_eq!(err("61 * * * *"), "end of range (61) above maximum (59): 61");
-        assert_eq!(err("* * 0 * *"), "beginning of range (0) below minimum (1): 0");
+        assert_eq!(
+            err("61 * * * *"),
+            "end of range (61) above maximum (59): 61"
+        );
+        assert_eq!(
+            err("* * 0 * *"),
+            "beginning of range (0) below minimum (1): 0"
+        );
         assert_eq!(
             err("x * * * *"),
             "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax"
@@ -231,7 +237,10 @@ mod tests {
             err("5-2 * * * *"),
             "beginning of range (5) beyond end of range (2): 5-2"
         );
-        assert_eq!(err("*/0 * * * *"), "step of range should be a positive number: */0");
+        assert_eq!(
+            err("*/0 * * * *"),
+            "step of range should be a positive number: */0"
+        );
         assert_eq!(err("@sometimes"), "unrecognized descriptor: @sometimes");
         assert_eq!(err(""), "empty spec string");
     }

@@ -24,9 +24,7 @@ fn wildcard_errs(host: &str) -> Vec<String> {
     if host.len() > 253 {
         out.push(super::max_len(253));
     }
-    let ok = host
-        .strip_prefix("*.")
-        .is_some_and(|rest| super::is_subdomain(rest));
+    let ok = host.strip_prefix("*.").is_some_and(super::is_subdomain);
     if !ok {
         out.push("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into());
     }
@@ -69,7 +67,12 @@ pub(crate) fn validate_label_selector(at: &str, sel: Option<&Value>, errs: &mut 
             )),
         }
         let key = s(r, "key").unwrap_or("");
-        invalid_each(errs, &format!("{ip}.key"), key, super::qualified_name_errs(key));
+        invalid_each(
+            errs,
+            &format!("{ip}.key"),
+            key,
+            super::qualified_name_errs(key),
+        );
     }
 }
 
@@ -77,7 +80,9 @@ pub(crate) fn validate_label_selector(at: &str, sel: Option<&Value>, errs: &mut 
 pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = obj.get("spec");
     let rules = arr(spec, "rules");
-    let default_backend = spec.and_then(|s| s.get("defaultBackend")).filter(|b| !b.is_null());
+    let default_backend = spec
+        .and_then(|s| s.get("defaultBackend"))
+        .filter(|b| !b.is_null());
     if rules.is_empty() && default_backend.is_none() {
         errs.push(FieldError::invalid(
             "spec",
@@ -88,8 +93,16 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
     if let Some(b) = default_backend {
         validate_backend("spec.defaultBackend", b, errs);
     }
-    if let Some(class) = spec.and_then(|s| s.get("ingressClassName")).and_then(Value::as_str) {
-        invalid_each(errs, "spec.ingressClassName", class, dns1123_subdomain_errs(class));
+    if let Some(class) = spec
+        .and_then(|s| s.get("ingressClassName"))
+        .and_then(Value::as_str)
+    {
+        invalid_each(
+            errs,
+            "spec.ingressClassName",
+            class,
+            dns1123_subdomain_errs(class),
+        );
     }
     for (i, r) in rules.iter().enumerate() {
         let at = format!("spec.rules[{i}]");
@@ -125,7 +138,12 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
             invalid_each(errs, &format!("spec.tls[{i}].hosts[{j}]"), h, host_errs(h));
         }
         if let Some(name) = s(t, "secretName").filter(|n| !n.is_empty()) {
-            invalid_each(errs, &format!("spec.tls[{i}].secretName"), name, dns1123_subdomain_errs(name));
+            invalid_each(
+                errs,
+                &format!("spec.tls[{i}].secretName"),
+                name,
+                dns1123_subdomain_errs(name),
+            );
         }
     }
 }
@@ -134,7 +152,10 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
 fn validate_path(at: &str, p: &Value, errs: &mut Vec<FieldError>) {
     let path = s(p, "path").unwrap_or("");
     let Some(ty) = s(p, "pathType").filter(|t| !t.is_empty()) else {
-        errs.push(FieldError::required(&format!("{at}.pathType"), "pathType must be specified"));
+        errs.push(FieldError::required(
+            &format!("{at}.pathType"),
+            "pathType must be specified",
+        ));
         return;
     };
     let field = format!("{at}.path");
@@ -178,28 +199,52 @@ fn validate_backend(at: &str, b: &Value, errs: &mut Vec<FieldError>) {
             "\"\"",
             "cannot set both resource and service backends",
         )),
-        (None, None) => errs.push(FieldError::invalid(at, "\"\"", "one backend type must be specified")),
+        (None, None) => errs.push(FieldError::invalid(
+            at,
+            "\"\"",
+            "one backend type must be specified",
+        )),
         (None, Some(_)) => {}
         (Some(svc), None) => {
             let name = s(svc, "name").unwrap_or("");
             if name.is_empty() {
                 errs.push(FieldError::required(&format!("{at}.service.name"), ""));
             } else {
-                invalid_each(errs, &format!("{at}.service.name"), name, dns1035_label_errs(name));
+                invalid_each(
+                    errs,
+                    &format!("{at}.service.name"),
+                    name,
+                    dns1035_label_errs(name),
+                );
             }
             let port = svc.get("port");
             let pname = port.and_then(|p| s(p, "name")).filter(|n| !n.is_empty());
-            let pnum = port.and_then(|p| p.get("number")).and_then(Value::as_i64).filter(|n| *n != 0);
+            let pnum = port
+                .and_then(|p| p.get("number"))
+                .and_then(Value::as_i64)
+                .filter(|n| *n != 0);
             let pp = format!("{at}.service.port");
             match (pname, pnum) {
-                (Some(_), Some(_)) => errs.push(FieldError::invalid(&pp, "\"\"", "cannot set both port name & port number")),
+                (Some(_), Some(_)) => errs.push(FieldError::invalid(
+                    &pp,
+                    "\"\"",
+                    "cannot set both port name & port number",
+                )),
                 (Some(n), None) => invalid_each(errs, &format!("{pp}.name"), n, port_name_errs(n)),
                 (None, Some(n)) => {
                     for m in port_num_errs(n) {
-                        errs.push(FieldError::invalid(&format!("{pp}.number"), &n.to_string(), &m));
+                        errs.push(FieldError::invalid(
+                            &format!("{pp}.number"),
+                            &n.to_string(),
+                            &m,
+                        ));
                     }
                 }
-                (None, None) => errs.push(FieldError::invalid(&pp, "\"\"", "port name or number is required")),
+                (None, None) => errs.push(FieldError::invalid(
+                    &pp,
+                    "\"\"",
+                    "port name or number is required",
+                )),
             }
         }
     }
@@ -226,45 +271,79 @@ pub(crate) fn validate_network_policy(obj: &Value, errs: &mut Vec<FieldError>) {
             "spec.policyTypes",
             &format!(
                 "[]networking.PolicyType{{{}}}",
-                types.iter().map(|t| format!("{:?}", t.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")
+                types
+                    .iter()
+                    .map(|t| format!("{:?}", t.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "may not specify more than two policyTypes",
         ));
         return;
     }
     for (i, t) in types.iter().enumerate() {
-        one_of(errs, &format!("spec.policyTypes[{i}]"), t.as_str(), &["Ingress", "Egress"]);
+        one_of(
+            errs,
+            &format!("spec.policyTypes[{i}]"),
+            t.as_str(),
+            &["Ingress", "Egress"],
+        );
     }
 }
 
 /// `ValidateNetworkPolicyPort`.
 fn validate_np_port(at: &str, p: &Value, errs: &mut Vec<FieldError>) {
-    one_of(errs, &format!("{at}.protocol"), s(p, "protocol"), &["TCP", "UDP", "SCTP"]);
+    one_of(
+        errs,
+        &format!("{at}.protocol"),
+        s(p, "protocol"),
+        &["TCP", "UDP", "SCTP"],
+    );
     let end = p.get("endPort").and_then(Value::as_i64);
     match p.get("port") {
         Some(Value::Number(n)) => {
             let n = n.as_i64().unwrap_or(0);
             for m in port_num_errs(n) {
-                errs.push(FieldError::invalid(&format!("{at}.port"), &n.to_string(), &m));
+                errs.push(FieldError::invalid(
+                    &format!("{at}.port"),
+                    &n.to_string(),
+                    &m,
+                ));
             }
             if let Some(e) = end {
                 if e < n {
-                    errs.push(FieldError::invalid(&format!("{at}.endPort"), &e.to_string(), "must be greater than or equal to `port`"));
+                    errs.push(FieldError::invalid(
+                        &format!("{at}.endPort"),
+                        &e.to_string(),
+                        "must be greater than or equal to `port`",
+                    ));
                 }
                 for m in port_num_errs(e) {
-                    errs.push(FieldError::invalid(&format!("{at}.endPort"), &e.to_string(), &m));
+                    errs.push(FieldError::invalid(
+                        &format!("{at}.endPort"),
+                        &e.to_string(),
+                        &m,
+                    ));
                 }
             }
         }
         Some(Value::String(name)) => {
             if let Some(e) = end {
-                errs.push(FieldError::invalid(&format!("{at}.endPort"), &e.to_string(), "may not be specified when `port` is non-numeric"));
+                errs.push(FieldError::invalid(
+                    &format!("{at}.endPort"),
+                    &e.to_string(),
+                    "may not be specified when `port` is non-numeric",
+                ));
             }
             invalid_each(errs, &format!("{at}.port"), name, port_name_errs(name));
         }
         _ => {
             if let Some(e) = end {
-                errs.push(FieldError::invalid(&format!("{at}.endPort"), &e.to_string(), "may not be specified when `port` is not specified"));
+                errs.push(FieldError::invalid(
+                    &format!("{at}.endPort"),
+                    &e.to_string(),
+                    "may not be specified when `port` is not specified",
+                ));
             }
         }
     }
@@ -282,7 +361,10 @@ fn validate_peer(at: &str, peer: &Value, errs: &mut Vec<FieldError>) {
     }
     if has("ipBlock") {
         n += 1;
-        let cidr = peer.ptr("/ipBlock/cidr").and_then(Value::as_str).unwrap_or("");
+        let cidr = peer
+            .ptr("/ipBlock/cidr")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if cidr.is_empty() {
             errs.push(FieldError::required(&format!("{at}.ipBlock.cidr"), ""));
         } else if !is_cidr(cidr) {
@@ -296,7 +378,10 @@ fn validate_peer(at: &str, peer: &Value, errs: &mut Vec<FieldError>) {
     if n == 0 {
         errs.push(FieldError::required(at, "must specify a peer"));
     } else if n > 1 && has("ipBlock") {
-        errs.push(FieldError::forbidden(at, "may not specify both ipBlock and another peer"));
+        errs.push(FieldError::forbidden(
+            at,
+            "may not specify both ipBlock and another peer",
+        ));
     }
 }
 

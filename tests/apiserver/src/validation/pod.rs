@@ -90,7 +90,12 @@ fn arr<'a>(v: Option<&'a Value>, k: &str) -> &'a [Value] {
 }
 
 /// `NotSupported` unless `value` (when set) is one of `allowed`.
-pub(crate) fn one_of(errs: &mut Vec<FieldError>, field: &str, value: Option<&str>, allowed: &[&str]) {
+pub(crate) fn one_of(
+    errs: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    allowed: &[&str],
+) {
     if let Some(v) = value
         && !allowed.contains(&v)
     {
@@ -108,10 +113,24 @@ pub(crate) fn validate_pod_spec(base: &str, spec: Option<&Value>, errs: &mut Vec
         errs.push(FieldError::required(&format!("{base}.containers"), ""));
     }
     for (i, c) in arr(spec, "initContainers").iter().enumerate() {
-        validate_container(&format!("{base}.initContainers[{i}]"), c, &volumes, &mut names, false, errs);
+        validate_container(
+            &format!("{base}.initContainers[{i}]"),
+            c,
+            &volumes,
+            &mut names,
+            false,
+            errs,
+        );
     }
     for (i, c) in containers.iter().enumerate() {
-        validate_container(&format!("{base}.containers[{i}]"), c, &volumes, &mut names, true, errs);
+        validate_container(
+            &format!("{base}.containers[{i}]"),
+            c,
+            &volumes,
+            &mut names,
+            true,
+            errs,
+        );
     }
     let Some(spec) = spec else { return };
     one_of(
@@ -127,7 +146,12 @@ pub(crate) fn validate_pod_spec(base: &str, spec: Option<&Value>, errs: &mut Vec
         &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
     );
     if let Some(sa) = s(spec, "serviceAccountName").filter(|n| !n.is_empty()) {
-        invalid_each(errs, &format!("{base}.serviceAccountName"), sa, dns1123_subdomain_errs(sa));
+        invalid_each(
+            errs,
+            &format!("{base}.serviceAccountName"),
+            sa,
+            dns1123_subdomain_errs(sa),
+        );
     }
     nonnegative(
         errs,
@@ -170,7 +194,11 @@ const VOLUME_SOURCES: &[&str] = &[
 ];
 
 /// `ValidateVolumes`: names (labels, unique) and exactly one source each; returns the names.
-fn validate_volumes<'a>(base: &str, spec: Option<&'a Value>, errs: &mut Vec<FieldError>) -> Vec<&'a str> {
+fn validate_volumes<'a>(
+    base: &str,
+    spec: Option<&'a Value>,
+    errs: &mut Vec<FieldError>,
+) -> Vec<&'a str> {
     let mut names = Vec::new();
     for (i, v) in arr(spec, "volumes").iter().enumerate() {
         let at = format!("{base}.volumes[{i}]");
@@ -179,7 +207,10 @@ fn validate_volumes<'a>(base: &str, spec: Option<&'a Value>, errs: &mut Vec<Fiel
             Some(n) => {
                 invalid_each(errs, &format!("{at}.name"), n, dns1123_label_errs(n));
                 if names.contains(&n) {
-                    errs.push(FieldError::duplicate(&format!("{at}.name"), &format!("{n:?}")));
+                    errs.push(FieldError::duplicate(
+                        &format!("{at}.name"),
+                        &format!("{n:?}"),
+                    ));
                 } else {
                     names.push(n);
                 }
@@ -230,7 +261,10 @@ fn validate_container<'a>(
         Some(n) => {
             invalid_each(errs, &format!("{at}.name"), n, dns1123_label_errs(n));
             if names.contains(&n) {
-                errs.push(FieldError::duplicate(&format!("{at}.name"), &format!("{n:?}")));
+                errs.push(FieldError::duplicate(
+                    &format!("{at}.name"),
+                    &format!("{n:?}"),
+                ));
             }
             names.push(n);
         }
@@ -246,7 +280,12 @@ fn validate_container<'a>(
     );
     validate_ports(&format!("{at}.ports"), arr(Some(c), "ports"), errs);
     validate_env(&format!("{at}.env"), arr(Some(c), "env"), errs);
-    validate_mounts(&format!("{at}.volumeMounts"), arr(Some(c), "volumeMounts"), volumes, errs);
+    validate_mounts(
+        &format!("{at}.volumeMounts"),
+        arr(Some(c), "volumeMounts"),
+        volumes,
+        errs,
+    );
     validate_resources(&format!("{at}.resources"), c.get("resources"), errs);
     if regular {
         for (probe, liveness_like) in [
@@ -271,7 +310,10 @@ fn validate_ports(at: &str, ports: &[Value], errs: &mut Vec<FieldError>) {
             if !msgs.is_empty() {
                 invalid_each(errs, &format!("{ip}.name"), n, msgs);
             } else if names.contains(&n) {
-                errs.push(FieldError::duplicate(&format!("{ip}.name"), &format!("{n:?}")));
+                errs.push(FieldError::duplicate(
+                    &format!("{ip}.name"),
+                    &format!("{n:?}"),
+                ));
             } else {
                 names.push(n);
             }
@@ -280,16 +322,33 @@ fn validate_ports(at: &str, ports: &[Value], errs: &mut Vec<FieldError>) {
             0 => errs.push(FieldError::required(&format!("{ip}.containerPort"), "")),
             n => {
                 for m in port_num_errs(n) {
-                    errs.push(FieldError::invalid(&format!("{ip}.containerPort"), &n.to_string(), &m));
+                    errs.push(FieldError::invalid(
+                        &format!("{ip}.containerPort"),
+                        &n.to_string(),
+                        &m,
+                    ));
                 }
             }
         }
-        if let Some(h) = p.get("hostPort").and_then(Value::as_i64).filter(|h| *h != 0) {
+        if let Some(h) = p
+            .get("hostPort")
+            .and_then(Value::as_i64)
+            .filter(|h| *h != 0)
+        {
             for m in port_num_errs(h) {
-                errs.push(FieldError::invalid(&format!("{ip}.hostPort"), &h.to_string(), &m));
+                errs.push(FieldError::invalid(
+                    &format!("{ip}.hostPort"),
+                    &h.to_string(),
+                    &m,
+                ));
             }
         }
-        one_of(errs, &format!("{ip}.protocol"), s(p, "protocol"), &["SCTP", "TCP", "UDP"]);
+        one_of(
+            errs,
+            &format!("{ip}.protocol"),
+            s(p, "protocol"),
+            &["SCTP", "TCP", "UDP"],
+        );
     }
 }
 
@@ -314,7 +373,12 @@ fn validate_env(at: &str, env: &[Value], errs: &mut Vec<FieldError>) {
             continue;
         };
         let fp = format!("{ip}.valueFrom");
-        let sources = ["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"];
+        let sources = [
+            "fieldRef",
+            "resourceFieldRef",
+            "configMapKeyRef",
+            "secretKeyRef",
+        ];
         let count = sources
             .iter()
             .filter(|k| from.get(**k).is_some_and(|x| !x.is_null()))
@@ -324,10 +388,17 @@ fn validate_env(at: &str, env: &[Value], errs: &mut Vec<FieldError>) {
                 continue;
             };
             let name = s(r, "name").unwrap_or("");
-            invalid_each(errs, &format!("{fp}.{key_ref}.name"), name, dns1123_subdomain_errs(name));
+            invalid_each(
+                errs,
+                &format!("{fp}.{key_ref}.name"),
+                name,
+                dns1123_subdomain_errs(name),
+            );
             match s(r, "key").filter(|k| !k.is_empty()) {
                 None => errs.push(FieldError::required(&format!("{fp}.{key_ref}.key"), "")),
-                Some(k) => invalid_each(errs, &format!("{fp}.{key_ref}.key"), k, config_key_errs(k)),
+                Some(k) => {
+                    invalid_each(errs, &format!("{fp}.{key_ref}.key"), k, config_key_errs(k))
+                }
             }
         }
         if count == 0 {
@@ -362,7 +433,10 @@ fn validate_mounts(at: &str, mounts: &[Value], volumes: &[&str], errs: &mut Vec<
             errs.push(FieldError::required(&format!("{ip}.name"), ""));
         }
         if !volumes.contains(&name) {
-            errs.push(FieldError::not_found(&format!("{ip}.name"), &format!("{name:?}")));
+            errs.push(FieldError::not_found(
+                &format!("{ip}.name"),
+                &format!("{name:?}"),
+            ));
         }
         let path = s(m, "mountPath").unwrap_or("");
         if path.is_empty() {
@@ -474,9 +548,18 @@ fn validate_probe(at: &str, p: &Value, liveness_like: bool, errs: &mut Vec<Field
                 errs.push(FieldError::required(&format!("{at}.httpGet.path"), ""));
             }
             port_num_or_name(errs, &format!("{at}.httpGet.port"), h.get("port"));
-            one_of(errs, &format!("{at}.httpGet.scheme"), s(h, "scheme"), &["HTTP", "HTTPS"]);
+            one_of(
+                errs,
+                &format!("{at}.httpGet.scheme"),
+                s(h, "scheme"),
+                &["HTTP", "HTTPS"],
+            );
         }
-        ["tcpSocket"] => port_num_or_name(errs, &format!("{at}.tcpSocket.port"), p["tcpSocket"].get("port")),
+        ["tcpSocket"] => port_num_or_name(
+            errs,
+            &format!("{at}.tcpSocket.port"),
+            p["tcpSocket"].get("port"),
+        ),
         _ => {}
     }
     for k in [
@@ -488,7 +571,9 @@ fn validate_probe(at: &str, p: &Value, liveness_like: bool, errs: &mut Vec<Field
     ] {
         nonnegative(errs, &format!("{at}.{k}"), p.get(k));
     }
-    if let Some(t) = p.get("terminationGracePeriodSeconds").and_then(Value::as_i64)
+    if let Some(t) = p
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64)
         && t <= 0
     {
         errs.push(FieldError::invalid(

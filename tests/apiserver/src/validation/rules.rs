@@ -154,13 +154,17 @@ fn label_key_is_a_qualified_name() {
     check(
         "ConfigMap",
         json!({"metadata": {"labels": {"Bad_Prefix/x": "v"}}}),
-        &format!("metadata.labels: Invalid value: \"Bad_Prefix/x\": prefix part {DNS1123_SUBDOMAIN_MSG}"),
+        &format!(
+            "metadata.labels: Invalid value: \"Bad_Prefix/x\": prefix part {DNS1123_SUBDOMAIN_MSG}"
+        ),
     );
     let long = "k".repeat(64);
     check(
         "ConfigMap",
         json!({"metadata": {"labels": {long.clone(): "v"}}}),
-        &format!("metadata.labels: Invalid value: \"{long}\": name part must be no more than 63 characters"),
+        &format!(
+            "metadata.labels: Invalid value: \"{long}\": name part must be no more than 63 characters"
+        ),
     );
 }
 
@@ -224,7 +228,11 @@ fn container_names_are_unique() {
 
 #[test]
 fn container_image_required() {
-    check("Deployment", container(json!({"image": null})), &format!("{C0}.image: Required value"));
+    check(
+        "Deployment",
+        container(json!({"image": null})),
+        &format!("{C0}.image: Required value"),
+    );
 }
 
 #[test]
@@ -232,7 +240,9 @@ fn image_pull_policy_supported() {
     check(
         "Deployment",
         container(json!({"imagePullPolicy": "Sometimes"})),
-        &format!("{C0}.imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\""),
+        &format!(
+            "{C0}.imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\""
+        ),
     );
 }
 
@@ -241,17 +251,23 @@ fn container_port_name_is_an_iana_svc_name_of_15() {
     check(
         "Deployment",
         container(json!({"ports": [{"name": "a-very-long-port-name", "containerPort": 80}]})),
-        &format!("{C0}.ports[0].name: Invalid value: \"a-very-long-port-name\": must be no more than 15 characters"),
+        &format!(
+            "{C0}.ports[0].name: Invalid value: \"a-very-long-port-name\": must be no more than 15 characters"
+        ),
     );
     check(
         "Deployment",
         container(json!({"ports": [{"name": "80", "containerPort": 80}]})),
-        &format!("{C0}.ports[0].name: Invalid value: \"80\": must contain at least one letter (a-z)"),
+        &format!(
+            "{C0}.ports[0].name: Invalid value: \"80\": must contain at least one letter (a-z)"
+        ),
     );
     check(
         "Deployment",
         container(json!({"ports": [{"name": "a--b", "containerPort": 80}]})),
-        &format!("{C0}.ports[0].name: Invalid value: \"a--b\": must not contain consecutive hyphens"),
+        &format!(
+            "{C0}.ports[0].name: Invalid value: \"a--b\": must not contain consecutive hyphens"
+        ),
     );
 }
 
@@ -259,7 +275,9 @@ fn container_port_name_is_an_iana_svc_name_of_15() {
 fn container_port_names_unique() {
     check(
         "Deployment",
-        container(json!({"ports": [{"name": "http", "containerPort": 80}, {"name": "http", "containerPort": 81}]})),
+        container(
+            json!({"ports": [{"name": "http", "containerPort": 80}, {"name": "http", "containerPort": 81}]}),
+        ),
         &format!("{C0}.ports[1].name: Duplicate value: \"http\""),
     );
 }
@@ -269,12 +287,16 @@ fn container_port_in_range() {
     check(
         "Deployment",
         container(json!({"ports": [{"containerPort": 70000}]})),
-        &format!("{C0}.ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"),
+        &format!(
+            "{C0}.ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"
+        ),
     );
     check(
         "Deployment",
         container(json!({"ports": [{"containerPort": 80, "hostPort": -1}]})),
-        &format!("{C0}.ports[0].hostPort: Invalid value: -1: must be between 1 and 65535, inclusive"),
+        &format!(
+            "{C0}.ports[0].hostPort: Invalid value: -1: must be between 1 and 65535, inclusive"
+        ),
     );
 }
 
@@ -283,7 +305,9 @@ fn container_port_protocol_supported() {
     check(
         "Deployment",
         container(json!({"ports": [{"containerPort": 80, "protocol": "ICMP"}]})),
-        &format!("{C0}.ports[0].protocol: Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\""),
+        &format!(
+            "{C0}.ports[0].protocol: Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\""
+        ),
     );
 }
 
@@ -292,7 +316,9 @@ fn env_name_printable_ascii_without_equals() {
     check(
         "Deployment",
         container(json!({"env": [{"name": "A=B", "value": "1"}]})),
-        &format!("{C0}.env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='"),
+        &format!(
+            "{C0}.env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='"
+        ),
     );
 }
 
@@ -309,8 +335,12 @@ fn env_secret_key_ref_needs_a_key() {
 fn env_value_from_not_with_value() {
     check(
         "Deployment",
-        container(json!({"env": [{"name": "A", "value": "x", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]})),
-        &format!("{C0}.env[0].valueFrom: Invalid value: \"\": may not be specified when `value` is not empty"),
+        container(
+            json!({"env": [{"name": "A", "value": "x", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}),
+        ),
+        &format!(
+            "{C0}.env[0].valueFrom: Invalid value: \"\": may not be specified when `value` is not empty"
+        ),
     );
 }
 
@@ -327,7 +357,9 @@ fn volume_mount_names_a_volume() {
 fn volume_mount_paths_unique() {
     check(
         "Deployment",
-        container(json!({"volumeMounts": [{"name": "data", "mountPath": "/d"}, {"name": "data", "mountPath": "/d"}]})),
+        container(
+            json!({"volumeMounts": [{"name": "data", "mountPath": "/d"}, {"name": "data", "mountPath": "/d"}]}),
+        ),
         &format!("{C0}.volumeMounts[1].mountPath: Invalid value: \"/d\": must be unique"),
     );
 }
@@ -365,12 +397,18 @@ fn requests_at_most_limits() {
     check(
         "Deployment",
         container(json!({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}})),
-        &format!("{C0}.resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1500m"),
+        &format!(
+            "{C0}.resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1500m"
+        ),
     );
     check(
         "Deployment",
-        container(json!({"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "1000Mi"}}})),
-        &format!("{C0}.resources.requests: Invalid value: \"1Gi\": must be less than or equal to memory limit of 1000Mi"),
+        container(
+            json!({"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "1000Mi"}}}),
+        ),
+        &format!(
+            "{C0}.resources.requests: Invalid value: \"1Gi\": must be less than or equal to memory limit of 1000Mi"
+        ),
     );
 }
 
@@ -379,7 +417,9 @@ fn quantities_not_negative() {
     check(
         "Deployment",
         container(json!({"resources": {"requests": {"cpu": "-1"}}})),
-        &format!("{C0}.resources.requests[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"),
+        &format!(
+            "{C0}.resources.requests[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"
+        ),
     );
 }
 
@@ -393,7 +433,9 @@ fn probe_needs_one_handler() {
     check(
         "Deployment",
         container(json!({"readinessProbe": {"exec": {"command": ["true"]}}})),
-        &format!("{C0}.readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type"),
+        &format!(
+            "{C0}.readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type"
+        ),
     );
 }
 
@@ -403,7 +445,9 @@ fn probe_http_get_port() {
     check(
         "Deployment",
         container(json!({"livenessProbe": {"httpGet": {"port": 0}}})),
-        &format!("{C0}.livenessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive"),
+        &format!(
+            "{C0}.livenessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive"
+        ),
     );
 }
 
@@ -412,7 +456,9 @@ fn probe_numbers_not_negative() {
     check(
         "Deployment",
         container(json!({"readinessProbe": {"periodSeconds": -1}})),
-        &format!("{C0}.readinessProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0"),
+        &format!(
+            "{C0}.readinessProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0"
+        ),
     );
 }
 
@@ -430,7 +476,9 @@ fn service_account_name_is_a_subdomain() {
     check(
         "Deployment",
         json!({"spec": {"template": {"spec": {"serviceAccountName": "Bad"}}}}),
-        &format!("spec.template.spec.serviceAccountName: Invalid value: \"Bad\": {DNS1123_SUBDOMAIN_MSG}"),
+        &format!(
+            "spec.template.spec.serviceAccountName: Invalid value: \"Bad\": {DNS1123_SUBDOMAIN_MSG}"
+        ),
     );
 }
 
@@ -456,7 +504,11 @@ fn selector_must_match_template_labels() {
 
 #[test]
 fn selector_required_and_not_empty() {
-    check("Deployment", json!({"spec": {"selector": null}}), "spec.selector: Required value");
+    check(
+        "Deployment",
+        json!({"spec": {"selector": null}}),
+        "spec.selector: Required value",
+    );
     check(
         "StatefulSet",
         json!({"spec": {"selector": {"matchLabels": null}}}),
@@ -551,7 +603,11 @@ fn job_template_pod_spec_is_validated() {
 
 #[test]
 fn cronjob_schedule_required() {
-    check("CronJob", json!({"spec": {"schedule": ""}}), "spec.schedule: Required value");
+    check(
+        "CronJob",
+        json!({"spec": {"schedule": ""}}),
+        "spec.schedule: Required value",
+    );
 }
 
 #[test]
@@ -658,7 +714,11 @@ fn service_selector_is_labels() {
 
 #[test]
 fn service_ports_required() {
-    check("Service", json!({"spec": {"ports": null}}), "spec.ports: Required value");
+    check(
+        "Service",
+        json!({"spec": {"ports": null}}),
+        "spec.ports: Required value",
+    );
 }
 
 #[test]
@@ -746,7 +806,9 @@ fn ingress_backend_service_name_and_port() {
     check(
         "Ingress",
         with_path(json!({"backend": {"service": {"name": "Web"}}})),
-        &format!("spec.rules[0].http.paths[0].backend.service.name: Invalid value: \"Web\": {DNS1035_LABEL_MSG}"),
+        &format!(
+            "spec.rules[0].http.paths[0].backend.service.name: Invalid value: \"Web\": {DNS1035_LABEL_MSG}"
+        ),
     );
     check(
         "Ingress",
@@ -760,7 +822,9 @@ fn ingress_tls_hosts_and_secret_name() {
     check(
         "Ingress",
         json!({"spec": {"tls": [{"hosts": ["Bad.example.com"], "secretName": "Bad"}]}}),
-        &format!("spec.tls[0].hosts[0]: Invalid value: \"Bad.example.com\": {DNS1123_SUBDOMAIN_MSG}"),
+        &format!(
+            "spec.tls[0].hosts[0]: Invalid value: \"Bad.example.com\": {DNS1123_SUBDOMAIN_MSG}"
+        ),
     );
     check(
         "Ingress",
@@ -856,7 +920,10 @@ fn config_keys_are_valid() {
     check(
         "ConfigMap",
         json!({"data": {"a b": "x"}}),
-        &format!("data[a b]: Invalid value: \"a b\": {}", pod::config_key_errs("a b")[0]),
+        &format!(
+            "data[a b]: Invalid value: \"a b\": {}",
+            pod::config_key_errs("a b")[0]
+        ),
     );
     check(
         "Secret",
