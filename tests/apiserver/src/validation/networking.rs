@@ -125,10 +125,11 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
         }
         for (j, p) in paths.iter().enumerate() {
             let pp = format!("{at}.http.paths[{j}]");
-            validate_path(&pp, p, errs);
-            match p.get("backend").filter(|b| !b.is_null()) {
-                Some(b) => validate_backend(&format!("{pp}.backend"), b, errs),
-                None => errs.push(FieldError::required(&format!("{pp}.backend"), "")),
+            // Without a pathType the path's backend is not looked at (`validateHTTPIngressPath`).
+            if validate_path(&pp, p, errs) {
+                let empty = Value::Object(Default::default());
+                let backend = p.get("backend").filter(|b| !b.is_null()).unwrap_or(&empty);
+                validate_backend(&format!("{pp}.backend"), backend, errs);
             }
         }
     }
@@ -149,14 +150,15 @@ pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
 }
 
 /// `validateHTTPIngressPath`: a supported pathType; absolute, clean paths for Exact and Prefix.
-fn validate_path(at: &str, p: &Value, errs: &mut Vec<FieldError>) {
+/// Returns whether the path has a pathType (then its backend is validated too).
+fn validate_path(at: &str, p: &Value, errs: &mut Vec<FieldError>) -> bool {
     let path = s(p, "path").unwrap_or("");
     let Some(ty) = s(p, "pathType").filter(|t| !t.is_empty()) else {
         errs.push(FieldError::required(
             &format!("{at}.pathType"),
             "pathType must be specified",
         ));
-        return;
+        return false;
     };
     let field = format!("{at}.path");
     let bad = |detail: &str| FieldError::invalid(&field, &format!("{path:?}"), detail);
@@ -187,9 +189,11 @@ fn validate_path(at: &str, p: &Value, errs: &mut Vec<FieldError>) {
             &["Exact", "ImplementationSpecific", "Prefix"],
         )),
     }
+    true
 }
 
-/// `validateIngressBackend`: a Service (DNS-1035 name, a port by name or number) or a resource.
+/// `validateIngressBackend`: a Service (DNS-1035 name, a port by name or number) or a resource;
+/// the errors about the port's presence are reported at the backend's path, as upstream does.
 fn validate_backend(at: &str, b: &Value, errs: &mut Vec<FieldError>) {
     let svc = b.get("service").filter(|v| !v.is_null());
     let resource = b.get("resource").filter(|v| !v.is_null());
@@ -202,7 +206,7 @@ fn validate_backend(at: &str, b: &Value, errs: &mut Vec<FieldError>) {
         (None, None) => errs.push(FieldError::invalid(
             at,
             "\"\"",
-            "one backend type must be specified",
+            "resource or service backend is required",
         )),
         (None, Some(_)) => {}
         (Some(svc), None) => {
@@ -226,7 +230,7 @@ fn validate_backend(at: &str, b: &Value, errs: &mut Vec<FieldError>) {
             let pp = format!("{at}.service.port");
             match (pname, pnum) {
                 (Some(_), Some(_)) => errs.push(FieldError::invalid(
-                    &pp,
+                    at,
                     "\"\"",
                     "cannot set both port name & port number",
                 )),
@@ -240,11 +244,9 @@ fn validate_backend(at: &str, b: &Value, errs: &mut Vec<FieldError>) {
                         ));
                     }
                 }
-                (None, None) => errs.push(FieldError::invalid(
-                    &pp,
-                    "\"\"",
-                    "port name or number is required",
-                )),
+                (None, None) => {
+                    errs.push(FieldError::required(at, "port name or number is required"))
+                }
             }
         }
     }
@@ -312,9 +314,10 @@ fn validate_np_port(at: &str, p: &Value, errs: &mut Vec<FieldError>) {
             }
             if let Some(e) = end {
                 if e < n {
+                    // Upstream reports the port's value at the endPort's path.
                     errs.push(FieldError::invalid(
                         &format!("{at}.endPort"),
-                        &e.to_string(),
+                        &n.to_string(),
                         "must be greater than or equal to `port`",
                     ));
                 }

@@ -491,7 +491,15 @@ fn quantity_text(v: &Value) -> String {
     }
 }
 
-/// `ValidateResourceRequirements`: quantities not negative, requests at most the limits.
+/// `IsOvercommitAllowed`: native resources (no domain, or a `kubernetes.io/` one) other than
+/// huge pages may be requested below their limit; extended resources (`nvidia.com/gpu`) not.
+fn overcommit_allowed(name: &str) -> bool {
+    let native = !name.contains('/') || name.contains("kubernetes.io/");
+    native && !name.starts_with("hugepages-")
+}
+
+/// `ValidateResourceRequirements`: quantities not negative, requests at most the limits, and
+/// equal to them (with a limit set) for resources that may not be overcommitted.
 fn validate_resources(at: &str, res: Option<&Value>, errs: &mut Vec<FieldError>) {
     let empty = Map::new();
     let map = |k: &str| {
@@ -514,10 +522,26 @@ fn validate_resources(at: &str, res: Option<&Value>, errs: &mut Vec<FieldError>)
     }
     for (name, q) in requests {
         let Some(limit) = limits.get(name) else {
+            if !overcommit_allowed(name) {
+                errs.push(FieldError::required(
+                    &format!("{at}.limits"),
+                    "Limit must be set for non overcommitable resources",
+                ));
+            }
             continue;
         };
         let (rt, lt) = (quantity_text(q), quantity_text(limit));
-        if let (Some(r), Some(l)) = (quantity_value(&rt), quantity_value(&lt))
+        let values = (quantity_value(&rt), quantity_value(&lt));
+        if !overcommit_allowed(name)
+            && let (Some(r), Some(l)) = values
+            && r != l
+        {
+            errs.push(FieldError::invalid(
+                &format!("{at}.requests"),
+                &format!("{rt:?}"),
+                &format!("must be equal to {name} limit of {lt}"),
+            ));
+        } else if let (Some(r), Some(l)) = values
             && r > l
         {
             errs.push(FieldError::invalid(

@@ -413,6 +413,26 @@ fn requests_at_most_limits() {
 }
 
 #[test]
+fn extended_resources_request_equals_limit() {
+    check(
+        "Deployment",
+        container(
+            json!({"resources": {"requests": {"nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "2"}}}),
+        ),
+        &format!(
+            "{C0}.resources.requests: Invalid value: \"1\": must be equal to nvidia.com/gpu limit of 2"
+        ),
+    );
+    check(
+        "Deployment",
+        container(json!({"resources": {"requests": {"nvidia.com/gpu": "1"}, "limits": null}})),
+        &format!(
+            "{C0}.resources.limits: Required value: Limit must be set for non overcommitable resources"
+        ),
+    );
+}
+
+#[test]
 fn quantities_not_negative() {
     check(
         "Deployment",
@@ -813,7 +833,17 @@ fn ingress_backend_service_name_and_port() {
     check(
         "Ingress",
         with_path(json!({"backend": {"service": {"port": {"name": "http", "number": 80}}}})),
-        "spec.rules[0].http.paths[0].backend.service.port: Invalid value: \"\": cannot set both port name & port number",
+        "spec.rules[0].http.paths[0].backend: Invalid value: \"\": cannot set both port name & port number",
+    );
+    check(
+        "Ingress",
+        with_path(json!({"backend": {"service": {"port": {"name": null}}}})),
+        "spec.rules[0].http.paths[0].backend: Required value: port name or number is required",
+    );
+    check(
+        "Ingress",
+        with_path(json!({"backend": null})),
+        "spec.rules[0].http.paths[0].backend: Invalid value: \"\": resource or service backend is required",
     );
 }
 
@@ -887,6 +917,11 @@ fn network_policy_port_protocol_and_range() {
         "NetworkPolicy",
         np_rule(json!({"ports": [{"port": "http", "endPort": 90}]})),
         "spec.ingress[0].ports[0].endPort: Invalid value: 90: may not be specified when `port` is non-numeric",
+    );
+    check(
+        "NetworkPolicy",
+        np_rule(json!({"ports": [{"port": 3000, "endPort": 2000}]})),
+        "spec.ingress[0].ports[0].endPort: Invalid value: 3000: must be greater than or equal to `port`",
     );
 }
 
