@@ -917,3 +917,31 @@ async fn pods_and_events_served() {
     .await;
     assert_eq!(ev.body["kind"], json!("EventList"));
 }
+
+/// A 422 is shaped like kube-apiserver's: a `Status` with reason `Invalid`, the kind, group and
+/// name in `details`, one cause per field error with its path, and the aggregate message.
+/// Upstream: apimachinery `api/errors/errors.go` `NewInvalid`; `pkg/apis/core/validation`
+/// `validateContainerPorts`, `ValidateVolumeMounts`, `ValidateResourceRequirements`.
+#[tokio::test]
+async fn invalid_pod_template_answers_422_with_causes() {
+    let s = server().await;
+    let mut d = deployment("web", 1, "nginx");
+    let c = &mut d["spec"]["template"]["spec"]["containers"][0];
+    c["ports"] = json!([{"name": "messaging-grpc-port", "containerPort": 80}]);
+    c["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
+    c["resources"] = json!({"requests": {"cpu": "2"}, "limits": {"cpu": "1"}});
+    let r = post(&s.base_url(), DEPLOY, &d).await;
+    assert_eq!(r.code, 422, "{}", r.text);
+    let c0 = "spec.template.spec.containers[0]";
+    assert_eq!(
+        r.body,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("Deployment.apps \"web\" is invalid: [{c0}.ports[0].name: Invalid value: \"messaging-grpc-port\": must be no more than 15 characters, {c0}.volumeMounts[0].name: Not found: \"data\", {c0}.resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1]"),
+            "reason": "Invalid",
+            "details": {"name": "web", "group": "apps", "kind": "Deployment", "causes": [
+                {"reason": "FieldValueInvalid", "message": "Invalid value: \"messaging-grpc-port\": must be no more than 15 characters", "field": format!("{c0}.ports[0].name")},
+                {"reason": "FieldValueNotFound", "message": "Not found: \"data\"", "field": format!("{c0}.volumeMounts[0].name")},
+                {"reason": "FieldValueInvalid", "message": "Invalid value: \"2\": must be less than or equal to cpu limit of 1", "field": format!("{c0}.resources.requests")}]},
+            "code": 422})
+    );
+}

@@ -272,12 +272,6 @@ fn validate_container<'a>(
     if s(c, "image").is_none_or(str::is_empty) {
         errs.push(FieldError::required(&format!("{at}.image"), ""));
     }
-    one_of(
-        errs,
-        &format!("{at}.imagePullPolicy"),
-        s(c, "imagePullPolicy"),
-        &["Always", "IfNotPresent", "Never"],
-    );
     validate_ports(&format!("{at}.ports"), arr(Some(c), "ports"), errs);
     validate_env(&format!("{at}.env"), arr(Some(c), "env"), errs);
     validate_mounts(
@@ -285,6 +279,13 @@ fn validate_container<'a>(
         arr(Some(c), "volumeMounts"),
         volumes,
         errs,
+    );
+    // The order of `validateContainerCommon`: ports, env, mounts, pull policy, resources.
+    one_of(
+        errs,
+        &format!("{at}.imagePullPolicy"),
+        s(c, "imagePullPolicy"),
+        &["Always", "IfNotPresent", "Never"],
     );
     validate_resources(&format!("{at}.resources"), c.get("resources"), errs);
     if regular {
