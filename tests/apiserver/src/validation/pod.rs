@@ -272,6 +272,7 @@ fn validate_container<'a>(
     if s(c, "image").is_none_or(str::is_empty) {
         errs.push(FieldError::required(&format!("{at}.image"), ""));
     }
+    // The order of `validateContainerCommon`: ports, env, mounts, pull policy, resources.
     validate_ports(&format!("{at}.ports"), arr(Some(c), "ports"), errs);
     validate_env(&format!("{at}.env"), arr(Some(c), "env"), errs);
     validate_mounts(
@@ -280,7 +281,6 @@ fn validate_container<'a>(
         volumes,
         errs,
     );
-    // The order of `validateContainerCommon`: ports, env, mounts, pull policy, resources.
     one_of(
         errs,
         &format!("{at}.imagePullPolicy"),
