@@ -56,6 +56,7 @@ pub mod plan;
 pub mod prune;
 pub mod result;
 pub mod stored;
+pub mod tls_secrets;
 pub mod transport;
 pub mod undeploy;
 pub mod wait;
