@@ -71,7 +71,12 @@ pub async fn undeploy(
         .annotation("astro.dev/build")
         .unwrap_or("")
         .to_string();
-    if let Err(e) = cluster.delete(Kind::Namespace, "", &ns, None).await
+    // A namespace already Terminating is not deleted again: the API server would answer 409
+    // ("The system is ensuring all content is removed from this namespace",
+    // `pkg/registry/core/namespace/storage/storage.go` `Delete`); it is waited for like any.
+    let terminating = live.pointer("/metadata/deletionTimestamp").is_some();
+    if !terminating
+        && let Err(e) = cluster.delete(Kind::Namespace, "", &ns, None).await
         && !e.is_not_found()
     {
         return Err(Error::call(&context, e));
@@ -84,7 +89,7 @@ pub async fn undeploy(
                 Err(e) => return Err(Error::call(&context, e)),
                 Ok(_) if Instant::now() >= deadline => {
                     return Err(Error::Failed(format!(
-                        "namespace {ns} still exists after {}s",
+                        "namespace {ns} is still terminating after {}s (objects with finalizers in it keep it)",
                         timeout.as_secs()
                     )));
                 }

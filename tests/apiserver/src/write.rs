@@ -483,7 +483,14 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     tidy_meta(&mut new);
     let mut errs = validation::validate(res.kind, &new);
     if let Some(l) = &w.live {
-        errs.extend(validation::validate_update(res.kind, l, &new));
+        let update = validation::validate_update(res.kind, l, &new);
+        if matches!(res.kind, "Secret" | "ConfigMap") {
+            // `ValidateSecretUpdate`, `ValidateConfigMapUpdate`: the immutable fields first,
+            // then the object.
+            errs.splice(0..0, update);
+        } else {
+            errs.extend(update);
+        }
     }
     if !errs.is_empty() {
         return Err(ApiError::invalid(res.kind, res.group, &name, &errs));
@@ -542,7 +549,10 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         });
     }
     let stored = st.put(res, &ns, &name, new);
-    if st.controller != controller::ControllerMode::Off && sub.is_empty() {
+    if st.controller != controller::ControllerMode::Off
+        && sub.is_empty()
+        && st.lifecycle == crate::Lifecycle::Synchronous
+    {
         controller::reconcile(st, res, &ns, &name);
     }
     Ok(Reply {
