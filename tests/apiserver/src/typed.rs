@@ -511,6 +511,23 @@ fn equality_classes(l: &[PathElement], r: &[PathElement]) -> (Vec<usize>, Vec<us
     (id, r_ids, if all.is_empty() { 0 } else { classes + 1 })
 }
 
+/// `set` with the struct fields that have paths below them made members: what
+/// structured-merge-diff's `Set.EnsureNamedFieldsAreMembers` adds before it removes items, so
+/// that pruning a field's last entry removes the field itself.
+pub fn ensure_named_fields(set: &Set, ty: FieldType) -> Set {
+    set.ensure_named_fields_are_members(Some(ty), &|t: Option<FieldType>, pe: &PathElement| {
+        match (t, pe) {
+            (Some(FieldType::Struct(st)), PathElement::Field(name)) => {
+                (true, schema::field(st, name))
+            }
+            // An undeclared object with children is a struct whose fields are undeclared.
+            (None, PathElement::Field(name)) => (true, schema::field(StructType::Generic, name)),
+            (Some(t @ (FieldType::ListSet | FieldType::ListMap { .. })), _) => (false, item_type(t)),
+            _ => (false, None),
+        }
+    })
+}
+
 /// Removes every member path of `set` (whole subtrees) from `v` (SMD `RemoveItems`).
 pub fn remove_items(v: &Value, set: &Set, ty: FieldType) -> Value {
     remove_node(v, set, Some(ty))

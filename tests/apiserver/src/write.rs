@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// Zero-value skeleton of a kind, the "live" object of a create for Update ownership
 /// (structured-merge-diff `merge.Updater.Update`).
-fn skeleton(kind: &str) -> Value {
+pub fn skeleton(kind: &str) -> Value {
     let tmpl = json!({"metadata":{},"spec":{}});
     match kind {
         "Deployment" => json!({"spec":{"template":tmpl,"strategy":{}},"status":{}}),
