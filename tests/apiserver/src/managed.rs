@@ -280,12 +280,18 @@ pub fn apply(
             rest
         }
     };
-    let pruned = match pos {
+    // `merged` is kept when pruning, to take out the nulls it leaves once ownership is known.
+    let (pruned, unpruned) = match pos {
         Some(p) if !candidates.is_empty() => {
             let applied = typed::to_field_set(config, ty);
-            prune(merged, &entries, p, applied, ty)
+            let pruned = prune(&merged, &entries, p, applied, ty);
+            (pruned, Some(merged))
         }
-        _ => merged,
+        _ => (merged, None),
+    };
+    let stored = |pruned: Value| match &unpruned {
+        Some(m) => typed::without_new_nulls(pruned, m, ty),
+        None => pruned,
     };
     // Conflicts and the other managers' sets (structured-merge-diff `merge.Updater.Apply`) need
     // to know what changed; when this manager is the only one, nothing depends on it.
@@ -297,7 +303,7 @@ pub fn apply(
         let object_changed = pruned != live_obj;
         entries.retain(|e| e.same_identity(&me));
         return Ok(ApplyOutcome {
-            object: pruned,
+            object: stored(pruned),
             entries: own_entry(
                 entries,
                 pos.map(|_| 0),
@@ -352,7 +358,7 @@ pub fn apply(
         e.set = e.set.difference(&changed).difference(&cmp.removed);
     }
     Ok(ApplyOutcome {
-        object: pruned,
+        object: stored(pruned),
         entries: own_entry(entries, pos, me, new_set, api_version, object_changed, now),
     })
 }
@@ -363,7 +369,7 @@ pub fn apply(
 /// [`typed::ensure_named_fields`], so a struct field whose last entry goes goes with it
 /// (labels, a container's env). The applier's new set is taken unstripped, as the updater
 /// sees it before managedfields `stripmeta.go` trims it.
-fn prune(merged: Value, entries: &[Entry], pos: usize, applied: Set, ty: FieldType) -> Value {
+fn prune(merged: &Value, entries: &[Entry], pos: usize, applied: Set, ty: FieldType) -> Value {
     let named = |s: &Set| typed::ensure_named_fields(s, ty);
     let last = named(&entries[pos].set);
     let mut managed = applied;
@@ -372,19 +378,19 @@ fn prune(merged: Value, entries: &[Entry], pos: usize, applied: Set, ty: FieldTy
             managed = managed.union(&e.set);
         }
     }
-    let merged_set = named(&typed::to_field_set(&merged, ty));
-    let first = typed::remove_items(&merged, &last, ty);
+    let merged_set = named(&typed::to_field_set(merged, ty));
+    let first = typed::remove_items(merged, &last, ty);
     let unowned = merged_set.difference(
         &named(&typed::to_field_set(&first, ty)).union(&named(&managed)),
     );
-    let owned_back = typed::remove_items(&merged, &unowned, ty);
+    let owned_back = typed::remove_items(merged, &unowned, ty);
     let dangling = merged_set
         .difference(&named(&typed::to_field_set(&owned_back, ty)))
         .intersection(&last);
     if dangling.is_empty() {
-        merged
+        merged.clone()
     } else {
-        typed::remove_items(&merged, &dangling, ty)
+        typed::remove_items(merged, &dangling, ty)
     }
 }
 
