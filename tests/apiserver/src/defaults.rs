@@ -442,7 +442,10 @@ mod tests {
             np["spec"]["ingress"][0]["ports"],
             json!([{"port":80,"protocol":"TCP"},{"port":53,"protocol":"UDP"}])
         );
-        assert_eq!(np["spec"]["egress"][0]["ports"], json!([{"port":443,"protocol":"TCP"}]));
+        assert_eq!(
+            np["spec"]["egress"][0]["ports"],
+            json!([{"port":443,"protocol":"TCP"}])
+        );
     }
 
     /// stringData is merged into data as base64 and dropped.

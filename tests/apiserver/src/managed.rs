@@ -380,9 +380,8 @@ fn prune(merged: &Value, entries: &[Entry], pos: usize, applied: Set, ty: FieldT
     }
     let merged_set = named(&typed::to_field_set(merged, ty));
     let first = typed::remove_items(merged, &last, ty);
-    let unowned = merged_set.difference(
-        &named(&typed::to_field_set(&first, ty)).union(&named(&managed)),
-    );
+    let unowned =
+        merged_set.difference(&named(&typed::to_field_set(&first, ty)).union(&named(&managed)));
     let owned_back = typed::remove_items(merged, &unowned, ty);
     let dangling = merged_set
         .difference(&named(&typed::to_field_set(&owned_back, ty)))

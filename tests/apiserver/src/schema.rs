@@ -124,9 +124,7 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
         (Root("Pod"), "status") => FieldType::Struct(PodStatus),
         (Root("Job"), "status") => FieldType::Struct(JobStatus),
         (
-            Root(
-                "Namespace" | "Service" | "PersistentVolumeClaim" | "Deployment" | "StatefulSet",
-            ),
+            Root("Namespace" | "Service" | "PersistentVolumeClaim" | "Deployment" | "StatefulSet"),
             "status",
         ) => FieldType::Struct(Status),
         (Status | PodStatus, "conditions") => list_map(&["type"], Generic),
@@ -162,9 +160,10 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
         (PodSpec, "imagePullSecrets") => ATOMIC_BY_NAME,
         (PodSpec, "resourceClaims" | "schedulingGates") => list_map(NAME, Generic),
         (PodSpec, "hostAliases") => list_map(&["ip"], Generic),
-        (PodSpec, "topologySpreadConstraints") => {
-            list_map(&["topologyKey", "whenUnsatisfiable"], TopologySpreadConstraint)
-        }
+        (PodSpec, "topologySpreadConstraints") => list_map(
+            &["topologyKey", "whenUnsatisfiable"],
+            TopologySpreadConstraint,
+        ),
         (PodSpec, "nodeSelector") => FieldType::Atomic,
         (PodSpec, "overhead") => FieldType::FreeMap,
         (PodSpec, "resources") => FieldType::Struct(Resources),
@@ -184,10 +183,9 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
         (Container, "ports") => list_map(&["containerPort", "protocol"], Generic),
         (Container, "env") => list_map(NAME, EnvVar),
         (EnvVar, "valueFrom") => FieldType::Struct(EnvVarSource),
-        (
-            EnvVarSource,
-            "configMapKeyRef" | "secretKeyRef" | "fieldRef" | "resourceFieldRef",
-        ) => FieldType::Atomic,
+        (EnvVarSource, "configMapKeyRef" | "secretKeyRef" | "fieldRef" | "resourceFieldRef") => {
+            FieldType::Atomic
+        }
         (Container, "volumeMounts") => list_map(&["mountPath"], Generic),
         (Container, "volumeDevices") => list_map(&["devicePath"], Generic),
         (Container, "resources") => FieldType::Struct(Resources),

@@ -522,7 +522,9 @@ pub fn ensure_named_fields(set: &Set, ty: FieldType) -> Set {
             }
             // An undeclared object with children is a struct whose fields are undeclared.
             (None, PathElement::Field(name)) => (true, schema::field(StructType::Generic, name)),
-            (Some(t @ (FieldType::ListSet | FieldType::ListMap { .. })), _) => (false, item_type(t)),
+            (Some(t @ (FieldType::ListSet | FieldType::ListMap { .. })), _) => {
+                (false, item_type(t))
+            }
             _ => (false, None),
         }
     })
@@ -561,8 +563,11 @@ fn strip_new_nulls(v: Value, before: &Value, ty: Option<FieldType>) -> Value {
             let Value::Array(old) = before else {
                 return Value::Array(items);
             };
-            let old_pes: Vec<PathElement> =
-                old.iter().enumerate().map(|(i, o)| item_pe(t, o, i)).collect();
+            let old_pes: Vec<PathElement> = old
+                .iter()
+                .enumerate()
+                .map(|(i, o)| item_pe(t, o, i))
+                .collect();
             Value::Array(
                 items
                     .into_iter()

@@ -15,7 +15,10 @@ const ROOTS: [(&str, &str); 14] = [
     ("Service", "io.k8s.api.core.v1.Service"),
     ("Pod", "io.k8s.api.core.v1.Pod"),
     ("Event", "io.k8s.api.core.v1.Event"),
-    ("PersistentVolumeClaim", "io.k8s.api.core.v1.PersistentVolumeClaim"),
+    (
+        "PersistentVolumeClaim",
+        "io.k8s.api.core.v1.PersistentVolumeClaim",
+    ),
     ("Deployment", "io.k8s.api.apps.v1.Deployment"),
     ("StatefulSet", "io.k8s.api.apps.v1.StatefulSet"),
     ("Job", "io.k8s.api.batch.v1.Job"),
@@ -39,7 +42,9 @@ fn atom<'a>(w: &Walk<'a>, tr: &'a Value) -> &'a Value {
 }
 
 fn relationship(v: &Value) -> &str {
-    v.get("elementRelationship").and_then(Value::as_str).unwrap_or("")
+    v.get("elementRelationship")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn describe(t: Option<FieldType>) -> String {
@@ -54,8 +59,10 @@ impl<'a> Walk<'a> {
         self.fields += 1;
         let a = atom(self, tr);
         let bad = |w: &mut Walk, want: &str| {
-            w.mismatches
-                .push(format!("{path}: 1.32 has {want}, test-apiserver {}", describe(ours)));
+            w.mismatches.push(format!(
+                "{path}: 1.32 has {want}, test-apiserver {}",
+                describe(ours)
+            ));
         };
         if let Some(m) = a.get("map") {
             let fields = m.get("fields").and_then(Value::as_array);
@@ -98,9 +105,14 @@ impl<'a> Walk<'a> {
             match (relationship(l), ours) {
                 ("atomic" | "", None | Some(FieldType::Atomic)) => {}
                 ("associative", Some(FieldType::ListSet)) if keys.is_empty() => {}
-                ("associative", Some(FieldType::ListMap { keys: ours_keys, elem, atomic_elem }))
-                    if !keys.is_empty() =>
-                {
+                (
+                    "associative",
+                    Some(FieldType::ListMap {
+                        keys: ours_keys,
+                        elem,
+                        atomic_elem,
+                    }),
+                ) if !keys.is_empty() => {
                     if ours_keys != keys.as_slice() {
                         return bad(self, &format!("a list map keyed by {keys:?}"));
                     }
@@ -141,7 +153,8 @@ impl<'a> Walk<'a> {
 /// 1.32 as published in its OpenAPI schema; kube-openapi `pkg/schemaconv`.
 #[test]
 fn schema_tables_match_kubernetes_1_32() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../smd-oracle/schema-1.32.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../smd-oracle/schema-1.32.json");
     let text = std::fs::read_to_string(&path).expect("the 1.32 schema is checked in");
     let doc: Value = serde_json::from_str(&text).expect("the 1.32 schema is JSON");
     let mut w = Walk {

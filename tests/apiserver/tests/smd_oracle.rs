@@ -32,7 +32,11 @@ fn cases_per_kind() -> u32 {
 /// The kinds, their apiVersion and their type in the 1.32 schema.
 const KINDS: [(&str, &str, &str); 12] = [
     ("Namespace", "v1", "io.k8s.api.core.v1.Namespace"),
-    ("NetworkPolicy", "networking.k8s.io/v1", "io.k8s.api.networking.v1.NetworkPolicy"),
+    (
+        "NetworkPolicy",
+        "networking.k8s.io/v1",
+        "io.k8s.api.networking.v1.NetworkPolicy",
+    ),
     ("Secret", "v1", "io.k8s.api.core.v1.Secret"),
     ("ConfigMap", "v1", "io.k8s.api.core.v1.ConfigMap"),
     ("Service", "v1", "io.k8s.api.core.v1.Service"),
@@ -40,9 +44,17 @@ const KINDS: [(&str, &str, &str); 12] = [
     ("StatefulSet", "apps/v1", "io.k8s.api.apps.v1.StatefulSet"),
     ("Job", "batch/v1", "io.k8s.api.batch.v1.Job"),
     ("CronJob", "batch/v1", "io.k8s.api.batch.v1.CronJob"),
-    ("Ingress", "networking.k8s.io/v1", "io.k8s.api.networking.v1.Ingress"),
+    (
+        "Ingress",
+        "networking.k8s.io/v1",
+        "io.k8s.api.networking.v1.Ingress",
+    ),
     ("ServiceAccount", "v1", "io.k8s.api.core.v1.ServiceAccount"),
-    ("PersistentVolumeClaim", "v1", "io.k8s.api.core.v1.PersistentVolumeClaim"),
+    (
+        "PersistentVolumeClaim",
+        "v1",
+        "io.k8s.api.core.v1.PersistentVolumeClaim",
+    ),
 ];
 
 const NOW: &str = "2025-01-01T00:00:00Z";
@@ -468,7 +480,13 @@ impl Gen {
         Value::Object(m)
     }
     /// Puts `f()` at `key` with probability `percent`.
-    fn put(&mut self, m: &mut Map<String, Value>, percent: u64, key: &str, f: impl FnOnce(&mut Gen) -> Value) {
+    fn put(
+        &mut self,
+        m: &mut Map<String, Value>,
+        percent: u64,
+        key: &str,
+        f: impl FnOnce(&mut Gen) -> Value,
+    ) {
         if self.chance(percent) {
             let v = f(self);
             m.insert(key.into(), v);
@@ -483,18 +501,30 @@ fn object(kind: &str, api_version: &str, g: &mut Gen) -> Value {
     o.insert("metadata".into(), metadata(g, kind != "Namespace", true));
     match kind {
         "ConfigMap" => {
-            g.put(&mut o, 70, "data", |g| g.str_map(&["k1", "k2", "k3"], &["v1", "v2"]));
-            g.put(&mut o, 10, "binaryData", |g| g.str_map(&["b1", "b2"], &["YQ==", "Yg=="]));
+            g.put(&mut o, 70, "data", |g| {
+                g.str_map(&["k1", "k2", "k3"], &["v1", "v2"])
+            });
+            g.put(&mut o, 10, "binaryData", |g| {
+                g.str_map(&["b1", "b2"], &["YQ==", "Yg=="])
+            });
         }
         "Secret" => {
             g.put(&mut o, 40, "type", |_| json!("Opaque"));
-            g.put(&mut o, 60, "data", |g| g.str_map(&["k1", "k2", "k3"], &["YQ==", "Yg=="]));
-            g.put(&mut o, 20, "stringData", |g| g.str_map(&["k2", "k4"], &["a", "b"]));
+            g.put(&mut o, 60, "data", |g| {
+                g.str_map(&["k1", "k2", "k3"], &["YQ==", "Yg=="])
+            });
+            g.put(&mut o, 20, "stringData", |g| {
+                g.str_map(&["k2", "k4"], &["a", "b"])
+            });
         }
         "ServiceAccount" => {
-            g.put(&mut o, 30, "automountServiceAccountToken", |g| json!(g.chance(50)));
+            g.put(&mut o, 30, "automountServiceAccountToken", |g| {
+                json!(g.chance(50))
+            });
             g.put(&mut o, 40, "secrets", |g| names(g, &["s1", "s2", "s3"]));
-            g.put(&mut o, 30, "imagePullSecrets", |g| names(g, &["reg1", "reg2"]));
+            g.put(&mut o, 30, "imagePullSecrets", |g| {
+                names(g, &["reg1", "reg2"])
+            });
         }
         "Namespace" => {}
         _ => {
@@ -518,7 +548,12 @@ fn object(kind: &str, api_version: &str, g: &mut Gen) -> Value {
 }
 
 fn names(g: &mut Gen, pool: &[&str]) -> Value {
-    Value::Array(g.subset(pool).into_iter().map(|n| json!({ "name": n })).collect())
+    Value::Array(
+        g.subset(pool)
+            .into_iter()
+            .map(|n| json!({ "name": n }))
+            .collect(),
+    )
 }
 
 fn metadata(g: &mut Gen, namespaced: bool, named: bool) -> Value {
@@ -529,8 +564,12 @@ fn metadata(g: &mut Gen, namespaced: bool, named: bool) -> Value {
             m.insert("namespace".into(), json!("ns"));
         }
     }
-    g.put(&mut m, 50, "labels", |g| g.str_map(&["app", "team", "tier"], &["a", "b"]));
-    g.put(&mut m, 30, "annotations", |g| g.str_map(&["note", "owner"], &["x", "y"]));
+    g.put(&mut m, 50, "labels", |g| {
+        g.str_map(&["app", "team", "tier"], &["a", "b"])
+    });
+    g.put(&mut m, 30, "annotations", |g| {
+        g.str_map(&["note", "owner"], &["x", "y"])
+    });
     g.put(&mut m, 10, "finalizers", |g| {
         json!(g.subset(&["example.com/a", "example.com/b"]))
     });
@@ -539,7 +578,9 @@ fn metadata(g: &mut Gen, namespaced: bool, named: bool) -> Value {
 
 fn selector(g: &mut Gen) -> Value {
     let mut s = Map::new();
-    g.put(&mut s, 80, "matchLabels", |g| g.str_map(&["app", "tier"], &["a", "b"]));
+    g.put(&mut s, 80, "matchLabels", |g| {
+        g.str_map(&["app", "tier"], &["a", "b"])
+    });
     g.put(&mut s, 15, "matchExpressions", |g| {
         json!([{"key": g.pick(&["app", "env"]), "operator": "In", "values": [g.pick(&["a", "b"])]}])
     });
@@ -555,18 +596,27 @@ fn pod_template(g: &mut Gen) -> Value {
 
 fn pod_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
-    g.put(&mut s, 30, "restartPolicy", |g| json!(g.pick(&["Always", "OnFailure", "Never"])));
-    g.put(&mut s, 30, "automountServiceAccountToken", |g| json!(g.chance(50)));
+    g.put(&mut s, 30, "restartPolicy", |g| {
+        json!(g.pick(&["Always", "OnFailure", "Never"]))
+    });
+    g.put(&mut s, 30, "automountServiceAccountToken", |g| {
+        json!(g.chance(50))
+    });
     g.put(&mut s, 30, "enableServiceLinks", |g| json!(g.chance(50)));
-    g.put(&mut s, 15, "terminationGracePeriodSeconds", |g| json!(g.pick(&[10, 30])));
+    g.put(&mut s, 15, "terminationGracePeriodSeconds", |g| {
+        json!(g.pick(&[10, 30]))
+    });
     g.put(&mut s, 40, "securityContext", |g| {
         let mut c = Map::new();
         g.put(&mut c, 50, "runAsNonRoot", |_| json!(true));
         g.put(&mut c, 40, "runAsUser", |g| json!(g.pick(&[1000, 2000])));
         g.put(&mut c, 30, "fsGroup", |g| json!(g.pick(&[1000, 2000])));
-        g.put(&mut c, 50, "seccompProfile", |g| {
-            json!({"type": g.pick(&["RuntimeDefault", "Unconfined"])})
-        });
+        g.put(
+            &mut c,
+            50,
+            "seccompProfile",
+            |g| json!({"type": g.pick(&["RuntimeDefault", "Unconfined"])}),
+        );
         Value::Object(c)
     });
     g.put(&mut s, 25, "tolerations", |g| {
@@ -585,7 +635,9 @@ fn pod_spec(g: &mut Gen) -> Value {
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {"matchLabels": g.str_map(&["app", "tier"], &["a", "b"])}}])
     });
-    g.put(&mut s, 20, "imagePullSecrets", |g| names(g, &["reg1", "reg2"]));
+    g.put(&mut s, 20, "imagePullSecrets", |g| {
+        names(g, &["reg1", "reg2"])
+    });
     g.put(&mut s, 35, "volumes", |g| {
         let mut vols = Vec::new();
         for name in g.subset(&["data", "tmp", "conf"]) {
@@ -601,19 +653,31 @@ fn pod_spec(g: &mut Gen) -> Value {
         let names = g.subset(&["app", "side"]);
         Value::Array(names.into_iter().map(|n| container(g, n)).collect())
     });
-    g.put(&mut s, 10, "initContainers", |g| json!([container(g, "init")]));
+    g.put(&mut s, 10, "initContainers", |g| {
+        json!([container(g, "init")])
+    });
     Value::Object(s)
 }
 
 fn container(g: &mut Gen, name: &str) -> Value {
     let mut c = Map::new();
     c.insert("name".into(), json!(name));
-    g.put(&mut c, 70, "image", |g| json!(g.pick(&["nginx:1.27", "nginx", "busybox:1.36"])));
-    g.put(&mut c, 20, "imagePullPolicy", |g| json!(g.pick(&["Always", "IfNotPresent"])));
-    g.put(&mut c, 20, "args", |g| json!(g.subset(&["--a", "--b", "--c"])));
+    g.put(&mut c, 70, "image", |g| {
+        json!(g.pick(&["nginx:1.27", "nginx", "busybox:1.36"]))
+    });
+    g.put(&mut c, 20, "imagePullPolicy", |g| {
+        json!(g.pick(&["Always", "IfNotPresent"]))
+    });
+    g.put(&mut c, 20, "args", |g| {
+        json!(g.subset(&["--a", "--b", "--c"]))
+    });
     g.put(&mut c, 40, "ports", |g| {
         let mut ports = Vec::new();
-        for (pname, port, udp) in g.subset(&[("http", 80, false), ("metrics", 9090, false), ("dns", 53, true)]) {
+        for (pname, port, udp) in g.subset(&[
+            ("http", 80, false),
+            ("metrics", 9090, false),
+            ("dns", 53, true),
+        ]) {
             let mut p = Map::new();
             p.insert("containerPort".into(), json!(port));
             if g.chance(70) {
@@ -628,9 +692,12 @@ fn container(g: &mut Gen, name: &str) -> Value {
         }
         Value::Array(ports)
     });
-    g.put(&mut c, 20, "envFrom", |g| {
-        json!([{"configMapRef": {"name": g.pick(&["c1", "c2"])}}])
-    });
+    g.put(
+        &mut c,
+        20,
+        "envFrom",
+        |g| json!([{"configMapRef": {"name": g.pick(&["c1", "c2"])}}]),
+    );
     g.put(&mut c, 45, "env", |g| {
         let mut env = Vec::new();
         for n in g.subset(&["A", "B", "C"]) {
@@ -658,17 +725,24 @@ fn container(g: &mut Gen, name: &str) -> Value {
     });
     g.put(&mut c, 45, "resources", |g| {
         let mut r = Map::new();
-        g.put(&mut r, 70, "requests", |g| g.str_map(&["cpu", "memory"], &["100m", "1", "0.5", "128Mi"]));
-        g.put(&mut r, 50, "limits", |g| g.str_map(&["cpu", "memory"], &["1", "1000m", "256Mi"]));
+        g.put(&mut r, 70, "requests", |g| {
+            g.str_map(&["cpu", "memory"], &["100m", "1", "0.5", "128Mi"])
+        });
+        g.put(&mut r, 50, "limits", |g| {
+            g.str_map(&["cpu", "memory"], &["1", "1000m", "256Mi"])
+        });
         Value::Object(r)
     });
     g.put(&mut c, 20, "livenessProbe", |g| {
         json!({"httpGet": {"path": g.pick(&["/", "/healthz"]), "port": g.pick(&[json!(80), json!("http")])},
                "periodSeconds": g.pick(&[10, 20])})
     });
-    g.put(&mut c, 15, "readinessProbe", |g| {
-        json!({"exec": {"command": ["true"]}, "timeoutSeconds": g.pick(&[1, 5])})
-    });
+    g.put(
+        &mut c,
+        15,
+        "readinessProbe",
+        |g| json!({"exec": {"command": ["true"]}, "timeoutSeconds": g.pick(&[1, 5])}),
+    );
     g.put(&mut c, 30, "volumeMounts", |g| {
         let mut ms = Vec::new();
         for (n, path) in g.subset(&[("data", "/data"), ("tmp", "/tmp"), ("conf", "/etc/conf")]) {
@@ -687,7 +761,9 @@ fn container(g: &mut Gen, name: &str) -> Value {
         g.put(&mut s, 60, "capabilities", |g| {
             let mut caps = Map::new();
             caps.insert("drop".into(), json!(["ALL"]));
-            g.put(&mut caps, 30, "add", |g| json!([g.pick(&["NET_BIND_SERVICE", "CHOWN"])]));
+            g.put(&mut caps, 30, "add", |g| {
+                json!([g.pick(&["NET_BIND_SERVICE", "CHOWN"])])
+            });
             Value::Object(caps)
         });
         Value::Object(s)
@@ -698,7 +774,9 @@ fn container(g: &mut Gen, name: &str) -> Value {
 fn deployment_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
     g.put(&mut s, 40, "replicas", |g| json!(g.pick(&[1, 2, 3])));
-    g.put(&mut s, 20, "progressDeadlineSeconds", |g| json!(g.pick(&[180, 600])));
+    g.put(&mut s, 20, "progressDeadlineSeconds", |g| {
+        json!(g.pick(&[180, 600]))
+    });
     g.put(&mut s, 10, "minReadySeconds", |g| json!(g.pick(&[0, 5])));
     g.put(&mut s, 25, "strategy", |g| {
         if g.chance(50) {
@@ -716,8 +794,15 @@ fn statefulset_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
     g.put(&mut s, 40, "replicas", |g| json!(g.pick(&[1, 2, 3])));
     g.put(&mut s, 40, "serviceName", |g| json!(g.pick(&["svc", "db"])));
-    g.put(&mut s, 10, "podManagementPolicy", |g| json!(g.pick(&["OrderedReady", "Parallel"])));
-    g.put(&mut s, 15, "updateStrategy", |g| json!({"type": g.pick(&["RollingUpdate", "OnDelete"])}));
+    g.put(&mut s, 10, "podManagementPolicy", |g| {
+        json!(g.pick(&["OrderedReady", "Parallel"]))
+    });
+    g.put(
+        &mut s,
+        15,
+        "updateStrategy",
+        |g| json!({"type": g.pick(&["RollingUpdate", "OnDelete"])}),
+    );
     g.put(&mut s, 50, "selector", selector);
     g.put(&mut s, 70, "template", pod_template);
     g.put(&mut s, 25, "volumeClaimTemplates", |g| {
@@ -725,9 +810,12 @@ fn statefulset_spec(g: &mut Gen) -> Value {
                 "spec": {"accessModes": ["ReadWriteOnce"],
                          "resources": {"requests": {"storage": g.pick(&["1Gi", "2Gi"])}}}}])
     });
-    g.put(&mut s, 10, "persistentVolumeClaimRetentionPolicy", |g| {
-        json!({"whenDeleted": g.pick(&["Retain", "Delete"])})
-    });
+    g.put(
+        &mut s,
+        10,
+        "persistentVolumeClaimRetentionPolicy",
+        |g| json!({"whenDeleted": g.pick(&["Retain", "Delete"])}),
+    );
     Value::Object(s)
 }
 
@@ -736,18 +824,28 @@ fn job_spec(g: &mut Gen) -> Value {
     g.put(&mut s, 40, "backoffLimit", |g| json!(g.pick(&[3, 6])));
     g.put(&mut s, 20, "completions", |g| json!(g.pick(&[1, 2])));
     g.put(&mut s, 20, "parallelism", |g| json!(g.pick(&[1, 2])));
-    g.put(&mut s, 15, "ttlSecondsAfterFinished", |g| json!(g.pick(&[60, 600])));
+    g.put(&mut s, 15, "ttlSecondsAfterFinished", |g| {
+        json!(g.pick(&[60, 600]))
+    });
     g.put(&mut s, 70, "template", pod_template);
     Value::Object(s)
 }
 
 fn cronjob_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
-    g.put(&mut s, 60, "schedule", |g| json!(g.pick(&["*/5 * * * *", "0 * * * *"])));
-    g.put(&mut s, 30, "concurrencyPolicy", |g| json!(g.pick(&["Forbid", "Allow"])));
+    g.put(&mut s, 60, "schedule", |g| {
+        json!(g.pick(&["*/5 * * * *", "0 * * * *"]))
+    });
+    g.put(&mut s, 30, "concurrencyPolicy", |g| {
+        json!(g.pick(&["Forbid", "Allow"]))
+    });
     g.put(&mut s, 20, "suspend", |g| json!(g.chance(50)));
-    g.put(&mut s, 20, "successfulJobsHistoryLimit", |g| json!(g.pick(&[1, 3])));
-    g.put(&mut s, 20, "failedJobsHistoryLimit", |g| json!(g.pick(&[1, 3])));
+    g.put(&mut s, 20, "successfulJobsHistoryLimit", |g| {
+        json!(g.pick(&[1, 3]))
+    });
+    g.put(&mut s, 20, "failedJobsHistoryLimit", |g| {
+        json!(g.pick(&[1, 3]))
+    });
     g.put(&mut s, 70, "jobTemplate", |g| {
         let mut t = Map::new();
         g.put(&mut t, 20, "metadata", |g| metadata(g, false, false));
@@ -759,11 +857,19 @@ fn cronjob_spec(g: &mut Gen) -> Value {
 
 fn service_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
-    g.put(&mut s, 20, "type", |g| json!(g.pick(&["ClusterIP", "NodePort"])));
+    g.put(&mut s, 20, "type", |g| {
+        json!(g.pick(&["ClusterIP", "NodePort"]))
+    });
     g.put(&mut s, 10, "clusterIP", |_| json!("None"));
-    g.put(&mut s, 50, "selector", |g| g.str_map(&["app", "tier"], &["a", "b"]));
-    g.put(&mut s, 15, "publishNotReadyAddresses", |g| json!(g.chance(50)));
-    g.put(&mut s, 10, "sessionAffinity", |g| json!(g.pick(&["None", "ClientIP"])));
+    g.put(&mut s, 50, "selector", |g| {
+        g.str_map(&["app", "tier"], &["a", "b"])
+    });
+    g.put(&mut s, 15, "publishNotReadyAddresses", |g| {
+        json!(g.chance(50))
+    });
+    g.put(&mut s, 10, "sessionAffinity", |g| {
+        json!(g.pick(&["None", "ClientIP"]))
+    });
     g.put(&mut s, 70, "ports", |g| {
         let mut ports = Vec::new();
         for (name, port, target, udp) in g.subset(&[
@@ -799,7 +905,9 @@ fn ingress_spec(g: &mut Gen) -> Value {
         };
         json!({"service": {"name": g.pick(&["web", "api"]), "port": port}})
     };
-    g.put(&mut s, 40, "ingressClassName", |g| json!(g.pick(&["nginx", "traefik"])));
+    g.put(&mut s, 40, "ingressClassName", |g| {
+        json!(g.pick(&["nginx", "traefik"]))
+    });
     g.put(&mut s, 25, "tls", |g| {
         json!([{"hosts": [g.pick(&["a.example.com", "b.example.com"])], "secretName": g.pick(&["t1", "t2"])}])
     });
@@ -819,7 +927,9 @@ fn ingress_spec(g: &mut Gen) -> Value {
 fn network_policy_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
     g.put(&mut s, 70, "podSelector", selector);
-    g.put(&mut s, 30, "policyTypes", |g| json!(g.pick(&[json!(["Ingress"]), json!(["Ingress", "Egress"])])));
+    g.put(&mut s, 30, "policyTypes", |g| {
+        json!(g.pick(&[json!(["Ingress"]), json!(["Ingress", "Egress"])]))
+    });
     g.put(&mut s, 50, "ingress", |g| {
         let mut rule = Map::new();
         g.put(&mut rule, 80, "from", |g| {
@@ -837,17 +947,32 @@ fn network_policy_spec(g: &mut Gen) -> Value {
         });
         json!([rule])
     });
-    g.put(&mut s, 15, "egress", |g| json!([{"to": [{"ipBlock": {"cidr": g.pick(&["10.0.0.0/8", "0.0.0.0/0"])}}]}]));
+    g.put(
+        &mut s,
+        15,
+        "egress",
+        |g| json!([{"to": [{"ipBlock": {"cidr": g.pick(&["10.0.0.0/8", "0.0.0.0/0"])}}]}]),
+    );
     Value::Object(s)
 }
 
 fn pvc_spec(g: &mut Gen) -> Value {
     let mut s = Map::new();
     g.put(&mut s, 50, "accessModes", |g| {
-        g.pick(&[json!(["ReadWriteOnce"]), json!(["ReadWriteOnce", "ReadOnlyMany"])])
+        g.pick(&[
+            json!(["ReadWriteOnce"]),
+            json!(["ReadWriteOnce", "ReadOnlyMany"]),
+        ])
     });
-    g.put(&mut s, 30, "storageClassName", |g| json!(g.pick(&["fast", "slow"])));
-    g.put(&mut s, 50, "resources", |g| json!({"requests": {"storage": g.pick(&["1Gi", "2Gi"])}}));
+    g.put(&mut s, 30, "storageClassName", |g| {
+        json!(g.pick(&["fast", "slow"]))
+    });
+    g.put(
+        &mut s,
+        50,
+        "resources",
+        |g| json!({"requests": {"storage": g.pick(&["1Gi", "2Gi"])}}),
+    );
     g.put(&mut s, 10, "volumeMode", |_| json!("Filesystem"));
     Value::Object(s)
 }

@@ -91,8 +91,8 @@ fn env_var_selectors_are_atomic() {
         deployment(json!({"containers":[{"name":"app","env":env}]})),
     )
     .expect("create");
-    let env = &fields_of(&out.entries, "a")["f:spec"]["f:template"]["f:spec"]["f:containers"]
-        ["k:{\"name\":\"app\"}"]["f:env"];
+    let env = &fields_of(&out.entries, "a")["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"app\"}"]
+        ["f:env"];
     assert_eq!(
         env["k:{\"name\":\"A\"}"]["f:valueFrom"],
         json!({"f:secretKeyRef":{}})
@@ -101,7 +101,10 @@ fn env_var_selectors_are_atomic() {
         env["k:{\"name\":\"B\"}"]["f:valueFrom"],
         json!({"f:configMapKeyRef":{}})
     );
-    assert_eq!(env["k:{\"name\":\"C\"}"]["f:valueFrom"], json!({"f:fieldRef":{}}));
+    assert_eq!(
+        env["k:{\"name\":\"C\"}"]["f:valueFrom"],
+        json!({"f:fieldRef":{}})
+    );
     assert_eq!(
         env["k:{\"name\":\"D\"}"]["f:valueFrom"],
         json!({"f:resourceFieldRef":{}})
@@ -155,8 +158,7 @@ fn node_affinity_and_spread_selectors_are_atomic() {
         json!({"f:nodeAffinity":{"f:requiredDuringSchedulingIgnoredDuringExecution":{}}})
     );
     assert_eq!(
-        spec["f:topologySpreadConstraints"]
-            ["k:{\"topologyKey\":\"zone\",\"whenUnsatisfiable\":\"DoNotSchedule\"}"]
+        spec["f:topologySpreadConstraints"]["k:{\"topologyKey\":\"zone\",\"whenUnsatisfiable\":\"DoNotSchedule\"}"]
             ["f:labelSelector"],
         json!({})
     );
@@ -176,9 +178,20 @@ fn pruning_the_last_label_removes_the_field() {
         v
     };
     let first = apply("ConfigMap", None, vec![], "a", cm(Some(json!({"x":"1"})))).expect("create");
-    let second =
-        apply("ConfigMap", Some(&first.object), first.entries, "a", cm(None)).expect("apply");
-    assert_eq!(second.object["metadata"].get("labels"), None, "{}", second.object);
+    let second = apply(
+        "ConfigMap",
+        Some(&first.object),
+        first.entries,
+        "a",
+        cm(None),
+    )
+    .expect("apply");
+    assert_eq!(
+        second.object["metadata"].get("labels"),
+        None,
+        "{}",
+        second.object
+    );
 }
 
 /// A list whose last item is pruned becomes null inside the merge (structured-merge-diff
@@ -193,8 +206,14 @@ fn emptied_list_keeps_its_field_owner() {
         }
         v
     };
-    let first = apply("ServiceAccount", None, vec![], "a", sa(Some(json!([{"name":"t"}]))))
-        .expect("create");
+    let first = apply(
+        "ServiceAccount",
+        None,
+        vec![],
+        "a",
+        sa(Some(json!([{"name":"t"}]))),
+    )
+    .expect("create");
     // An updater that set the list (as `kubectl edit` would) owns `f:secrets`.
     let mut entries = first.entries;
     entries.push(Entry {
@@ -206,7 +225,14 @@ fn emptied_list_keeps_its_field_owner() {
         set: test_apiserver::fieldpath::Set::from_fields_v1(&json!({"f:secrets":{}}))
             .expect("FieldsV1"),
     });
-    let out = apply("ServiceAccount", Some(&first.object), entries, "a", sa(None)).expect("apply");
+    let out = apply(
+        "ServiceAccount",
+        Some(&first.object),
+        entries,
+        "a",
+        sa(None),
+    )
+    .expect("apply");
     assert_eq!(fields_of(&out.entries, "u"), json!({"f:secrets":{}}));
     assert_eq!(out.object.get("secrets"), None, "{}", out.object);
 }

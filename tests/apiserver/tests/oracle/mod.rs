@@ -46,8 +46,14 @@ pub fn build() -> PathBuf {
             "sigs.k8s.io/structured-merge-diff",
         ),
         ("github.com/json-iterator/go", "github.com/json-iterator/go"),
-        ("github.com/modern-go/concurrent", "github.com/modern-go/concurrent"),
-        ("github.com/modern-go/reflect2", "github.com/modern-go/reflect2"),
+        (
+            "github.com/modern-go/concurrent",
+            "github.com/modern-go/concurrent",
+        ),
+        (
+            "github.com/modern-go/reflect2",
+            "github.com/modern-go/reflect2",
+        ),
         ("gopkg.in/yaml.v2", "gopkg.in/yaml.v2"),
     ];
     for (link, target) in links {
