@@ -6,6 +6,7 @@
 //! `docs/apiserver-fidelity.md` ("Merge and ownership, checked against structured-merge-diff")
 //! lists what is compared and the allowed divergences.
 
+mod common;
 mod oracle;
 
 use oracle::Oracle;
@@ -15,8 +16,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use test_apiserver::fieldpath::Set;
+use test_apiserver::fieldpath::render_path;
 use test_apiserver::managed::{self, Entry};
-use test_apiserver::{defaults, patch, schema, write};
+use test_apiserver::{TestApiServer, defaults, patch, schema, write};
 
 /// Sequences per kind; 12 kinds give 1,200 sequences a run. `SMD_ORACLE_CASES=N` runs N per
 /// kind instead, for a deeper search by hand.
@@ -140,6 +142,243 @@ kind_tests! {
     ingress = 9;
     service_account = 10;
     persistent_volume_claim = 11;
+}
+
+/// The kinds driven through HTTP: those whose random objects mostly pass validation (random
+/// workloads rarely have a selector matching their template).
+const HTTP_KINDS: [usize; 8] = [0, 1, 2, 3, 4, 9, 10, 11];
+
+/// One server and runtime per test process.
+struct Http {
+    runtime: tokio::runtime::Runtime,
+    server: TestApiServer,
+}
+
+static HTTP: Mutex<Option<Http>> = Mutex::new(None);
+static HTTP_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Steps compared over HTTP, and steps the server refused with 422 (not compared beyond "no
+/// conflict").
+static HTTP_TALLY: Mutex<(usize, usize)> = Mutex::new((0, 0));
+
+/// Applies through test-apiserver's HTTP API (`PATCH` with `application/apply-patch+yaml`,
+/// `force` or not), each checked against the oracle given the object and managedFields the
+/// server held before it: conflicts (the 409's causes), and every manager's FieldsV1 after it.
+/// This covers the whole write pipeline of `write.rs` (reset fields, defaulting after the
+/// merge, system metadata) around `managed.rs`.
+fn check_kind_http(kind_index: usize) {
+    let (kind, _, _) = KINDS[kind_index];
+    let config = ProptestConfig {
+        // Half as many as through the functions: 400 sequences a run.
+        cases: cases_per_kind() / 2,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(seq in steps())| {
+        let mut oracle_guard = ORACLE.lock().unwrap_or_else(|e| e.into_inner());
+        let oracle = oracle_guard.get_or_insert_with(Oracle::start);
+        let mut http_guard = HTTP.lock().unwrap_or_else(|e| e.into_inner());
+        let http = http_guard.get_or_insert_with(|| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let server = runtime.block_on(TestApiServer::start()).expect("start the server");
+            Http { runtime, server }
+        });
+        if let Err(e) = run_http(oracle, http, kind_index, &seq) {
+            return Err(TestCaseError::fail(e));
+        }
+    });
+    let (compared, invalid) = *HTTP_TALLY.lock().unwrap_or_else(|e| e.into_inner());
+    eprintln!("{kind} over HTTP: {compared} steps compared, {invalid} refused as invalid");
+    assert!(compared > 0, "no step of {kind} reached the comparison");
+}
+
+macro_rules! http_kind_tests {
+    ($($name:ident = $i:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            check_kind_http($i);
+        }
+    )*};
+}
+
+http_kind_tests! {
+    http_namespace = HTTP_KINDS[0];
+    http_network_policy = HTTP_KINDS[1];
+    http_secret = HTTP_KINDS[2];
+    http_config_map = HTTP_KINDS[3];
+    http_service = HTTP_KINDS[4];
+    http_ingress = HTTP_KINDS[5];
+    http_service_account = HTTP_KINDS[6];
+    http_persistent_volume_claim = HTTP_KINDS[7];
+}
+
+/// managedFields as the oracle's managers: `manager/operation` → FieldsV1.
+fn managers_of(obj: &Value) -> Value {
+    let mut out = Map::new();
+    for e in obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = format!(
+            "{}/{}",
+            e["manager"].as_str().unwrap_or(""),
+            e["operation"].as_str().unwrap_or("")
+        );
+        out.insert(key, e["fieldsV1"].clone());
+    }
+    Value::Object(out)
+}
+
+/// The oracle's conflicts as the 409's causes: (`conflict with "<manager>"`, path), sorted.
+fn oracle_causes(conflicts: &Value, api_version: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (printed, fields) in printed_conflicts(conflicts, api_version)
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        for p in Set::from_fields_v1(fields).unwrap_or_default().paths() {
+            out.push((format!("conflict with {printed}"), render_path(&p)));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn server_causes(body: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = body["details"]["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["message"].as_str().unwrap_or("").to_string(),
+                c["field"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn run_http(
+    oracle: &mut Oracle,
+    http: &Http,
+    kind_index: usize,
+    seq: &[Step],
+) -> Result<(), String> {
+    let (kind, api_version, type_name) = KINDS[kind_index];
+    let info = test_apiserver::resources::by_kind(kind).ok_or("unknown kind")?;
+    let n = HTTP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("o{n}");
+    let base = http.server.base_url();
+    let root = if info.group.is_empty() {
+        format!("/api/{}", info.version)
+    } else {
+        format!("/apis/{}/{}", info.group, info.version)
+    };
+    let path = if info.namespaced {
+        format!("{root}/namespaces/default/{}/{name}", info.plural)
+    } else {
+        format!("{root}/{}/{name}", info.plural)
+    };
+    let (mut compared, mut invalid) = (0, 0);
+    for (i, step) in seq.iter().enumerate() {
+        let mut g = Gen(step.seed);
+        let mut config = object(kind, api_version, &mut g);
+        config["metadata"]["name"] = json!(name);
+        if info.namespaced {
+            config["metadata"]["namespace"] = json!("default");
+        }
+        let manager = MANAGERS[step.manager];
+        let live = http.runtime.block_on(common::get(&base, &path));
+        let live = (live.code == 200).then_some(live.body);
+        let (live_obj, mut managers) = match &live {
+            Some(l) => {
+                let mut o = l.clone();
+                if let Some(Value::Object(md)) = o.get_mut("metadata") {
+                    md.shift_remove("managedFields");
+                }
+                (Some(o), managers_of(l))
+            }
+            None => (None, json!({})),
+        };
+        // An object without managedFields is first attributed to `before-first-apply`, an
+        // Update from the kind's zero value (managedfields `skipnonapplied.go`).
+        if let Some(l) = &live_obj
+            && managers.as_object().is_some_and(Map::is_empty)
+        {
+            let answer = oracle.call(&json!({
+                "type": type_name, "live": write::skeleton(kind), "managers": {},
+                "op": "update", "manager": "before-first-apply/Update", "object": l,
+            }));
+            if let Some(e) = answer.get("error") {
+                return Err(format!(
+                    "{kind}: the oracle failed on before-first-apply: {e}"
+                ));
+            }
+            managers = answer["managers"].clone();
+        }
+        let answer = oracle.call(&json!({
+            "type": type_name, "live": live_obj, "managers": managers,
+            "op": "apply", "manager": format!("{manager}/Apply"), "object": config,
+            "force": step.force,
+        }));
+        let ctx = |what: &str| {
+            format!(
+                "{kind} over HTTP, step {i} ({manager} apply{}): {what}\nlive: {}\nobject: {config}",
+                if step.force { ", force" } else { "" },
+                live.as_ref().map_or("none".into(), Value::to_string),
+            )
+        };
+        if let Some(e) = answer.get("error") {
+            return Err(ctx(&format!("the oracle failed: {e}")));
+        }
+        let url = format!("{path}?fieldManager={manager}&force={}", step.force);
+        let resp = http.runtime.block_on(common::apply(&base, &url, &config));
+        let conflicts = answer["conflict_count"].as_u64().unwrap_or(0);
+        match resp.code {
+            409 => {
+                let (ours, want) = (
+                    server_causes(&resp.body),
+                    oracle_causes(&answer["conflicts"], api_version),
+                );
+                if ours != want {
+                    return Err(ctx(&format!(
+                        "conflicts differ\n  server: {ours:?}\n  oracle: {want:?}"
+                    )));
+                }
+                compared += 1;
+            }
+            _ if conflicts > 0 => {
+                return Err(ctx(&format!(
+                    "the server answers {} ({}), the oracle finds conflicts {}",
+                    resp.code, resp.text, answer["conflicts"]
+                )));
+            }
+            200 | 201 => {
+                let want = answer.get("managers").cloned().unwrap_or(json!({}));
+                let ours = managers_of(&resp.body);
+                if ours != want {
+                    return Err(ctx(&format!(
+                        "ownership differs\n  server: {ours}\n  oracle: {want}"
+                    )));
+                }
+                compared += 1;
+            }
+            422 => invalid += 1,
+            code => return Err(ctx(&format!("unexpected {code}: {}", resp.text))),
+        }
+    }
+    let mut t = HTTP_TALLY.lock().unwrap_or_else(|e| e.into_inner());
+    t.0 += compared;
+    t.1 += invalid;
+    Ok(())
 }
 
 fn key(e: &Entry) -> String {

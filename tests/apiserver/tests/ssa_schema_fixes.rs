@@ -2,6 +2,8 @@
 //! test-apiserver's server-side apply (`docs/apiserver-fidelity.md`, "Merge and ownership,
 //! checked against structured-merge-diff"). Each states what kube-apiserver 1.32 does.
 
+mod common;
+
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use test_apiserver::managed::{self, ApplyOutcome, Conflicts, Entry};
@@ -280,4 +282,41 @@ fn status_conditions_are_keyed_by_type() {
             "{kind}"
         );
     }
+}
+
+/// An object without managedFields is first attributed to `before-first-apply` as an Update
+/// from the kind's zero value, where a Namespace already has `spec: {}` and `status: {}`: the
+/// entry owns `spec.finalizers` and `status.phase` but not `spec` and `status` themselves
+/// (managedfields `skipnonapplied.go`, `objectCreater.New`). It used to start from `{}`.
+#[tokio::test]
+async fn before_first_apply_starts_from_the_zero_value() {
+    let s = test_apiserver::TestApiServer::start().await.expect("start");
+    let base = s.base_url();
+    let path = "/api/v1/namespaces/zero";
+    let ns = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"zero"}});
+    // Only the name is applied: nothing is owned, so no managedFields are stored.
+    let r = common::apply(&base, &format!("{path}?fieldManager=a"), &ns).await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(r.body["metadata"].get("managedFields"), None, "{}", r.text);
+    let mut labelled = ns.clone();
+    labelled["metadata"]["labels"] = json!({"x":"1"});
+    let r = common::apply(&base, &format!("{path}?fieldManager=a"), &labelled).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let entries = r.body["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let before = entries
+        .iter()
+        .find(|e| e["manager"] == "before-first-apply")
+        .map(|e| e["fieldsV1"].clone());
+    assert_eq!(
+        before,
+        Some(
+            json!({"f:metadata":{"f:labels":{".":{},"f:kubernetes.io/metadata.name":{}}},
+            "f:spec":{"f:finalizers":{}},"f:status":{"f:phase":{}}})
+        ),
+        "{}",
+        r.text
+    );
 }
