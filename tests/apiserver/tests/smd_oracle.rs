@@ -3,6 +3,7 @@
 //! schema: random sequences of applies (forced or not) and updates by three managers, over the
 //! fields the templates use and the ones around them, for each of the 12 kinds rendered or
 //! served. Every step compares the merged object, every manager's FieldsV1 and the conflicts.
+//! The `http_*` tests send applies to a running test-apiserver instead and compare its answers.
 //! `docs/apiserver-fidelity.md` ("Merge and ownership, checked against structured-merge-diff")
 //! lists what is compared and the allowed divergences.
 
