@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// Zero-value skeleton of a kind, the "live" object of a create for Update ownership
 /// (structured-merge-diff `merge.Updater.Update`).
-fn skeleton(kind: &str) -> Value {
+pub fn skeleton(kind: &str) -> Value {
     let tmpl = json!({"metadata":{},"spec":{}});
     match kind {
         "Deployment" => json!({"spec":{"template":tmpl,"strategy":{}},"status":{}}),
@@ -376,10 +376,11 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             if let Some(l) = &w.live
                 && entries.is_empty()
             {
-                // Attribute everything to before-first-apply first.
-                // Upstream: managedfields `skipnonapplied.go`.
+                // Attribute everything to before-first-apply first, as an Update from the
+                // kind's zero value (`objectCreater.New`). Upstream: managedfields
+                // `skipnonapplied.go`.
                 entries = managed::update(
-                    &json!({}),
+                    &skeleton(res.kind),
                     l,
                     ty,
                     Vec::new(),
