@@ -7,6 +7,7 @@ use astro_deploy::naming;
 use astro_deploy::resolve::Kind;
 use serde_json::Value;
 
+use crate::agent;
 use crate::cluster::Cluster;
 use crate::deploy::now;
 use crate::error::{Error, Missing, Refusal};
@@ -55,12 +56,8 @@ pub async fn undeploy(
     name: &str,
     options: &UndeployOptions,
 ) -> Result<UndeployResponse, Error> {
-    naming::check_account(account).map_err(|m| Error::InvalidInput(format!("account: {m}")))?;
-    naming::check_agent_name(name).map_err(|m| Error::InvalidInput(format!("name: {m}")))?;
-    let ns = options
-        .namespace
-        .clone()
-        .unwrap_or_else(|| naming::namespace(account, &naming::sanitize_name(name)));
+    agent::check(account, name)?;
+    let ns = agent::namespace(account, name, options.namespace.as_deref());
     let context = format!("Namespace/{ns}");
     let live = match cluster.get(Kind::Namespace, "", &ns).await {
         Ok(r) => r.value(),
@@ -72,15 +69,8 @@ pub async fn undeploy(
         }
         Err(e) => return Err(Error::call(&context, e)),
     };
-    let label = |k: &str| {
-        live.pointer("/metadata/labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-    };
-    let agent_label = naming::agent_label(account, name);
-    if label("app.kubernetes.io/managed-by") != Some(crate::FIELD_MANAGER)
-        || label("astro.dev/agent") != Some(agent_label.as_str())
-    {
+    if !agent::is_ours(&live, account, name) {
+        let agent_label = naming::agent_label(account, name);
         return Err(Error::Refused {
             refusal: Refusal::Undeploy,
             details: format!(

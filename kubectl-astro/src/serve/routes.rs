@@ -267,8 +267,8 @@ fn parse<T: DeserializeOwned + Serialize>(text: &str) -> Result<T, Failure> {
 /// The build `req` deploys: from `--catalog DIR`, else the cluster catalog.
 async fn build(app: &App, req: &DeployRequest) -> Result<Build, Failure> {
     match &app.catalog {
-        Some(dir) => inputs::catalog_build(dir, req),
-        None => inputs::build_for_cluster(None, &app.cluster, req).await,
+        Some(dir) => inputs::catalog_build(dir, req, None),
+        None => inputs::build_for_cluster(None, &app.cluster, req, None).await,
     }
 }
 
