@@ -104,7 +104,7 @@ pub async fn list(cluster: &Cluster, options: &ListOptions) -> Result<Vec<Deploy
         .await
         .map_err(|e| Error::call("listing namespaces", e))?;
     let mut deployments: Vec<Deployment> =
-        futures::stream::iter(namespaces.iter().map(|ns| deployment(cluster, ns)))
+        futures::stream::iter(namespaces.into_iter().map(|ns| deployment(cluster, ns)))
             .buffered(options.concurrency.max(1))
             .collect::<Vec<_>>()
             .await
@@ -117,13 +117,13 @@ pub async fn list(cluster: &Cluster, options: &ListOptions) -> Result<Vec<Deploy
 }
 
 /// The deployment of namespace `ns`: its labels, and what its workloads and Ingresses say.
-async fn deployment(cluster: &Cluster, ns: &Value) -> Result<Deployment, Error> {
+async fn deployment(cluster: &Cluster, ns: Value) -> Result<Deployment, Error> {
     let name = ns
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
     let objects = Objects::read(cluster, name).await?;
-    Ok(summary(ns, &objects))
+    Ok(summary(&ns, &objects))
 }
 
 /// What a deployment's summary is made of: its Deployments, StatefulSets and Ingresses.

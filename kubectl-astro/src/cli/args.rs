@@ -167,10 +167,13 @@ and DeployResponse; the rollback is recorded as a deploy of its own.
 Exit codes: as deploy; 5 when the history has no such (or no earlier) build, or no deployment.";
 
 const SERVE_HELP: &str = "\
-Routes (every /api/v1 route needs `Authorization: Bearer <token>` and a JSON body):
+Routes (every /api/v1 route needs `Authorization: Bearer <token>`, every POST a JSON body):
   POST /api/v1/deploy           DeployRequest -> DeployResponse: 200 success, 207 partial
   POST /api/v1/deploy/validate  DeployRequest -> {valid, build_id, name} or 400 {valid: false, validation_errors}
   POST /api/v1/undeploy         {account, name} -> UndeployResponse
+  GET  /api/v1/deployments?account=A                   {deployments, count}, as list -o json
+  GET  /api/v1/agents/{account}/{name}/deployment          as status -o json
+  GET  /api/v1/agents/{account}/{name}/deployment/history  {deployments, count}, as history -o json
   GET  /healthz                 200 while the server runs
   GET  /readyz                  200 when the cluster answers, else 503
 Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,
@@ -182,7 +185,7 @@ Tokens file (YAML; each token known by the SHA-256 of its value, \"*\" = every a
   tokens:
     - name: ci
       sha256: <hex of sha256(token)>       # printf %s \"$TOKEN\" | sha256sum
-      accounts: {astro-team: deployer}     # viewer: validate; deployer: + deploy, undeploy; admin
+      accounts: {astro-team: deployer}     # viewer: validate, GETs; deployer: + deploy, undeploy; admin
 
 Examples:
   kubectl astro serve --tokens tokens.yaml --catalog examples/catalog
