@@ -169,7 +169,7 @@ async fn numbered(cluster: &Cluster, ns: &str) -> Result<Vec<(u64, Value)>, Erro
             Some((n, cm))
         })
         .collect();
-    numbered.sort_by(|a, b| b.0.cmp(&a.0));
+    numbered.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
     Ok(numbered)
 }
 

@@ -303,9 +303,7 @@ fn container(c: &Value) -> ContainerDetail {
     let current = (name == "terminated")
         .then(|| termination(detail))
         .flatten();
-    let last = c
-        .pointer("/lastState/terminated")
-        .and_then(|t| termination(t));
+    let last = c.pointer("/lastState/terminated").and_then(termination);
     ContainerDetail {
         name: text(c, "/name").unwrap_or_default(),
         state: state_name.into(),
