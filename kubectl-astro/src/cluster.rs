@@ -118,6 +118,11 @@ impl Cluster {
     pub fn generated_manager(&self) -> String {
         format!("{}-generated", self.field_manager)
     }
+
+    /// The field manager of deployment records (`<manager>-history`).
+    pub fn history_manager(&self) -> String {
+        format!("{}-history", self.field_manager)
+    }
 }
 
 impl Cluster {

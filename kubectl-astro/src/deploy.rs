@@ -148,6 +148,7 @@ pub async fn deploy(
     step_done(cluster, DeployStep::Namespace, &out.resources);
     new.objects.insert(ns_key, start.state);
     let old = start.old;
+    let fresh = start.fresh;
 
     // Prune candidates, checked against the budget before anything else is written.
     let stale = prune::candidates(&old, manifests);
@@ -282,7 +283,8 @@ pub async fn deploy(
         .any(|r| r.action != ResourceAction::Unchanged);
     if changed
         && !interrupted
-        && let Err(e) = history::record(cluster, plan, status(&out.errors), &deployed_at).await
+        && let Err(e) =
+            history::record(cluster, plan, status(&out.errors), &deployed_at, fresh).await
     {
         out.errors.push(e.to_string());
     }

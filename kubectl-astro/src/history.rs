@@ -2,7 +2,7 @@
 //! agent's namespace, the last [`KEEP`] of them; and the record a rollback redeploys.
 //!
 //! One ConfigMap per record (`astro.deployment-record.000007`, label
-//! `astro.dev/deployment-record=true`): each deploy writes one object with one apply, no
+//! `astro.dev/deployment-record=true`, field manager `kubectl-astro-history`): each deploy writes one object with one apply, no
 //! read-modify-write of a shared list that two deploys could race on, and no shared object
 //! whose size grows toward the 1 MiB limit with ten specs in it. The number in the name
 //! orders the records and is the record's `id`. The records live and die with the namespace,
@@ -174,16 +174,22 @@ async fn numbered(cluster: &Cluster, ns: &str) -> Result<Vec<(u64, Value)>, Erro
 }
 
 /// Records the deploy of `plan` (`status`, at `deployed_at`) as the next record of its
-/// namespace, and deletes the records older than the last [`KEEP`].
+/// namespace, and deletes the records older than the last [`KEEP`]. A namespace the deploy
+/// just created (`fresh`) holds no records: nothing is read.
 pub(crate) async fn record(
     cluster: &Cluster,
     plan: &Plan,
     status: DeployResponseStatus,
     deployed_at: &str,
+    fresh: bool,
 ) -> Result<(), Error> {
     let resolved = &plan.resolved;
     let ns = resolved.namespace.as_str();
-    let existing = numbered(cluster, ns).await?;
+    let existing = if fresh {
+        Vec::new()
+    } else {
+        numbered(cluster, ns).await?
+    };
     let next = existing.first().map_or(1, |(n, _)| n + 1);
     let record = DeploymentRecord {
         id: next.to_string(),
@@ -213,7 +219,7 @@ pub(crate) async fn record(
         "data": {DATA_KEY: text},
     });
     cluster
-        .apply(Kind::ConfigMap, ns, &name, &cm, true, false)
+        .apply_as(&cluster.history_manager(), Kind::ConfigMap, ns, &name, &cm)
         .await
         .map_err(|e| Error::call(format!("ConfigMap/{name}: recording the deploy"), e))?;
     for (n, _) in existing.iter().filter(|(n, _)| n + KEEP <= next) {
