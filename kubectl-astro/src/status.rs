@@ -4,6 +4,12 @@
 //!
 //! Round trips: a GET of the Namespace, then one LIST each of Deployments, StatefulSets,
 //! Ingresses, Jobs and Pods, concurrently.
+//!
+//! A container's state is the one key of its `ContainerStatus.state` (`waiting`, `running` or
+//! `terminated`); `lastState.terminated` is how its previous run ended, which is where a crash
+//! loop's cause is (`k8s.io/api/core/v1/types.go`: `ContainerStatus`, `ContainerState`,
+//! `ContainerStateTerminated`). The environment of containers is never read: its values can be
+//! credentials.
 
 use astro_deploy::naming;
 use astro_deploy::resolve::Kind;

@@ -38,7 +38,10 @@ Examples:
       --interface web --credential ANTHROPIC_API_KEY --catalog examples/catalog
 
   # One build record directly, output as a JSON List
-  kubectl astro deploy --dry-run -f request.json --build build.yaml -o json";
+  kubectl astro deploy --dry-run -f request.json --build build.yaml -o json
+
+  # A named build of the in-cluster catalog instead of the latest
+  kubectl astro deploy -f request.json --build-id build-20240601-0900";
 
 /// Deploy Astropods agents to Kubernetes.
 #[derive(Debug, Parser)]
