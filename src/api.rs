@@ -76,7 +76,7 @@ pub struct ResourceResult {
     pub namespace: String,
     /// What happened to it.
     pub action: ResourceAction,
-    /// Detail, for failures.
+    /// Why it failed, or a warning about it (an Ingress whose TLS Secret does not exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

@@ -59,6 +59,7 @@ pub mod prune;
 pub mod result;
 pub mod status;
 pub mod stored;
+pub mod tls_secrets;
 pub mod transport;
 pub mod undeploy;
 pub mod wait;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::render::Templates;
-use astro_deploy::resolve::ResolveOptions;
 use astro_deploy::resolve::Stage;
+use astro_deploy::resolve::{CertIssuer, ResolveOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kubectl_astro::{Cluster, ConnectOptions, DeployStep, Event, Observer};
 
@@ -288,11 +288,29 @@ pub struct RenderArgs {
     /// IngressClass of every Ingress (controller default when unset).
     #[arg(long)]
     pub ingress_class: Option<String>,
-    /// TLS Secret of every Ingress (no TLS block when unset).
-    #[arg(long)]
+    /// TLS Secret of every Ingress (no TLS block when unset); it must exist in the agent's
+    /// namespace: deploy warns when it does not.
+    #[arg(long, value_name = "SECRET", conflicts_with_all = ["cluster_issuer", "issuer"])]
     pub tls_secret: Option<String>,
-    /// Also render NetworkPolicies isolating the namespace.
-    #[arg(long)]
+    /// cert-manager ClusterIssuer giving each Ingress its own certificate, stored in the
+    /// Secret `{ingress}-tls`.
+    #[arg(long, value_name = "NAME", conflicts_with = "issuer")]
+    pub cluster_issuer: Option<String>,
+    /// cert-manager Issuer of the agent's namespace giving each Ingress its own certificate,
+    /// stored in the Secret `{ingress}-tls`.
+    #[arg(long, value_name = "NAME")]
+    pub issuer: Option<String>,
+    /// NetworkPolicies isolating the namespace: deny ingress except from the namespace and,
+    /// on their backend ports, to the pods behind an Ingress (`--network-policy=false`: none).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub network_policy: bool,
     /// Image of the messaging sidecar (default: the platform's pinned digest).
     #[arg(long, default_value = astro_deploy::resolve::DEFAULT_MESSAGING_IMAGE)]
@@ -558,6 +576,11 @@ impl RenderArgs {
             ingestion_domain: self.ingestion_domain.clone(),
             ingress_class: self.ingress_class.clone(),
             tls_secret: self.tls_secret.clone(),
+            cert_issuer: self
+                .cluster_issuer
+                .clone()
+                .map(CertIssuer::Cluster)
+                .or_else(|| self.issuer.clone().map(CertIssuer::Namespaced)),
             network_policy: self.network_policy,
             messaging_image: self.messaging_image.clone(),
             omit_replicas: self.no_replicas,
@@ -624,6 +647,7 @@ impl Observer for StderrObserver {
                 name,
                 readiness,
             } => err_line(format_args!("{kind}/{name}: {readiness}")),
+            Event::Warning { message } => err_line(format_args!("warning: {message}")),
             Event::StepDone { step, results } if self.steps => {
                 err_line(step_line(*step, results));
             }

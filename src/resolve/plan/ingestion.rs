@@ -3,7 +3,9 @@
 
 use super::Planner;
 use super::agent::AgentPod;
-use super::container::{ContainerBuilder, port, probe, restricted_pod, static_env, tmp_volumes};
+use super::container::{
+    ContainerBuilder, DRAIN_SECONDS, port, probe, restricted_pod, static_env, tmp_volumes,
+};
 use crate::kind::Kind;
 use crate::naming::{self, resource_name, sanitize_name};
 use crate::resolve::model::*;
@@ -65,6 +67,7 @@ impl Planner<'_> {
                 containers: vec![c],
                 gpu_toleration: None,
                 security: restricted_pod(),
+                drain_seconds: webhook.then_some(DRAIN_SECONDS),
             };
             // A CronJob's name leaves room for the 11 characters its Jobs append.
             let (kind, max) = match trigger.kind.as_str() {

@@ -271,6 +271,7 @@ impl Planner<'_> {
             containers: vec![container],
             gpu_toleration: gpu,
             security,
+            drain_seconds: None,
         };
         let spec = WorkloadSpec {
             replicas: Some(1),
