@@ -164,6 +164,42 @@ pub fn select<'a>(
     }
 }
 
+/// Picks build `build_id` of the agent a request deploys, from the records available:
+/// without `source_account`, that build of `account/name`; with it, that build of
+/// `source_account/name` if it is published (cross-account deploys take published builds
+/// only). `None` picks as [`select`] does.
+pub fn select_named<'a>(
+    records: &'a [BuildRecord],
+    account: &str,
+    name: &str,
+    source_account: Option<&str>,
+    build_id: Option<&str>,
+) -> Result<&'a BuildRecord, Error> {
+    let Some(build_id) = build_id else {
+        return select(records, account, name, source_account);
+    };
+    let owner = source_account.unwrap_or(account);
+    let found = records
+        .iter()
+        .find(|r| r.account == owner && r.name == name && r.build_id == build_id);
+    match (found, source_account) {
+        (Some(r), None) => Ok(r),
+        (Some(r), Some(_)) if r.version.is_some() => Ok(r),
+        (Some(_), Some(source)) => Err(Error::BuildNotFound(format!(
+            "build '{}' of agent '{}' in source account '{}' is not published",
+            printable(build_id),
+            printable(name),
+            printable(source)
+        ))),
+        (None, _) => Err(Error::BuildNotFound(format!(
+            "no build '{}' of agent '{}' in account '{}'",
+            printable(build_id),
+            printable(name),
+            printable(owner)
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +253,31 @@ mod tests {
         let unpublished = vec![rec("src", "b3", "2024-03-01T00:00:00Z", None)];
         let err = select(&unpublished, "me", "weather-agent", Some("src")).err();
         assert!(err.is_some_and(|e| e.to_string().contains("no published build")));
+    }
+
+    #[test]
+    fn a_named_build_is_picked_or_named_as_missing() {
+        let records = [
+            rec("acc", "b1", "2024-01-01T00:00:00Z", Some("1.0.0")),
+            rec("acc", "b2", "2024-02-01T00:00:00Z", None),
+        ];
+        let pick = |source, id| {
+            select_named(&records, "acc", "weather-agent", source, id)
+                .map(|r| r.build_id.clone())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(pick(None, Some("b1")), Ok("b1".into()));
+        assert_eq!(pick(None, None), Ok("b2".into()));
+        assert_eq!(pick(Some("acc"), Some("b1")), Ok("b1".into()));
+        let unpublished = pick(Some("acc"), Some("b2")).unwrap_err();
+        assert!(
+            unpublished.contains("'b2'") && unpublished.contains("not published"),
+            "{unpublished}"
+        );
+        let missing = pick(None, Some("b9")).unwrap_err();
+        assert!(
+            missing.contains("no build 'b9' of agent 'weather-agent' in account 'acc'"),
+            "{missing}"
+        );
     }
 }

@@ -27,16 +27,28 @@ pub async fn latest(
     cluster: &Cluster,
     request: &DeployRequest,
 ) -> Result<(Build, Vec<String>), Error> {
+    named(cluster, request, None).await
+}
+
+/// Build `build_id` of the agent `request` deploys (published, with `source_account`), or
+/// with `None` the latest as [`latest`] picks it; not found names the build and the agent.
+/// Also returns the catalog's problems.
+pub async fn named(
+    cluster: &Cluster,
+    request: &DeployRequest,
+    build_id: Option<&str>,
+) -> Result<(Build, Vec<String>), Error> {
     let owner = request
         .source_account
         .as_deref()
         .unwrap_or(&request.account);
     let listing = list(cluster, Some(owner), Some(&request.name)).await?;
-    let record = astro_deploy::catalog::select(
+    let record = astro_deploy::catalog::select_named(
         &listing.records,
         &request.account,
         &request.name,
         request.source_account.as_deref(),
+        build_id,
     )?;
     Ok((record.clone().into_build()?, listing.problems))
 }

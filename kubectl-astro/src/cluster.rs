@@ -118,6 +118,11 @@ impl Cluster {
     pub fn generated_manager(&self) -> String {
         format!("{}-generated", self.field_manager)
     }
+
+    /// The field manager of deployment records (`<manager>-history`).
+    pub fn history_manager(&self) -> String {
+        format!("{}-history", self.field_manager)
+    }
 }
 
 impl Cluster {
@@ -265,13 +270,15 @@ impl Cluster {
         ns: &str,
         selector: &str,
     ) -> Result<Vec<Value>, CallError> {
+        self.list_at(kind.collection_path(ns), selector).await
+    }
+
+    /// LIST the objects of the collection at `path` (`/api/v1/namespaces/{ns}/pods`: a kind
+    /// the library does not render) matching `selector`.
+    pub async fn list_at(&self, path: String, selector: &str) -> Result<Vec<Value>, CallError> {
         let lp = ListParams::default().labels(selector);
         let reply = self
-            .call(
-                kube::core::Request::new(kind.collection_path(ns))
-                    .list(&lp)
-                    .map(bytes_body),
-            )
+            .call(kube::core::Request::new(path).list(&lp).map(bytes_body))
             .await?;
         Ok(reply
             .value()

@@ -20,6 +20,7 @@ use crate::body::ApplyBody;
 use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::events::{DeployStep, Event};
+use crate::history;
 use crate::interrupt::Interrupt;
 use crate::inventory::{self, Inventory, InventoryKey, Token};
 use crate::passwords::Passwords;
@@ -148,6 +149,7 @@ pub async fn deploy(
     step_done(cluster, DeployStep::Namespace, &out.resources);
     new.objects.insert(ns_key, start.state);
     let old = start.old;
+    let fresh = start.fresh;
 
     // Prune candidates, checked against the budget before anything else is written.
     let stale = prune::candidates(&old, manifests);
@@ -268,18 +270,34 @@ pub async fn deploy(
         out.errors
             .push("interrupted: the apply finished, prune did not run".into());
     }
-    let status = if out.errors.is_empty() {
-        DeployResponseStatus::Success
-    } else {
-        DeployResponseStatus::Partial
+    let status = |errors: &[String]| {
+        if errors.is_empty() {
+            DeployResponseStatus::Success
+        } else {
+            DeployResponseStatus::Partial
+        }
     };
+    let deployed_at = now();
+    // The history records each deploy that changed something (an identical redeploy writes
+    // nothing), not an interrupted one (nothing more is sent once interrupted).
+    let changed = out
+        .resources
+        .iter()
+        .any(|r| r.action != ResourceAction::Unchanged);
+    if changed
+        && !interrupted
+        && let Err(e) =
+            history::record(cluster, plan, status(&out.errors), &deployed_at, fresh).await
+    {
+        out.errors.push(e.to_string());
+    }
     Ok(Deployed {
         response: DeployResponse {
-            status,
+            status: status(&out.errors),
             name: resolved.name.clone(),
             build_id: resolved.build_id.clone(),
             k8s_namespace: resolved.namespace.clone(),
-            deployed_at: now(),
+            deployed_at,
             resources: out.resources,
             service_endpoints: resolved.service_endpoints.clone(),
             errors: out.errors,

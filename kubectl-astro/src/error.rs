@@ -194,8 +194,6 @@ pub enum Refusal {
     Prune,
     /// An undeploy of a namespace that kubectl-astro did not create for this agent.
     Undeploy,
-    /// Any other command on a namespace that kubectl-astro did not create for this agent.
-    Foreign,
 }
 
 /// Why an operation failed.
@@ -323,7 +321,7 @@ impl Error {
             },
             Error::Refused { refusal, .. } => match refusal {
                 Refusal::Prune => "prune refused",
-                Refusal::Undeploy | Refusal::Foreign => "refused",
+                Refusal::Undeploy => "refused",
             },
             Error::Interrupted(_) => "interrupted",
             Error::Failed(_) => "deployment failed",

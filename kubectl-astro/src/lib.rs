@@ -5,10 +5,10 @@
 //! `astro-deploy` library) → [`diff()`] (server-side dry-run against the live objects) or
 //! [`deploy()`] (staged server-side apply, prune, inventory, wait) → a typed result — the
 //! platform's `DeployResponse`, [`ObjectDiff`]s, an `UndeployResponse`, the deployments
-//! [`list()`] finds. Each verb lives in a module of its own; options are plain structs with
-//! `Default` and builder methods; every failure is one [`Error`] whose [`kind`](Error::kind)
-//! says what happened. Nothing here prints, exits or parses flags: [`Observer`] hears
-//! progress, the caller decides what to show.
+//! [`list()`] finds, an agent's [`status()`] and [`history()`]. Each verb lives in a module
+//! of its own; options are plain structs with `Default` and builder methods; every failure
+//! is one [`Error`] whose [`kind`](Error::kind) says what happened. Nothing here prints,
+//! exits or parses flags: [`Observer`] hears progress, the caller decides what to show.
 //!
 //! # Example
 //!
@@ -39,6 +39,7 @@
 //! # }
 //! ```
 
+pub mod agent;
 pub mod apply;
 pub mod body;
 pub mod catalog;
@@ -48,14 +49,15 @@ pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod interrupt;
 pub mod inventory;
 pub mod list;
-pub mod namespace;
 pub mod passwords;
 pub mod plan;
 pub mod prune;
 pub mod result;
+pub mod status;
 pub mod stored;
 pub mod tls_secrets;
 pub mod transport;
@@ -69,9 +71,11 @@ pub use deploy::{DeployOptions, Deployed, deploy};
 pub use diff::{Change, DiffOptions, ObjectDiff, diff};
 pub use error::{ApiStatus, CallError, Error, ErrorKind, StatusCause};
 pub use events::{DeployStep, Event, Observer};
+pub use history::{DeploymentRecord, History, HistoryOptions, history};
 pub use interrupt::Interrupt;
 pub use list::{ListOptions, list};
 pub use plan::Plan;
+pub use status::{AgentStatus, StatusOptions, status};
 pub use trigger::{TriggerOptions, trigger};
 pub use undeploy::{UndeployOptions, undeploy};
 

@@ -104,7 +104,7 @@ pub async fn list(cluster: &Cluster, options: &ListOptions) -> Result<Vec<Deploy
         .await
         .map_err(|e| Error::call("listing namespaces", e))?;
     let mut deployments: Vec<Deployment> =
-        futures::stream::iter(namespaces.iter().map(|ns| deployment(cluster, ns)))
+        futures::stream::iter(namespaces.into_iter().map(|ns| deployment(cluster, ns)))
             .buffered(options.concurrency.max(1))
             .collect::<Vec<_>>()
             .await
@@ -117,37 +117,63 @@ pub async fn list(cluster: &Cluster, options: &ListOptions) -> Result<Vec<Deploy
 }
 
 /// The deployment of namespace `ns`: its labels, and what its workloads and Ingresses say.
-async fn deployment(cluster: &Cluster, ns: &Value) -> Result<Deployment, Error> {
+async fn deployment(cluster: &Cluster, ns: Value) -> Result<Deployment, Error> {
+    let name = ns
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let objects = Objects::read(cluster, name).await?;
+    Ok(summary(&ns, &objects))
+}
+
+/// What a deployment's summary is made of: its Deployments, StatefulSets and Ingresses.
+pub(crate) struct Objects {
+    pub deployments: Vec<Value>,
+    pub stateful_sets: Vec<Value>,
+    pub ingresses: Vec<Value>,
+}
+
+impl Objects {
+    /// The Deployments, StatefulSets and Ingresses kubectl-astro made in namespace `ns`, read
+    /// concurrently.
+    pub(crate) async fn read(cluster: &Cluster, ns: &str) -> Result<Objects, Error> {
+        let objects = |kind: Kind| async move {
+            let selector = format!("app.kubernetes.io/managed-by={}", crate::FIELD_MANAGER);
+            cluster
+                .list(kind, ns, &selector)
+                .await
+                .map_err(|e| Error::call(format!("Namespace/{ns}: listing {kind}s"), e))
+        };
+        let (deployments, stateful_sets, ingresses) = futures::try_join!(
+            objects(Kind::Deployment),
+            objects(Kind::StatefulSet),
+            objects(Kind::Ingress)
+        )?;
+        Ok(Objects {
+            deployments,
+            stateful_sets,
+            ingresses,
+        })
+    }
+
+    /// Each Deployment and StatefulSet with its kind.
+    pub(crate) fn workloads(&self) -> impl Iterator<Item = (Kind, &Value)> {
+        let deployments = self.deployments.iter().map(|o| (Kind::Deployment, o));
+        deployments.chain(self.stateful_sets.iter().map(|o| (Kind::StatefulSet, o)))
+    }
+}
+
+/// The summary of the deployment in namespace `ns` from its `objects`.
+pub(crate) fn summary(ns: &Value, objects: &Objects) -> Deployment {
     let text = |pointer: &str| {
         ns.pointer(pointer)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string()
     };
-    let name = text("/metadata/name");
-    let objects = |kind: Kind| {
-        let name = name.clone();
-        async move {
-            let selector = format!("app.kubernetes.io/managed-by={}", crate::FIELD_MANAGER);
-            cluster
-                .list(kind, &name, &selector)
-                .await
-                .map_err(|e| Error::call(format!("Namespace/{name}: listing {kind}s"), e))
-        }
-    };
-    let (deployments, stateful_sets, ingresses) = futures::try_join!(
-        objects(Kind::Deployment),
-        objects(Kind::StatefulSet),
-        objects(Kind::Ingress)
-    )?;
-    let readiness: Vec<Readiness> = deployments
-        .iter()
-        .map(|o| status_of(Kind::Deployment, o))
-        .chain(
-            stateful_sets
-                .iter()
-                .map(|o| status_of(Kind::StatefulSet, o)),
-        )
+    let readiness: Vec<Readiness> = objects
+        .workloads()
+        .map(|(kind, o)| status_of(kind, o))
         .collect();
     let ready = readiness
         .iter()
@@ -164,17 +190,17 @@ async fn deployment(cluster: &Cluster, ns: &Value) -> Result<Deployment, Error> 
     } else {
         Status::Ready
     };
-    Ok(Deployment {
+    Deployment {
         name: text("/metadata/labels/app.kubernetes.io~1name"),
         account: text("/metadata/labels/astro.dev~1account"),
         build_id: text("/metadata/annotations/astro.dev~1build"),
-        k8s_namespace: name,
+        k8s_namespace: text("/metadata/name"),
         status,
         ready,
         workloads: readiness.len(),
         created_at: text("/metadata/creationTimestamp"),
-        endpoints: ingresses.iter().flat_map(urls).collect(),
-    })
+        endpoints: objects.ingresses.iter().flat_map(urls).collect(),
+    }
 }
 
 /// The URL of each host of an Ingress's rules, `https://` when one of its TLS blocks names

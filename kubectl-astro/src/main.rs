@@ -25,6 +25,9 @@ fn main() {
         Command::Build(cmd) => cli::build::run(cmd),
         Command::List(args) => cli::list::run(args),
         Command::Trigger(args) => cli::trigger::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::History(args) => cli::history::run(args),
+        Command::Rollback(args) => cli::rollback::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completion { shell } => completion(*shell),
     };

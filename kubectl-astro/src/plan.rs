@@ -2,11 +2,12 @@
 //! cluster.
 
 use astro_deploy::api::DeployRequest;
-use astro_deploy::catalog::Build;
+use astro_deploy::catalog::{Build, BuildRecord};
 use astro_deploy::render::{Manifest, Templates, render};
 use astro_deploy::resolve::{MissingPasswords, ResolveOptions, ResolvedDeployment, resolve};
 
 use crate::error::Error;
+use crate::history::RecordedRequest;
 
 /// A deployment ready to apply: what resolve decided and the manifests, in apply order.
 #[derive(Debug, Clone)]
@@ -16,6 +17,10 @@ pub struct Plan {
     pub resolved: ResolvedDeployment,
     /// The objects to apply, Namespace first.
     pub manifests: Vec<Manifest>,
+    /// The request, without credential values (for the deployment's history).
+    pub request: RecordedRequest,
+    /// The build record deployed (for the deployment's history).
+    pub build: BuildRecord,
 }
 
 impl Plan {
@@ -37,6 +42,8 @@ impl Plan {
         Ok(Plan {
             resolved,
             manifests,
+            request: RecordedRequest::of(request),
+            build: build.record.clone(),
         })
     }
 }

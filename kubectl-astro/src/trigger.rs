@@ -10,10 +10,10 @@ use astro_deploy::naming::{self, sanitize_name};
 use astro_deploy::resolve::Kind;
 use serde_json::{Value, json};
 
+use crate::agent;
 use crate::cluster::Cluster;
-use crate::error::{Error, Missing, Refusal};
+use crate::error::{Error, Missing};
 use crate::events::Event;
-use crate::namespace;
 use crate::wait::{Readiness, status_of};
 
 /// Which deployment, and whether to follow the Job.
@@ -62,17 +62,10 @@ pub async fn trigger(
     ingestion: &str,
     options: &TriggerOptions,
 ) -> Result<TriggerResponse, Error> {
-    let found = namespace::find(cluster, account, name, options.namespace.as_deref()).await?;
-    let ns = found.name.as_str();
-    if !found.ours {
-        return Err(Error::Refused {
-            refusal: Refusal::Foreign,
-            details: format!(
-                "namespace {ns} was not created by kubectl-astro for {}",
-                naming::agent_label(account, name)
-            ),
-        });
-    }
+    agent::check(account, name)?;
+    let ns = agent::namespace(account, name, options.namespace.as_deref());
+    agent::find(cluster, account, name, &ns).await?;
+    let ns = ns.as_str();
     let cron_job = ingestion_cron_job(cluster, account, name, ns, ingestion).await?;
     let job = job_from(&cron_job)?;
     let job_name = job["metadata"]["name"]

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 use astro_deploy::api::UndeployResponse;
 use astro_deploy::naming;
 use astro_deploy::resolve::Kind;
+use serde_json::Value;
 
+use crate::agent;
 use crate::cluster::Cluster;
 use crate::deploy::now;
-use crate::error::{Error, Refusal};
-use crate::namespace;
+use crate::error::{Error, Missing, Refusal};
 
 /// Which deployment to delete and how.
 #[derive(Debug, Clone)]
@@ -55,10 +56,20 @@ pub async fn undeploy(
     name: &str,
     options: &UndeployOptions,
 ) -> Result<UndeployResponse, Error> {
-    let found = namespace::find(cluster, account, name, options.namespace.as_deref()).await?;
-    let ns = found.name.clone();
+    agent::check(account, name)?;
+    let ns = agent::namespace(account, name, options.namespace.as_deref());
     let context = format!("Namespace/{ns}");
-    if !found.ours {
+    let live = match cluster.get(Kind::Namespace, "", &ns).await {
+        Ok(r) => r.value(),
+        Err(e) if e.is_not_found() => {
+            return Err(Error::NotFound {
+                missing: Missing::Deployment,
+                details: format!("namespace {ns} does not exist"),
+            });
+        }
+        Err(e) => return Err(Error::call(&context, e)),
+    };
+    if !agent::is_ours(&live, account, name) {
         return Err(Error::Refused {
             refusal: Refusal::Undeploy,
             details: format!(
@@ -67,8 +78,10 @@ pub async fn undeploy(
             ),
         });
     }
-    let build_id = found
-        .annotation("astro.dev/build")
+    let build_id = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get("astro.dev/build"))
+        .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     // A namespace already Terminating is not deleted again: the API server would answer 409

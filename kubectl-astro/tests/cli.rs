@@ -17,19 +17,28 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The subcommands the top-level help lists (clap's own `help` left out).
+fn subcommands() -> Vec<String> {
+    let (code, out, err) = run(&["--help"]);
+    assert_eq!(code, 0, "{err}");
+    let commands: Vec<String> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    for expected in ["deploy", "list", "status", "history", "rollback", "serve"] {
+        assert!(commands.iter().any(|c| c == expected), "{expected}: {out}");
+    }
+    commands
+}
+
 #[test]
 fn every_subcommand_has_help_with_examples() {
-    for sub in [
-        "deploy",
-        "diff",
-        "undeploy",
-        "list",
-        "trigger",
-        "validate",
-        "build",
-        "completion",
-    ] {
-        let (code, out, err) = run(&[sub, "--help"]);
+    for sub in subcommands() {
+        let (code, out, err) = run(&[&sub, "--help"]);
         assert_eq!(code, 0, "{sub}: {err}");
         assert!(
             out.contains("Examples:"),
@@ -41,15 +50,18 @@ fn every_subcommand_has_help_with_examples() {
 }
 
 #[test]
-fn completions_are_generated_for_each_shell() {
+fn completions_are_generated_for_each_shell_and_every_subcommand() {
+    let commands = subcommands();
     for shell in ["bash", "zsh", "fish"] {
         let (code, out, err) = run(&["completion", shell]);
         assert_eq!(code, 0, "{shell}: {err}");
-        assert!(
-            out.contains("kubectl-astro") && out.contains("deploy") && out.contains("undeploy"),
-            "{shell}"
-        );
+        assert!(out.contains("kubectl-astro"), "{shell}");
+        for sub in &commands {
+            assert!(out.contains(sub.as_str()), "{shell}: no {sub}");
+        }
     }
+    let (_, out, _) = run(&["completion", "bash"]);
+    assert!(out.contains("--build-id") && out.contains("--to"), "{out}");
     let (code, _, _) = run(&["completion", "tcsh"]);
     assert_eq!(code, 2, "an unknown shell is a usage error");
 }

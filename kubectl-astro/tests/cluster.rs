@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use support::{
-    APPLY, Env, MERGE_PATCH, NS, actions, deploy_past_one_stuck_apply, examples,
+    APPLY, Env, MERGE_PATCH, NS, actions, assert_same_state, deploy_past_one_stuck_apply, examples,
     patch_as_another_client, repo_root, weather_agent, with_action,
 };
 use test_apiserver::{AllowRule, ServerOptions};
@@ -616,8 +616,9 @@ async fn round_trips_of_first_deploy_and_diff_are_bounded_by_the_object_count() 
     assert_eq!(code, 0);
     let objects = actions(&resp).len();
     let log = env.server.request_log();
-    // One apply per object, the inventory, and the one generated store password (redis).
-    assert_eq!(log.len(), objects + 2, "{log:#?}");
+    // One apply per object, the inventory, the one generated store password (redis) and the
+    // deployment record (nothing to read of the history in a namespace just created).
+    assert_eq!(log.len(), objects + 3, "{log:#?}");
     assert!(
         log.iter().all(|r| r.verb == "apply"),
         "no discovery, no GETs: {log:#?}"
@@ -873,6 +874,8 @@ async fn policies_then_config_then_services_workloads_and_ingresses_together() {
         .request_log()
         .iter()
         .filter(|r| r.verb == "apply")
+        // The deployment record is written after the deploy, outside its stages.
+        .filter(|r| !r.path.contains("/configmaps/astro.deployment-record."))
         .filter_map(|r| r.path.split('/').rev().nth(1).map(str::to_string))
         .collect();
     let position = |plural: &str, which: fn(usize, usize) -> usize| {
@@ -1162,6 +1165,353 @@ async fn list_finds_every_deployment_by_its_namespace_labels() {
     assert!(row[5].ends_with('s'), "a few seconds old: {table}");
     assert!(row[6].starts_with("http://weather-agent-chat-"), "{table}");
     assert!(lines[2].contains("other-team"), "{table}");
+}
+
+/// `kubectl-astro <args> -o json` about the example agent, parsed; exit code and stderr.
+async fn json_of(env: &Env, command: &str, extra: &[&str]) -> (i32, Value, String) {
+    let (code, out, err) = env
+        .run(&weather_agent(
+            &[command],
+            &[&["-o", "json"], extra].concat(),
+        ))
+        .await;
+    (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_workloads_pods_with_their_last_failure_and_jobs() {
+    let env = Env::start(ServerOptions {
+        controller: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let (code, out, _) = env.run(&weather_agent(&["status"], &[])).await;
+    assert_eq!(code, 5, "no deployment yet: {out}");
+    assert!(out.contains("deployment not found"), "{out}");
+    let (code, out, _) = env
+        .run(&["status", "--account", "astro-team", "--name", "Bad_Name"])
+        .await;
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("name:"), "{out}");
+
+    let (code, resp, stderr) = env
+        .deploy("deploy-request-web.yaml", &["--wait", "--timeout", "30s"])
+        .await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    // A pod of the agent as the kubelet reports it: its app container crash-looping after
+    // an OOM kill, the messaging sidecar running.
+    let pod = "weather-agent-agent-7d9f-x2x4q";
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod, "namespace": NS, "labels": {
+            "app.kubernetes.io/component": "agent",
+            "astro.dev/agent": "astro-team.weather-agent"}},
+        "spec": {"containers": [{"name": "app", "image": "agent:1"},
+                                {"name": "messaging", "image": "messaging:1"}]}});
+    let path = format!("/api/v1/namespaces/{NS}/pods/{pod}?fieldManager=kubelet");
+    patch_as_another_client(&env.server, &path, APPLY, &body).await;
+    let status = serde_json::json!({"status": {"phase": "Running", "podIP": "10.244.0.7",
+        "containerStatuses": [
+            {"name": "app", "ready": false, "restartCount": 3, "image": "agent:1", "imageID": "",
+             "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+             "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                 "startedAt": "2026-12-06T11:59:00Z", "finishedAt": "2026-12-06T12:00:00Z"}}},
+            {"name": "messaging", "ready": true, "restartCount": 0, "image": "messaging:1",
+             "imageID": "", "state": {"running": {"startedAt": "2026-12-06T11:58:00Z"}}}]}});
+    let path = format!("/api/v1/namespaces/{NS}/pods/{pod}/status?fieldManager=kubelet");
+    patch_as_another_client(&env.server, &path, MERGE_PATCH, &status).await;
+
+    let (code, s, err) = json_of(&env, "status", &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["name"], "weather-agent");
+    assert_eq!(s["build_id"], "build-20240612-1530");
+    assert_eq!(s["k8s_namespace"], NS);
+    assert_eq!(s["status"], "ready", "{s}");
+    let components = s["components"].as_array().cloned().unwrap_or_default();
+    assert_eq!(components.len(), 3, "{s}");
+    assert!(components.iter().all(|c| c["status"] == "ready"), "{s}");
+    assert_eq!(components[0]["kind"], "Deployment");
+    assert_eq!(components[0]["name"], "weather-agent-agent");
+    assert_eq!(components[0]["component"], "agent");
+    let pods = s["pods"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pods.len(), 1, "{s}");
+    assert_eq!(pods[0]["name"], pod);
+    assert_eq!(pods[0]["phase"], "Running");
+    assert_eq!(pods[0]["pod_ip"], "10.244.0.7");
+    let app = &pods[0]["containers"][0];
+    assert_eq!(app["state"], "Waiting", "{app}");
+    assert_eq!(app["reason"], "CrashLoopBackOff");
+    assert_eq!(app["restart_count"], 3);
+    assert_eq!(app["last_failure"]["reason"], "OOMKilled");
+    assert_eq!(app["last_failure"]["exit_code"], 137);
+    let messaging = &pods[0]["containers"][1];
+    assert_eq!(messaging["state"], "Running", "{messaging}");
+    assert!(messaging.get("last_failure").is_none(), "{messaging}");
+    let jobs = s["jobs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(jobs.len(), 1, "{s}");
+    assert_eq!(jobs[0]["name"], "weather-agent-ingestion-stations");
+    assert_eq!(jobs[0]["status"], "Succeeded");
+    assert_eq!(jobs[0]["completions"], "1/1");
+
+    let (code, text, err) = env.run(&weather_agent(&["status"], &[])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("Status:      Ready (3/3 workloads ready)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Endpoints:   http://weather-agent-chat-"),
+        "{text}"
+    );
+    let pod_line = text.lines().find(|l| l.starts_with(pod)).unwrap_or("");
+    let cells: Vec<&str> = pod_line.split_whitespace().collect();
+    assert_eq!(cells[..5], [pod, "agent", "Running", "1/2", "3"], "{text}");
+    assert!(pod_line.ends_with("app: OOMKilled (exit 137)"), "{text}");
+    let (code, yaml, _) = env.run(&weather_agent(&["status"], &["-o", "yaml"])).await;
+    assert_eq!(code, 0);
+    let from_yaml = astro_deploy::input::parse_value("status", &yaml).expect("-o yaml is YAML");
+    assert_eq!(from_yaml, s);
+}
+
+/// The records of the example agent's history, newest first.
+async fn history_of(env: &Env) -> Vec<Value> {
+    let (code, h, err) = json_of(env, "history", &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(h["count"], h["deployments"].as_array().map_or(0, Vec::len));
+    h["deployments"].as_array().cloned().unwrap_or_default()
+}
+
+/// A catalog directory holding the example's latest build and `older`, the same spec
+/// registered earlier under another build id.
+fn catalog_with_an_older_build(dir: &Path, older: &str) -> std::path::PathBuf {
+    let agent = dir.join("astro-team/weather-agent");
+    std::fs::create_dir_all(&agent).expect("catalog dir");
+    let latest = std::fs::read_to_string(
+        examples().join("catalog/astro-team/weather-agent/build-20240612-1530.yaml"),
+    )
+    .expect("build record");
+    std::fs::write(agent.join("build-20240612-1530.yaml"), &latest).expect("record written");
+    let copy = latest
+        .replace("build-20240612-1530", older)
+        .replace("2024-06-12T15:30:00Z", "2024-06-05T12:00:00Z");
+    std::fs::write(agent.join(format!("{older}.yaml")), copy).expect("record written");
+    dir.to_path_buf()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_restores_the_earlier_builds_objects_exactly() {
+    let env = Env::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let older = "build-20240605-1200";
+    let catalog = catalog_with_an_older_build(dir.path(), older);
+    let catalog = catalog.to_str().unwrap_or_default();
+    let deploy = |request: &str, extra: &[&str]| {
+        let mut args = vec!["deploy".to_string(), "-f".into()];
+        args.push(examples().join(request).display().to_string());
+        args.extend(
+            ["--catalog", catalog]
+                .iter()
+                .chain(extra)
+                .map(|s| s.to_string()),
+        );
+        args
+    };
+    let (code, out, err) = env
+        .run(&deploy("deploy-request.json", &["--build-id", older]))
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("\"build_id\": \"{older}\"")), "{out}");
+    let first = env.state().await;
+    let credential = "API_TOKEN=rollback-credential-value";
+    let (code, out, err) = env
+        .run(&deploy(
+            "deploy-request-web.yaml",
+            &["--credential", credential],
+        ))
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("\"build_id\": \"build-20240612-1530\""),
+        "{out}"
+    );
+    let second = env.state().await;
+
+    let (code, out, err) = env.run(&weather_agent(&["rollback"], &[])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "rolling back astro-team/weather-agent to build {older} (record 1"
+        )),
+        "{err}"
+    );
+    let resp: Value = serde_json::from_str(&out).expect("a DeployResponse");
+    assert_eq!(resp["status"], "success", "{resp}");
+    assert_eq!(resp["build_id"], older);
+    assert!(!with_action(&resp, "pruned").is_empty(), "{resp}");
+    assert_same_state(&env.state().await, &first, "after the rollback");
+
+    // Forward again to the newer build: its recorded request (web chat on) comes back, and
+    // the credential, which no record keeps, is given again.
+    let (code, out, err) = env
+        .run(&weather_agent(
+            &["rollback"],
+            &["--to", "build-20240612-1530", "--credential", credential],
+        ))
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_same_state(&env.state().await, &second, "after rolling forward");
+
+    let builds: Vec<Value> = history_of(&env)
+        .await
+        .iter()
+        .map(|r| serde_json::json!([r["id"], r["build_id"], r["request"]["interfaces"]]))
+        .collect();
+    assert_eq!(
+        builds,
+        [
+            serde_json::json!(["4", "build-20240612-1530", ["web"]]),
+            serde_json::json!(["3", older, []]),
+            serde_json::json!(["2", "build-20240612-1530", ["web"]]),
+            serde_json::json!(["1", older, []]),
+        ]
+    );
+    let (code, table, _) = env.run(&weather_agent(&["history"], &[])).await;
+    assert_eq!(code, 0);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["ID", "BUILD", "STATUS", "DEPLOYED", "AGE", "INTERFACES"]
+    );
+    assert_eq!(table.lines().count(), 5, "{table}");
+
+    // A build the history does not hold is named, with the agent; so is one the catalog
+    // does not hold.
+    let (code, out, _) = env
+        .run(&weather_agent(
+            &["rollback"],
+            &["--to", "build-19990101-0000"],
+        ))
+        .await;
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains(
+            "build build-19990101-0000 of astro-team/weather-agent is not in its deployment history"
+        ),
+        "{out}"
+    );
+    let (code, out, _) = env
+        .run(&deploy(
+            "deploy-request.json",
+            &["--build-id", "build-19990101-0000"],
+        ))
+        .await;
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains(
+            "no build 'build-19990101-0000' of agent 'weather-agent' in account 'astro-team'"
+        ),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_keeps_the_last_ten_records_and_no_credential_value() {
+    let env = Env::new().await;
+    let (code, out, _) = env.run(&weather_agent(&["history"], &[])).await;
+    assert_eq!(code, 5, "no deployment yet: {out}");
+    const VALUE: &str = "credential-value-never-recorded";
+    for i in 1..=12 {
+        let credential = format!("API_TOKEN={VALUE}-{i}");
+        let (code, resp, stderr) = env
+            .deploy("deploy-request.json", &["--credential", &credential])
+            .await;
+        assert_eq!(code, 0, "deploy {i}: {resp} {stderr}");
+    }
+    let records = history_of(&env).await;
+    let ids: Vec<&str> = records.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["12", "11", "10", "9", "8", "7", "6", "5", "4", "3"]);
+    assert_eq!(
+        records[0]["request"]["credential_keys"],
+        serde_json::json!(["API_TOKEN"])
+    );
+    assert_eq!(records[0]["status"], "success");
+    assert_eq!(records[0]["build"]["build_id"], "build-20240612-1530");
+    assert!(records[0]["build"]["spec"].is_object());
+    // Nothing the cluster holds of the history carries a credential value.
+    let stored = env
+        .get(&format!(
+            "/api/v1/namespaces/{NS}/configmaps?labelSelector=astro.dev/deployment-record%3Dtrue"
+        ))
+        .await
+        .expect("records listed");
+    assert_eq!(stored["items"].as_array().map(Vec::len), Some(10));
+    assert!(!stored.to_string().contains(VALUE), "{stored}");
+    // A redeploy that changes nothing records nothing.
+    let (code, resp, _) = env
+        .deploy(
+            "deploy-request.json",
+            &["--credential", &format!("API_TOKEN={VALUE}-12")],
+        )
+        .await;
+    assert_eq!(code, 0, "{resp}");
+    assert_eq!(history_of(&env).await[0]["id"], "12");
+
+    // A rollback cannot know the credentials: it says which were given before.
+    let (code, out, err) = env
+        .deploy(
+            "deploy-request.json",
+            &["--build-id", "build-20240601-0900"],
+        )
+        .await;
+    assert_eq!(code, 0, "{out} {err}");
+    let (code, out, err) = env.run(&weather_agent(&["rollback"], &[])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(
+            "warning: credential API_TOKEN was given to the recorded deploy, not to this rollback"
+        ),
+        "{err}"
+    );
+    assert!(!out.contains(VALUE) && !err.contains(VALUE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_build_id_takes_a_named_build_of_the_cluster_catalog() {
+    let env = Env::new().await;
+    for build in ["build-20240601-0900", "build-20240612-1530"] {
+        let record = examples().join(format!("catalog/astro-team/weather-agent/{build}.yaml"));
+        let (code, out, err) = env
+            .run(&["build", "push", record.to_str().unwrap_or_default()])
+            .await;
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let request = examples().join("deploy-request.json");
+    let request = request.to_str().unwrap_or_default();
+    let (code, out, err) = env
+        .run(&["deploy", "-f", request, "--build-id", "build-20240601-0900"])
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let resp: Value = serde_json::from_str(&out).expect("a DeployResponse");
+    assert_eq!(resp["build_id"], "build-20240601-0900");
+    let (code, out, _) = env
+        .run(&["deploy", "-f", request, "--build-id", "build-nope"])
+        .await;
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains("no build 'build-nope' of agent 'weather-agent' in account 'astro-team'"),
+        "{out}"
+    );
+    // Without it, the latest.
+    let (code, out, _) = env.run(&["deploy", "-f", request]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("\"build_id\": \"build-20240612-1530\""),
+        "{out}"
+    );
 }
 
 /// `--tls-secret` names a Secret the deploy does not create: while it is missing from the

@@ -208,6 +208,34 @@ fn steps() -> Vec<Step> {
             code: 0,
         },
         Step {
+            label: "status",
+            args: weather_agent(&["status"], &[]),
+            code: 0,
+        },
+        Step {
+            label: "build push (an older build)",
+            args: s(&["build", "push", &record("build-20240601-0900")]),
+            code: 0,
+        },
+        Step {
+            label: "deploy --build-id from the in-cluster catalog",
+            args: deploy(
+                "deploy-request.json",
+                &["--build-id", "build-20240601-0900"],
+            ),
+            code: 0,
+        },
+        Step {
+            label: "history",
+            args: weather_agent(&["history"], &[]),
+            code: 0,
+        },
+        Step {
+            label: "rollback",
+            args: weather_agent(&["rollback"], &["--network-policy"]),
+            code: 0,
+        },
+        Step {
             label: "undeploy --wait",
             args: weather_agent(&["undeploy"], &["--wait"]),
             code: 0,
@@ -252,7 +280,7 @@ async fn scenario(env: &Env) -> Result<(), (String, i32, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_works_with_exactly_the_documented_rules() {
     let rules = rules();
-    assert_eq!(rules.len(), 5, "{rules:?}");
+    assert_eq!(rules.len(), 6, "{rules:?}");
     let env = Env::with_rules(&rules).await;
     if let Err((step, code, out)) = scenario(&env).await {
         panic!("{step}: exit {code}\n{out}");

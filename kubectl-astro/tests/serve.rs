@@ -667,3 +667,111 @@ async fn an_unreachable_cluster_is_not_ready_and_fails_deploys_with_500() {
     );
     serve.assert_no_token_printed();
 }
+
+impl Server {
+    /// GETs `path` with `token` (none when empty).
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        let auth = format!("Bearer {token}");
+        let headers: Vec<(&str, &str)> = if token.is_empty() {
+            Vec::new()
+        } else {
+            vec![("Authorization", auth.as_str())]
+        };
+        self.send("GET", path, &headers, Vec::new()).await
+    }
+}
+
+#[tokio::test]
+async fn viewers_read_deployments_an_agents_status_and_its_history() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let status = "/api/v1/agents/astro-team/weather-agent/deployment";
+    let history = "/api/v1/agents/astro-team/weather-agent/deployment/history";
+    let absent = server.get(status, VIEWER).await;
+    assert_eq!(absent.status, 404, "{}", absent.body);
+    assert_eq!(absent.body["error"], "deployment not found");
+    let deployed = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(deployed.status, 200, "{}", deployed.body);
+
+    // The answers are what the commands print.
+    let cli = |command: &'static str| {
+        let env = &env;
+        async move {
+            let (code, out, err) = env
+                .run(&support::weather_agent(&[command], &["-o", "json"]))
+                .await;
+            assert_eq!(code, 0, "{err}");
+            serde_json::from_str::<Value>(&out).expect("JSON")
+        }
+    };
+    let answer = server.get(status, VIEWER).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["build_id"], "build-20240612-1530");
+    assert_eq!(answer.body, cli("status").await);
+    let answer = server.get(history, VIEWER).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["count"], 1);
+    assert_eq!(
+        answer.body["deployments"][0]["build_id"],
+        "build-20240612-1530"
+    );
+    assert_eq!(answer.body, cli("history").await);
+    let listed = server
+        .get("/api/v1/deployments?account=astro-team", VIEWER)
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["count"], 1, "{}", listed.body);
+    assert_eq!(listed.body["deployments"][0]["name"], "weather-agent");
+    let (code, out, _) = env
+        .run(&["list", "--account", "astro-team", "-o", "json"])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        listed.body,
+        serde_json::from_str::<Value>(&out).expect("JSON")
+    );
+    // Without ?account=, the accounts the caller may view.
+    let mine = server.get("/api/v1/deployments", VIEWER).await;
+    assert_eq!(mine.body["count"], 1, "{}", mine.body);
+    let theirs = server.get("/api/v1/deployments", OTHER).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert_eq!(theirs.body, json!({"deployments": [], "count": 0}));
+
+    // 401 without a token, 403 without a role in the account, 400 for a bad name.
+    for path in [status, history, "/api/v1/deployments?account=astro-team"] {
+        let answer = server.get(path, "").await;
+        assert_eq!(answer.status, 401, "{path}: {}", answer.body);
+        let answer = server.get(path, UNKNOWN).await;
+        assert_eq!(answer.status, 401, "{path}: {}", answer.body);
+        let answer = server.get(path, OTHER).await;
+        assert_eq!(answer.status, 403, "{path}: {}", answer.body);
+        assert_eq!(
+            answer.body,
+            json!({"error": "forbidden", "details": "insufficient permissions for account astro-team"})
+        );
+    }
+    let bad = server
+        .get("/api/v1/agents/astro-team/Bad_Name/deployment", VIEWER)
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body["details"].to_string().contains("name"),
+        "{}",
+        bad.body
+    );
+    let bad = server
+        .get("/api/v1/deployments?account=Bad_Account", VIEWER)
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let wrong = server.send("POST", status, &[], Vec::new()).await;
+    assert_eq!(wrong.status, 405, "{}", wrong.body);
+
+    let out = server.output();
+    assert!(
+        out.contains(
+            "access: GET /api/v1/agents/{account}/{name}/deployment status=200 caller=dashboard account=astro-team"
+        ),
+        "{out}"
+    );
+    server.assert_no_token_printed();
+}

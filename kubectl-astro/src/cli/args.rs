@@ -38,7 +38,10 @@ Examples:
       --interface web --credential ANTHROPIC_API_KEY --catalog examples/catalog
 
   # One build record directly, output as a JSON List
-  kubectl astro deploy --dry-run -f request.json --build build.yaml -o json";
+  kubectl astro deploy --dry-run -f request.json --build build.yaml -o json
+
+  # A named build of the in-cluster catalog instead of the latest
+  kubectl astro deploy -f request.json --build-id build-20240601-0900";
 
 /// Deploy Astropods agents to Kubernetes.
 #[derive(Debug, Parser)]
@@ -77,6 +80,15 @@ pub enum Command {
     /// Run an ingestion of a deployment now: a Job from its CronJob (manual or scheduled).
     #[command(after_help = TRIGGER_HELP)]
     Trigger(TriggerArgs),
+    /// Show one deployment in detail: workloads, pods and containers, jobs, endpoints.
+    #[command(after_help = STATUS_HELP)]
+    Status(AgentArgs),
+    /// List an agent's deployment history: the last 10 deploys that changed something.
+    #[command(after_help = HISTORY_HELP)]
+    History(AgentArgs),
+    /// Redeploy the previous build (or --to BUILD) of the deployment history.
+    #[command(after_help = ROLLBACK_HELP)]
+    Rollback(RollbackArgs),
     /// Serve the Deploy API over HTTP (POST /api/v1/deploy, …) with the engine of deploy.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -130,11 +142,54 @@ Examples:
 STATUS: Ready (every Deployment and StatefulSet ready), Progressing, Failed, Terminating.
 READY: ready workloads / workloads. ENDPOINTS: the URL of each Ingress host.";
 
+const STATUS_HELP: &str = "\
+Examples:
+  kubectl astro status --account astro-team --name weather-agent
+  kubectl astro status --account astro-team --name weather-agent -o json
+
+Shows the summary list prints, then each Deployment and StatefulSet with its readiness (the
+kstatus rules --wait uses), each pod with its containers' states, restarts and the reason of
+the last failure, and each Job with its completions.
+
+Exit codes: 0 found, 1 failure, 3 invalid account or name, 4 denied, 5 no such deployment.";
+
+const HISTORY_HELP: &str = "\
+Examples:
+  kubectl astro history --account astro-team --name weather-agent
+  kubectl astro history --account astro-team --name weather-agent -o json
+
+Each deploy that changed something records the build, the request without credential values
+and the build record, in a ConfigMap of the agent's namespace; the last 10 are kept, newest
+first. -o json prints {deployments: DeploymentRecord[], count}.
+
+Exit codes: 0 found, 1 failure, 3 invalid account or name, 4 denied, 5 no such deployment.";
+
+const ROLLBACK_HELP: &str = "\
+Examples:
+  # Back to the build deployed before the current one
+  kubectl astro rollback --account astro-team --name weather-agent
+
+  # Back to a named build of the history, showing the diff first
+  kubectl astro rollback --account astro-team --name weather-agent --to build-20240601-0900 --diff
+
+  # Credentials are never recorded: give them again, as to deploy
+  kubectl astro rollback -f request.json --to build-20240601-0900
+  kubectl astro rollback --account astro-team --name weather-agent --credential ANTHROPIC_API_KEY
+
+Redeploys the recorded build record (image and spec) with the recorded request (interfaces,
+schedules, source account) and the render flags given here, with deploy's diff, apply, prune
+and DeployResponse; the rollback is recorded as a deploy of its own.
+
+Exit codes: as deploy; 5 when the history has no such (or no earlier) build, or no deployment.";
+
 const SERVE_HELP: &str = "\
-Routes (every /api/v1 route needs `Authorization: Bearer <token>` and a JSON body):
+Routes (every /api/v1 route needs `Authorization: Bearer <token>`, every POST a JSON body):
   POST /api/v1/deploy           DeployRequest -> DeployResponse: 200 success, 207 partial
   POST /api/v1/deploy/validate  DeployRequest -> {valid, build_id, name} or 400 {valid: false, validation_errors}
   POST /api/v1/undeploy         {account, name} -> UndeployResponse
+  GET  /api/v1/deployments?account=A                   {deployments, count}, as list -o json
+  GET  /api/v1/agents/{account}/{name}/deployment          as status -o json
+  GET  /api/v1/agents/{account}/{name}/deployment/history  {deployments, count}, as history -o json
   GET  /healthz                 200 while the server runs
   GET  /readyz                  200 when the cluster answers, else 503
 Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,
@@ -146,7 +201,7 @@ Tokens file (YAML; each token known by the SHA-256 of its value, \"*\" = every a
   tokens:
     - name: ci
       sha256: <hex of sha256(token)>       # printf %s \"$TOKEN\" | sha256sum
-      accounts: {astro-team: deployer}     # viewer: validate; deployer: + deploy, undeploy; admin
+      accounts: {astro-team: deployer}     # viewer: validate, GETs; deployer: + deploy, undeploy; admin
 
 Examples:
   kubectl astro serve --tokens tokens.yaml --catalog examples/catalog
@@ -214,6 +269,9 @@ pub struct RequestArgs {
     /// Build catalog directory: DIR/ACCOUNT/AGENT/BUILD_ID.yaml.
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
+    /// This build of the catalog (--catalog or the in-cluster one) instead of the latest.
+    #[arg(long, value_name = "BUILD", conflicts_with = "build")]
+    pub build_id: Option<String>,
 }
 
 /// Output formats.
@@ -313,6 +371,13 @@ pub struct DeployArgs {
     /// Show Secret values in --dry-run output instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+/// How `deploy` and `rollback` apply.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
     /// Print the diff against the cluster on stderr before applying.
     #[arg(long)]
     pub diff: bool,
@@ -446,6 +511,54 @@ pub struct ListArgs {
     pub output: Option<ListOutput>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// Flags of `status` and `history`: which agent, and how to print.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Account of the deployment.
+    #[arg(long)]
+    pub account: String,
+    /// Agent name.
+    #[arg(long)]
+    pub name: String,
+    /// Namespace, when deployed with --namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// json or yaml; a table when not given.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<ListOutput>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `rollback` flags: which agent, to which build, its credentials, and deploy's render,
+/// cluster and apply flags.
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    /// Account of the deployment (or `account` of -f).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Agent name (or `name` of -f).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The build to go back to (default: the newest build of the history other than the
+    /// current one).
+    #[arg(long, value_name = "BUILD")]
+    pub to: Option<String>,
+    /// A DeployRequest (JSON or YAML, `-` for stdin) whose user_credentials the rollback
+    /// uses; its other fields must name the same agent, and the recorded ones are used.
+    #[arg(short = 'f', long = "filename", value_name = "FILE|-")]
+    pub filename: Option<String>,
+    /// Credential KEY=VALUE, or KEY to read the value from the environment variable KEY.
+    #[arg(long = "credential", value_name = "KEY[=VALUE]")]
+    pub credentials: Vec<String>,
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// `build` subcommands: the in-cluster catalog.

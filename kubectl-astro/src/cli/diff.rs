@@ -16,7 +16,9 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let build = inputs::build_for_cluster(local, &cluster, &req).await?;
+        let build =
+            inputs::build_for_cluster(local, &cluster, &req, args.request.build_id.as_deref())
+                .await?;
         let plan = Plan::new(&req, &build, &args.render.resolve_options(), &templates)?;
         let options = DiffOptions::default().concurrency(args.concurrency);
         let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;

@@ -17,10 +17,7 @@ use super::exit::Failure;
 /// The request from `-f` (if any) with flags applied on top.
 pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
     let mut req = match &args.filename {
-        Some(path) => {
-            let text = read_limited(path)?;
-            parse_document::<DeployRequest>("request", &text)?
-        }
+        Some(path) => request_file(path)?,
         None => DeployRequest::default(),
     };
     if let Some(a) = &args.account {
@@ -32,20 +29,7 @@ pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
     if let Some(s) = &args.source_account {
         req.source_account = Some(s.clone());
     }
-    for c in &args.credentials {
-        let (key, value) = match c.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => {
-                let v = std::env::var(c).map_err(|_| {
-                    Failure::invalid(format!(
-                        "--credential {c}: no '=' and no environment variable {c} to read the value from"
-                    ))
-                })?;
-                (c.clone(), v)
-            }
-        };
-        req.user_credentials.insert(key, value);
-    }
+    req.user_credentials.extend(credentials(&args.credentials)?);
     for i in &args.interfaces {
         if !req.interfaces.contains(i) {
             req.interfaces.push(i.clone());
@@ -69,6 +53,33 @@ pub fn request(args: &RequestArgs) -> Result<DeployRequest, Failure> {
     }
     check_names(&req)?;
     Ok(req)
+}
+
+/// The `--credential KEY=VALUE` and `--credential KEY` flags as a map, the second form read
+/// from the environment variable `KEY`.
+pub fn credentials(flags: &[String]) -> Result<BTreeMap<String, String>, Failure> {
+    let mut credentials = BTreeMap::new();
+    for c in flags {
+        let (key, value) = match c.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => {
+                let v = std::env::var(c).map_err(|_| {
+                    Failure::invalid(format!(
+                        "--credential {c}: no '=' and no environment variable {c} to read the value from"
+                    ))
+                })?;
+                (c.clone(), v)
+            }
+        };
+        credentials.insert(key, value);
+    }
+    Ok(credentials)
+}
+
+/// The request of `-f FILE` (`-` for stdin), read and checked field by field.
+pub fn request_file(path: &str) -> Result<DeployRequest, Failure> {
+    let text = read_limited(path)?;
+    Ok(parse_document::<DeployRequest>("request", &text)?)
 }
 
 /// Checks the account, agent and source account names of `req`. They become catalog paths
@@ -97,38 +108,45 @@ pub fn local_build(args: &RequestArgs, req: &DeployRequest) -> Result<Option<Bui
     let record = if let Some(path) = &args.build {
         read_record(path)?
     } else if let Some(dir) = &args.catalog {
-        return catalog_build(dir, req).map(Some);
+        return catalog_build(dir, req, args.build_id.as_deref()).map(Some);
     } else {
         return Ok(None);
     };
     Ok(Some(record.into_build()?))
 }
 
-/// The build `req` deploys from the catalog directory `dir` (`DIR/ACCOUNT/AGENT/*.yaml`),
-/// chosen as the cluster catalog chooses; the names of `req` must have been checked.
-pub fn catalog_build(dir: &Path, req: &DeployRequest) -> Result<Build, Failure> {
+/// The build `req` deploys from the catalog directory `dir` (`DIR/ACCOUNT/AGENT/*.yaml`):
+/// build `build_id`, or the one the cluster catalog would choose; the names of `req` must
+/// have been checked.
+pub fn catalog_build(
+    dir: &Path,
+    req: &DeployRequest,
+    build_id: Option<&str>,
+) -> Result<Build, Failure> {
     let owner = req.source_account.as_deref().unwrap_or(&req.account);
     let records = read_catalog(dir, owner, &req.name)?;
-    let record = catalog::select(
+    let record = catalog::select_named(
         &records,
         &req.account,
         &req.name,
         req.source_account.as_deref(),
+        build_id,
     )?;
     Ok(record.clone().into_build()?)
 }
 
-/// The build a cluster command deploys: `local` (from `--build` or `--catalog`), else the
-/// latest from the cluster catalog, whose problems are printed as warnings.
+/// The build a cluster command deploys: `local` (from `--build` or `--catalog`), else build
+/// `build_id` or the latest from the cluster catalog, whose problems are printed as warnings.
 pub async fn build_for_cluster(
     local: Option<Build>,
     cluster: &Cluster,
     req: &DeployRequest,
+    build_id: Option<&str>,
 ) -> Result<Build, Failure> {
     if let Some(build) = local {
         return Ok(build);
     }
-    let (build, problems) = cluster_catalog::latest(cluster, req).await?;
+    let (build, problems) = cluster_catalog::named(cluster, req, build_id).await?;
     for p in problems {
         super::output::err_line(format_args!("warning: build catalog: {p}"));
     }

@@ -1,17 +1,21 @@
 //! The command-line face of the engine: flags parsed into typed arguments, one engine call
 //! per command, the result printed, and the exit code chosen in [`exit`].
 
+pub mod apply;
 pub mod args;
 pub mod build;
 pub mod colour;
 pub mod deploy;
 pub mod diff;
 pub mod exit;
+pub mod history;
 pub mod inputs;
 pub mod list;
 pub mod logging;
 pub mod output;
+pub mod rollback;
 pub mod signals;
+pub mod status;
 pub mod table;
 pub mod trigger;
 pub mod undeploy;

@@ -20,7 +20,8 @@ use crate::cli::exit::Failure;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// `POST /api/v1/deploy/validate`.
+    /// `POST /api/v1/deploy/validate` and the `GET` routes: deployments, an agent's
+    /// deployment and its history.
     Viewer,
     /// Also `POST /api/v1/deploy` and `POST /api/v1/undeploy`.
     Deployer,

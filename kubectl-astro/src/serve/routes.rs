@@ -4,7 +4,8 @@
 //! Every `/api/v1` route checks, in this order: the bearer token (401), the content type
 //! (415), the body size (413), the body (400, naming the field), the caller's role in the
 //! request's account (403); then deploy and undeploy take the agent's lock (409 past
-//! `--lock-wait`) and call the engine.
+//! `--lock-wait`) and call the engine. The `GET` routes have no body: the account and agent
+//! come from the path or the query, checked as names (400) before the role (403).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,13 +16,15 @@ use astro_deploy::input::{MAX_DOCUMENT_BYTES, parse_document};
 use astro_deploy::resolve::resolve;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use kubectl_astro::{DeployOptions, ErrorKind, Plan, UndeployOptions};
+use kubectl_astro::{
+    DeployOptions, ErrorKind, HistoryOptions, ListOptions, Plan, StatusOptions, UndeployOptions,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -38,6 +41,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/deploy", post(deploy))
         .route("/api/v1/deploy/validate", post(validate))
         .route("/api/v1/undeploy", post(undeploy))
+        .route("/api/v1/deployments", get(deployments))
+        .route(
+            "/api/v1/agents/{account}/{name}/deployment",
+            get(agent_status),
+        )
+        .route(
+            "/api/v1/agents/{account}/{name}/deployment/history",
+            get(agent_history),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(no_route)
@@ -267,8 +279,8 @@ fn parse<T: DeserializeOwned + Serialize>(text: &str) -> Result<T, Failure> {
 /// The build `req` deploys: from `--catalog DIR`, else the cluster catalog.
 async fn build(app: &App, req: &DeployRequest) -> Result<Build, Failure> {
     match &app.catalog {
-        Some(dir) => inputs::catalog_build(dir, req),
-        None => inputs::build_for_cluster(None, &app.cluster, req).await,
+        Some(dir) => inputs::catalog_build(dir, req, None),
+        None => inputs::build_for_cluster(None, &app.cluster, req, None).await,
     }
 }
 
@@ -431,6 +443,109 @@ async fn undeploy_request(
         )))
     })??;
     Ok(json(StatusCode::OK, &response))
+}
+
+/// The value of parameter `name` in the query string `query`, percent-decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `GET /api/v1/deployments?account=A`: `list`'s `{deployments, count}` — of account `A`
+/// (viewer there, 403 otherwise), or without `account` of every account the caller may view.
+async fn deployments(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut logged = Logged::default();
+    let result = deployments_request(&app, &headers, &uri, &mut logged).await;
+    answer(logged, result)
+}
+
+async fn deployments_request(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    logged: &mut Logged,
+) -> Result<Response, Problem> {
+    let caller = authenticate(app, headers, logged)?;
+    let account = query_param(uri.query(), "account");
+    if let Some(account) = &account {
+        logged.account = Some(account.clone());
+        astro_deploy::naming::check_account(account)
+            .map_err(|m| Failure::invalid(format!("account: {m}")))?;
+        authorize(&caller, account, Role::Viewer)?;
+    }
+    let options = ListOptions::default().account(account);
+    let deployments: Vec<_> = kubectl_astro::list(&app.cluster, &options)
+        .await?
+        .into_iter()
+        .filter(|d| caller.may(&d.account, Role::Viewer))
+        .collect();
+    let count = deployments.len();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"deployments": deployments, "count": count}),
+    ))
+}
+
+/// `GET /api/v1/agents/{account}/{name}/deployment`: the agent's deployment in detail, as
+/// `kubectl astro status -o json` prints it; 404 when there is none.
+async fn agent_status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((account, name)): Path<(String, String)>,
+) -> Response {
+    let mut logged = Logged::default();
+    let result = async {
+        viewer_of_agent(&app, &headers, &account, &name, &mut logged)?;
+        let options = StatusOptions::default().namespace(app.namespace.clone());
+        let status = kubectl_astro::status(&app.cluster, &account, &name, &options).await?;
+        Ok(json(StatusCode::OK, &status))
+    }
+    .await;
+    answer(logged, result)
+}
+
+/// `GET /api/v1/agents/{account}/{name}/deployment/history`: `{deployments:
+/// DeploymentRecord[], count}`, newest first, as `kubectl astro history -o json` prints it;
+/// 404 when there is no deployment.
+async fn agent_history(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((account, name)): Path<(String, String)>,
+) -> Response {
+    let mut logged = Logged::default();
+    let result = async {
+        viewer_of_agent(&app, &headers, &account, &name, &mut logged)?;
+        let options = HistoryOptions::default().namespace(app.namespace.clone());
+        let history = kubectl_astro::history(&app.cluster, &account, &name, &options).await?;
+        for p in &history.problems {
+            err_line(format_args!(
+                "warning: {account}/{name}: deployment history: {p}"
+            ));
+        }
+        let records = &history.records;
+        Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({"deployments": records, "count": records.len()}),
+        ))
+    }
+    .await;
+    answer(logged, result)
+}
+
+/// The checks of a `GET` of one agent: the caller (401), the names (400), a viewer role in
+/// the account (403).
+fn viewer_of_agent(
+    app: &App,
+    headers: &HeaderMap,
+    account: &str,
+    name: &str,
+    logged: &mut Logged,
+) -> Result<(), Problem> {
+    let caller = authenticate(app, headers, logged)?;
+    logged.account = Some(account.to_string());
+    inputs::check_agent(account, name)?;
+    authorize(&caller, account, Role::Viewer)
 }
 
 /// `GET /healthz`: 200 while the server runs.

@@ -369,7 +369,7 @@ pub type State = (BTreeMap<String, Value>, BTreeSet<String>);
 impl Env {
     /// Every object of the deployment in [`NS`]: `Kind/name` → the object as a GET returns it,
     /// without server bookkeeping, generated store passwords masked, the Namespace without its
-    /// inventory annotation; plus the inventory's keys.
+    /// inventory annotation, its deployment records left out; plus the inventory's keys.
     pub async fn state(&self) -> State {
         let mut objects = BTreeMap::new();
         for kind in Kind::ALL.into_iter().filter(|k| k.namespaced()) {
@@ -378,6 +378,10 @@ impl Env {
                 .await
                 .unwrap_or(Value::Null);
             for item in list["items"].as_array().cloned().unwrap_or_default() {
+                // The deployment's history is not part of what it deployed.
+                if item["metadata"]["labels"]["astro.dev/deployment-record"] == "true" {
+                    continue;
+                }
                 let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
                 // GET each object (not only the list item): what a client really reads.
                 let path = kind.object_path(NS, &name);
