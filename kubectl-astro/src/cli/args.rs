@@ -454,17 +454,8 @@ pub enum DiffOutput {
 /// `undeploy` flags.
 #[derive(Debug, Clone, Args)]
 pub struct UndeployArgs {
-    /// Account of the deployment.
-    #[arg(long)]
-    pub account: String,
-    /// Agent name.
-    #[arg(long)]
-    pub name: String,
-    /// Namespace, when deployed with --namespace.
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub deployment: DeploymentArgs,
     /// Wait until the namespace is gone.
     #[arg(long)]
     pub wait: bool,
@@ -473,22 +464,29 @@ pub struct UndeployArgs {
     pub timeout: Duration,
 }
 
-/// `trigger` flags.
+/// Which deployment a command is about, and the cluster it is in.
 #[derive(Debug, Clone, Args)]
-pub struct TriggerArgs {
+pub struct DeploymentArgs {
     /// Account of the deployment.
     #[arg(long)]
     pub account: String,
     /// Agent name.
     #[arg(long)]
     pub name: String,
-    /// The ingestion, as the spec names it.
-    pub ingestion: String,
     /// Namespace, when deployed with --namespace.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// `trigger` flags.
+#[derive(Debug, Clone, Args)]
+pub struct TriggerArgs {
+    /// The ingestion, as the spec names it.
+    pub ingestion: String,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
     /// Wait until the Job completes (its progress on stderr).
     #[arg(long)]
     pub wait: bool,
@@ -516,20 +514,11 @@ pub struct ListArgs {
 /// Flags of `status` and `history`: which agent, and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    /// Account of the deployment.
-    #[arg(long)]
-    pub account: String,
-    /// Agent name.
-    #[arg(long)]
-    pub name: String,
-    /// Namespace, when deployed with --namespace.
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
     /// json or yaml; a table when not given.
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<ListOutput>,
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
 }
 
 /// `rollback` flags: which agent, to which build, its credentials, and deploy's render,

@@ -11,11 +11,17 @@ use super::{print_json, runtime};
 
 /// Runs `history`; returns the exit code.
 pub fn run(args: &AgentArgs) -> Result<i32, Failure> {
-    let options = HistoryOptions::default().namespace(args.namespace.clone());
+    let options = HistoryOptions::default().namespace(args.deployment.namespace.clone());
     let history = runtime()?.block_on(async {
-        let cluster = args.cluster.connect().await?;
+        let cluster = args.deployment.cluster.connect().await?;
         Ok::<_, Failure>(
-            kubectl_astro::history(&cluster, &args.account, &args.name, &options).await?,
+            kubectl_astro::history(
+                &cluster,
+                &args.deployment.account,
+                &args.deployment.name,
+                &options,
+            )
+            .await?,
         )
     })?;
     for p in &history.problems {

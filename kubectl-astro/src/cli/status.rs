@@ -11,11 +11,17 @@ use super::{print_json, runtime};
 
 /// Runs `status`; returns the exit code.
 pub fn run(args: &AgentArgs) -> Result<i32, Failure> {
-    let options = StatusOptions::default().namespace(args.namespace.clone());
+    let options = StatusOptions::default().namespace(args.deployment.namespace.clone());
     let status = runtime()?.block_on(async {
-        let cluster = args.cluster.connect().await?;
+        let cluster = args.deployment.cluster.connect().await?;
         Ok::<_, Failure>(
-            kubectl_astro::status(&cluster, &args.account, &args.name, &options).await?,
+            kubectl_astro::status(
+                &cluster,
+                &args.deployment.account,
+                &args.deployment.name,
+                &options,
+            )
+            .await?,
         )
     })?;
     match args.output {

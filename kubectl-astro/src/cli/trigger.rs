@@ -9,14 +9,14 @@ use super::{print_json, runtime};
 /// Runs `trigger`; returns the exit code.
 pub fn run(args: &TriggerArgs) -> Result<i32, Failure> {
     let options = TriggerOptions::default()
-        .namespace(args.namespace.clone())
+        .namespace(args.deployment.namespace.clone())
         .wait(args.wait.then_some(args.timeout));
     runtime()?.block_on(async {
-        let cluster = args.cluster.connect().await?;
+        let cluster = args.deployment.cluster.connect().await?;
         let response = kubectl_astro::trigger(
             &cluster,
-            &args.account,
-            &args.name,
+            &args.deployment.account,
+            &args.deployment.name,
             &args.ingestion,
             &options,
         )

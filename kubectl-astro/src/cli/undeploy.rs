@@ -9,12 +9,17 @@ use super::{print_json, runtime};
 /// Runs `undeploy`; returns the exit code.
 pub fn run(args: &UndeployArgs) -> Result<i32, Failure> {
     let options = UndeployOptions::default()
-        .namespace(args.namespace.clone())
+        .namespace(args.deployment.namespace.clone())
         .wait(args.wait.then_some(args.timeout));
     runtime()?.block_on(async {
-        let cluster = args.cluster.connect().await?;
-        let response =
-            kubectl_astro::undeploy(&cluster, &args.account, &args.name, &options).await?;
+        let cluster = args.deployment.cluster.connect().await?;
+        let response = kubectl_astro::undeploy(
+            &cluster,
+            &args.deployment.account,
+            &args.deployment.name,
+            &options,
+        )
+        .await?;
         print_json(&response)?;
         Ok(code::SUCCESS)
     })
