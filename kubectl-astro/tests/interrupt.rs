@@ -25,10 +25,11 @@ const FIRST: &str = "deploy-request-web.yaml";
 const SECOND: &str = "deploy-request.json";
 
 impl Env {
-    /// Starts a deploy and SIGKILLs it after `after`.
+    /// Starts a deploy and SIGKILLs it after `after`. Its Lease lasts 1 s: the next run waits
+    /// that long for the dead holder's Lease.
     async fn deploy_killed(&self, request: &str, after: Duration) {
         let mut child = self
-            .command(&Env::deploy_args(request, &[]))
+            .command(&Env::deploy_args(request, &["--lease-duration", "1s"]))
             .spawn()
             .expect("kubectl-astro starts");
         tokio::select! {

@@ -550,6 +550,89 @@ async fn a_busy_agent_answers_409_past_the_lock_wait() {
     );
 }
 
+/// Two servers (two replicas behind one Service) deploying one agent at once take turns
+/// through its Lease: one creates everything, the other waits and finds everything
+/// unchanged (the first Deployment apply is held 1.5 s, so they overlap).
+#[tokio::test]
+async fn two_servers_take_turns_through_the_lease() {
+    let env = Env::new().await;
+    let (a, b) = tokio::join!(Server::start(&env, &[]), Server::start(&env, &[]));
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_millis(1500))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let body = weather();
+    let started = std::time::Instant::now();
+    let (x, y) = tokio::join!(
+        a.post("/api/v1/deploy", DEPLOYER, &body),
+        b.post("/api/v1/deploy", DEPLOYER, &body),
+    );
+    let took = started.elapsed();
+    assert_eq!((x.status, y.status), (200, 200), "{} {}", x.body, y.body);
+    let mut kinds: Vec<(usize, usize)> = [&x.body, &y.body]
+        .iter()
+        .map(|r| {
+            (
+                with_action(r, "created").len(),
+                with_action(r, "unchanged").len(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    let objects = actions(&x.body).len();
+    assert_eq!(kinds, [(0, objects), (objects, 0)], "{} {}", x.body, y.body);
+    println!("two servers, one agent: {} ms", took.as_millis());
+}
+
+/// A Lease held by another replica (renewed now, for 60 s): past `--lock-wait` the deploy
+/// answers 409 `busy` naming that holder, and nothing was written to the agent's namespace.
+#[tokio::test]
+async fn a_lease_held_by_another_replica_answers_409() {
+    let env = Env::new().await;
+    let client = env.server.client().await.expect("client");
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let objects = [
+        (
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "astro-system"}}),
+        ),
+        (
+            "/apis/coordination.k8s.io/v1/namespaces/astro-system/leases",
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": NS},
+                "spec": {"holderIdentity": "kubectl-astro@astro-serve-7d9f-b/1-0a0b0c0d",
+                         "leaseDurationSeconds": 60, "acquireTime": now, "renewTime": now}}),
+        ),
+    ];
+    for (path, body) in objects {
+        let req = http::Request::post(path)
+            .header("Content-Type", "application/json")
+            .body(body.to_string().into_bytes())
+            .expect("request");
+        client.request::<Value>(req).await.expect("created");
+    }
+    let server = Server::start(&env, &["--lock-wait", "1s"]).await;
+    let answer = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert_eq!(answer.body["error"], "busy");
+    let details = answer.body["details"].as_str().unwrap_or("");
+    assert!(
+        details.contains("holder kubectl-astro@astro-serve-7d9f-b/1-0a0b0c0d"),
+        "{details}"
+    );
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
+    let undeploy = server.post("/api/v1/undeploy", DEPLOYER, &weather()).await;
+    assert_eq!(
+        undeploy.status, 404,
+        "no namespace, no Lease needed: {}",
+        undeploy.body
+    );
+}
+
 /// SIGTERM stops accepting, lets the deploy in flight finish, and exits 0.
 #[tokio::test]
 async fn sigterm_lets_the_request_in_flight_finish() {

@@ -24,6 +24,7 @@ Exit codes (deploy, validate):
   1  failure            3  invalid request, build record, spec or template
   4  unauthorized or forbidden by the cluster
   5  build not found
+  6  busy: another deploy or undeploy of the agent held its Lease past --lock-wait
   130  deploy interrupted (SIGINT/SIGTERM): partial result printed, nothing pruned
 Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.
 A reader closing stdout early (| head) ends the output quietly and changes no exit code.";
@@ -100,7 +101,8 @@ const UNDEPLOY_HELP: &str = "\
 Examples:
   kubectl astro undeploy --account astro-team --name weather-agent --wait
 
-Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment.";
+Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment, 6 busy (another deploy
+or undeploy of the agent held its Lease past --lock-wait).";
 
 const BUILD_HELP: &str = "\
 Examples:
@@ -161,8 +163,8 @@ pub struct ServeArgs {
     /// catalog, as deploy uses).
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
-    /// How long a deploy or undeploy waits while another one of the same agent runs, before
-    /// answering 409 (30s, 500ms, …).
+    /// How long a deploy or undeploy waits while another one of the same agent runs (in this
+    /// server, or holding the agent's Lease elsewhere), before answering 409 (30s, 500ms, …).
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Duration,
     #[command(flatten)]
@@ -303,6 +305,14 @@ pub struct DeployArgs {
     /// Objects applied at once within a stage.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// How long to wait while another deploy or undeploy of the agent holds its Lease
+    /// (60s, 500ms, …); exit 6 after that, naming the holder.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Duration,
+    /// How long other runs wait for this one's Lease once it stops renewing it (a killed
+    /// run): whole seconds, at least 1s; renewed every third of it.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_lease_duration)]
+    pub lease_duration: Duration,
 }
 
 /// `diff` flags.
@@ -375,6 +385,14 @@ pub struct UndeployArgs {
     /// How long --wait waits.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// How long to wait while a deploy of the agent holds its Lease (60s, 500ms, …); exit 6
+    /// after that, naming the holder.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Duration,
+    /// How long other runs wait for this one's Lease once it stops renewing it (a killed
+    /// run): whole seconds, at least 1s; renewed every third of it.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_lease_duration)]
+    pub lease_duration: Duration,
 }
 
 /// `list` flags: whose deployments, and how to print them.
@@ -604,6 +622,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A `leaseDurationSeconds`: a duration of whole seconds, at least one.
+pub fn parse_lease_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.as_secs() == 0 || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "'{s}' is not a whole number of seconds of at least 1s (a Lease counts in seconds)"
+        ));
+    }
+    Ok(d)
+}
+
+/// The Lease options of `deploy` and `undeploy`: wait up to `wait`, a lease of `duration`
+/// renewed every third of it.
+pub fn lock_options(wait: Duration, duration: Duration) -> kubectl_astro::LockOptions {
+    kubectl_astro::LockOptions::default()
+        .wait(wait)
+        .lease(duration, duration / 3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,6 +667,16 @@ mod tests {
             step_line(DeployStep::Namespace, &results[..1]),
             "Namespace a: created"
         );
+    }
+
+    #[test]
+    fn lease_durations_are_whole_seconds() {
+        assert_eq!(parse_lease_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_lease_duration("2000ms"), Ok(Duration::from_secs(2)));
+        for bad in ["0s", "500ms", "1500ms"] {
+            let e = parse_lease_duration(bad).expect_err(bad);
+            assert!(e.contains("whole number of seconds"), "{e}");
+        }
     }
 
     #[test]

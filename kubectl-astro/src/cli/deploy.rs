@@ -5,7 +5,7 @@ use astro_deploy::render::{render, to_json, to_yaml};
 use astro_deploy::resolve::{ResolvedDeployment, resolve};
 use kubectl_astro::{DeployOptions, DiffOptions, Interrupt, Plan};
 
-use super::args::{ColorChoice, DeployArgs, Output};
+use super::args::{ColorChoice, DeployArgs, Output, lock_options};
 use super::exit::{self, Failure, code};
 use super::output::{err_line, err_text, out, stderr_is_terminal};
 use super::{colour, inputs, print_json, runtime, signals};
@@ -50,7 +50,8 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
             .max_prune(args.max_prune)
             .concurrency(args.concurrency)
             .wait(args.wait.then_some(args.timeout))
-            .interrupt(interrupt);
+            .interrupt(interrupt)
+            .lock(lock_options(args.lock_wait, args.lease_duration));
         let deployed = kubectl_astro::deploy(&cluster, &plan, &options).await?;
         print_json(&deployed.response)?;
         Ok(exit::of_deploy(&deployed))

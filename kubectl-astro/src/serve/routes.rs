@@ -3,8 +3,8 @@
 //!
 //! Every `/api/v1` route checks, in this order: the bearer token (401), the content type
 //! (415), the body size (413), the body (400, naming the field), the caller's role in the
-//! request's account (403); then deploy and undeploy take the agent's lock (409 past
-//! `--lock-wait`) and call the engine.
+//! request's account (403); then deploy and undeploy take the agent's lock in this process,
+//! and the engine its Lease in the cluster (409 past `--lock-wait`, the two waits together).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use kubectl_astro::{DeployOptions, ErrorKind, Plan, UndeployOptions};
+use kubectl_astro::{DeployOptions, ErrorKind, LockOptions, Plan, UndeployOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -56,7 +56,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidInput | ErrorKind::Refused => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Conflict | ErrorKind::Busy => StatusCode::CONFLICT,
         ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -278,14 +278,18 @@ fn agent_key(account: &str, name: &str) -> String {
 }
 
 /// The agent's lock, or 409 when another deploy or undeploy of it holds the lock past
-/// `--lock-wait`.
-async fn hold_agent(app: &App, account: &str, name: &str) -> Result<Held, Problem> {
+/// `--lock-wait`; with the options of its Lease, waited for in what is left of `--lock-wait`.
+async fn hold_agent(app: &App, account: &str, name: &str) -> Result<(Held, LockOptions), Problem> {
+    let started = Instant::now();
     match app
         .locks
         .hold(&agent_key(account, name), app.lock_wait)
         .await
     {
-        Some(held) => Ok(held),
+        Some(held) => {
+            let left = app.lock_wait.saturating_sub(started.elapsed());
+            Ok((held, LockOptions::default().wait(left)))
+        }
         None => Err(busy(account, name, app.lock_wait)),
     }
 }
@@ -322,10 +326,10 @@ async fn deploy_request(
     logged.account = Some(req.account.clone());
     inputs::check_names(&req)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let held = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
     // The deploy runs in a task of its own, holding the agent's lock: a client that hangs up
     // does not cut it short between two requests to the cluster.
-    let task = tokio::spawn(locked_deploy(app.clone(), req, held));
+    let task = tokio::spawn(locked_deploy(app.clone(), req, held, lock));
     let deployed = task.await.map_err(|e| {
         Problem::from(kubectl_astro::Error::Failed(format!(
             "the deploy task failed: {e}"
@@ -339,11 +343,12 @@ async fn deploy_request(
 }
 
 /// The deploy of `req` while `_held` holds its agent's lock: the build, the plan and the
-/// engine's deploy with `deploy`'s defaults.
+/// engine's deploy with `deploy`'s defaults, taking the agent's Lease as `lock` says.
 async fn locked_deploy(
     app: Arc<App>,
     req: DeployRequest,
     _held: Held,
+    lock: LockOptions,
 ) -> Result<kubectl_astro::Deployed, Problem> {
     let build = build(&app, &req).await?;
     let plan = Plan::new(&req, &build, &app.resolve, &app.templates)?;
@@ -353,7 +358,8 @@ async fn locked_deploy(
             req.account, req.name
         ));
     }
-    Ok(kubectl_astro::deploy(&app.cluster, &plan, &DeployOptions::default()).await?)
+    let options = DeployOptions::default().lock(lock);
+    Ok(kubectl_astro::deploy(&app.cluster, &plan, &options).await?)
 }
 
 /// `POST /api/v1/deploy/validate`: `{valid: true, build_id, name}`, or 400 `{valid: false,
@@ -416,13 +422,15 @@ async fn undeploy_request(
     logged.account = Some(req.account.clone());
     inputs::check_agent(&req.account, &req.name)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let held = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
     // cut it short.
     let app = app.clone();
     let task = tokio::spawn(async move {
         let _held = held;
-        let options = UndeployOptions::default().namespace(app.namespace.clone());
+        let options = UndeployOptions::default()
+            .namespace(app.namespace.clone())
+            .lock(lock);
         kubectl_astro::undeploy(&app.cluster, &req.account, &req.name, &options).await
     });
     let response = task.await.map_err(|e| {
