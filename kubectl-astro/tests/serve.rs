@@ -407,6 +407,25 @@ async fn bad_requests_name_what_is_wrong() {
         )
         .await;
     assert_eq!(not_json.status, 400, "{}", not_json.body);
+    // validate answers every 400 as `valid: false`, a body that is not text included (found
+    // by schemathesis: it answered an `Error`, which its schema does not allow).
+    let not_text = server
+        .send(
+            "POST",
+            "/api/v1/deploy/validate",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            vec![0xff, 0x4a, 0x6d, 0xfe],
+        )
+        .await;
+    assert_eq!(not_text.status, 400, "{}", not_text.body);
+    assert_eq!(not_text.body["valid"], false, "{}", not_text.body);
+    assert_eq!(
+        not_text.body["validation_errors"],
+        json!(["request: the body is not UTF-8 text"])
+    );
 
     let missing = json!({"account": "astro-team", "name": "no-such-agent"});
     let answer = server.post(deploy, DEPLOYER, &missing).await;
@@ -631,6 +650,41 @@ async fn a_lease_held_by_another_replica_answers_409() {
         "no namespace, no Lease needed: {}",
         undeploy.body
     );
+}
+
+/// `GET /api/v1/openapi.yaml` answers the document (the file in the repository) to any valid
+/// token, 401 without one.
+#[tokio::test]
+async fn the_openapi_document_is_served_to_callers_with_a_token() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let path = "/api/v1/openapi.yaml";
+    let auth = format!("Bearer {VIEWER}");
+    let mut req = hyper::Request::get(format!("{}{path}", server.base))
+        .header("Authorization", auth.as_str())
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = server.client.request(req).await.expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/yaml"[..])
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let file = std::fs::read(support::repo_root().join("kubectl-astro/src/serve/openapi.yaml"))
+        .expect("openapi.yaml");
+    assert_eq!(body.as_ref(), file.as_slice());
+    req = hyper::Request::get(format!("{}{path}", server.base))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = server.client.request(req).await.expect("answer");
+    assert_eq!(response.status(), 401);
+    server.assert_no_token_printed();
 }
 
 /// SIGTERM stops accepting, lets the deploy in flight finish, and exits 0.

@@ -124,6 +124,7 @@ Routes (every /api/v1 route needs `Authorization: Bearer <token>` and a JSON bod
   POST /api/v1/deploy           DeployRequest -> DeployResponse: 200 success, 207 partial
   POST /api/v1/deploy/validate  DeployRequest -> {valid, build_id, name} or 400 {valid: false, validation_errors}
   POST /api/v1/undeploy         {account, name} -> UndeployResponse
+  GET  /api/v1/openapi.yaml     the OpenAPI document of these routes
   GET  /healthz                 200 while the server runs
   GET  /readyz                  200 when the cluster answers, else 503
 Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,

@@ -16,10 +16,10 @@ use astro_deploy::resolve::resolve;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kubectl_astro::{DeployOptions, ErrorKind, LockOptions, Plan, UndeployOptions};
 use serde::Serialize;
@@ -32,14 +32,37 @@ use crate::cli::exit::Failure;
 use crate::cli::output::err_line;
 use crate::cli::{inputs, validate};
 
+/// The OpenAPI document of [`ROUTES`], served at `GET /api/v1/openapi.yaml`.
+pub const OPENAPI: &str = include_str!("openapi.yaml");
+
+/// A route: its method, its path, and its handler for that method.
+type Route = (
+    Method,
+    &'static str,
+    fn(MethodFilter) -> MethodRouter<Arc<App>>,
+);
+
+/// Every route of the server, and nothing else: [`router`] serves exactly these, and
+/// [`OPENAPI`] documents exactly these (a test compares them).
+pub const ROUTES: &[Route] = &[
+    (Method::POST, "/api/v1/deploy", |m| on(m, deploy)),
+    (Method::POST, "/api/v1/deploy/validate", |m| on(m, validate)),
+    (Method::POST, "/api/v1/undeploy", |m| on(m, undeploy)),
+    (Method::GET, "/api/v1/openapi.yaml", |m| on(m, openapi)),
+    (Method::GET, "/healthz", |m| on(m, healthz)),
+    (Method::GET, "/readyz", |m| on(m, readyz)),
+];
+
 /// The server's routes over `app`, with the access log around them.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/api/v1/deploy", post(deploy))
-        .route("/api/v1/deploy/validate", post(validate))
-        .route("/api/v1/undeploy", post(undeploy))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    let mut router = Router::new();
+    for (method, path, handler) in ROUTES {
+        // Every method of ROUTES is a standard one, which MethodFilter knows (tested).
+        if let Ok(filter) = MethodFilter::try_from(method.clone()) {
+            router = router.route(path, handler(filter));
+        }
+    }
+    router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app)
@@ -377,11 +400,18 @@ async fn validate_request(
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
     let caller = authenticate(app, headers, logged)?;
-    let text = body_text(headers, body).await?;
-    let outcome = match parse::<DeployRequest>(&text).and_then(|req| {
-        inputs::check_names(&req)?;
-        Ok(req)
-    }) {
+    // A body that cannot be read as text is an invalid request too: its 400 answers
+    // `valid: false` like any other.
+    let text = match body_text(headers, body).await {
+        Err(p) if p.status == StatusCode::BAD_REQUEST => Err(Failure::invalid(p.body.details)),
+        other => Ok(other?),
+    };
+    let outcome = match text
+        .and_then(|text| parse::<DeployRequest>(&text))
+        .and_then(|req| {
+            inputs::check_names(&req)?;
+            Ok(req)
+        }) {
         Ok(req) => {
             logged.account = Some(req.account.clone());
             authorize(&caller, &req.account, Role::Viewer)?;
@@ -441,6 +471,14 @@ async fn undeploy_request(
     Ok(json(StatusCode::OK, &response))
 }
 
+/// `GET /api/v1/openapi.yaml`: [`OPENAPI`], for any valid token.
+async fn openapi(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let mut logged = Logged::default();
+    let result = authenticate(&app, &headers, &mut logged)
+        .map(|_| ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response());
+    answer(logged, result)
+}
+
 /// `GET /healthz`: 200 while the server runs.
 async fn healthz() -> Response {
     json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
@@ -484,4 +522,43 @@ async fn wrong_method() -> Response {
         "this route takes another method",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(METHOD, path)` of every operation of the OpenAPI document.
+    fn documented() -> Vec<(String, String)> {
+        let doc = astro_deploy::input::parse_value("openapi.yaml", OPENAPI)
+            .unwrap_or_else(|e| panic!("openapi.yaml does not parse: {e}"));
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+                ops.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        ops.sort();
+        ops
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_routes() {
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        served.sort();
+        assert_eq!(served, documented());
+    }
+
+    #[test]
+    fn every_route_method_is_served() {
+        for (method, path, _) in ROUTES {
+            assert!(
+                MethodFilter::try_from(method.clone()).is_ok(),
+                "{method} {path}"
+            );
+        }
+    }
 }
