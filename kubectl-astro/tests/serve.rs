@@ -687,6 +687,66 @@ async fn the_openapi_document_is_served_to_callers_with_a_token() {
     server.assert_no_token_printed();
 }
 
+/// `GET /metrics` counts what happened: requests by route and status, the deploy's duration
+/// and objects by action, the API server's answers and one retry (a 503 injected once).
+#[tokio::test]
+async fn metrics_count_requests_deploys_objects_and_api_server_retries() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    env.server.faults().add(
+        Fault::status(503, "ServiceUnavailable", "try again")
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let answer = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let objects = actions(&answer.body).len();
+    let denied = server
+        .post("/api/v1/deploy", "no-such-token", &weather())
+        .await;
+    assert_eq!(denied.status, 401);
+    server.send("BREW", "/healthz", &[], Vec::new()).await;
+    let metrics = server.send("GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(metrics.status, 200);
+    let mut req = hyper::Request::get(format!("{}/metrics", server.base));
+    req = req.header("Accept", "text/plain");
+    let response = server
+        .client
+        .request(req.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("answer");
+    let text = String::from_utf8_lossy(
+        &response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes(),
+    )
+    .into_owned();
+    let api_log = env.server.request_log();
+    let api_201 = api_log.iter().filter(|r| r.status == 201).count();
+    let api_503 = api_log.iter().filter(|r| r.status == 503).count();
+    assert_eq!(api_503, 1);
+    for line in [
+        r#"astro_http_requests_total{method="POST",route="/api/v1/deploy",status="200"} 1"#
+            .to_string(),
+        r#"astro_http_requests_total{method="POST",route="/api/v1/deploy",status="401"} 1"#
+            .to_string(),
+        r#"astro_http_requests_total{method="other",route="/healthz",status="405"} 1"#.to_string(),
+        r#"astro_http_requests_total{method="GET",route="/metrics",status="200"} 1"#.to_string(),
+        r#"astro_deploy_duration_seconds_count{outcome="success"} 1"#.to_string(),
+        format!(r#"astro_deploy_objects_total{{action="created"}} {objects}"#),
+        format!(r#"astro_apiserver_requests_total{{code="201"}} {api_201}"#),
+        r#"astro_apiserver_requests_total{code="503"} 1"#.to_string(),
+        "astro_apiserver_retries_total 1".to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    server.assert_no_token_printed();
+}
+
 /// SIGTERM stops accepting, lets the deploy in flight finish, and exits 0.
 #[tokio::test]
 async fn sigterm_lets_the_request_in_flight_finish() {

@@ -127,6 +127,7 @@ Routes (every /api/v1 route needs `Authorization: Bearer <token>` and a JSON bod
   GET  /api/v1/openapi.yaml     the OpenAPI document of these routes
   GET  /healthz                 200 while the server runs
   GET  /readyz                  200 when the cluster answers, else 503
+  GET  /metrics                 Prometheus metrics (OpenMetrics text)
 Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,
 403 no role for the account, 404 no such build or deployment, 409 the agent is busy
 (another deploy or undeploy of it past --lock-wait), 413 body over 1 MiB, 415 not JSON,

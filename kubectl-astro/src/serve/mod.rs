@@ -5,11 +5,13 @@
 //!
 //! * [`auth`]: the tokens file and bearer tokens (digests compared in constant time).
 //! * [`locks`]: one deploy or undeploy per agent at a time in this process.
+//! * [`metrics`]: the Prometheus metrics of `GET /metrics`.
 //! * [`routes`]: the routes, the access log, and the one place where an engine error kind
 //!   becomes an HTTP status.
 
 pub mod auth;
 pub mod locks;
+pub mod metrics;
 pub mod routes;
 
 use std::path::PathBuf;
@@ -43,6 +45,8 @@ pub struct App {
     pub locks: locks::AgentLocks,
     /// How long a request waits for its agent's lock (`--lock-wait`).
     pub lock_wait: Duration,
+    /// What `GET /metrics` answers.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Runs `serve` until SIGINT or SIGTERM; returns the exit code.
@@ -75,6 +79,12 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         })?;
     runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let counting = metrics::Counting {
+            metrics: metrics.clone(),
+            inner: cluster.observer.clone(),
+        };
+        let cluster = cluster.observer(Arc::new(counting));
         let app = Arc::new(App {
             cluster,
             templates,
@@ -84,6 +94,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             tokens,
             locks: locks::AgentLocks::default(),
             lock_wait: args.lock_wait,
+            metrics,
         });
         let failed = |what: &str, e: std::io::Error| {
             Failure::from(kubectl_astro::Error::Failed(format!(

@@ -51,6 +51,7 @@ pub const ROUTES: &[Route] = &[
     (Method::GET, "/api/v1/openapi.yaml", |m| on(m, openapi)),
     (Method::GET, "/healthz", |m| on(m, healthz)),
     (Method::GET, "/readyz", |m| on(m, readyz)),
+    (Method::GET, "/metrics", |m| on(m, metrics)),
 ];
 
 /// The server's routes over `app`, with the access log around them.
@@ -65,8 +66,8 @@ pub fn router(app: Arc<App>) -> Router {
     router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
-        .with_state(app)
-        .layer(middleware::from_fn(access_log))
+        .with_state(app.clone())
+        .layer(middleware::from_fn_with_state(app, access_log))
 }
 
 /// The HTTP status of an engine failure: the only place an [`ErrorKind`] becomes one.
@@ -155,10 +156,10 @@ struct Logged {
     account: Option<String>,
 }
 
-/// Writes one line per request on stderr: method, route, status, caller, account, duration.
-/// No header, body or token is ever part of it; the route is the matched pattern, not the
-/// path the client sent.
-async fn access_log(request: Request, next: Next) -> Response {
+/// Writes one line per request on stderr: method, route, status, caller, account, duration,
+/// and counts it in the metrics. No header, body or token is ever part of it; the route is
+/// the matched pattern, not the path the client sent.
+async fn access_log(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -183,6 +184,11 @@ async fn access_log(request: Request, next: Next) -> Response {
         logged.caller.as_deref().unwrap_or("-"),
         started.elapsed().as_millis()
     ));
+    // A method no route has is counted as `other`: a client cannot add label values.
+    let known = ROUTES.iter().any(|(m, _, _)| *m == method);
+    let method = if known { method.as_str() } else { "other" };
+    app.metrics
+        .request(method, &route, response.status().as_u16());
     response
 }
 
@@ -382,7 +388,11 @@ async fn locked_deploy(
         ));
     }
     let options = DeployOptions::default().lock(lock);
-    Ok(kubectl_astro::deploy(&app.cluster, &plan, &options).await?)
+    let started = Instant::now();
+    let deployed = kubectl_astro::deploy(&app.cluster, &plan, &options).await;
+    let response = deployed.as_ref().ok().map(|d| &d.response);
+    app.metrics.deploy(started.elapsed(), response);
+    Ok(deployed?)
 }
 
 /// `POST /api/v1/deploy/validate`: `{valid: true, build_id, name}`, or 400 `{valid: false,
@@ -477,6 +487,12 @@ async fn openapi(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let result = authenticate(&app, &headers, &mut logged)
         .map(|_| ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response());
     answer(logged, result)
+}
+
+/// `GET /metrics`: the Prometheus metrics (OpenMetrics text). No token, as probes.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], app.metrics.text()).into_response()
 }
 
 /// `GET /healthz`: 200 while the server runs.
