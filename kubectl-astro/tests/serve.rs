@@ -747,6 +747,104 @@ async fn metrics_count_requests_deploys_objects_and_api_server_retries() {
     server.assert_no_token_printed();
 }
 
+/// With `--tls-cert/--tls-key` the server answers over HTTPS (a client that trusts the
+/// certificate deploys through it), plain HTTP to the same port gets no answer, and a
+/// non-loopback `--listen` needs no `--insecure-listen`.
+#[tokio::test]
+async fn serve_over_https_with_tls_cert_and_key() {
+    let env = Env::new().await;
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("certificate");
+    let (cert_path, key_path) = (
+        env.dir.path().join("tls.crt"),
+        env.dir.path().join("tls.key"),
+    );
+    std::fs::write(&cert_path, cert.pem()).expect("cert written");
+    std::fs::write(&key_path, signing_key.serialize_pem()).expect("key written");
+    let (c, k) = (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    );
+    let server = Server::start(&env, &["--tls-cert", &c, "--tls-key", &k]).await;
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).expect("root added");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_only()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let req = hyper::Request::post(format!("{}/api/v1/deploy", server.base))
+        .header("Authorization", format!("Bearer {DEPLOYER}"))
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(weather().to_string())))
+        .expect("request");
+    let response = client.request(req).await.expect("an answer over HTTPS");
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let resp: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(resp["status"], "success", "{resp}");
+
+    // Plain HTTP to the HTTPS port: the handshake fails, no answer.
+    let plain = server.base.replacen("https://", "http://", 1);
+    let req = hyper::Request::get(format!("{plain}/healthz"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let answer = tokio::time::timeout(Duration::from_secs(15), server.client.request(req)).await;
+    assert!(
+        matches!(answer, Ok(Err(_))),
+        "plain HTTP got an answer: {answer:?}"
+    );
+    server.assert_no_token_printed();
+
+    // Any address may be served over HTTPS without --insecure-listen.
+    let tokens = env.dir.path().join("tokens.yaml");
+    let args = [
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--tokens",
+        tokens.to_str().unwrap_or_default(),
+        "--tls-cert",
+        &c,
+        "--tls-key",
+        &k,
+    ];
+    let mut child = env.command(&args).spawn().expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("serving the Deploy API on https://0.0.0.0:"),
+        "{first}"
+    );
+    let _ = child.start_kill();
+}
+
 /// SIGTERM stops accepting, lets the deploy in flight finish, and exits 0.
 #[tokio::test]
 async fn sigterm_lets_the_request_in_flight_finish() {
@@ -827,6 +925,32 @@ async fn flags_and_tokens_file_are_checked_at_start() {
         stderr.contains("tokens[0].accounts"),
         "names the field: {stderr}"
     );
+
+    // A certificate file that holds no certificate, a key without its certificate.
+    let not_pem = env.dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "hello").expect("written");
+    let not_pem = not_pem.display().to_string();
+    let (code, _, stderr) = env
+        .run(&[
+            "serve",
+            "--tokens",
+            &tokens,
+            "--tls-cert",
+            &not_pem,
+            "--tls-key",
+            &not_pem,
+        ])
+        .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!("--tls-cert {not_pem}: no PEM certificate")),
+        "{stderr}"
+    );
+    let (code, _, stderr) = env
+        .run(&["serve", "--tokens", &tokens, "--tls-key", &not_pem])
+        .await;
+    assert_eq!(code, 2, "clap's usage error: {stderr}");
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
 }
 
 /// A cluster that does not answer: `/readyz` says 503 while `/healthz` stays 200, and a deploy

@@ -142,6 +142,7 @@ Tokens file (YAML; each token known by the SHA-256 of its value, \"*\" = every a
 Examples:
   kubectl astro serve --tokens tokens.yaml --catalog examples/catalog
   kubectl astro serve --tokens tokens.yaml --listen 127.0.0.1:0   # any free port, printed at start
+  kubectl astro serve --tokens tokens.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key
 
 Exit codes: 0 stopped by SIGINT/SIGTERM after the requests in flight finished, 1 failure,
 3 invalid flags or tokens file.";
@@ -154,10 +155,16 @@ pub struct ServeArgs {
     /// stderr at start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Allow a --listen address that is not loopback although serve has no TLS: bearer
-    /// tokens then cross the network in clear text unless a TLS proxy is in front.
+    /// Allow a --listen address that is not loopback without --tls-cert: bearer tokens then
+    /// cross the network in clear text unless a TLS proxy is in front.
     #[arg(long)]
     pub insecure_listen: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Tokens file (YAML): each caller's token digest and role per account.
     #[arg(long, value_name = "FILE")]
     pub tokens: PathBuf,
