@@ -170,9 +170,8 @@ impl Bench {
         let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
         let wall = start.elapsed();
         let log = self.server.request_log();
-        let is_lease = |r: &&test_apiserver::LoggedRequest| {
-            r.path.starts_with("/apis/coordination.k8s.io/")
-        };
+        let is_lease =
+            |r: &&test_apiserver::LoggedRequest| r.path.starts_with("/apis/coordination.k8s.io/");
         let lease_writes = log
             .iter()
             .filter(is_lease)
