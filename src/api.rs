@@ -76,7 +76,7 @@ pub struct ResourceResult {
     pub namespace: String,
     /// What happened to it.
     pub action: ResourceAction,
-    /// Detail, for failures.
+    /// Why it failed, or a warning about it (an Ingress whose TLS Secret does not exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -135,6 +135,17 @@ pub struct UndeployRequest {
     pub account: String,
     /// Agent name.
     pub name: String,
+}
+
+/// Body of a successful `POST /deployments/{namespace}/ingestion/{ingestion}/trigger`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerResponse {
+    /// `triggered`.
+    pub status: String,
+    /// The Job that runs the ingestion.
+    pub job_name: String,
+    /// Its namespace.
+    pub namespace: String,
 }
 
 /// Body of a successful `POST /undeploy`.

@@ -65,6 +65,21 @@ pub fn is_dns_label(s: &str) -> bool {
         && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
+/// Whether `s` is a DNS-1123 subdomain, the form of most object names: at most 253
+/// characters, dot-separated parts of lowercase letters, digits and `-` that start and end
+/// with a letter or digit (apimachinery `IsDNS1123Subdomain`; the length of a part is not
+/// limited on its own).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            let b = part.as_bytes();
+            b.first().is_some_and(|c| c.is_ascii_alphanumeric())
+                && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
 /// Whether `s` is a valid env var / secret key name (`^[A-Za-z_][A-Za-z0-9_]*$`).
 pub fn is_env_name(s: &str) -> bool {
     let b = s.as_bytes();
@@ -248,6 +263,29 @@ pub fn agent_label(account: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_subdomains_limit_the_whole_name_only() {
+        let long_part = format!("a{}", "b".repeat(98));
+        for ok in ["a", "tls", "wild-card.tls", "0x", long_part.as_str()] {
+            assert!(is_dns_subdomain(ok), "{ok}");
+        }
+        let too_long = "a".repeat(254);
+        for bad in [
+            "",
+            "A",
+            "-a",
+            "a-",
+            "a..b",
+            ".a",
+            "a.",
+            "a_b",
+            too_long.as_str(),
+        ] {
+            assert!(!is_dns_subdomain(bad), "{bad}");
+        }
+        assert!(is_dns_subdomain(&"a".repeat(253)));
+    }
 
     /// Runs of `-` collapse and the ends are trimmed, whatever the input (the previous
     /// formulation, which trimmed a copy, is the oracle).

@@ -30,6 +30,7 @@ use crate::plan::Plan;
 use crate::prune;
 use crate::result::{Results, object_result};
 use crate::stored::Stored;
+use crate::tls_secrets;
 use crate::wait;
 
 /// How to deploy. `DeployOptions::default()` is what `kubectl astro deploy` does without
@@ -302,6 +303,8 @@ async fn write(cluster: &Cluster, plan: &Plan, options: &DeployOptions) -> Resul
         tracing::info!(stage = ?stages, failed_so_far = out.errors.len(), "stage done");
         step_done(cluster, DeployStep::Apply(stages), &out.resources[first..]);
     }
+
+    tls_secrets::warn_missing(cluster, manifests, ns, start.fresh, &mut out.resources).await;
 
     // Prune only after a complete apply: a partial or interrupted deploy never deletes
     // anything.

@@ -184,6 +184,8 @@ pub enum ErrorKind {
 pub enum Missing {
     /// No deployment (its namespace does not exist).
     Deployment,
+    /// No such ingestion that can be triggered (a CronJob of the deployment).
+    Ingestion,
 }
 
 /// What the engine refused to do.
@@ -194,6 +196,8 @@ pub enum Refusal {
     Prune,
     /// An undeploy of a namespace that kubectl-astro did not create for this agent.
     Undeploy,
+    /// Any other command on a namespace that kubectl-astro did not create for this agent.
+    Foreign,
 }
 
 /// Why an operation failed.
@@ -322,10 +326,11 @@ impl Error {
             },
             Error::NotFound { missing, .. } => match missing {
                 Missing::Deployment => "deployment not found",
+                Missing::Ingestion => "ingestion not found",
             },
             Error::Refused { refusal, .. } => match refusal {
                 Refusal::Prune => "prune refused",
-                Refusal::Undeploy => "refused",
+                Refusal::Undeploy | Refusal::Foreign => "refused",
             },
             Error::Busy(_) => "busy",
             Error::Interrupted(_) => "interrupted",

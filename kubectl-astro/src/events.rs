@@ -35,6 +35,12 @@ pub enum Event<'a> {
         /// What it is now.
         readiness: &'a Readiness,
     },
+    /// Something the user should know that does not fail the operation (a TLS Secret an
+    /// Ingress names does not exist).
+    Warning {
+        /// What, in one sentence.
+        message: &'a str,
+    },
     /// A step of a deploy is done: the Namespace, one stage of the staged apply, or prune.
     StepDone {
         /// Which step.

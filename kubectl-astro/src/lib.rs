@@ -54,12 +54,15 @@ pub mod interrupt;
 pub mod inventory;
 pub mod list;
 pub mod lock;
+pub mod namespace;
 pub mod passwords;
 pub mod plan;
 pub mod prune;
 pub mod result;
 pub mod stored;
+pub mod tls_secrets;
 pub mod transport;
+pub mod trigger;
 pub mod undeploy;
 pub mod wait;
 
@@ -73,6 +76,7 @@ pub use interrupt::Interrupt;
 pub use list::{ListOptions, list};
 pub use lock::LockOptions;
 pub use plan::Plan;
+pub use trigger::{TriggerOptions, trigger};
 pub use undeploy::{UndeployOptions, undeploy};
 
 /// The default field manager of our applies, and the `app.kubernetes.io/managed-by` label

@@ -366,10 +366,11 @@ impl Held {
     }
 
     /// Deletes the lease (undeploy: nothing is left to guard), on the condition that it is
-    /// still the version we wrote. A failure is only logged.
-    pub async fn delete(mut self, cluster: &Cluster) {
+    /// still the version we wrote. When that fails, the lease is released instead (so nobody
+    /// waits for it) and the failure returned.
+    pub async fn delete(mut self, cluster: &Cluster) -> Result<(), Error> {
         let Some(lease) = self.stop().await else {
-            return;
+            return Ok(());
         };
         let rv = crate::cluster::resource_version(&lease).map(String::from);
         let params = DeleteParams {
@@ -382,10 +383,18 @@ impl Held {
         let request = kube::core::Request::new(collection())
             .delete(&self.name, &params)
             .map(|r| r.map(Bytes::from));
-        if let Err(e) = cluster.call(request).await
-            && !e.is_not_found()
-        {
-            tracing::warn!(lease = %self.name, error = %e, "deleting the lease failed; it expires instead");
+        match cluster.call(request).await {
+            Err(e) if !e.is_not_found() => {
+                let context = format!("Lease {NAMESPACE}/{}: deleting it", self.name);
+                // Released with what we last wrote, as release() does.
+                let mut released = lease;
+                let transitions = spec_int(&released, "leaseTransitions");
+                released["spec"] = json!({"leaseDurationSeconds": 1, "leaseTransitions": transitions,
+                    "acquireTime": micro_now(), "renewTime": micro_now()});
+                let _ = replace(cluster, &self.name, &released).await;
+                Err(Error::call(context, e))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -24,6 +24,7 @@ fn main() {
         Command::Undeploy(args) => cli::undeploy::run(args),
         Command::Build(cmd) => cli::build::run(cmd),
         Command::List(args) => cli::list::run(args),
+        Command::Trigger(args) => cli::trigger::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Completion { shell } => completion(*shell),
     };

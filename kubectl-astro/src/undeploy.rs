@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 use astro_deploy::api::UndeployResponse;
 use astro_deploy::naming;
 use astro_deploy::resolve::Kind;
-use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::deploy::now;
-use crate::error::{Error, Missing, Refusal};
+use crate::error::{Error, Refusal};
 use crate::lock::{self, LockOptions};
+use crate::namespace;
 
 /// Which deployment to delete and how.
 #[derive(Debug, Clone)]
@@ -66,55 +66,40 @@ pub async fn undeploy(
     name: &str,
     options: &UndeployOptions,
 ) -> Result<UndeployResponse, Error> {
-    naming::check_account(account).map_err(|m| Error::InvalidInput(format!("account: {m}")))?;
-    naming::check_agent_name(name).map_err(|m| Error::InvalidInput(format!("name: {m}")))?;
-    let ns = options
-        .namespace
-        .clone()
-        .unwrap_or_else(|| naming::namespace(account, &naming::sanitize_name(name)));
+    let found = namespace::find(cluster, account, name, options.namespace.as_deref()).await?;
+    let ns = found.name.clone();
     let context = format!("Namespace/{ns}");
-    let live = match cluster.get(Kind::Namespace, "", &ns).await {
-        Ok(r) => r.value(),
-        Err(e) if e.is_not_found() => {
-            return Err(Error::NotFound {
-                missing: Missing::Deployment,
-                details: format!("namespace {ns} does not exist"),
-            });
-        }
-        Err(e) => return Err(Error::call(&context, e)),
-    };
-    let label = |k: &str| {
-        live.pointer("/metadata/labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-    };
-    let agent_label = naming::agent_label(account, name);
-    if label("app.kubernetes.io/managed-by") != Some(crate::FIELD_MANAGER)
-        || label("astro.dev/agent") != Some(agent_label.as_str())
-    {
+    if !found.ours {
         return Err(Error::Refused {
             refusal: Refusal::Undeploy,
             details: format!(
-                "namespace {ns} was not created by kubectl-astro for {agent_label}; not deleting it"
+                "namespace {ns} was not created by kubectl-astro for {}; not deleting it",
+                naming::agent_label(account, name)
             ),
         });
     }
-    let build_id = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get("astro.dev/build"))
-        .and_then(Value::as_str)
+    let build_id = found
+        .annotation("astro.dev/build")
         .unwrap_or("")
         .to_string();
     let held = lock::acquire(cluster, &ns, &options.lock).await?;
-    if let Err(e) = cluster.delete(Kind::Namespace, "", &ns, None).await
+    // A namespace already Terminating is not deleted again: the API server would answer 409
+    // ("The system is ensuring all content is removed from this namespace",
+    // `pkg/registry/core/namespace/storage/storage.go` `Delete`); it is waited for like any.
+    let terminating = found
+        .object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some();
+    if !terminating
+        && let Err(e) = cluster.delete(Kind::Namespace, "", &ns, None).await
         && !e.is_not_found()
     {
         held.release(cluster).await;
         return Err(Error::call(&context, e));
     }
     // Nothing is left to guard: a deploy that was waiting makes a new Lease, and finds the
-    // namespace being deleted.
-    held.delete(cluster).await;
+    // namespace being deleted. (If the Lease cannot be deleted, the namespace still is.)
+    held.delete(cluster).await?;
     if let Some(timeout) = options.wait {
         let deadline = Instant::now() + timeout;
         loop {
@@ -123,7 +108,7 @@ pub async fn undeploy(
                 Err(e) => return Err(Error::call(&context, e)),
                 Ok(_) if Instant::now() >= deadline => {
                     return Err(Error::Failed(format!(
-                        "namespace {ns} still exists after {}s",
+                        "namespace {ns} is still terminating after {}s (objects with finalizers in it keep it)",
                         timeout.as_secs()
                     )));
                 }

@@ -24,6 +24,7 @@ fn every_subcommand_has_help_with_examples() {
         "diff",
         "undeploy",
         "list",
+        "trigger",
         "validate",
         "build",
         "completion",
@@ -118,4 +119,40 @@ fn names_are_checked_before_they_become_catalog_paths() {
         let field = flag.trim_start_matches("--");
         assert!(out.contains(&format!("request: {field}:")), "{out}");
     }
+}
+
+/// One source of certificates at a time (clap's usage error, exit 2, as for any two flags
+/// that exclude each other), and issuer names Kubernetes accepts (invalid input, exit 3).
+#[test]
+fn tls_secret_and_an_issuer_are_refused_together() {
+    let base = [
+        "deploy",
+        "--dry-run",
+        "-f",
+        "examples/deploy-request-web.yaml",
+        "--catalog",
+        "examples/catalog",
+    ];
+    let with = |extra: &[&str]| run(&[&base[..], extra].concat());
+    let (code, _, err) = with(&["--tls-secret", "wildcard-tls", "--cluster-issuer", "le"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--tls-secret") && err.contains("--cluster-issuer"),
+        "{err}"
+    );
+    let (code, _, err) = with(&["--issuer", "le", "--cluster-issuer", "le"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--issuer") && err.contains("--cluster-issuer"),
+        "{err}"
+    );
+    let (code, out, _) = with(&["--issuer", "Let's Encrypt"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("issuer") && out.contains("DNS-1123 subdomain"),
+        "{out}"
+    );
+    let (code, out, _) = with(&["--issuer", "le"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cert-manager.io/issuer: le"), "{out}");
 }

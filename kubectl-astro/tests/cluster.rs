@@ -22,9 +22,12 @@ async fn fresh_deploy_creates_every_object_and_answers_a_deploy_response() {
     assert_eq!(resp["k8s_namespace"], NS);
     assert_eq!(resp["errors"], serde_json::json!([]));
     let all = actions(&resp);
-    // The Namespace, the store Secret and the ConfigMap, 5 Services (one the StatefulSet's
-    // headless governing Service), 4 workloads, the web-chat Ingress.
-    assert_eq!(all.len(), 13, "{all:?}");
+    // The Namespace, 3 NetworkPolicies (default deny, same namespace, the web-chat port),
+    // the store Secret and the ConfigMap, 5 Services (one the StatefulSet's headless
+    // governing Service), 4 workloads, the web-chat Ingress.
+    assert_eq!(all.len(), 16, "{all:?}");
+    let policies = all.iter().filter(|(o, _)| o.starts_with("NetworkPolicy/"));
+    assert_eq!(policies.count(), 3, "{all:?}");
     assert!(all.iter().all(|(_, a)| a == "created"), "{all:?}");
     let deployed_at = resp["deployed_at"].as_str().unwrap_or("");
     assert!(
@@ -131,6 +134,7 @@ async fn removed_interface_prunes_its_objects_and_nothing_else() {
         pruned,
         vec![
             "Ingress/weather-agent-ingress-messaging".to_string(),
+            "NetworkPolicy/allow-ingress-weather-agent-messaging".to_string(),
             "Service/weather-agent-messaging".to_string()
         ]
     );
@@ -219,6 +223,7 @@ async fn a_kind_the_token_may_not_write_is_a_named_partial_failure() {
         .insert("deployer-token".into(), "deployer".into());
     let writable = [
         "namespaces",
+        "networkpolicies",
         "secrets",
         "configmaps",
         "services",
@@ -244,7 +249,7 @@ async fn a_kind_the_token_may_not_write_is_a_named_partial_failure() {
         err.contains("forbidden") && err.contains("ingresses"),
         "{err}"
     );
-    assert_eq!(with_action(&resp, "created").len(), 12);
+    assert_eq!(with_action(&resp, "created").len(), 15);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1175,4 +1180,77 @@ async fn list_finds_every_deployment_by_its_namespace_labels() {
     assert!(row[5].ends_with('s'), "a few seconds old: {table}");
     assert!(row[6].starts_with("http://weather-agent-chat-"), "{table}");
     assert!(lines[2].contains("other-team"), "{table}");
+}
+
+/// `--tls-secret` names a Secret the deploy does not create: while it is missing from the
+/// agent's namespace, deploy succeeds but says so on stderr and on each Ingress's entry; once
+/// it exists, neither. An issuer's Secrets (cert-manager makes them) are never reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_tls_secret_is_a_warning_on_stderr_and_on_each_ingress() {
+    let env = Env::new().await;
+    let flags = ["--tls-secret", "wildcard-tls", "--ingress-class", "nginx"];
+    let ingress_messages = |resp: &Value| -> Vec<String> {
+        let entries = resp["resources"].as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .filter(|r| r["kind"] == "Ingress")
+            .map(|r| r["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let (code, resp, stderr) = env.deploy("deploy-request-web.yaml", &flags).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert_eq!(resp["status"], "success");
+    let ns = resp["k8s_namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        stderr.matches("warning: TLS Secret").count(),
+        1,
+        "one warning per Secret: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "warning: TLS Secret \"wildcard-tls\" does not exist in namespace \"{ns}\""
+        )),
+        "{stderr}"
+    );
+    let messages = ingress_messages(&resp);
+    assert!(!messages.is_empty(), "no Ingress: {resp}");
+    for m in &messages {
+        assert_eq!(m, "TLS Secret \"wildcard-tls\" does not exist", "{resp}");
+    }
+
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "wildcard-tls", "namespace": ns},
+        "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
+    });
+    patch_as_another_client(
+        &env.server,
+        &format!("/api/v1/namespaces/{ns}/secrets/wildcard-tls?fieldManager=cert-admin"),
+        APPLY,
+        &secret,
+    )
+    .await;
+    let (code, resp, stderr) = env.deploy("deploy-request-web.yaml", &flags).await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    assert!(
+        ingress_messages(&resp).iter().all(String::is_empty),
+        "{resp}"
+    );
+
+    let (code, resp, stderr) = env
+        .deploy(
+            "deploy-request-web.yaml",
+            &["--cluster-issuer", "letsencrypt"],
+        )
+        .await;
+    assert_eq!(code, 0, "{resp} {stderr}");
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    assert!(
+        ingress_messages(&resp).iter().all(String::is_empty),
+        "{resp}"
+    );
 }

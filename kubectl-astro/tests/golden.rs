@@ -18,54 +18,13 @@ use similar::TextDiff;
 /// Fewer cases than this means the corpus lost some.
 const MIN_CASES: usize = 12;
 
-fn golden_dir() -> PathBuf {
-    support::repo_root().join("tests").join("golden")
-}
-
-/// Every case directory under tests/golden, sorted. `README.md` is the only other entry
-/// allowed; anything else, or an entry that cannot be read, is an error.
-fn cases() -> Result<Vec<PathBuf>, String> {
-    let mut cases = Vec::new();
-    for path in support::sorted_entries(&golden_dir())? {
-        let meta =
-            std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if meta.is_dir() {
-            cases.push(path);
-        } else if !path.ends_with("README.md") {
-            return Err(format!(
-                "{} is neither a case directory nor README.md",
-                path.display()
-            ));
-        }
-    }
-    Ok(cases)
-}
-
-/// The directory name of a case, which is its test name.
-fn case_name(case: &Path) -> Result<String, String> {
-    case.file_name()
-        .and_then(|n| n.to_str())
-        .map(String::from)
-        .ok_or_else(|| format!("{} has no UTF-8 name", case.display()))
-}
-
-fn extra_args(case: &Path) -> Result<Vec<String>, String> {
-    let text = support::read_optional(&case.join("args"))?.unwrap_or_default();
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect())
-}
-
 /// Runs the dry run of one case; `Err` describes a failed run.
 fn render(case: &Path) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
         .current_dir(case)
         .env_remove("RUST_LOG") // stderr is part of some cases; logs must not join it
         .args(support::DRY_RUN)
-        .args(extra_args(case)?)
+        .args(support::golden_args(case)?)
         .output()
         .map_err(|e| format!("cannot run kubectl-astro: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -122,7 +81,7 @@ fn deterministic(cases: &[PathBuf]) -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
-    let cases = cases();
+    let cases = support::golden_cases();
     let found = cases.as_ref().map(Vec::len).map_err(Clone::clone);
     let cases = cases.unwrap_or_default();
     let mut trials = vec![
@@ -138,7 +97,7 @@ fn main() {
         },
     ];
     for case in cases {
-        let trial = match case_name(&case) {
+        let trial = match support::golden_case_name(&case) {
             Ok(name) => Trial::test(name, move || check(&case, update)),
             Err(e) => Trial::test(case.display().to_string(), move || Err(e.into())),
         };

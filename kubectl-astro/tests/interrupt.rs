@@ -25,19 +25,44 @@ const FIRST: &str = "deploy-request-web.yaml";
 const SECOND: &str = "deploy-request.json";
 
 impl Env {
-    /// Starts a deploy and SIGKILLs it after `after`. Its Lease lasts 1 s: the next run waits
-    /// that long for the dead holder's Lease.
-    async fn deploy_killed(&self, request: &str, after: Duration) {
+    /// Starts a deploy and SIGKILLs it after `after`; returns whether it was killed (rather than
+    /// done by then). Its Lease lasts 1 s: the next run waits that long for the dead holder's
+    /// Lease.
+    async fn deploy_killed(&self, request: &str, after: Duration) -> bool {
         let mut child = self
             .command(&Env::deploy_args(request, &["--lease-duration", "1s"]))
             .spawn()
             .expect("kubectl-astro starts");
         tokio::select! {
-            _ = child.wait() => {}
+            _ = child.wait() => false,
             () = tokio::time::sleep(after) => {
                 let _ = child.start_kill();
                 let _ = child.wait().await;
+                true
             }
+        }
+    }
+
+    /// Starts a deploy and SIGKILLs it as soon as the log shows its first prune DELETE
+    /// (prune deletes are slowed down, so the next one is in flight); returns whether it was
+    /// killed.
+    async fn deploy_killed_in_prune(&self, request: &str, from: usize) -> bool {
+        let mut child = self
+            .command(&Env::deploy_args(request, &[]))
+            .spawn()
+            .expect("kubectl-astro starts");
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return false;
+            }
+            let pruning = self.server.request_log()[from..].iter().any(is_prune);
+            if pruning || started.elapsed() > Duration::from_secs(60) {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 
@@ -150,10 +175,21 @@ async fn sigkill_during_apply_and_prune_then_the_next_run_converges() {
         ctl.add(Fault::delay_only(Duration::from_millis(120)).probability(0.5));
         let from = env.server.request_log().len();
         let at = Duration::from_millis(rng.below(span.as_millis() as u64 + 50));
-        let what = format!("trial {trial}: SECOND killed after {at:?}");
-        env.deploy_killed(SECOND, at).await;
+        // The last trial aims at the prune itself: slow deletes, killed after the first one.
+        let aimed = trial == trials - 1;
+        let what = if aimed {
+            format!("trial {trial}: SECOND killed during prune")
+        } else {
+            format!("trial {trial}: SECOND killed after {at:?}")
+        };
+        let killed = if aimed {
+            ctl.add(Fault::delay_only(Duration::from_millis(400)).verb("delete"));
+            env.deploy_killed_in_prune(SECOND, from).await
+        } else {
+            env.deploy_killed(SECOND, at).await
+        };
         prune_after_apply(&env, from, want.0.len(), &what);
-        if env.server.request_log()[from..].iter().any(is_prune) {
+        if killed && killed_during_prune(&env, from) {
             killed_in_prune += 1;
         }
         ctl.clear();
@@ -162,7 +198,26 @@ async fn sigkill_during_apply_and_prune_then_the_next_run_converges() {
         assert_same(env.state().await, &want, &what);
         created_once(&env, &what);
     }
-    println!("{trials} kills during SECOND, {killed_in_prune} after prune had started");
+    println!("{trials} kills during SECOND, {killed_in_prune} while pruning");
+    assert!(
+        killed_in_prune >= 1,
+        "no run was killed while pruning: the kill-during-prune case was not tested"
+    );
+}
+
+/// Whether the run logged from `from` was cut short inside its prune: a prune DELETE was
+/// answered, and the inventory write that follows the prune (an apply to the Namespace) never
+/// came.
+fn killed_during_prune(env: &Env, from: usize) -> bool {
+    let log = env.server.request_log();
+    let log = &log[from.min(log.len())..];
+    let Some(first) = log.iter().position(is_prune) else {
+        return false;
+    };
+    let ns = format!("/api/v1/namespaces/{NS}");
+    !log[first..]
+        .iter()
+        .any(|r| r.method == "PATCH" && r.path == ns)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

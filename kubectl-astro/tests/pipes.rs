@@ -337,6 +337,7 @@ async fn deploy_reports_each_step_on_a_terminal_and_nothing_into_a_pipe() {
         lines,
         [
             "Namespace astro-astro-team-weather-agent: created",
+            "NetworkPolicies: 3 created",
             "Secrets and ConfigMaps: 2 created",
             // 5 Services (one the redis StatefulSet's headless governing Service), 4
             // workloads, the web-chat Ingress.
@@ -355,7 +356,8 @@ async fn deploy_reports_each_step_on_a_terminal_and_nothing_into_a_pipe() {
     let args = Env::deploy_args("deploy-request.json", &[]);
     let (code, stderr) = terminal::run(env.command(&args), terminal::Stream::Stderr).await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("\nprune: 2 pruned"), "{stderr}");
+    // The web chat's Service, Ingress and NetworkPolicy.
+    assert!(stderr.contains("\nprune: 3 pruned"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,8 +175,9 @@ mod tests {
     use crate::catalog::BuildRecord;
     use crate::resolve::{ResolveOptions, resolve};
 
-    /// The resolved deployments of every golden case and of the typical example, with and
-    /// without NetworkPolicies, TLS and an ingress class.
+    /// The resolved deployments of every golden case and of the typical example, with an
+    /// ingress class, once with a TLS Secret and no NetworkPolicies, once with NetworkPolicies
+    /// and a cert-manager issuer.
     pub(super) fn golden_deployments() -> Vec<ResolvedDeployment> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut cases = Vec::new();
@@ -205,11 +206,13 @@ mod tests {
             let Ok(b) = BuildRecord::parse(&read(build)).and_then(BuildRecord::into_build) else {
                 continue;
             };
-            for network_policy in [false, true] {
+            let issuer = Some(crate::resolve::CertIssuer::Cluster("letsencrypt".into()));
+            for (network_policy, cert_issuer) in [(false, None), (true, issuer)] {
                 let options = ResolveOptions {
                     network_policy,
                     ingress_class: Some("nginx".into()),
-                    tls_secret: Some("tls".into()),
+                    tls_secret: cert_issuer.is_none().then(|| "tls".into()),
+                    cert_issuer,
                     ..ResolveOptions::default()
                 };
                 if let Ok(resolved) = resolve(&req, &b, &options) {

@@ -57,9 +57,12 @@ pub struct ResolveOptions {
     pub ingestion_domain: String,
     /// IngressClass for every Ingress.
     pub ingress_class: Option<String>,
-    /// TLS Secret for every Ingress.
+    /// TLS Secret for every Ingress; it must exist in the deploy's namespace.
     pub tls_secret: Option<String>,
-    /// Emit NetworkPolicies isolating the namespace.
+    /// cert-manager issuer giving each Ingress its own certificate Secret (excludes
+    /// `tls_secret`).
+    pub cert_issuer: Option<CertIssuer>,
+    /// Emit NetworkPolicies isolating the namespace (default: on).
     pub network_policy: bool,
     /// Image of the messaging sidecar.
     pub messaging_image: String,
@@ -82,7 +85,8 @@ impl Default for ResolveOptions {
             ingestion_domain: "ingestion.localtest.me".into(),
             ingress_class: None,
             tls_secret: None,
-            network_policy: false,
+            cert_issuer: None,
+            network_policy: true,
             messaging_image: DEFAULT_MESSAGING_IMAGE.into(),
             omit_replicas: false,
             storage_class: None,
@@ -122,6 +126,7 @@ pub fn resolve(
             ));
         }
     }
+    errors.extend(check_tls(options));
     if !errors.is_empty() {
         // Only the spec's own guards found something: the build's spec is at fault.
         let spec_only = errors.iter().all(|e| e.field.starts_with("spec."));
@@ -140,6 +145,38 @@ pub fn resolve(
         });
     }
     plan::plan(request, build, options)
+}
+
+/// The TLS options: object names, and at most one source of certificates.
+fn check_tls(options: &ResolveOptions) -> Vec<crate::FieldError> {
+    let mut errors = Vec::new();
+    let issuer = options.cert_issuer.as_ref().map(|i| match i {
+        CertIssuer::Cluster(name) => ("cluster_issuer", name),
+        CertIssuer::Namespaced(name) => ("issuer", name),
+    });
+    let names = [("tls_secret", options.tls_secret.as_ref())]
+        .into_iter()
+        .chain(issuer.map(|(field, name)| (field, Some(name))));
+    for (field, name) in names {
+        if let Some(name) = name
+            && !crate::naming::is_dns_subdomain(name)
+        {
+            errors.push(crate::FieldError::new(
+                field,
+                format!(
+                    "'{}' is not a valid object name (DNS-1123 subdomain)",
+                    printable(name)
+                ),
+            ));
+        }
+    }
+    if let (Some(_), Some((field, _))) = (&options.tls_secret, issuer) {
+        errors.push(crate::FieldError::new(
+            field,
+            "cannot be combined with tls_secret: each Ingress gets its own certificate from the issuer",
+        ));
+    }
+    errors
 }
 
 /// Every credential key the deploy needs: cloud providers, secret variables of custom
@@ -203,6 +240,106 @@ mod tests {
         assert_eq!(
             resolved.common_labels.get(crate::naming::AGENT_LABEL),
             Some(&label)
+        );
+    }
+
+    /// The field errors `resolve` answers for golden case 01 with `options`.
+    fn option_errors(options: &ResolveOptions) -> Vec<(String, String)> {
+        let (request, _) = golden("01-hello-astro-web", &ResolveOptions::default());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/01-hello-astro-web/build.yaml");
+        let text = std::fs::read_to_string(dir).unwrap_or_default();
+        let Ok(build) = BuildRecord::parse(&text).and_then(BuildRecord::into_build) else {
+            panic!("case 01 build")
+        };
+        match resolve(&request, &build, options) {
+            Err(Error::Invalid { errors, .. }) => {
+                errors.0.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("expected invalid options, got {other:?}"),
+        }
+    }
+
+    /// One source of certificates at a time, and object names that Kubernetes accepts.
+    #[test]
+    fn tls_options_are_checked() {
+        let both = ResolveOptions {
+            tls_secret: Some("wildcard-tls".into()),
+            cert_issuer: Some(CertIssuer::Cluster("letsencrypt".into())),
+            ..ResolveOptions::default()
+        };
+        let errors = option_errors(&both);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "cluster_issuer");
+        assert!(errors[0].1.contains("cannot be combined with tls_secret"));
+
+        let bad = ResolveOptions {
+            tls_secret: Some("Wildcard_TLS".into()),
+            ..ResolveOptions::default()
+        };
+        assert_eq!(option_errors(&bad)[0].0, "tls_secret");
+        let bad = ResolveOptions {
+            cert_issuer: Some(CertIssuer::Namespaced("my issuer".into())),
+            ..ResolveOptions::default()
+        };
+        let errors = option_errors(&bad);
+        assert_eq!(errors[0].0, "issuer");
+        assert!(
+            errors[0]
+                .1
+                .contains("'my issuer' is not a valid object name")
+        );
+    }
+
+    /// With an issuer, every Ingress names its own certificate Secret and the annotation
+    /// of its kind of issuer; the NetworkPolicies admit the HTTP-01 solver.
+    #[test]
+    fn an_issuer_gives_each_ingress_its_own_secret() {
+        for (issuer, key) in [
+            (
+                CertIssuer::Cluster("le".into()),
+                "cert-manager.io/cluster-issuer",
+            ),
+            (
+                CertIssuer::Namespaced("le".into()),
+                "cert-manager.io/issuer",
+            ),
+        ] {
+            let options = ResolveOptions {
+                cert_issuer: Some(issuer),
+                ..ResolveOptions::default()
+            };
+            let (_, resolved) = golden("16-engineering-assistant", &options);
+            let mut secrets = Vec::new();
+            for o in &resolved.objects {
+                if let ObjectSpec::Ingress(i) = &o.spec {
+                    assert_eq!(o.annotations.get(key).map(String::as_str), Some("le"));
+                    assert_eq!(i.tls_secret, Some(format!("{}-tls", o.name)));
+                    secrets.push(i.tls_secret.clone());
+                }
+            }
+            assert_eq!(secrets.len(), 2, "case 16 has two Ingresses");
+            let solver = resolved
+                .objects
+                .iter()
+                .find(|o| o.name == "allow-acme-http01-solver");
+            let Some(ObjectSpec::NetworkPolicy(policy)) = solver.map(|o| &o.spec) else {
+                panic!("no solver NetworkPolicy")
+            };
+            assert_eq!(policy.ports, vec![PolicyPort::Number(8089)]);
+        }
+        // Without NetworkPolicies, no solver policy either.
+        let options = ResolveOptions {
+            cert_issuer: Some(CertIssuer::Cluster("le".into())),
+            network_policy: false,
+            ..ResolveOptions::default()
+        };
+        let (_, resolved) = golden("16-engineering-assistant", &options);
+        assert!(
+            !resolved
+                .objects
+                .iter()
+                .any(|o| o.kind == Kind::NetworkPolicy)
         );
     }
 

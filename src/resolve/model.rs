@@ -91,6 +91,8 @@ pub struct WorkloadSpec {
     pub volume_claim: Option<VolumeClaim>,
     /// CronJob: the 5-field schedule.
     pub schedule: Option<String>,
+    /// CronJob: suspended, so its Jobs start only when someone creates one from it.
+    pub suspend: bool,
     /// The pod template.
     pub pod: PodSpec,
 }
@@ -123,6 +125,9 @@ pub struct PodSpec {
     pub gpu_toleration: Option<String>,
     /// The pod's securityContext and the Pod Security level it meets.
     pub security: PodSecurity,
+    /// Seconds every container keeps serving after the pod is told to stop (a `preStop`
+    /// sleep): the agent's and webhook ingestion pods; `None` for the others.
+    pub drain_seconds: Option<u32>,
 }
 
 /// A Pod Security Standards level (docs/security.md), ordered from least to most strict.
@@ -265,6 +270,25 @@ pub struct IngressSpec {
     pub tls_secret: Option<String>,
 }
 
+/// The cert-manager issuer that gives each Ingress its own certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum CertIssuer {
+    /// A `ClusterIssuer` (annotation `cert-manager.io/cluster-issuer`).
+    Cluster(String),
+    /// An `Issuer` in the deploy's namespace (annotation `cert-manager.io/issuer`).
+    Namespaced(String),
+}
+
+impl CertIssuer {
+    /// The Ingress annotation that asks cert-manager for a certificate from this issuer.
+    pub fn annotation(&self) -> (&'static str, &str) {
+        match self {
+            CertIssuer::Cluster(name) => ("cert-manager.io/cluster-issuer", name),
+            CertIssuer::Namespaced(name) => ("cert-manager.io/issuer", name),
+        }
+    }
+}
+
 /// A NetworkPolicy: pods selected, and where ingress traffic may come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkPolicySpec {
@@ -272,8 +296,18 @@ pub struct NetworkPolicySpec {
     pub pod_selector: Labels,
     /// `none` (deny all), `namespace` (same namespace), `any` (every namespace).
     pub from: String,
-    /// Named container ports the traffic may reach (empty: all).
-    pub ports: Vec<String>,
+    /// Container ports the traffic may reach (empty: all).
+    pub ports: Vec<PolicyPort>,
+}
+
+/// A port of a NetworkPolicy rule: a container port's name or its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PolicyPort {
+    /// A named container port.
+    Name(String),
+    /// A port number.
+    Number(u16),
 }
 
 /// The location of a self-hosted store's password.

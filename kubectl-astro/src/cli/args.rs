@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use astro_deploy::api::{ResourceAction, ResourceResult};
 use astro_deploy::render::Templates;
-use astro_deploy::resolve::ResolveOptions;
 use astro_deploy::resolve::Stage;
+use astro_deploy::resolve::{CertIssuer, ResolveOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kubectl_astro::{Cluster, ConnectOptions, DeployStep, Event, Observer};
 
@@ -75,6 +75,9 @@ pub enum Command {
     /// List the deployments kubectl-astro made (found by their namespaces' labels).
     #[command(after_help = LIST_HELP)]
     List(ListArgs),
+    /// Run an ingestion of a deployment now: a Job from its CronJob (manual or scheduled).
+    #[command(after_help = TRIGGER_HELP)]
+    Trigger(TriggerArgs),
     /// Serve the Deploy API over HTTP (POST /api/v1/deploy, …) with the engine of deploy.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -103,6 +106,16 @@ Examples:
 
 Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment, 6 busy (another deploy
 or undeploy of the agent held its Lease past --lock-wait).";
+
+const TRIGGER_HELP: &str = "\
+Examples:
+  kubectl astro trigger --account flags --name feature-flag-assistant reindex
+  kubectl astro trigger --account flags --name feature-flag-assistant reindex --wait --timeout 10m
+
+Prints {\"status\": \"triggered\", \"job_name\", \"namespace\"}. The Job is what
+`kubectl create job --from=cronjob/<cronjob>` makes; it is deleted with its CronJob.
+Exit codes: 0 triggered (with --wait: completed), 1 the Job failed or --timeout passed,
+3 invalid input, 4 denied, 5 no such deployment or ingestion.";
 
 const BUILD_HELP: &str = "\
 Examples:
@@ -241,11 +254,29 @@ pub struct RenderArgs {
     /// IngressClass of every Ingress (controller default when unset).
     #[arg(long)]
     pub ingress_class: Option<String>,
-    /// TLS Secret of every Ingress (no TLS block when unset).
-    #[arg(long)]
+    /// TLS Secret of every Ingress (no TLS block when unset); it must exist in the agent's
+    /// namespace: deploy warns when it does not.
+    #[arg(long, value_name = "SECRET", conflicts_with_all = ["cluster_issuer", "issuer"])]
     pub tls_secret: Option<String>,
-    /// Also render NetworkPolicies isolating the namespace.
-    #[arg(long)]
+    /// cert-manager ClusterIssuer giving each Ingress its own certificate, stored in the
+    /// Secret `{ingress}-tls`.
+    #[arg(long, value_name = "NAME", conflicts_with = "issuer")]
+    pub cluster_issuer: Option<String>,
+    /// cert-manager Issuer of the agent's namespace giving each Ingress its own certificate,
+    /// stored in the Secret `{ingress}-tls`.
+    #[arg(long, value_name = "NAME")]
+    pub issuer: Option<String>,
+    /// NetworkPolicies isolating the namespace: deny ingress except from the namespace and,
+    /// on their backend ports, to the pods behind an Ingress (`--network-policy=false`: none).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub network_policy: bool,
     /// Image of the messaging sidecar (default: the platform's pinned digest).
     #[arg(long, default_value = astro_deploy::resolve::DEFAULT_MESSAGING_IMAGE)]
@@ -404,6 +435,30 @@ pub struct UndeployArgs {
     pub lease_duration: Duration,
 }
 
+/// `trigger` flags.
+#[derive(Debug, Clone, Args)]
+pub struct TriggerArgs {
+    /// Account of the deployment.
+    #[arg(long)]
+    pub account: String,
+    /// Agent name.
+    #[arg(long)]
+    pub name: String,
+    /// The ingestion, as the spec names it.
+    pub ingestion: String,
+    /// Namespace, when deployed with --namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Wait until the Job completes (its progress on stderr).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
 /// `list` flags: whose deployments, and how to print them.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
@@ -472,6 +527,11 @@ impl RenderArgs {
             ingestion_domain: self.ingestion_domain.clone(),
             ingress_class: self.ingress_class.clone(),
             tls_secret: self.tls_secret.clone(),
+            cert_issuer: self
+                .cluster_issuer
+                .clone()
+                .map(CertIssuer::Cluster)
+                .or_else(|| self.issuer.clone().map(CertIssuer::Namespaced)),
             network_policy: self.network_policy,
             messaging_image: self.messaging_image.clone(),
             omit_replicas: self.no_replicas,
@@ -538,6 +598,7 @@ impl Observer for StderrObserver {
                 name,
                 readiness,
             } => err_line(format_args!("{kind}/{name}: {readiness}")),
+            Event::Warning { message } => err_line(format_args!("warning: {message}")),
             Event::StepDone { step, results } if self.steps => {
                 err_line(step_line(*step, results));
             }

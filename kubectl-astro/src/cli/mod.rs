@@ -13,6 +13,7 @@ pub mod logging;
 pub mod output;
 pub mod signals;
 pub mod table;
+pub mod trigger;
 pub mod undeploy;
 pub mod validate;
 

@@ -60,6 +60,72 @@ pub const DRY_RUN: [&str; 6] = [
     "build.yaml",
 ];
 
+/// Every golden case directory under `tests/golden`, sorted. `README.md` is the only other
+/// entry allowed; anything else, or an entry that cannot be read, is an error.
+pub fn golden_cases() -> Result<Vec<PathBuf>, String> {
+    let mut cases = Vec::new();
+    for path in sorted_entries(&repo_root().join("tests").join("golden"))? {
+        let meta =
+            std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if meta.is_dir() {
+            cases.push(path);
+        } else if !path.ends_with("README.md") {
+            return Err(format!(
+                "{} is neither a case directory nor README.md",
+                path.display()
+            ));
+        }
+    }
+    Ok(cases)
+}
+
+/// The directory name of a golden case, which is its test name.
+pub fn golden_case_name(case: &Path) -> Result<String, String> {
+    case.file_name()
+        .and_then(|n| n.to_str())
+        .map(String::from)
+        .ok_or_else(|| format!("{} has no UTF-8 name", case.display()))
+}
+
+/// The extra flags of a golden case (its `args` file, one per line).
+pub fn golden_args(case: &Path) -> Result<Vec<String>, String> {
+    let text = read_optional(&case.join("args"))?.unwrap_or_default();
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// The objects a golden case renders (its dry run with its flags, as JSON).
+pub fn golden_objects(case: &Path) -> Result<Vec<Value>, String> {
+    let mut args = golden_args(case)?;
+    if let Some(i) = args.iter().position(|a| a == "-o") {
+        args.drain(i..(i + 2).min(args.len()));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
+        .current_dir(case)
+        .args(DRY_RUN)
+        .args(["-o", "json"])
+        .args(&args)
+        .output()
+        .map_err(|e| format!("cannot run kubectl-astro: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{}: dry run failed: {}",
+            case.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let list: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{}: not JSON: {e}", case.display()))?;
+    match list["items"].as_array() {
+        Some(items) if !items.is_empty() => Ok(items.clone()),
+        _ => Err(format!("{}: no items in the List", case.display())),
+    }
+}
+
 /// `<command…> --account astro-team --name weather-agent <extra…>`: a command about the
 /// shipped example agent.
 pub fn weather_agent(command: &[&str], extra: &[&str]) -> Vec<String> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::container::{
-    ContainerBuilder, literal, port, probe, restricted_pod, secret_env, tmp_volumes,
+    ContainerBuilder, DRAIN_SECONDS, literal, port, probe, restricted_pod, secret_env, tmp_volumes,
 };
 use super::messaging::{GRPC_PORT, Sidecar};
 use super::{Planner, env_hash, inputs};
@@ -207,6 +207,7 @@ impl Planner<'_> {
             service_name: None,
             volume_claim: None,
             schedule: None,
+            suspend: false,
             pod: PodSpec {
                 labels: self.selector("agent"),
                 annotations: pod.annotations.clone(),
@@ -215,6 +216,7 @@ impl Planner<'_> {
                 containers,
                 gpu_toleration: None,
                 security: restricted_pod(),
+                drain_seconds: Some(DRAIN_SECONDS),
             },
         };
         let name = resource_name(&[&self.agent, "agent"], 63);

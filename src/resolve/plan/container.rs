@@ -139,6 +139,14 @@ pub(super) fn pull_policy(image: &str) -> &'static str {
 
 /// The securityContext of a pod whose images the build makes or the platform ships:
 /// Pod Security "restricted" (`runAsNonRoot`; seccomp is always `RuntimeDefault`).
+/// How long the pods that serve traffic of their own (the agent's, webhook ingestion) keep
+/// serving once told to stop. Kubernetes removes a terminating pod from its Services'
+/// endpoints while the kubelet stops it, and kube-proxy and ingress controllers learn of it a
+/// moment later ("Termination of Pods", `concepts/workloads/pods/pod-lifecycle`); a few
+/// seconds covers that. Set whatever the pod's Ingresses: a `lifecycle` that came and went
+/// with them would leave an empty `preStop` behind on removal, which the API server rejects.
+pub(super) const DRAIN_SECONDS: u32 = 5;
+
 pub(super) fn restricted_pod() -> PodSecurity {
     PodSecurity {
         level: SecurityLevel::Restricted,

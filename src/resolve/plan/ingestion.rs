@@ -1,9 +1,13 @@
-//! The ingestion family: one workload per triggered ingestion entry — a CronJob for a
-//! schedule, a Job at startup, a Deployment with a Service and an Ingress for a webhook.
+//! The ingestion family: one workload per ingestion entry — a CronJob for a schedule, a
+//! suspended CronJob for a manual trigger (run by `kubectl astro trigger` or `kubectl create
+//! job --from=cronjob/…`), a Job at startup, a Deployment with a Service and an Ingress for a
+//! webhook.
 
 use super::Planner;
 use super::agent::AgentPod;
-use super::container::{ContainerBuilder, port, probe, restricted_pod, static_env, tmp_volumes};
+use super::container::{
+    ContainerBuilder, DRAIN_SECONDS, port, probe, restricted_pod, static_env, tmp_volumes,
+};
 use crate::kind::Kind;
 use crate::naming::{self, resource_name, sanitize_name};
 use crate::resolve::model::*;
@@ -11,9 +15,13 @@ use crate::resolve::model::*;
 /// The port of a webhook ingestion without its own `port`.
 const WEBHOOK_PORT: u16 = 3001;
 
+/// The schedule of a manual ingestion's suspended CronJob: valid, and never due (there is no
+/// 31 February), so even a CronJob someone resumes does not start running it.
+pub const MANUAL_SCHEDULE: &str = "0 0 31 2 *";
+
 impl Planner<'_> {
     /// The ingestion workloads; returns the names of the manual ingestions, which run only
-    /// when asked and so get no workload.
+    /// when asked.
     pub(super) fn ingestion(&mut self, agent: &AgentPod) -> Vec<String> {
         let build = self.build;
         let mut manual = Vec::new();
@@ -23,7 +31,6 @@ impl Planner<'_> {
             };
             if trigger.kind == "manual" {
                 manual.push(name.clone());
-                continue;
             }
             self.origin = format!("spec.ingestion.{name}");
             let component = format!("ingestion-{}", sanitize_name(name));
@@ -65,10 +72,11 @@ impl Planner<'_> {
                 containers: vec![c],
                 gpu_toleration: None,
                 security: restricted_pod(),
+                drain_seconds: webhook.then_some(DRAIN_SECONDS),
             };
             // A CronJob's name leaves room for the 11 characters its Jobs append.
             let (kind, max) = match trigger.kind.as_str() {
-                "schedule" => (Kind::CronJob, 52),
+                "schedule" | "manual" => (Kind::CronJob, 52),
                 "startup" => (Kind::Job, 63),
                 _ => (Kind::Deployment, 63),
             };
@@ -79,12 +87,16 @@ impl Planner<'_> {
                 selector: self.selector(&component),
                 service_name: None,
                 volume_claim: None,
-                schedule: self
-                    .request
-                    .schedules
-                    .get(name)
-                    .filter(|_| kind == Kind::CronJob)
-                    .cloned(),
+                schedule: match trigger.kind.as_str() {
+                    "manual" => Some(MANUAL_SCHEDULE.into()),
+                    _ => self
+                        .request
+                        .schedules
+                        .get(name)
+                        .filter(|_| kind == Kind::CronJob)
+                        .cloned(),
+                },
+                suspend: trigger.kind == "manual",
                 pod,
             };
             self.add(

@@ -271,6 +271,7 @@ impl Planner<'_> {
             containers: vec![container],
             gpu_toleration: gpu,
             security,
+            drain_seconds: None,
         };
         let spec = WorkloadSpec {
             replicas: Some(1),
@@ -283,6 +284,7 @@ impl Planner<'_> {
                 storage_class: self.options.storage_class.clone(),
             }),
             schedule: None,
+            suspend: false,
             pod,
         };
         let kind = if persistent {

@@ -340,13 +340,25 @@ fn check_ns_name(ctx: &Ctx, obj: &mut Value, name_from_url: bool) -> ApiResult<(
 }
 
 /// Fieldvalidation of a non-apply body (apiserver `handlers/patch.go`; meta/v1 `validation.go`
-/// `ValidatePatchOptions`): Strict → 400, Warn → warnings, Ignore → silent.
+/// `ValidatePatchOptions`): Strict → 400, Warn → warnings, Ignore → silent. A create or update
+/// body (`prepared_ok`) is decoded by the request decoder, whose strict errors get
+/// `transformDecodeError`'s prefix (apiserver `handlers/rest.go`); a patched object does not.
 fn field_validation(
     ctx: &Ctx,
     fv: FieldValidation,
     obj: &mut Value,
     prepared_ok: bool,
 ) -> ApiResult<Vec<String>> {
+    // `<Kind> in version "<v>" cannot be handled as a <Kind>: ` (`transformDecodeError`): the
+    // body's kind was checked against the URL's, or defaulted from it.
+    let decode_prefix = if prepared_ok {
+        format!(
+            "{} in version {:?} cannot be handled as a {}: ",
+            ctx.res.kind, ctx.res.version, ctx.res.kind
+        )
+    } else {
+        String::new()
+    };
     let f = if prepared_ok {
         findings_of(ctx, obj)
     } else {
@@ -370,7 +382,7 @@ fn field_validation(
                 .map(|p| format!("unknown field {p:?}"))
                 .collect();
             Err(ApiError::bad_request(&format!(
-                "strict decoding error: {}",
+                "{decode_prefix}strict decoding error: {}",
                 parts.join(", ")
             )))
         }

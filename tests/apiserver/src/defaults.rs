@@ -389,6 +389,19 @@ fn network_policy(obj: &mut Value) {
         spec.insert("policyTypes".into(), Value::Array(types));
     }
     default_field(spec, "podSelector", json!({}));
+    // Every port of every rule: protocol TCP (`SetDefaults_NetworkPolicyPort`).
+    for rules in ["ingress", "egress"] {
+        let Some(Value::Array(rules)) = spec.get_mut(rules) else {
+            continue;
+        };
+        for rule in rules {
+            if let Some(Value::Array(ports)) = rule.get_mut("ports") {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    default_field(port, "protocol", json!("TCP"));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -415,6 +428,24 @@ mod tests {
         assert_eq!(canonical_quantity(&json!(1)), json!("1"));
         assert_eq!(canonical_quantity(&json!("1000m")), json!("1"));
         assert_eq!(canonical_quantity(&json!("1024Mi")), json!("1024Mi"));
+    }
+
+    /// A NetworkPolicy port without a protocol gets TCP, in ingress and egress rules.
+    /// Upstream: `pkg/apis/networking/v1/defaults.go` (`SetDefaults_NetworkPolicyPort`).
+    #[test]
+    fn network_policy_port_protocol() {
+        let mut np = json!({"spec":{
+            "ingress":[{"ports":[{"port":80},{"port":53,"protocol":"UDP"}]}],
+            "egress":[{"ports":[{"port":443}]},{"to":[]}]}});
+        apply_defaults("NetworkPolicy", &mut np);
+        assert_eq!(
+            np["spec"]["ingress"][0]["ports"],
+            json!([{"port":80,"protocol":"TCP"},{"port":53,"protocol":"UDP"}])
+        );
+        assert_eq!(
+            np["spec"]["egress"][0]["ports"],
+            json!([{"port":443,"protocol":"TCP"}])
+        );
     }
 
     /// stringData is merged into data as base64 and dropped.

@@ -287,7 +287,11 @@ fn gc_dependents(st: &mut State, uid: &str, policy: &str) {
 
 /// After an object is gone: finish a terminating namespace that became empty.
 pub fn after_removal(st: &mut State, res: &ResourceDef, ns: &str, _obj: &Value) {
-    if res.namespaced && st.namespace_state(ns) == Some(true) && !st.keep_terminating {
+    if res.namespaced
+        && st.namespace_state(ns) == Some(true)
+        && !st.keep_terminating
+        && st.lifecycle == crate::Lifecycle::Synchronous
+    {
         try_finish_namespace(st, ns);
     }
 }
@@ -317,6 +321,81 @@ fn try_finish_namespace(st: &mut State, ns: &str) {
             st.put(nsres, "", ns, n);
         }
     }
+}
+
+/// Deletes every object in namespace `ns`; objects with finalizers are marked deleting and
+/// stay until those are removed (`pkg/controller/namespace/deletion/namespaced_resources_deleter.go`
+/// `deleteAllContent`). Returns whether anything changed.
+pub(crate) fn remove_content(st: &mut State, ns: &str) -> bool {
+    let keys: Vec<crate::store::Key> = st
+        .objects
+        .keys()
+        .filter(|(p, n, _)| *p != "namespaces" && n == ns)
+        .cloned()
+        .collect();
+    let mut changed = false;
+    for key in keys {
+        let Some(r) = resources::RESOURCES.iter().find(|r| r.plural == key.0) else {
+            continue;
+        };
+        let Some(o) = st.objects.get(&key).map(|o| Value::clone(o)) else {
+            continue;
+        };
+        let uid = o
+            .ptr("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let user_fins: Vec<String> = finalizers(&o)
+            .into_iter()
+            .filter(|f| !GC_FINALIZERS.contains(&f.as_str()))
+            .collect();
+        if user_fins.is_empty() {
+            st.remove(r, &key.1, &key.2);
+            gc_dependents(st, &uid, "Background");
+            changed = true;
+        } else if o.ptr("/metadata/deletionTimestamp").is_none() {
+            let mut o = o;
+            let md = crate::util::ensure_obj(&mut o, &["metadata"]);
+            md.insert("deletionTimestamp".into(), json!(now_rfc3339()));
+            md.insert("deletionGracePeriodSeconds".into(), json!(0));
+            st.put(r, &key.1, &key.2, o);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// One step of the asynchronous namespace controller for every Terminating namespace
+/// (`pkg/controller/namespace/deletion/namespaced_resources_deleter.go` `Delete`): a namespace
+/// with content has it deleted; an empty one has its `kubernetes` finalizer removed and is then
+/// gone, unless metadata finalizers keep it. Returns whether anything changed.
+pub(crate) fn namespace_controller_step(st: &mut State) -> bool {
+    if st.keep_terminating {
+        return false;
+    }
+    let terminating: Vec<String> = st
+        .objects
+        .range(("namespaces", String::new(), String::new())..)
+        .take_while(|((p, _, _), _)| *p == "namespaces")
+        .filter(|(_, o)| o.ptr("/metadata/deletionTimestamp").is_some())
+        .filter(|(_, o)| {
+            o.ptr("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
+        .map(|((_, _, n), _)| n.clone())
+        .collect();
+    let mut changed = false;
+    for ns in terminating {
+        if namespace_content(st, &ns) > 0 {
+            changed |= remove_content(st, &ns);
+        } else {
+            try_finish_namespace(st, &ns);
+            changed = true;
+        }
+    }
+    changed
 }
 
 fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> ApiResult<Reply> {
@@ -364,42 +443,9 @@ fn delete_namespace(st: &mut State, ctx: &Ctx, live: Value, dry_run: bool) -> Ap
         });
     }
     let stored = st.put(res, "", ctx.name, n);
-    if !st.keep_terminating {
-        // Namespace controller, synchronously: delete all content
-        // (`pkg/registry/core/namespace/storage/storage.go`).
-        let keys: Vec<crate::store::Key> = st
-            .objects
-            .keys()
-            .filter(|(p, ns, _)| *p != "namespaces" && ns == ctx.name)
-            .cloned()
-            .collect();
-        for key in keys {
-            let Some(r) = resources::RESOURCES.iter().find(|r| r.plural == key.0) else {
-                continue;
-            };
-            let Some(o) = st.objects.get(&key).map(|o| Value::clone(o)) else {
-                continue;
-            };
-            let uid = o
-                .ptr("/metadata/uid")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let user_fins: Vec<String> = finalizers(&o)
-                .into_iter()
-                .filter(|f| !GC_FINALIZERS.contains(&f.as_str()))
-                .collect();
-            if user_fins.is_empty() {
-                st.remove(r, &key.1, &key.2);
-                gc_dependents(st, &uid, "Background");
-            } else if o.ptr("/metadata/deletionTimestamp").is_none() {
-                let mut o = o;
-                let md = crate::util::ensure_obj(&mut o, &["metadata"]);
-                md.insert("deletionTimestamp".into(), json!(now_rfc3339()));
-                md.insert("deletionGracePeriodSeconds".into(), json!(0));
-                st.put(r, &key.1, &key.2, o);
-            }
-        }
+    if !st.keep_terminating && st.lifecycle == crate::Lifecycle::Synchronous {
+        // The namespace controller, inside the request.
+        remove_content(st, ctx.name);
         try_finish_namespace(st, ctx.name);
     }
     Ok(Reply {

@@ -475,6 +475,31 @@ impl Set {
         Set { nodes: out }
     }
 
+    /// The set with every element that has paths below it made a member too where `named`
+    /// says it is a named field of a struct (structured-merge-diff
+    /// `Set.EnsureNamedFieldsAreMembers`). `named(context, element)` answers whether `element`
+    /// is such a field in `context`, and the context of the level below it.
+    pub fn ensure_named_fields_are_members<C: Copy>(
+        &self,
+        context: C,
+        named: &impl Fn(C, &PathElement) -> (bool, C),
+    ) -> Set {
+        Set {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| {
+                    let (is_named, below) = named(context, &n.element);
+                    Node {
+                        element: n.element.clone(),
+                        member: n.member || (is_named && !n.child.is_empty()),
+                        child: n.child.ensure_named_fields_are_members(below, named),
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// Every path in the set, members of a level before its children (SMD iteration order).
     pub fn paths(&self) -> Vec<Vec<PathElement>> {
         let mut out = Vec::new();

@@ -17,6 +17,7 @@ pub mod faults;
 pub mod fieldpath;
 mod http;
 pub mod lastapplied;
+pub mod lifecycle;
 pub mod managed;
 mod optimistic;
 pub mod patch;
@@ -40,6 +41,7 @@ pub mod write;
 pub use auth::AllowRule;
 pub use controller::ControllerMode;
 pub use faults::{Fault, FaultAction, FaultController, LoggedRequest};
+pub use lifecycle::Lifecycle;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -61,9 +63,14 @@ pub struct ServerOptions {
     /// Allow-list authorizer; `None` allows everything (apiserver `responsewriters/errors.go`
     /// `forbiddenMessage`).
     pub allow: Option<Vec<AllowRule>>,
-    /// Start with the synchronous workload controller on
+    /// Start with the workload controller on
     /// (`pkg/controller/deployment/util/deployment_util.go`).
     pub controller: bool,
+    /// Whether namespace deletion and workload status happen in the background, a moment
+    /// after the request, as on a cluster (the default), or inside the request.
+    pub lifecycle: Lifecycle,
+    /// How often the background controllers look (asynchronous lifecycle).
+    pub controller_interval: std::time::Duration,
     /// Create the bootstrap objects of a fresh cluster (`pkg/controlplane/controller`): namespaces
     /// `default`, `kube-system`, `kube-public`, `kube-node-lease` and Service `default/kubernetes`.
     pub bootstrap: bool,
@@ -88,6 +95,8 @@ impl Default for ServerOptions {
             allow_anonymous: false,
             allow: None,
             controller: false,
+            lifecycle: Lifecycle::Asynchronous,
+            controller_interval: lifecycle::DEFAULT_INTERVAL,
             bootstrap: true,
             keep_terminating_namespaces: false,
             tls: false,
@@ -101,6 +110,7 @@ pub struct TestApiServer {
     inner: Arc<http::Inner>,
     port: u16,
     task: JoinHandle<()>,
+    controllers: JoinHandle<()>,
     token: Option<String>,
     tls: Option<Arc<tls::Tls>>,
 }
@@ -108,6 +118,7 @@ pub struct TestApiServer {
 impl Drop for TestApiServer {
     fn drop(&mut self) {
         self.task.abort();
+        self.controllers.abort();
     }
 }
 
@@ -128,6 +139,7 @@ impl TestApiServer {
                 ControllerMode::Off
             },
             keep_terminating: opts.keep_terminating_namespaces,
+            lifecycle: opts.lifecycle,
             ..store::State::default()
         };
         let inner = Arc::new(http::Inner {
@@ -158,10 +170,12 @@ impl TestApiServer {
             None
         };
         let task = tokio::spawn(http::serve(listener, inner.clone(), tls.clone()));
+        let controllers = tokio::spawn(lifecycle::run(inner.clone(), opts.controller_interval));
         Ok(TestApiServer {
             inner,
             port,
             task,
+            controllers,
             token: opts.tokens.keys().next().cloned(),
             tls,
         })
@@ -303,7 +317,7 @@ impl TestApiServer {
         self.inner.faults.clone()
     }
 
-    /// Turns the synchronous Deployment/StatefulSet/Job status writer on or off
+    /// Turns the Deployment/StatefulSet/Job status writer on or off
     /// (`pkg/controller/deployment/util/deployment_util.go`).
     pub fn set_controller(&self, on: bool) {
         self.set_controller_mode(if on {

@@ -266,8 +266,8 @@ pub fn apply(
     let pos = entries.iter().position(|e| e.same_identity(&me));
     let mut new_set = typed::to_field_set(config, ty);
     strip_in_place(&mut new_set);
-    // prune (structured-merge-diff `merge.Updater.prune`): drop what the applier applied last time,
-    // no longer applies, and nobody owns (last \ (applied ∪ others), taken one set at a time).
+    // prune (structured-merge-diff `merge.Updater.prune`) removes only what the applier applied
+    // last time, no longer applies, and nobody owns: with none of that, nothing is pruned.
     let candidates = match pos {
         None => Set::new(),
         Some(p) => {
@@ -280,17 +280,18 @@ pub fn apply(
             rest
         }
     };
-    // Only paths that are fields of the merged object can be removed: node markers such as
-    // ".": {} of migrated Update-style entries never remove whole lists or maps.
-    let to_remove = if candidates.is_empty() {
-        candidates
-    } else {
-        candidates.intersection(&typed::to_field_set(&merged, ty))
+    // `merged` is kept when pruning, to take out the nulls it leaves once ownership is known.
+    let (pruned, unpruned) = match pos {
+        Some(p) if !candidates.is_empty() => {
+            let applied = typed::to_field_set(config, ty);
+            let pruned = prune(&merged, &entries, p, applied, ty);
+            (pruned, Some(merged))
+        }
+        _ => (merged, None),
     };
-    let pruned = if to_remove.is_empty() {
-        merged
-    } else {
-        typed::remove_items(&merged, &to_remove, ty)
+    let stored = |pruned: Value| match &unpruned {
+        Some(m) => typed::without_new_nulls(pruned, m, ty),
+        None => pruned,
     };
     // Conflicts and the other managers' sets (structured-merge-diff `merge.Updater.Apply`) need
     // to know what changed; when this manager is the only one, nothing depends on it.
@@ -302,7 +303,7 @@ pub fn apply(
         let object_changed = pruned != live_obj;
         entries.retain(|e| e.same_identity(&me));
         return Ok(ApplyOutcome {
-            object: pruned,
+            object: stored(pruned),
             entries: own_entry(
                 entries,
                 pos.map(|_| 0),
@@ -357,9 +358,39 @@ pub fn apply(
         e.set = e.set.difference(&changed).difference(&cmp.removed);
     }
     Ok(ApplyOutcome {
-        object: pruned,
+        object: stored(pruned),
         entries: own_entry(entries, pos, me, new_set, api_version, object_changed, now),
     })
+}
+
+/// structured-merge-diff `merge.Updater.prune` with `addBackOwnedItems` and
+/// `addBackDanglingItems`: removes from `merged` what the applier (entry `pos`) applied last
+/// time, no longer applies and no other manager owns. Each step widens its set with
+/// [`typed::ensure_named_fields`], so a struct field whose last entry goes goes with it
+/// (labels, a container's env). The applier's new set is taken unstripped, as the updater
+/// sees it before managedfields `stripmeta.go` trims it.
+fn prune(merged: &Value, entries: &[Entry], pos: usize, applied: Set, ty: FieldType) -> Value {
+    let named = |s: &Set| typed::ensure_named_fields(s, ty);
+    let last = named(&entries[pos].set);
+    let mut managed = applied;
+    for (i, e) in entries.iter().enumerate() {
+        if i != pos {
+            managed = managed.union(&e.set);
+        }
+    }
+    let merged_set = named(&typed::to_field_set(merged, ty));
+    let first = typed::remove_items(merged, &last, ty);
+    let unowned =
+        merged_set.difference(&named(&typed::to_field_set(&first, ty)).union(&named(&managed)));
+    let owned_back = typed::remove_items(merged, &unowned, ty);
+    let dangling = merged_set
+        .difference(&named(&typed::to_field_set(&owned_back, ty)))
+        .intersection(&last);
+    if dangling.is_empty() {
+        merged.clone()
+    } else {
+        typed::remove_items(merged, &dangling, ty)
+    }
 }
 
 /// `entries` with the applier's own entry (at `pos`, or new) holding `set`; its time moves only

@@ -76,7 +76,9 @@ pub(crate) fn write(
             stored,
             std::mem::take(&mut reply.body),
         );
-        if st.controller != crate::controller::ControllerMode::Off {
+        if st.controller != crate::controller::ControllerMode::Off
+            && st.lifecycle == crate::Lifecycle::Synchronous
+        {
             crate::controller::reconcile(&mut st, ctx.res, ctx.ns, ctx.name);
         }
         return Some(Ok(reply));

@@ -36,6 +36,33 @@ pub enum StructType {
     IngressBackend,
     /// IngressServiceBackend.
     IngressServiceBackend,
+    /// `EnvVar`.
+    EnvVar,
+    /// `EnvVarSource` (its selectors are atomic).
+    EnvVarSource,
+    /// `Affinity`.
+    Affinity,
+    /// `NodeAffinity` (its required `NodeSelector` is atomic).
+    NodeAffinity,
+    /// `TopologySpreadConstraint` (its `LabelSelector` is atomic).
+    TopologySpreadConstraint,
+    /// `Volume`.
+    Volume,
+    /// A volume source with a secret reference (`secretRef`, `nodePublishSecretRef`: atomic
+    /// `LocalObjectReference`s).
+    VolumeSource,
+    /// `EphemeralVolumeSource`.
+    EphemeralVolume,
+    /// `PersistentVolumeClaimTemplate`.
+    PvcTemplate,
+    /// A status whose `conditions` are keyed by `type`.
+    Status,
+    /// `PodStatus`.
+    PodStatus,
+    /// `JobStatus`.
+    JobStatus,
+    /// `UncountedTerminatedPods`.
+    UncountedTerminatedPods,
     /// A struct with no special children.
     Generic,
 }
@@ -65,6 +92,13 @@ pub enum FieldType {
 
 const NAME: &[&str] = &["name"];
 
+/// A list of atomic items keyed by `name` (`LocalObjectReference`, `ObjectReference`).
+const ATOMIC_BY_NAME: FieldType = FieldType::ListMap {
+    keys: NAME,
+    elem: StructType::Generic,
+    atomic_elem: true,
+};
+
 const fn list_map(keys: &'static [&'static str], elem: StructType) -> FieldType {
     FieldType::ListMap {
         keys,
@@ -85,7 +119,19 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
     let t = match (struct_type, name) {
         (Root(_), "metadata") => FieldType::Struct(ObjectMeta),
         (Root("ConfigMap" | "Secret"), "data" | "binaryData" | "stringData") => FieldType::FreeMap,
-        (Root("ServiceAccount"), "secrets") => list_map(NAME, Generic),
+        (Root("ServiceAccount"), "secrets") => ATOMIC_BY_NAME,
+        (Root("Event"), "involvedObject" | "related") => FieldType::Atomic,
+        (Root("Pod"), "status") => FieldType::Struct(PodStatus),
+        (Root("Job"), "status") => FieldType::Struct(JobStatus),
+        (
+            Root("Namespace" | "Service" | "PersistentVolumeClaim" | "Deployment" | "StatefulSet"),
+            "status",
+        ) => FieldType::Struct(Status),
+        (Status | PodStatus, "conditions") => list_map(&["type"], Generic),
+        (PodStatus, "podIPs") => list_map(&["ip"], Generic),
+        (PodStatus, "resourceClaimStatuses") => list_map(NAME, Generic),
+        (JobStatus, "uncountedTerminatedPods") => FieldType::Struct(UncountedTerminatedPods),
+        (UncountedTerminatedPods, "failed" | "succeeded") => FieldType::ListSet,
         (Root("Deployment" | "StatefulSet" | "Job"), "spec") => FieldType::Struct(WorkloadSpec),
         (Root("Pod"), "spec") => FieldType::Struct(PodSpec),
         (Root("CronJob"), "spec") => FieldType::Struct(CronJobSpec),
@@ -110,16 +156,36 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
         (PodSpec, "containers" | "initContainers" | "ephemeralContainers") => {
             list_map(NAME, Container)
         }
-        (PodSpec, "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates") => {
-            list_map(NAME, Generic)
-        }
+        (PodSpec, "volumes") => list_map(NAME, Volume),
+        (PodSpec, "imagePullSecrets") => ATOMIC_BY_NAME,
+        (PodSpec, "resourceClaims" | "schedulingGates") => list_map(NAME, Generic),
         (PodSpec, "hostAliases") => list_map(&["ip"], Generic),
-        (PodSpec, "topologySpreadConstraints") => {
-            list_map(&["topologyKey", "whenUnsatisfiable"], Generic)
-        }
-        (PodSpec, "nodeSelector" | "overhead") => FieldType::FreeMap,
+        (PodSpec, "topologySpreadConstraints") => list_map(
+            &["topologyKey", "whenUnsatisfiable"],
+            TopologySpreadConstraint,
+        ),
+        (PodSpec, "nodeSelector") => FieldType::Atomic,
+        (PodSpec, "overhead") => FieldType::FreeMap,
+        (PodSpec, "resources") => FieldType::Struct(Resources),
+        (PodSpec, "affinity") => FieldType::Struct(Affinity),
+        (Affinity, "nodeAffinity") => FieldType::Struct(NodeAffinity),
+        (NodeAffinity, "requiredDuringSchedulingIgnoredDuringExecution") => FieldType::Atomic,
+        (TopologySpreadConstraint, "labelSelector") => FieldType::Atomic,
+        (
+            Volume,
+            "cephfs" | "cinder" | "flexVolume" | "iscsi" | "rbd" | "scaleIO" | "storageos" | "csi",
+        ) => FieldType::Struct(VolumeSource),
+        (VolumeSource, "secretRef" | "nodePublishSecretRef") => FieldType::Atomic,
+        (Volume, "ephemeral") => FieldType::Struct(EphemeralVolume),
+        (EphemeralVolume, "volumeClaimTemplate") => FieldType::Struct(PvcTemplate),
+        (PvcTemplate, "metadata") => FieldType::Struct(ObjectMeta),
+        (PvcTemplate, "spec") => FieldType::Struct(PvcSpec),
         (Container, "ports") => list_map(&["containerPort", "protocol"], Generic),
-        (Container, "env") => list_map(NAME, Generic),
+        (Container, "env") => list_map(NAME, EnvVar),
+        (EnvVar, "valueFrom") => FieldType::Struct(EnvVarSource),
+        (EnvVarSource, "configMapKeyRef" | "secretKeyRef" | "fieldRef" | "resourceFieldRef") => {
+            FieldType::Atomic
+        }
         (Container, "volumeMounts") => list_map(&["mountPath"], Generic),
         (Container, "volumeDevices") => list_map(&["devicePath"], Generic),
         (Container, "resources") => FieldType::Struct(Resources),
@@ -129,9 +195,10 @@ pub fn field(struct_type: StructType, name: &str) -> Option<FieldType> {
         (ServiceSpec, "selector") => FieldType::Atomic,
         (NetworkPolicySpec, "podSelector") => FieldType::Atomic,
         (PvcSpec, "resources") => FieldType::Struct(Resources),
-        (PvcSpec, "selector") => FieldType::Atomic,
+        (PvcSpec, "selector" | "dataSource") => FieldType::Atomic,
         (IngressSpec, "defaultBackend") => FieldType::Struct(IngressBackend),
         (IngressBackend, "service") => FieldType::Struct(IngressServiceBackend),
+        (IngressBackend, "resource") => FieldType::Atomic,
         (IngressServiceBackend, "port") => FieldType::Atomic,
         _ => return None,
     };

@@ -33,6 +33,8 @@ pub enum FieldErrorType {
     Duplicate,
     /// `FieldValueTooLong`
     TooLong,
+    /// `FieldValueNotFound`
+    NotFound,
 }
 
 /// One validation error (`field.Error`).
@@ -109,6 +111,22 @@ impl FieldError {
             body: format!("Too long: may not be longer than {max}"),
         }
     }
+    /// `Too long: must have at most N bytes` (`field.TooLong`; the value is not printed).
+    pub fn too_long_bytes(field: &str, max: usize) -> Self {
+        Self {
+            kind: FieldErrorType::TooLong,
+            field: field.into(),
+            body: format!("Too long: must have at most {max} bytes"),
+        }
+    }
+    /// `Not found: <value>` (`field.NotFound`).
+    pub fn not_found(field: &str, rendered_value: &str) -> Self {
+        Self {
+            kind: FieldErrorType::NotFound,
+            field: field.into(),
+            body: format!("Not found: {rendered_value}"),
+        }
+    }
     fn reason(&self) -> &'static str {
         match self.kind {
             FieldErrorType::Required => "FieldValueRequired",
@@ -117,6 +135,7 @@ impl FieldError {
             FieldErrorType::Forbidden => "FieldValueForbidden",
             FieldErrorType::Duplicate => "FieldValueDuplicate",
             FieldErrorType::TooLong => "FieldValueTooLong",
+            FieldErrorType::NotFound => "FieldValueNotFound",
         }
     }
 }

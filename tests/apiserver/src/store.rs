@@ -55,6 +55,9 @@ pub struct State {
     pub keep_terminating: bool,
     /// Recent changes for watches.
     pub events: VecDeque<Event>,
+    /// Whether namespace deletion and workload status happen in the background or inside the
+    /// request.
+    pub lifecycle: crate::Lifecycle,
 }
 
 impl State {

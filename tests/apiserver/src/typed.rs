@@ -511,9 +511,88 @@ fn equality_classes(l: &[PathElement], r: &[PathElement]) -> (Vec<usize>, Vec<us
     (id, r_ids, if all.is_empty() { 0 } else { classes + 1 })
 }
 
-/// Removes every member path of `set` (whole subtrees) from `v` (SMD `RemoveItems`).
+/// `set` with the struct fields that have paths below them made members: what
+/// structured-merge-diff's `Set.EnsureNamedFieldsAreMembers` adds before it removes items, so
+/// that pruning a field's last entry removes the field itself.
+pub fn ensure_named_fields(set: &Set, ty: FieldType) -> Set {
+    set.ensure_named_fields_are_members(Some(ty), &|t: Option<FieldType>, pe: &PathElement| {
+        match (t, pe) {
+            (Some(FieldType::Struct(st)), PathElement::Field(name)) => {
+                (true, schema::field(st, name))
+            }
+            // An undeclared object with children is a struct whose fields are undeclared.
+            (None, PathElement::Field(name)) => (true, schema::field(StructType::Generic, name)),
+            (Some(t @ (FieldType::ListSet | FieldType::ListMap { .. })), _) => {
+                (false, item_type(t))
+            }
+            _ => (false, None),
+        }
+    })
+}
+
+/// Removes every member path of `set` (whole subtrees) from `v` (SMD `RemoveItems`). A map or
+/// list that loses all its entries becomes null, as in structured-merge-diff's
+/// `typed/remove.go` (a null field is a member of a field set, an empty list is not);
+/// [`without_new_nulls`] takes them out of the object that is stored.
 pub fn remove_items(v: &Value, set: &Set, ty: FieldType) -> Value {
     remove_node(v, set, Some(ty))
+}
+
+/// `v` without the null members that `before` had as values: the nulls [`remove_items`] left
+/// where it emptied a map or list. kube-apiserver decodes the merged object into its Go type,
+/// where they are absent (`omitempty`).
+pub fn without_new_nulls(v: Value, before: &Value, ty: FieldType) -> Value {
+    strip_new_nulls(v, before, Some(ty))
+}
+
+fn strip_new_nulls(v: Value, before: &Value, ty: Option<FieldType>) -> Value {
+    match (v, class(ty, &[Some(before)])) {
+        (Value::Object(m), Class::Map(struct_type)) => Value::Object(
+            m.into_iter()
+                .filter_map(|(k, c)| match before.get(&k) {
+                    Some(b) if c.is_null() && !b.is_null() => None,
+                    Some(b) => {
+                        let t = child_type_of(struct_type, &k);
+                        Some((k, strip_new_nulls(c, b, t)))
+                    }
+                    None => Some((k, c)),
+                })
+                .collect(),
+        ),
+        (Value::Array(items), Class::List(t)) => {
+            let Value::Array(old) = before else {
+                return Value::Array(items);
+            };
+            let old_pes: Vec<PathElement> = old
+                .iter()
+                .enumerate()
+                .map(|(i, o)| item_pe(t, o, i))
+                .collect();
+            Value::Array(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, it)| {
+                        let pe = item_pe(t, &it, i);
+                        match old_pes.iter().position(|p| *p == pe) {
+                            Some(j) => strip_new_nulls(it, &old[j], item_type(t)),
+                            None => it,
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        (v, _) => v,
+    }
+}
+
+/// A map or list emptied by [`remove_node`] is null (structured-merge-diff `typed/remove.go`).
+fn emptied(v: Value) -> Value {
+    match &v {
+        Value::Object(m) if m.is_empty() => Value::Null,
+        Value::Array(a) if a.is_empty() => Value::Null,
+        _ => v,
+    }
 }
 
 fn remove_node(v: &Value, set: &Set, ty: Option<FieldType>) -> Value {
@@ -533,7 +612,7 @@ fn remove_node(v: &Value, set: &Set, ty: Option<FieldType>) -> Value {
                     Some(sub) => {
                         out.insert(
                             k.clone(),
-                            remove_node(c, sub, child_type_of(struct_type, k)),
+                            emptied(remove_node(c, sub, child_type_of(struct_type, k))),
                         );
                     }
                     None => {
@@ -554,7 +633,7 @@ fn remove_node(v: &Value, set: &Set, ty: Option<FieldType>) -> Value {
                     continue;
                 }
                 match set.child(&element) {
-                    Some(sub) => out.push(remove_node(it, sub, item_type(t))),
+                    Some(sub) => out.push(emptied(remove_node(it, sub, item_type(t)))),
                     None => out.push(it.clone()),
                 }
             }

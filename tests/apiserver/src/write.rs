@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// Zero-value skeleton of a kind, the "live" object of a create for Update ownership
 /// (structured-merge-diff `merge.Updater.Update`).
-fn skeleton(kind: &str) -> Value {
+pub fn skeleton(kind: &str) -> Value {
     let tmpl = json!({"metadata":{},"spec":{}});
     match kind {
         "Deployment" => json!({"spec":{"template":tmpl,"strategy":{}},"status":{}}),
@@ -376,10 +376,11 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
             if let Some(l) = &w.live
                 && entries.is_empty()
             {
-                // Attribute everything to before-first-apply first.
-                // Upstream: managedfields `skipnonapplied.go`.
+                // Attribute everything to before-first-apply first, as an Update from the
+                // kind's zero value (`objectCreater.New`). Upstream: managedfields
+                // `skipnonapplied.go`.
                 entries = managed::update(
-                    &json!({}),
+                    &skeleton(res.kind),
                     l,
                     ty,
                     Vec::new(),
@@ -483,7 +484,14 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
     tidy_meta(&mut new);
     let mut errs = validation::validate(res.kind, &new);
     if let Some(l) = &w.live {
-        errs.extend(validation::validate_update(res.kind, l, &new));
+        let update = validation::validate_update(res.kind, l, &new);
+        if matches!(res.kind, "Secret" | "ConfigMap") {
+            // `ValidateSecretUpdate`, `ValidateConfigMapUpdate`: the immutable fields first,
+            // then the object.
+            errs.splice(0..0, update);
+        } else {
+            errs.extend(update);
+        }
     }
     if !errs.is_empty() {
         return Err(ApiError::invalid(res.kind, res.group, &name, &errs));
@@ -542,7 +550,10 @@ pub(crate) fn commit(st: &mut State, w: Write) -> ApiResult<Reply> {
         });
     }
     let stored = st.put(res, &ns, &name, new);
-    if st.controller != controller::ControllerMode::Off && sub.is_empty() {
+    if st.controller != controller::ControllerMode::Off
+        && sub.is_empty()
+        && st.lifecycle == crate::Lifecycle::Synchronous
+    {
         controller::reconcile(st, res, &ns, &name);
     }
     Ok(Reply {

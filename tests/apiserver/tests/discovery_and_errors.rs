@@ -359,7 +359,9 @@ async fn field_validation_modes() {
     assert_eq!(r.code, 400);
     assert_eq!(
         r.body["message"],
-        json!("strict decoding error: unknown field \"foo\"")
+        json!(
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"foo\""
+        )
     );
     let r = post(&b, &format!("{CM}?fieldValidation=Warn"), &body).await;
     assert_eq!(r.code, 201);
@@ -372,6 +374,19 @@ async fn field_validation_modes() {
     let r = post(&b, &format!("{CM}?fieldValidation=Ignore"), &body2).await;
     assert_eq!(r.code, 201);
     assert!(r.header("warning").is_none());
+    // An update is decoded the same way: the same prefix (`transformDecodeError`, apiserver
+    // `handlers/rest.go`), here for an apps/v1 kind.
+    let mut d = deployment("web", 1, "nginx");
+    post(&b, DEPLOY, &d).await;
+    d["spec"]["bar"] = json!(1);
+    let r = put(&b, &format!("{DEPLOY}/web?fieldValidation=Strict"), &d).await;
+    assert_eq!(r.code, 400, "{}", r.text);
+    assert_eq!(
+        r.body["message"],
+        json!(
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.bar\""
+        )
+    );
 }
 
 /// kube-rs style `?&` queries and `?` with empty query work. Upstream: kube-rs

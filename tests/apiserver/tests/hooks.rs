@@ -207,7 +207,13 @@ async fn client_uses_token() {
 /// Upstream: `pkg/controller/deployment/util/deployment_util.go`.
 #[tokio::test]
 async fn controller_writes_status() {
-    let s = TestApiServer::start().await.expect("start");
+    // The status is read right after each write: the controller runs inside it.
+    let s = TestApiServer::start_with(test_apiserver::ServerOptions {
+        lifecycle: test_apiserver::Lifecycle::Synchronous,
+        ..test_apiserver::ServerOptions::default()
+    })
+    .await
+    .expect("start");
     let b = s.base_url();
     apply(
         &b,

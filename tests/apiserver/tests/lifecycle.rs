@@ -9,6 +9,28 @@ async fn server() -> TestApiServer {
     TestApiServer::start().await.expect("start")
 }
 
+/// A server whose namespace controller runs inside the DELETE.
+async fn synchronous() -> TestApiServer {
+    TestApiServer::start_with(test_apiserver::ServerOptions {
+        lifecycle: test_apiserver::Lifecycle::Synchronous,
+        ..test_apiserver::ServerOptions::default()
+    })
+    .await
+    .expect("start")
+}
+
+/// Polls GET `path` until it answers `code`, for at most five seconds; returns the last code.
+async fn eventually(b: &str, path: &str, code: u16) -> u16 {
+    let started = std::time::Instant::now();
+    loop {
+        let got = get(b, path).await.code;
+        if got == code || started.elapsed() > std::time::Duration::from_secs(5) {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Deployment and pod template defaults. Upstream: `zz_generated.defaults.go`;
 /// `pkg/apis/apps/v1/defaults.go`; `pkg/apis/core/v1/defaults.go`.
 #[tokio::test]
@@ -276,7 +298,7 @@ async fn other_immutable_fields() {
     assert_eq!(
         r.body["message"],
         json!(
-            "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+            "Secret \"s\" is invalid: [type: Invalid value: \"kubernetes.io/tls\": field is immutable, data[tls.crt]: Required value, data[tls.key]: Required value]"
         )
     );
     let svc = post(
@@ -500,11 +522,11 @@ async fn terminating_namespace() {
     assert_eq!(get(&b, "/api/v1/namespaces/doomed").await.code, 404);
 }
 
-/// Default mode deletes the content and the namespace inside the DELETE.
+/// The synchronous lifecycle deletes the content and the namespace inside the DELETE.
 /// Upstream: `pkg/registry/core/namespace/storage/storage.go`.
 #[tokio::test]
 async fn namespace_cascade_synchronous() {
-    let s = server().await;
+    let s = synchronous().await;
     let b = s.base_url();
     post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}})).await;
     post(
@@ -640,8 +662,25 @@ async fn namespace_waits_for_finalized_content() {
     assert_eq!(r.code, 200);
     let ns = get(&b, "/api/v1/namespaces/x").await;
     assert_eq!(ns.body["status"]["phase"], json!("Terminating"));
-    let held = get(&b, "/api/v1/namespaces/x/configmaps/held").await;
+    // The namespace controller marks the held object deleting a moment later.
+    let started = std::time::Instant::now();
+    let held = loop {
+        let held = get(&b, "/api/v1/namespaces/x/configmaps/held").await;
+        if held.body["metadata"]["deletionTimestamp"].is_string()
+            || started.elapsed() > std::time::Duration::from_secs(5)
+        {
+            break held;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(held.body["metadata"]["deletionTimestamp"].is_string());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ns = get(&b, "/api/v1/namespaces/x").await;
+    assert_eq!(
+        ns.body["status"]["phase"],
+        json!("Terminating"),
+        "held by the finalizer"
+    );
     let r = patch(
         &b,
         "/api/v1/namespaces/x/configmaps/held",
@@ -650,7 +689,102 @@ async fn namespace_waits_for_finalized_content() {
     )
     .await;
     assert_eq!(r.code, 200, "{}", r.text);
-    assert_eq!(get(&b, "/api/v1/namespaces/x").await.code, 404);
+    assert_eq!(eventually(&b, "/api/v1/namespaces/x", 404).await, 404);
+}
+
+/// By default a deleted namespace is Terminating (deletionTimestamp, the `kubernetes`
+/// finalizer, phase Terminating; creates inside it are 403) until the background namespace
+/// controller has emptied it a moment later. Upstream: `pkg/registry/core/namespace/storage`,
+/// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`, apiserver
+/// `admission/plugin/namespace/lifecycle/admission.go`.
+#[tokio::test]
+async fn namespace_terminates_in_the_background() {
+    let s = server().await;
+    let b = s.base_url();
+    post(&b, "/api/v1/namespaces", &json!({"metadata":{"name":"x"}})).await;
+    post(
+        &b,
+        "/api/v1/namespaces/x/configmaps",
+        &json!({"metadata":{"name":"c"}}),
+    )
+    .await;
+    let r = delete(&b, "/api/v1/namespaces/x", "").await;
+    assert_eq!(r.code, 200);
+    let ns = get(&b, "/api/v1/namespaces/x").await;
+    assert_eq!(ns.code, 200, "the DELETE left the namespace Terminating");
+    assert_eq!(ns.body["status"]["phase"], json!("Terminating"));
+    assert_eq!(ns.body["spec"]["finalizers"], json!(["kubernetes"]));
+    assert!(ns.body["metadata"]["deletionTimestamp"].is_string());
+    let r = post(
+        &b,
+        "/api/v1/namespaces/x/configmaps",
+        &json!({"metadata":{"name":"late"}}),
+    )
+    .await;
+    assert_eq!(r.code, 403, "{}", r.text);
+    assert_eq!(
+        eventually(&b, "/api/v1/namespaces/x/configmaps/c", 404).await,
+        404
+    );
+    assert_eq!(eventually(&b, "/api/v1/namespaces/x", 404).await, 404);
+}
+
+/// With the controller on, a Deployment is first rolling (observed, nothing available, the
+/// Progressing reason `ReplicaSetUpdated`), then available (`NewReplicaSetAvailable`); a Job
+/// is active, then complete. Upstream: `pkg/controller/deployment/sync.go`,
+/// `pkg/controller/deployment/util/deployment_util.go`, `pkg/controller/job`.
+#[tokio::test]
+async fn workloads_roll_to_ready_over_steps() {
+    let s = TestApiServer::start_with(test_apiserver::ServerOptions {
+        controller: true,
+        controller_interval: std::time::Duration::from_millis(300),
+        ..test_apiserver::ServerOptions::default()
+    })
+    .await
+    .expect("start");
+    let b = s.base_url();
+    let path = format!("{DEPLOY}/web");
+    let r = apply(
+        &b,
+        &format!("{path}?fieldManager=k"),
+        &deployment("web", 2, "nginx"),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert!(
+        r.body["status"]["conditions"].is_null(),
+        "{}",
+        r.body["status"]
+    );
+    let mut reasons = Vec::new();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        let d = get(&b, &path).await.body;
+        let reason = d["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
+            .map(|c| c["reason"].as_str().unwrap_or("").to_string());
+        if let Some(reason) = reason
+            && reasons.last() != Some(&reason)
+        {
+            if reason == "ReplicaSetUpdated" {
+                assert_eq!(
+                    d["status"]["availableReplicas"],
+                    json!(null),
+                    "{}",
+                    d["status"]
+                );
+                assert_eq!(d["status"]["unavailableReplicas"], json!(2));
+            }
+            reasons.push(reason);
+        }
+        if reasons.last().map(String::as_str) == Some("NewReplicaSetAvailable") {
+            assert_eq!(d["status"]["availableReplicas"], json!(2));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reasons, ["ReplicaSetUpdated", "NewReplicaSetAvailable"]);
 }
 
 /// A Job deleted without a policy is orphaned and the answer carries the Warning header. Upstream:
@@ -782,4 +916,32 @@ async fn pods_and_events_served() {
     )
     .await;
     assert_eq!(ev.body["kind"], json!("EventList"));
+}
+
+/// A 422 is shaped like kube-apiserver's: a `Status` with reason `Invalid`, the kind, group and
+/// name in `details`, one cause per field error with its path, and the aggregate message.
+/// Upstream: apimachinery `api/errors/errors.go` `NewInvalid`; `pkg/apis/core/validation`
+/// `validateContainerPorts`, `ValidateVolumeMounts`, `ValidateResourceRequirements`.
+#[tokio::test]
+async fn invalid_pod_template_answers_422_with_causes() {
+    let s = server().await;
+    let mut d = deployment("web", 1, "nginx");
+    let c = &mut d["spec"]["template"]["spec"]["containers"][0];
+    c["ports"] = json!([{"name": "messaging-grpc-port", "containerPort": 80}]);
+    c["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
+    c["resources"] = json!({"requests": {"cpu": "2"}, "limits": {"cpu": "1"}});
+    let r = post(&s.base_url(), DEPLOY, &d).await;
+    assert_eq!(r.code, 422, "{}", r.text);
+    let c0 = "spec.template.spec.containers[0]";
+    assert_eq!(
+        r.body,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("Deployment.apps \"web\" is invalid: [{c0}.ports[0].name: Invalid value: \"messaging-grpc-port\": must be no more than 15 characters, {c0}.volumeMounts[0].name: Not found: \"data\", {c0}.resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1]"),
+            "reason": "Invalid",
+            "details": {"name": "web", "group": "apps", "kind": "Deployment", "causes": [
+                {"reason": "FieldValueInvalid", "message": "Invalid value: \"messaging-grpc-port\": must be no more than 15 characters", "field": format!("{c0}.ports[0].name")},
+                {"reason": "FieldValueNotFound", "message": "Not found: \"data\"", "field": format!("{c0}.volumeMounts[0].name")},
+                {"reason": "FieldValueInvalid", "message": "Invalid value: \"2\": must be less than or equal to cpu limit of 1", "field": format!("{c0}.resources.requests")}]},
+            "code": 422})
+    );
 }

@@ -112,7 +112,22 @@ async fn kubectl_rollout_status_with_controller() {
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "deployment \"web\" successfully rolled out\n");
+    // The controller rolls the Deployment out over a few steps after the apply; kubectl reports
+    // those it sees before the last line.
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.last().copied(),
+        Some("deployment \"web\" successfully rolled out"),
+        "{out}"
+    );
+    for l in &lines[..lines.len() - 1] {
+        assert!(
+            *l == "Waiting for deployment spec update to be observed..."
+                || *l
+                    == "Waiting for deployment \"web\" rollout to finish: 0 of 2 updated replicas are available...",
+            "{out}"
+        );
+    }
 }
 
 /// `kubectl delete` waits for an object held by a finalizer until it is released. Upstream: kubectl
@@ -161,7 +176,13 @@ async fn kubectl_delete_waits_for_finalizer() {
 /// `polymorphichelpers/rollout_status.go`; `pkg/controller/deployment/util/deployment_util.go`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_rollout_status_stalled() {
-    let s = TestApiServer::start().await.expect("start");
+    // The status is read right after each write: the controller runs inside it.
+    let s = TestApiServer::start_with(test_apiserver::ServerOptions {
+        lifecycle: test_apiserver::Lifecycle::Synchronous,
+        ..test_apiserver::ServerOptions::default()
+    })
+    .await
+    .expect("start");
     s.set_controller_mode(test_apiserver::ControllerMode::Stalled);
     let dir = TempDir::new("stalled");
     s.write_kubeconfig(&dir.path().join("kubeconfig"))
