@@ -152,6 +152,11 @@ impl Cluster {
             let started = std::time::Instant::now();
             let result = self.send_once(clone_request(&request)).await;
             let ms = started.elapsed().as_millis() as u64;
+            let code = match &result {
+                Ok(r) => r.code,
+                Err(e) => e.code(),
+            };
+            self.observer.on_event(&Event::Attempted { code });
             match &result {
                 Ok(r) => {
                     tracing::debug!(%method, %path, status = r.code, ms, attempt, "request done")

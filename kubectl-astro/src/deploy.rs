@@ -1,12 +1,14 @@
-//! Deploy: the Namespace (whose reply carries the previous inventory), the staged apply of
-//! every other object, prune, the inventory, an optional wait, and the `DeployResponse`.
+//! Deploy: the deployment's Lease taken, the Namespace (whose reply carries the previous
+//! inventory), the staged apply of every other object, prune, the inventory, the Lease
+//! released, an optional wait, and the `DeployResponse`.
 //!
 //! Round trips: the Namespace apply, an inventory write naming the objects this deploy adds
 //! (only when it adds some to an existing namespace), one concurrent round of GETs of the
 //! objects the previous deploy left with a proof (see [`inventory::proof`]), then one apply
 //! per object whose proof does not hold, concurrently within a stage; the inventory is
 //! written only when something changed. A redeploy with nothing to change sends the
-//! Namespace apply and one GET per other object, and stores nothing.
+//! Namespace apply and one GET per other object, and stores nothing. The Lease adds a GET and
+//! a PUT (a POST the first time) before, and a PUT after ([`crate::lock`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use crate::events::{DeployStep, Event};
 use crate::history;
 use crate::interrupt::Interrupt;
 use crate::inventory::{self, Inventory, InventoryKey, Token};
+use crate::lock::{self, LockOptions};
 use crate::passwords::Passwords;
 use crate::plan::Plan;
 use crate::prune;
@@ -51,6 +54,8 @@ pub struct DeployOptions {
     /// When set, requests in flight finish, nothing new is sent (objects not yet applied are
     /// failed as interrupted), nothing is pruned, the inventory is still recorded.
     pub interrupt: Interrupt,
+    /// How the deployment's Lease is taken and kept.
+    pub lock: LockOptions,
 }
 
 impl Default for DeployOptions {
@@ -63,6 +68,7 @@ impl Default for DeployOptions {
             wait: None,
             wait_interval: Duration::from_millis(500),
             interrupt: Interrupt::new(),
+            lock: LockOptions::default(),
         }
     }
 }
@@ -103,6 +109,12 @@ impl DeployOptions {
         self.interrupt = interrupt;
         self
     }
+
+    /// The same, taking the deployment's Lease as `lock` says.
+    pub fn lock(mut self, lock: LockOptions) -> Self {
+        self.lock = lock;
+        self
+    }
 }
 
 /// What a deploy did.
@@ -116,16 +128,94 @@ pub struct Deployed {
 }
 
 /// Applies `plan` to the cluster, prunes what the previous deploy left behind and, when
-/// asked, waits for the workloads.
+/// asked, waits for the workloads. It holds the deployment's Lease while it writes: another
+/// deploy or undeploy of the same namespace, in this process or another, waits for it.
 ///
-/// An `Err` means nothing could be deployed (the cluster is unreachable, the Namespace could
-/// not be applied, prune is over budget); once objects are being applied, each failure is
-/// reported in the response instead, and the other objects are still applied.
+/// An `Err` means nothing could be deployed (the cluster is unreachable, the Lease is held
+/// by another deploy past the wait, the Namespace could not be applied, prune is over
+/// budget); once objects are being applied, each failure is reported in the response
+/// instead, and the other objects are still applied.
 pub async fn deploy(
     cluster: &Cluster,
     plan: &Plan,
     options: &DeployOptions,
 ) -> Result<Deployed, Error> {
+    let resolved = &plan.resolved;
+    let interrupt = &options.interrupt;
+    let ns = resolved.namespace.as_str();
+    let held = tokio::select! {
+        held = lock::acquire(cluster, ns, &options.lock) => held?,
+        () = interrupt.triggered() => {
+            return Err(Error::Interrupted(format!(
+                "interrupted while waiting for the Lease of namespace {ns}; nothing was applied"
+            )));
+        }
+    };
+    let written = write(cluster, plan, options).await;
+    let lost = held.lost();
+    // Released before the wait, which only reads: the next deploy need not wait for it.
+    held.release(cluster).await;
+    let Written {
+        mut out,
+        mut interrupted,
+        deployed_at,
+    } = written?;
+    if let Some(why) = lost {
+        out.errors.push(format!(
+            "{why}: another deploy may have written at the same time; deploy again"
+        ));
+    }
+
+    if let Some(timeout) = options.wait
+        && !interrupted
+    {
+        tokio::select! {
+            errors = wait::wait(cluster, &mut out.resources, timeout, options.wait_interval) => {
+                out.errors.extend(errors);
+            }
+            () = interrupt.triggered() => {
+                interrupted = true;
+                out.errors.push("--wait: interrupted before the workloads were ready".into());
+            }
+        }
+    }
+    if interrupted && out.errors.is_empty() {
+        out.errors
+            .push("interrupted: the apply finished, prune did not run".into());
+    }
+    let status = if out.errors.is_empty() {
+        DeployResponseStatus::Success
+    } else {
+        DeployResponseStatus::Partial
+    };
+    Ok(Deployed {
+        response: DeployResponse {
+            status,
+            name: resolved.name.clone(),
+            build_id: resolved.build_id.clone(),
+            k8s_namespace: resolved.namespace.clone(),
+            deployed_at,
+            resources: out.resources,
+            service_endpoints: resolved.service_endpoints.clone(),
+            errors: out.errors,
+        },
+        interrupted,
+    })
+}
+
+/// What the writing part of a deploy did.
+struct Written {
+    /// Each object's result and the errors so far.
+    out: Results,
+    /// Whether it was interrupted.
+    interrupted: bool,
+    /// When it finished writing, UTC RFC 3339 (the history record's time too).
+    deployed_at: String,
+}
+
+/// Everything a deploy writes, under the Lease: the Namespace, the stages, prune, the
+/// inventory.
+async fn write(cluster: &Cluster, plan: &Plan, options: &DeployOptions) -> Result<Written, Error> {
     let resolved = &plan.resolved;
     let manifests = plan.manifests.as_slice();
     let ns = resolved.namespace.as_str();
@@ -149,7 +239,6 @@ pub async fn deploy(
     step_done(cluster, DeployStep::Namespace, &out.resources);
     new.objects.insert(ns_key, start.state);
     let old = start.old;
-    let fresh = start.fresh;
 
     // Prune candidates, checked against the budget before anything else is written.
     let stale = prune::candidates(&old, manifests);
@@ -243,7 +332,7 @@ pub async fn deploy(
         step_done(cluster, DeployStep::Prune, &out.resources[first..]);
     }
 
-    let mut interrupted = interrupt.is_triggered();
+    let interrupted = interrupt.is_triggered();
     tracing::debug!(changed = new != recorded, interrupted, "inventory");
     if new != recorded
         && let Err(e) = write_inventory(cluster, ns, &new).await
@@ -252,57 +341,28 @@ pub async fn deploy(
             "Namespace/{ns}: recording the inventory failed: {e}"
         ));
     }
-
-    if let Some(timeout) = options.wait
-        && !interrupted
-    {
-        tokio::select! {
-            errors = wait::wait(cluster, &mut out.resources, timeout, options.wait_interval) => {
-                out.errors.extend(errors);
-            }
-            () = interrupt.triggered() => {
-                interrupted = true;
-                out.errors.push("--wait: interrupted before the workloads were ready".into());
-            }
-        }
-    }
-    if interrupted && out.errors.is_empty() {
-        out.errors
-            .push("interrupted: the apply finished, prune did not run".into());
-    }
-    let status = |errors: &[String]| {
-        if errors.is_empty() {
-            DeployResponseStatus::Success
-        } else {
-            DeployResponseStatus::Partial
-        }
-    };
-    let deployed_at = now();
     // The history records each deploy that changed something (an identical redeploy writes
-    // nothing), not an interrupted one (nothing more is sent once interrupted).
+    // nothing), not an interrupted one (nothing more is sent once interrupted), under the
+    // Lease so that two deploys never take one record number. Its status is the apply's.
+    let deployed_at = now();
     let changed = out
         .resources
         .iter()
         .any(|r| r.action != ResourceAction::Unchanged);
-    if changed
-        && !interrupted
-        && let Err(e) =
-            history::record(cluster, plan, status(&out.errors), &deployed_at, fresh).await
-    {
-        out.errors.push(e.to_string());
+    if changed && !interrupted {
+        let status = if out.errors.is_empty() {
+            DeployResponseStatus::Success
+        } else {
+            DeployResponseStatus::Partial
+        };
+        if let Err(e) = history::record(cluster, plan, status, &deployed_at, start.fresh).await {
+            out.errors.push(e.to_string());
+        }
     }
-    Ok(Deployed {
-        response: DeployResponse {
-            status: status(&out.errors),
-            name: resolved.name.clone(),
-            build_id: resolved.build_id.clone(),
-            k8s_namespace: resolved.namespace.clone(),
-            deployed_at,
-            resources: out.resources,
-            service_endpoints: resolved.service_endpoints.clone(),
-            errors: out.errors,
-        },
+    Ok(Written {
+        out,
         interrupted,
+        deployed_at,
     })
 }
 

@@ -170,6 +170,8 @@ pub enum ErrorKind {
     Tls,
     /// The cluster did not answer in time.
     Timeout,
+    /// Another deploy or undeploy of the same deployment held its lock past the wait.
+    Busy,
     /// The operation was interrupted.
     Interrupted,
     /// Something else went wrong (no randomness, an object still present after its deletion).
@@ -231,6 +233,10 @@ pub enum Error {
         /// Why, in words.
         details: String,
     },
+    /// Another deploy or undeploy of the same deployment held its Lease past the wait; the
+    /// message names the holder.
+    #[error("{0}")]
+    Busy(String),
     /// The operation was interrupted.
     #[error("{0}")]
     Interrupted(String),
@@ -279,6 +285,7 @@ impl Error {
             },
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Refused { .. } => ErrorKind::Refused,
+            Error::Busy(_) => ErrorKind::Busy,
             Error::Interrupted(_) => ErrorKind::Interrupted,
             Error::Failed(_) => ErrorKind::Failed,
         }
@@ -323,6 +330,7 @@ impl Error {
                 Refusal::Prune => "prune refused",
                 Refusal::Undeploy => "refused",
             },
+            Error::Busy(_) => "busy",
             Error::Interrupted(_) => "interrupted",
             Error::Failed(_) => "deployment failed",
         }

@@ -13,6 +13,12 @@ use crate::wait::Readiness;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
+    /// One attempt of a request to the API server ended: `code` is its HTTP status, 0 when
+    /// no answer arrived (refused, reset, timed out).
+    Attempted {
+        /// The HTTP status, or 0.
+        code: u16,
+    },
     /// A request failed by accident and is sent again after `delay`.
     Retrying {
         /// How long until the next attempt.

@@ -5,10 +5,12 @@
 //! `astro-deploy` library) → [`diff()`] (server-side dry-run against the live objects) or
 //! [`deploy()`] (staged server-side apply, prune, inventory, wait) → a typed result — the
 //! platform's `DeployResponse`, [`ObjectDiff`]s, an `UndeployResponse`, the deployments
-//! [`list()`] finds, an agent's [`status()`] and [`history()`]. Each verb lives in a module
-//! of its own; options are plain structs with `Default` and builder methods; every failure
-//! is one [`Error`] whose [`kind`](Error::kind) says what happened. Nothing here prints,
-//! exits or parses flags: [`Observer`] hears progress, the caller decides what to show.
+//! [`list()`] finds, an agent's [`status()`] and [`history()`]. A deploy and an undeploy hold
+//! the deployment's Lease ([`lock`]) while they write, so two of them never interleave, in one
+//! process or many. Each verb lives in a module of its own; options are plain structs with
+//! `Default` and builder methods; every failure is one [`Error`] whose [`kind`](Error::kind)
+//! says what happened. Nothing here prints, exits or parses flags: [`Observer`] hears progress,
+//! the caller decides what to show.
 //!
 //! # Example
 //!
@@ -53,6 +55,7 @@ pub mod history;
 pub mod interrupt;
 pub mod inventory;
 pub mod list;
+pub mod lock;
 pub mod passwords;
 pub mod plan;
 pub mod prune;
@@ -74,6 +77,7 @@ pub use events::{DeployStep, Event, Observer};
 pub use history::{DeploymentRecord, History, HistoryOptions, history};
 pub use interrupt::Interrupt;
 pub use list::{ListOptions, list};
+pub use lock::LockOptions;
 pub use plan::Plan;
 pub use status::{AgentStatus, StatusOptions, status};
 pub use trigger::{TriggerOptions, trigger};

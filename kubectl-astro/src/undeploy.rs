@@ -11,6 +11,7 @@ use crate::agent;
 use crate::cluster::Cluster;
 use crate::deploy::now;
 use crate::error::{Error, Missing, Refusal};
+use crate::lock::{self, LockOptions};
 
 /// Which deployment to delete and how.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct UndeployOptions {
     pub wait: Option<Duration>,
     /// How often a wait looks.
     pub wait_interval: Duration,
+    /// How the deployment's Lease is taken (a deploy in progress finishes first).
+    pub lock: LockOptions,
 }
 
 impl Default for UndeployOptions {
@@ -30,6 +33,7 @@ impl Default for UndeployOptions {
             namespace: None,
             wait: None,
             wait_interval: Duration::from_millis(500),
+            lock: LockOptions::default(),
         }
     }
 }
@@ -46,10 +50,17 @@ impl UndeployOptions {
         self.wait = timeout;
         self
     }
+
+    /// The same, taking the deployment's Lease as `lock` says.
+    pub fn lock(mut self, lock: LockOptions) -> Self {
+        self.lock = lock;
+        self
+    }
 }
 
 /// Deletes the deployment of agent `name` of `account`: its namespace, after checking that
-/// kubectl-astro made it for this agent.
+/// kubectl-astro made it for this agent, holding the deployment's Lease (a deploy in progress
+/// finishes first), which goes with it.
 pub async fn undeploy(
     cluster: &Cluster,
     account: &str,
@@ -84,6 +95,7 @@ pub async fn undeploy(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    let held = lock::acquire(cluster, &ns, &options.lock).await?;
     // A namespace already Terminating is not deleted again: the API server would answer 409
     // ("The system is ensuring all content is removed from this namespace",
     // `pkg/registry/core/namespace/storage/storage.go` `Delete`); it is waited for like any.
@@ -92,8 +104,12 @@ pub async fn undeploy(
         && let Err(e) = cluster.delete(Kind::Namespace, "", &ns, None).await
         && !e.is_not_found()
     {
+        held.release(cluster).await;
         return Err(Error::call(&context, e));
     }
+    // Nothing is left to guard: a deploy that was waiting makes a new Lease, and finds the
+    // namespace being deleted. (If the Lease cannot be deleted, the namespace still is.)
+    held.delete(cluster).await?;
     if let Some(timeout) = options.wait {
         let deadline = Instant::now() + timeout;
         loop {

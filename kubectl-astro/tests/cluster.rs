@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 use support::{
     APPLY, Env, MERGE_PATCH, NS, actions, assert_same_state, deploy_past_one_stuck_apply, examples,
-    patch_as_another_client, repo_root, weather_agent, with_action,
+    patch_as_another_client, repo_root, split_lease_requests, weather_agent, with_action,
 };
 use test_apiserver::{AllowRule, ServerOptions};
 
@@ -71,7 +71,10 @@ async fn identical_redeploy_is_unchanged_one_request_per_object_and_writes_nothi
     assert_eq!(code, 0, "{second} {stderr}");
     let all = actions(&second);
     assert!(all.iter().all(|(_, a)| a == "unchanged"), "{all:?}");
-    let log = env.server.request_log();
+    let (lease, log) = split_lease_requests(env.server.request_log());
+    // The Lease: read, taken (a write), released (a write) — the only writes of the deploy.
+    let verbs: Vec<&str> = lease.iter().map(|r| r.verb.as_str()).collect();
+    assert_eq!(verbs, ["get", "update", "update"], "{lease:#?}");
     // One request per object (12): the Namespace apply, which returns the inventory, then one
     // GET per object, whose proof shows that applying it again would change nothing.
     assert_eq!(log.len(), all.len(), "{log:#?}");
@@ -83,8 +86,8 @@ async fn identical_redeploy_is_unchanged_one_request_per_object_and_writes_nothi
     assert!(log.iter().all(|r| !r.query.contains("dryRun")), "{log:#?}");
     assert_eq!(
         env.server.resource_version(),
-        rv_before,
-        "a no-op redeploy wrote something"
+        rv_before + 2,
+        "a no-op redeploy wrote something besides taking and releasing its Lease"
     );
 }
 
@@ -228,6 +231,7 @@ async fn a_kind_the_token_may_not_write_is_a_named_partial_failure() {
         "statefulsets",
         "jobs",
         "cronjobs",
+        "leases",
     ];
     opts.allow = Some(vec![
         AllowRule::new("deployer", &["*"], &writable),
@@ -615,7 +619,21 @@ async fn round_trips_of_first_deploy_and_diff_are_bounded_by_the_object_count() 
     let (code, resp, _) = env.deploy("deploy-request-web.yaml", &[]).await;
     assert_eq!(code, 0);
     let objects = actions(&resp).len();
-    let log = env.server.request_log();
+    let (lease, log) = split_lease_requests(env.server.request_log());
+    // The first Lease in the cluster: read (404), created (404: no astro-system yet), the
+    // namespace applied, created, released.
+    let verbs: Vec<(&str, u16)> = lease.iter().map(|r| (r.verb.as_str(), r.status)).collect();
+    assert_eq!(
+        verbs,
+        [
+            ("get", 404),
+            ("create", 404),
+            ("apply", 201),
+            ("create", 201),
+            ("update", 200)
+        ],
+        "{lease:#?}"
+    );
     // One apply per object, the inventory, the one generated store password (redis) and the
     // deployment record (nothing to read of the history in a namespace just created).
     assert_eq!(log.len(), objects + 3, "{log:#?}");

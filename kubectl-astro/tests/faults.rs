@@ -179,8 +179,10 @@ fn check_faulted(code: i32, resp: &Value, stderr: &str, what: &str, tally: &mut 
         }
         1 => {
             let details = resp["details"].as_str().unwrap_or("");
+            // The deploy stops at its first step: the Lease or the Namespace.
             assert!(
-                details.starts_with(&format!("Namespace/{NS}: ")),
+                details.starts_with(&format!("Namespace/{NS}: "))
+                    || details.starts_with(&format!("Lease astro-system/{NS}: ")),
                 "{what}: {resp}"
             );
             match resp["error"].as_str() {

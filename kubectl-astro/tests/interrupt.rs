@@ -26,10 +26,11 @@ const SECOND: &str = "deploy-request.json";
 
 impl Env {
     /// Starts a deploy and SIGKILLs it after `after`; returns whether it was killed (rather than
-    /// done by then).
+    /// done by then). Its Lease lasts 1 s: the next run waits that long for the dead holder's
+    /// Lease.
     async fn deploy_killed(&self, request: &str, after: Duration) -> bool {
         let mut child = self
-            .command(&Env::deploy_args(request, &[]))
+            .command(&Env::deploy_args(request, &["--lease-duration", "1s"]))
             .spawn()
             .expect("kubectl-astro starts");
         tokio::select! {

@@ -280,7 +280,7 @@ async fn scenario(env: &Env) -> Result<(), (String, i32, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_works_with_exactly_the_documented_rules() {
     let rules = rules();
-    assert_eq!(rules.len(), 6, "{rules:?}");
+    assert_eq!(rules.len(), 7, "{rules:?}");
     let env = Env::with_rules(&rules).await;
     if let Err((step, code, out)) = scenario(&env).await {
         panic!("{step}: exit {code}\n{out}");

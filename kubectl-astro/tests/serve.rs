@@ -407,6 +407,25 @@ async fn bad_requests_name_what_is_wrong() {
         )
         .await;
     assert_eq!(not_json.status, 400, "{}", not_json.body);
+    // validate answers every 400 as `valid: false`, a body that is not text included (found
+    // by schemathesis: it answered an `Error`, which its schema does not allow).
+    let not_text = server
+        .send(
+            "POST",
+            "/api/v1/deploy/validate",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            vec![0xff, 0x4a, 0x6d, 0xfe],
+        )
+        .await;
+    assert_eq!(not_text.status, 400, "{}", not_text.body);
+    assert_eq!(not_text.body["valid"], false, "{}", not_text.body);
+    assert_eq!(
+        not_text.body["validation_errors"],
+        json!(["request: the body is not UTF-8 text"])
+    );
 
     let missing = json!({"account": "astro-team", "name": "no-such-agent"});
     let answer = server.post(deploy, DEPLOYER, &missing).await;
@@ -550,6 +569,282 @@ async fn a_busy_agent_answers_409_past_the_lock_wait() {
     );
 }
 
+/// Two servers (two replicas behind one Service) deploying one agent at once take turns
+/// through its Lease: one creates everything, the other waits and finds everything
+/// unchanged (the first Deployment apply is held 1.5 s, so they overlap).
+#[tokio::test]
+async fn two_servers_take_turns_through_the_lease() {
+    let env = Env::new().await;
+    let (a, b) = tokio::join!(Server::start(&env, &[]), Server::start(&env, &[]));
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_millis(1500))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let body = weather();
+    let started = std::time::Instant::now();
+    let (x, y) = tokio::join!(
+        a.post("/api/v1/deploy", DEPLOYER, &body),
+        b.post("/api/v1/deploy", DEPLOYER, &body),
+    );
+    let took = started.elapsed();
+    assert_eq!((x.status, y.status), (200, 200), "{} {}", x.body, y.body);
+    let mut kinds: Vec<(usize, usize)> = [&x.body, &y.body]
+        .iter()
+        .map(|r| {
+            (
+                with_action(r, "created").len(),
+                with_action(r, "unchanged").len(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    let objects = actions(&x.body).len();
+    assert_eq!(kinds, [(0, objects), (objects, 0)], "{} {}", x.body, y.body);
+    println!("two servers, one agent: {} ms", took.as_millis());
+}
+
+/// A Lease held by another replica (renewed now, for 60 s): past `--lock-wait` the deploy
+/// answers 409 `busy` naming that holder, and nothing was written to the agent's namespace.
+#[tokio::test]
+async fn a_lease_held_by_another_replica_answers_409() {
+    let env = Env::new().await;
+    let client = env.server.client().await.expect("client");
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let objects = [
+        (
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "astro-system"}}),
+        ),
+        (
+            "/apis/coordination.k8s.io/v1/namespaces/astro-system/leases",
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": NS},
+                "spec": {"holderIdentity": "kubectl-astro@astro-serve-7d9f-b/1-0a0b0c0d",
+                         "leaseDurationSeconds": 60, "acquireTime": now, "renewTime": now}}),
+        ),
+    ];
+    for (path, body) in objects {
+        let req = http::Request::post(path)
+            .header("Content-Type", "application/json")
+            .body(body.to_string().into_bytes())
+            .expect("request");
+        client.request::<Value>(req).await.expect("created");
+    }
+    let server = Server::start(&env, &["--lock-wait", "1s"]).await;
+    let answer = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert_eq!(answer.body["error"], "busy");
+    let details = answer.body["details"].as_str().unwrap_or("");
+    assert!(
+        details.contains("holder kubectl-astro@astro-serve-7d9f-b/1-0a0b0c0d"),
+        "{details}"
+    );
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_none());
+    let undeploy = server.post("/api/v1/undeploy", DEPLOYER, &weather()).await;
+    assert_eq!(
+        undeploy.status, 404,
+        "no namespace, no Lease needed: {}",
+        undeploy.body
+    );
+}
+
+/// `GET /api/v1/openapi.yaml` answers the document (the file in the repository) to any valid
+/// token, 401 without one.
+#[tokio::test]
+async fn the_openapi_document_is_served_to_callers_with_a_token() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let path = "/api/v1/openapi.yaml";
+    let auth = format!("Bearer {VIEWER}");
+    let mut req = hyper::Request::get(format!("{}{path}", server.base))
+        .header("Authorization", auth.as_str())
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = server.client.request(req).await.expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/yaml"[..])
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let file = std::fs::read(support::repo_root().join("kubectl-astro/src/serve/openapi.yaml"))
+        .expect("openapi.yaml");
+    assert_eq!(body.as_ref(), file.as_slice());
+    req = hyper::Request::get(format!("{}{path}", server.base))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = server.client.request(req).await.expect("answer");
+    assert_eq!(response.status(), 401);
+    server.assert_no_token_printed();
+}
+
+/// `GET /metrics` counts what happened: requests by route and status, the deploy's duration
+/// and objects by action, the API server's answers and one retry (a 503 injected once).
+#[tokio::test]
+async fn metrics_count_requests_deploys_objects_and_api_server_retries() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    env.server.faults().add(
+        Fault::status(503, "ServiceUnavailable", "try again")
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let answer = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let objects = actions(&answer.body).len();
+    let denied = server
+        .post("/api/v1/deploy", "no-such-token", &weather())
+        .await;
+    assert_eq!(denied.status, 401);
+    server.send("BREW", "/healthz", &[], Vec::new()).await;
+    let metrics = server.send("GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(metrics.status, 200);
+    let mut req = hyper::Request::get(format!("{}/metrics", server.base));
+    req = req.header("Accept", "text/plain");
+    let response = server
+        .client
+        .request(req.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("answer");
+    let text = String::from_utf8_lossy(
+        &response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes(),
+    )
+    .into_owned();
+    let api_log = env.server.request_log();
+    let api_201 = api_log.iter().filter(|r| r.status == 201).count();
+    let api_503 = api_log.iter().filter(|r| r.status == 503).count();
+    assert_eq!(api_503, 1);
+    for line in [
+        r#"astro_http_requests_total{method="POST",route="/api/v1/deploy",status="200"} 1"#
+            .to_string(),
+        r#"astro_http_requests_total{method="POST",route="/api/v1/deploy",status="401"} 1"#
+            .to_string(),
+        r#"astro_http_requests_total{method="other",route="/healthz",status="405"} 1"#.to_string(),
+        r#"astro_http_requests_total{method="GET",route="/metrics",status="200"} 1"#.to_string(),
+        r#"astro_deploy_duration_seconds_count{outcome="success"} 1"#.to_string(),
+        format!(r#"astro_deploy_objects_total{{action="created"}} {objects}"#),
+        format!(r#"astro_apiserver_requests_total{{code="201"}} {api_201}"#),
+        r#"astro_apiserver_requests_total{code="503"} 1"#.to_string(),
+        "astro_apiserver_retries_total 1".to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    server.assert_no_token_printed();
+}
+
+/// With `--tls-cert/--tls-key` the server answers over HTTPS (a client that trusts the
+/// certificate deploys through it), plain HTTP to the same port gets no answer, and a
+/// non-loopback `--listen` needs no `--insecure-listen`.
+#[tokio::test]
+async fn serve_over_https_with_tls_cert_and_key() {
+    let env = Env::new().await;
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("certificate");
+    let (cert_path, key_path) = (
+        env.dir.path().join("tls.crt"),
+        env.dir.path().join("tls.key"),
+    );
+    std::fs::write(&cert_path, cert.pem()).expect("cert written");
+    std::fs::write(&key_path, signing_key.serialize_pem()).expect("key written");
+    let (c, k) = (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    );
+    let server = Server::start(&env, &["--tls-cert", &c, "--tls-key", &k]).await;
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).expect("root added");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_only()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let req = hyper::Request::post(format!("{}/api/v1/deploy", server.base))
+        .header("Authorization", format!("Bearer {DEPLOYER}"))
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(weather().to_string())))
+        .expect("request");
+    let response = client.request(req).await.expect("an answer over HTTPS");
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let resp: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(resp["status"], "success", "{resp}");
+
+    // Plain HTTP to the HTTPS port: the handshake fails, no answer.
+    let plain = server.base.replacen("https://", "http://", 1);
+    let req = hyper::Request::get(format!("{plain}/healthz"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let answer = tokio::time::timeout(Duration::from_secs(15), server.client.request(req)).await;
+    assert!(
+        matches!(answer, Ok(Err(_))),
+        "plain HTTP got an answer: {answer:?}"
+    );
+    server.assert_no_token_printed();
+
+    // Any address may be served over HTTPS without --insecure-listen.
+    let tokens = env.dir.path().join("tokens.yaml");
+    let args = [
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--tokens",
+        tokens.to_str().unwrap_or_default(),
+        "--tls-cert",
+        &c,
+        "--tls-key",
+        &k,
+    ];
+    let mut child = env.command(&args).spawn().expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("serving the Deploy API on https://0.0.0.0:"),
+        "{first}"
+    );
+    let _ = child.start_kill();
+}
+
 /// SIGTERM stops accepting, lets the deploy in flight finish, and exits 0.
 #[tokio::test]
 async fn sigterm_lets_the_request_in_flight_finish() {
@@ -630,6 +925,32 @@ async fn flags_and_tokens_file_are_checked_at_start() {
         stderr.contains("tokens[0].accounts"),
         "names the field: {stderr}"
     );
+
+    // A certificate file that holds no certificate, a key without its certificate.
+    let not_pem = env.dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "hello").expect("written");
+    let not_pem = not_pem.display().to_string();
+    let (code, _, stderr) = env
+        .run(&[
+            "serve",
+            "--tokens",
+            &tokens,
+            "--tls-cert",
+            &not_pem,
+            "--tls-key",
+            &not_pem,
+        ])
+        .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!("--tls-cert {not_pem}: no PEM certificate")),
+        "{stderr}"
+    );
+    let (code, _, stderr) = env
+        .run(&["serve", "--tokens", &tokens, "--tls-key", &not_pem])
+        .await;
+    assert_eq!(code, 2, "clap's usage error: {stderr}");
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
 }
 
 /// A cluster that does not answer: `/readyz` says 503 while `/healthz` stays 200, and a deploy

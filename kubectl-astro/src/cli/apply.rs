@@ -5,7 +5,7 @@
 use astro_deploy::resolve::ResolvedDeployment;
 use kubectl_astro::{Cluster, DeployOptions, DiffOptions, Interrupt, Plan};
 
-use super::args::{ApplyArgs, ColorChoice};
+use super::args::{ApplyArgs, ColorChoice, lock_options};
 use super::exit::{self, Failure};
 use super::output::{err_line, err_text, stderr_is_terminal};
 use super::{colour, print_json, signals};
@@ -34,7 +34,8 @@ pub async fn deploy(
         .max_prune(args.max_prune)
         .concurrency(args.concurrency)
         .wait(args.wait.then_some(args.timeout))
-        .interrupt(interrupt);
+        .interrupt(interrupt)
+        .lock(lock_options(args.lock_wait, args.lease_duration));
     let deployed = kubectl_astro::deploy(cluster, plan, &options).await?;
     print_json(&deployed.response)?;
     Ok(exit::of_deploy(&deployed))

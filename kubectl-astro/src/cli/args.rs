@@ -24,6 +24,7 @@ Exit codes (deploy, validate):
   1  failure            3  invalid request, build record, spec or template
   4  unauthorized or forbidden by the cluster
   5  build not found
+  6  busy: another deploy or undeploy of the agent held its Lease past --lock-wait
   130  deploy interrupted (SIGINT/SIGTERM): partial result printed, nothing pruned
 Errors print {\"error\", \"details\"} JSON on stdout and one line on stderr.
 A reader closing stdout early (| head) ends the output quietly and changes no exit code.";
@@ -115,7 +116,8 @@ const UNDEPLOY_HELP: &str = "\
 Examples:
   kubectl astro undeploy --account astro-team --name weather-agent --wait
 
-Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment.";
+Exit codes: 0 deleted, 1 failure, 4 denied, 5 no such deployment, 6 busy (another deploy
+or undeploy of the agent held its Lease past --lock-wait).";
 
 const TRIGGER_HELP: &str = "\
 Examples:
@@ -190,8 +192,10 @@ Routes (every /api/v1 route needs `Authorization: Bearer <token>`, every POST a 
   GET  /api/v1/deployments?account=A                   {deployments, count}, as list -o json
   GET  /api/v1/agents/{account}/{name}/deployment          as status -o json
   GET  /api/v1/agents/{account}/{name}/deployment/history  {deployments, count}, as history -o json
+  GET  /api/v1/openapi.yaml     the OpenAPI document of these routes
   GET  /healthz                 200 while the server runs
   GET  /readyz                  200 when the cluster answers, else 503
+  GET  /metrics                 Prometheus metrics (OpenMetrics text)
 Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,
 403 no role for the account, 404 no such build or deployment, 409 the agent is busy
 (another deploy or undeploy of it past --lock-wait), 413 body over 1 MiB, 415 not JSON,
@@ -206,6 +210,7 @@ Tokens file (YAML; each token known by the SHA-256 of its value, \"*\" = every a
 Examples:
   kubectl astro serve --tokens tokens.yaml --catalog examples/catalog
   kubectl astro serve --tokens tokens.yaml --listen 127.0.0.1:0   # any free port, printed at start
+  kubectl astro serve --tokens tokens.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key
 
 Exit codes: 0 stopped by SIGINT/SIGTERM after the requests in flight finished, 1 failure,
 3 invalid flags or tokens file.";
@@ -218,10 +223,16 @@ pub struct ServeArgs {
     /// stderr at start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Allow a --listen address that is not loopback although serve has no TLS: bearer
-    /// tokens then cross the network in clear text unless a TLS proxy is in front.
+    /// Allow a --listen address that is not loopback without --tls-cert: bearer tokens then
+    /// cross the network in clear text unless a TLS proxy is in front.
     #[arg(long)]
     pub insecure_listen: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Tokens file (YAML): each caller's token digest and role per account.
     #[arg(long, value_name = "FILE")]
     pub tokens: PathBuf,
@@ -229,8 +240,8 @@ pub struct ServeArgs {
     /// catalog, as deploy uses).
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
-    /// How long a deploy or undeploy waits while another one of the same agent runs, before
-    /// answering 409 (30s, 500ms, …).
+    /// How long a deploy or undeploy waits while another one of the same agent runs (in this
+    /// server, or holding the agent's Lease elsewhere), before answering 409 (30s, 500ms, …).
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Duration,
     #[command(flatten)]
@@ -399,6 +410,14 @@ pub struct ApplyArgs {
     /// Objects applied at once within a stage.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// How long to wait while another deploy or undeploy of the agent holds its Lease
+    /// (60s, 500ms, …); exit 6 after that, naming the holder.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Duration,
+    /// How long other runs wait for this one's Lease once it stops renewing it (a killed
+    /// run): whole seconds, at least 1s; renewed every third of it.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_lease_duration)]
+    pub lease_duration: Duration,
 }
 
 /// `diff` flags.
@@ -462,6 +481,14 @@ pub struct UndeployArgs {
     /// How long --wait waits.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// How long to wait while a deploy of the agent holds its Lease (60s, 500ms, …); exit 6
+    /// after that, naming the holder.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Duration,
+    /// How long other runs wait for this one's Lease once it stops renewing it (a killed
+    /// run): whole seconds, at least 1s; renewed every third of it.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_lease_duration)]
+    pub lease_duration: Duration,
 }
 
 /// Which deployment a command is about, and the cluster it is in.
@@ -767,6 +794,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A `leaseDurationSeconds`: a duration of whole seconds, at least one.
+pub fn parse_lease_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.as_secs() == 0 || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "'{s}' is not a whole number of seconds of at least 1s (a Lease counts in seconds)"
+        ));
+    }
+    Ok(d)
+}
+
+/// The Lease options of `deploy` and `undeploy`: wait up to `wait`, a lease of `duration`
+/// renewed every third of it.
+pub fn lock_options(wait: Duration, duration: Duration) -> kubectl_astro::LockOptions {
+    kubectl_astro::LockOptions::default()
+        .wait(wait)
+        .lease(duration, duration / 3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,6 +839,16 @@ mod tests {
             step_line(DeployStep::Namespace, &results[..1]),
             "Namespace a: created"
         );
+    }
+
+    #[test]
+    fn lease_durations_are_whole_seconds() {
+        assert_eq!(parse_lease_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_lease_duration("2000ms"), Ok(Duration::from_secs(2)));
+        for bad in ["0s", "500ms", "1500ms"] {
+            let e = parse_lease_duration(bad).expect_err(bad);
+            assert!(e.contains("whole number of seconds"), "{e}");
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod code {
     pub const DENIED: i32 = 4;
     /// No build of the agent, or no such deployment (HTTP 404).
     pub const NOT_FOUND: i32 = 5;
+    /// Another deploy or undeploy of the agent held its Lease past `--lock-wait` (HTTP 409).
+    pub const BUSY: i32 = 6;
     /// `deploy` was interrupted (SIGINT or SIGTERM): the partial result was printed.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -28,6 +30,7 @@ fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidInput | ErrorKind::Refused => code::INVALID,
         ErrorKind::Unauthorized | ErrorKind::Forbidden => code::DENIED,
         ErrorKind::NotFound => code::NOT_FOUND,
+        ErrorKind::Busy => code::BUSY,
         ErrorKind::Interrupted => code::INTERRUPTED,
         _ => code::FAILURE,
     }

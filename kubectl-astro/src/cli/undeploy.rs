@@ -2,7 +2,7 @@
 
 use kubectl_astro::UndeployOptions;
 
-use super::args::UndeployArgs;
+use super::args::{UndeployArgs, lock_options};
 use super::exit::{Failure, code};
 use super::{print_json, runtime};
 
@@ -10,7 +10,8 @@ use super::{print_json, runtime};
 pub fn run(args: &UndeployArgs) -> Result<i32, Failure> {
     let options = UndeployOptions::default()
         .namespace(args.deployment.namespace.clone())
-        .wait(args.wait.then_some(args.timeout));
+        .wait(args.wait.then_some(args.timeout))
+        .lock(lock_options(args.lock_wait, args.lease_duration));
     runtime()?.block_on(async {
         let cluster = args.deployment.cluster.connect().await?;
         let response = kubectl_astro::undeploy(

@@ -2,8 +2,9 @@
 //! created on first use and dropped once nobody holds or waits for it. Different agents never
 //! wait for each other.
 //!
-//! This is an in-process lock only: two replicas of the server can still run the same
-//! agent's deploys at once (a Lease per agent in the cluster would close that).
+//! Across processes (two replicas of the server, a CLI deploy beside it) the engine's Lease
+//! per deployment ([`kubectl_astro::lock`]) serializes them; this lock keeps the requests of
+//! one server from polling that Lease against each other.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -5,12 +5,16 @@
 //!
 //! * [`auth`]: the tokens file and bearer tokens (digests compared in constant time).
 //! * [`locks`]: one deploy or undeploy per agent at a time in this process.
+//! * [`metrics`]: the Prometheus metrics of `GET /metrics`.
+//! * [`tls`]: HTTPS with `--tls-cert`/`--tls-key`.
 //! * [`routes`]: the routes, the access log, and the one place where an engine error kind
 //!   becomes an HTTP status.
 
 pub mod auth;
 pub mod locks;
+pub mod metrics;
 pub mod routes;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,15 +47,22 @@ pub struct App {
     pub locks: locks::AgentLocks,
     /// How long a request waits for its agent's lock (`--lock-wait`).
     pub lock_wait: Duration,
+    /// What `GET /metrics` answers.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Runs `serve` until SIGINT or SIGTERM; returns the exit code.
 pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
-    if !args.listen.ip().is_loopback() && !args.insecure_listen {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::config(cert, key).map_err(Failure::invalid)?),
+        _ => None,
+    };
+    if !args.listen.ip().is_loopback() && tls.is_none() && !args.insecure_listen {
         return Err(Failure::invalid(format!(
-            "--listen {}: not a loopback address, and serve has no TLS: bearer tokens would \
-             cross the network in clear text; put a TLS-terminating proxy in front and pass \
-             --insecure-listen, or listen on 127.0.0.1",
+            "--listen {}: not a loopback address, and no --tls-cert/--tls-key: bearer tokens \
+             would cross the network in clear text; serve HTTPS with --tls-cert and --tls-key, \
+             or put a TLS-terminating proxy in front and pass --insecure-listen, or listen on \
+             127.0.0.1",
             args.listen
         )));
     }
@@ -75,6 +86,12 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         })?;
     runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let counting = metrics::Counting {
+            metrics: metrics.clone(),
+            inner: cluster.observer.clone(),
+        };
+        let cluster = cluster.observer(Arc::new(counting));
         let app = Arc::new(App {
             cluster,
             templates,
@@ -84,6 +101,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             tokens,
             locks: locks::AgentLocks::default(),
             lock_wait: args.lock_wait,
+            metrics,
         });
         let failed = |what: &str, e: std::io::Error| {
             Failure::from(kubectl_astro::Error::Failed(format!(
@@ -97,11 +115,24 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         let bound = listener
             .local_addr()
             .map_err(|e| failed("no local address", e))?;
-        err_line(format_args!("serving the Deploy API on http://{bound}"));
-        axum::serve(listener, routes::router(app))
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| failed("serving", e))?;
+        let router = routes::router(app);
+        match tls {
+            Some(config) => {
+                let listener =
+                    tls::TlsListener::new(listener, config).map_err(|e| failed("TLS", e))?;
+                err_line(format_args!("serving the Deploy API on https://{bound}"));
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown())
+                    .await
+            }
+            None => {
+                err_line(format_args!("serving the Deploy API on http://{bound}"));
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown())
+                    .await
+            }
+        }
+        .map_err(|e| failed("serving", e))?;
         err_line("stopped: every request in flight finished");
         Ok(code::SUCCESS)
     })

@@ -3,9 +3,10 @@
 //!
 //! Every `/api/v1` route checks, in this order: the bearer token (401), the content type
 //! (415), the body size (413), the body (400, naming the field), the caller's role in the
-//! request's account (403); then deploy and undeploy take the agent's lock (409 past
-//! `--lock-wait`) and call the engine. The `GET` routes have no body: the account and agent
-//! come from the path or the query, checked as names (400) before the role (403).
+//! request's account (403); then deploy and undeploy take the agent's lock in this process,
+//! and the engine its Lease in the cluster (409 past `--lock-wait`, the two waits together).
+//! The `GET` routes have no body: the account and agent come from the path or the query,
+//! checked as names (400) before the role (403).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,13 +18,14 @@ use astro_deploy::resolve::resolve;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kubectl_astro::{
-    DeployOptions, ErrorKind, HistoryOptions, ListOptions, Plan, StatusOptions, UndeployOptions,
+    DeployOptions, ErrorKind, HistoryOptions, ListOptions, LockOptions, Plan, StatusOptions,
+    UndeployOptions,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,27 +37,53 @@ use crate::cli::exit::Failure;
 use crate::cli::output::err_line;
 use crate::cli::{inputs, validate};
 
+/// The OpenAPI document of [`ROUTES`], served at `GET /api/v1/openapi.yaml`.
+pub const OPENAPI: &str = include_str!("openapi.yaml");
+
+/// A route: its method, its path, and its handler for that method.
+type Route = (
+    Method,
+    &'static str,
+    fn(MethodFilter) -> MethodRouter<Arc<App>>,
+);
+
+/// Every route of the server, and nothing else: [`router`] serves exactly these, and
+/// [`OPENAPI`] documents exactly these (a test compares them).
+pub const ROUTES: &[Route] = &[
+    (Method::POST, "/api/v1/deploy", |m| on(m, deploy)),
+    (Method::POST, "/api/v1/deploy/validate", |m| on(m, validate)),
+    (Method::POST, "/api/v1/undeploy", |m| on(m, undeploy)),
+    (Method::GET, "/api/v1/deployments", |m| on(m, deployments)),
+    (
+        Method::GET,
+        "/api/v1/agents/{account}/{name}/deployment",
+        |m| on(m, agent_status),
+    ),
+    (
+        Method::GET,
+        "/api/v1/agents/{account}/{name}/deployment/history",
+        |m| on(m, agent_history),
+    ),
+    (Method::GET, "/api/v1/openapi.yaml", |m| on(m, openapi)),
+    (Method::GET, "/healthz", |m| on(m, healthz)),
+    (Method::GET, "/readyz", |m| on(m, readyz)),
+    (Method::GET, "/metrics", |m| on(m, metrics)),
+];
+
 /// The server's routes over `app`, with the access log around them.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/api/v1/deploy", post(deploy))
-        .route("/api/v1/deploy/validate", post(validate))
-        .route("/api/v1/undeploy", post(undeploy))
-        .route("/api/v1/deployments", get(deployments))
-        .route(
-            "/api/v1/agents/{account}/{name}/deployment",
-            get(agent_status),
-        )
-        .route(
-            "/api/v1/agents/{account}/{name}/deployment/history",
-            get(agent_history),
-        )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    let mut router = Router::new();
+    for (method, path, handler) in ROUTES {
+        // Every method of ROUTES is a standard one, which MethodFilter knows (tested).
+        if let Ok(filter) = MethodFilter::try_from(method.clone()) {
+            router = router.route(path, handler(filter));
+        }
+    }
+    router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
-        .with_state(app)
-        .layer(middleware::from_fn(access_log))
+        .with_state(app.clone())
+        .layer(middleware::from_fn_with_state(app, access_log))
 }
 
 /// The HTTP status of an engine failure: the only place an [`ErrorKind`] becomes one.
@@ -68,7 +96,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidInput | ErrorKind::Refused => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Conflict | ErrorKind::Busy => StatusCode::CONFLICT,
         ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -144,10 +172,10 @@ struct Logged {
     account: Option<String>,
 }
 
-/// Writes one line per request on stderr: method, route, status, caller, account, duration.
-/// No header, body or token is ever part of it; the route is the matched pattern, not the
-/// path the client sent.
-async fn access_log(request: Request, next: Next) -> Response {
+/// Writes one line per request on stderr: method, route, status, caller, account, duration,
+/// and counts it in the metrics. No header, body or token is ever part of it; the route is
+/// the matched pattern, not the path the client sent.
+async fn access_log(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -172,6 +200,11 @@ async fn access_log(request: Request, next: Next) -> Response {
         logged.caller.as_deref().unwrap_or("-"),
         started.elapsed().as_millis()
     ));
+    // A method no route has is counted as `other`: a client cannot add label values.
+    let known = ROUTES.iter().any(|(m, _, _)| *m == method);
+    let method = if known { method.as_str() } else { "other" };
+    app.metrics
+        .request(method, &route, response.status().as_u16());
     response
 }
 
@@ -290,14 +323,18 @@ fn agent_key(account: &str, name: &str) -> String {
 }
 
 /// The agent's lock, or 409 when another deploy or undeploy of it holds the lock past
-/// `--lock-wait`.
-async fn hold_agent(app: &App, account: &str, name: &str) -> Result<Held, Problem> {
+/// `--lock-wait`; with the options of its Lease, waited for in what is left of `--lock-wait`.
+async fn hold_agent(app: &App, account: &str, name: &str) -> Result<(Held, LockOptions), Problem> {
+    let started = Instant::now();
     match app
         .locks
         .hold(&agent_key(account, name), app.lock_wait)
         .await
     {
-        Some(held) => Ok(held),
+        Some(held) => {
+            let left = app.lock_wait.saturating_sub(started.elapsed());
+            Ok((held, LockOptions::default().wait(left)))
+        }
         None => Err(busy(account, name, app.lock_wait)),
     }
 }
@@ -334,10 +371,10 @@ async fn deploy_request(
     logged.account = Some(req.account.clone());
     inputs::check_names(&req)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let held = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
     // The deploy runs in a task of its own, holding the agent's lock: a client that hangs up
     // does not cut it short between two requests to the cluster.
-    let task = tokio::spawn(locked_deploy(app.clone(), req, held));
+    let task = tokio::spawn(locked_deploy(app.clone(), req, held, lock));
     let deployed = task.await.map_err(|e| {
         Problem::from(kubectl_astro::Error::Failed(format!(
             "the deploy task failed: {e}"
@@ -351,11 +388,12 @@ async fn deploy_request(
 }
 
 /// The deploy of `req` while `_held` holds its agent's lock: the build, the plan and the
-/// engine's deploy with `deploy`'s defaults.
+/// engine's deploy with `deploy`'s defaults, taking the agent's Lease as `lock` says.
 async fn locked_deploy(
     app: Arc<App>,
     req: DeployRequest,
     _held: Held,
+    lock: LockOptions,
 ) -> Result<kubectl_astro::Deployed, Problem> {
     let build = build(&app, &req).await?;
     let plan = Plan::new(&req, &build, &app.resolve, &app.templates)?;
@@ -365,7 +403,12 @@ async fn locked_deploy(
             req.account, req.name
         ));
     }
-    Ok(kubectl_astro::deploy(&app.cluster, &plan, &DeployOptions::default()).await?)
+    let options = DeployOptions::default().lock(lock);
+    let started = Instant::now();
+    let deployed = kubectl_astro::deploy(&app.cluster, &plan, &options).await;
+    let response = deployed.as_ref().ok().map(|d| &d.response);
+    app.metrics.deploy(started.elapsed(), response);
+    Ok(deployed?)
 }
 
 /// `POST /api/v1/deploy/validate`: `{valid: true, build_id, name}`, or 400 `{valid: false,
@@ -383,11 +426,18 @@ async fn validate_request(
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
     let caller = authenticate(app, headers, logged)?;
-    let text = body_text(headers, body).await?;
-    let outcome = match parse::<DeployRequest>(&text).and_then(|req| {
-        inputs::check_names(&req)?;
-        Ok(req)
-    }) {
+    // A body that cannot be read as text is an invalid request too: its 400 answers
+    // `valid: false` like any other.
+    let text = match body_text(headers, body).await {
+        Err(p) if p.status == StatusCode::BAD_REQUEST => Err(Failure::invalid(p.body.details)),
+        other => Ok(other?),
+    };
+    let outcome = match text
+        .and_then(|text| parse::<DeployRequest>(&text))
+        .and_then(|req| {
+            inputs::check_names(&req)?;
+            Ok(req)
+        }) {
         Ok(req) => {
             logged.account = Some(req.account.clone());
             authorize(&caller, &req.account, Role::Viewer)?;
@@ -428,13 +478,15 @@ async fn undeploy_request(
     logged.account = Some(req.account.clone());
     inputs::check_agent(&req.account, &req.name)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let held = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
     // cut it short.
     let app = app.clone();
     let task = tokio::spawn(async move {
         let _held = held;
-        let options = UndeployOptions::default().namespace(app.namespace.clone());
+        let options = UndeployOptions::default()
+            .namespace(app.namespace.clone())
+            .lock(lock);
         kubectl_astro::undeploy(&app.cluster, &req.account, &req.name, &options).await
     });
     let response = task.await.map_err(|e| {
@@ -548,6 +600,20 @@ fn viewer_of_agent(
     authorize(&caller, account, Role::Viewer)
 }
 
+/// `GET /api/v1/openapi.yaml`: [`OPENAPI`], for any valid token.
+async fn openapi(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let mut logged = Logged::default();
+    let result = authenticate(&app, &headers, &mut logged)
+        .map(|_| ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response());
+    answer(logged, result)
+}
+
+/// `GET /metrics`: the Prometheus metrics (OpenMetrics text). No token, as probes.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], app.metrics.text()).into_response()
+}
+
 /// `GET /healthz`: 200 while the server runs.
 async fn healthz() -> Response {
     json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
@@ -591,4 +657,43 @@ async fn wrong_method() -> Response {
         "this route takes another method",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(METHOD, path)` of every operation of the OpenAPI document.
+    fn documented() -> Vec<(String, String)> {
+        let doc = astro_deploy::input::parse_value("openapi.yaml", OPENAPI)
+            .unwrap_or_else(|e| panic!("openapi.yaml does not parse: {e}"));
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+                ops.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        ops.sort();
+        ops
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_routes() {
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        served.sort();
+        assert_eq!(served, documented());
+    }
+
+    #[test]
+    fn every_route_method_is_served() {
+        for (method, path, _) in ROUTES {
+            assert!(
+                MethodFilter::try_from(method.clone()).is_ok(),
+                "{method} {path}"
+            );
+        }
+    }
 }

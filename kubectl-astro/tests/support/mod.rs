@@ -247,6 +247,21 @@ pub async fn patch_as_another_client(
         .unwrap_or_else(|e| panic!("PATCH {path}: {e}"))
 }
 
+/// The path of the deployments' Leases (`kubectl_astro::lock`).
+pub const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/astro-system/leases";
+
+/// The requests of `log` that take and release a deployment's Lease (and create namespace
+/// astro-system for the first one), and the others.
+pub fn split_lease_requests(
+    log: Vec<test_apiserver::LoggedRequest>,
+) -> (
+    Vec<test_apiserver::LoggedRequest>,
+    Vec<test_apiserver::LoggedRequest>,
+) {
+    log.into_iter()
+        .partition(|r| r.path.starts_with(LEASES) || r.path == "/api/v1/namespaces/astro-system")
+}
+
 /// Content type of a server-side apply.
 pub const APPLY: &str = "application/apply-patch+yaml";
 /// Content type of a JSON merge patch.

@@ -260,10 +260,22 @@ pub static RESOURCES: &[ResourceDef] = &[
         true,
         false
     ),
+    res!(
+        "coordination.k8s.io",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+        &[],
+        &[],
+        false,
+        false,
+        false
+    ),
 ];
 
 /// Served API groups in discovery order (core excluded).
-pub static GROUPS: &[&str] = &["apps", "batch", "networking.k8s.io"];
+pub static GROUPS: &[&str] = &["apps", "batch", "networking.k8s.io", "coordination.k8s.io"];
 
 /// Finds a resource by group/version/plural.
 pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {

@@ -36,7 +36,7 @@ fn has_numeric_quantity(v: &Value, in_quantity_map: bool) -> bool {
 }
 
 fn typed_roundtrip(kind: &str, v: &Value) -> Option<Result<Value, String>> {
-    use k8s_openapi::api::{apps, batch, core, networking};
+    use k8s_openapi::api::{apps, batch, coordination, core, networking};
     Some(match kind {
         "Namespace" => roundtrip::<core::v1::Namespace>(v),
         "ConfigMap" => roundtrip::<core::v1::ConfigMap>(v),
@@ -52,6 +52,7 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Option<Result<Value, String>> {
         "CronJob" => roundtrip::<batch::v1::CronJob>(v),
         "Ingress" => roundtrip::<networking::v1::Ingress>(v),
         "NetworkPolicy" => roundtrip::<networking::v1::NetworkPolicy>(v),
+        "Lease" => roundtrip::<coordination::v1::Lease>(v),
         _ => return None,
     })
 }

@@ -260,6 +260,7 @@ fn base_columns(kind: &str) -> Vec<Value> {
             ("Pod-Selector", "string"),
             ("Age", "string"),
         ]),
+        "Lease" => c(&[("Name", "string"), ("Holder", "string"), ("Age", "string")]),
         _ => c(&[("Name", "string"), ("Age", "string")]),
     }
 }
@@ -491,6 +492,7 @@ fn base_cells(kind: &str, o: &Value) -> Vec<Value> {
                 .unwrap_or_else(|| "<none>".into());
             vec![name, json!(sel), a]
         }
+        "Lease" => vec![name, json!(s(o, "/spec/holderIdentity")), a],
         _ => vec![name, a],
     }
 }

@@ -713,6 +713,28 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
         "NetworkPolicy" => networking::validate_network_policy(obj, &mut errs),
         "ConfigMap" | "Secret" => validate_config_data(kind, obj, &mut errs),
         "PersistentVolumeClaim" => validate_pvc_spec("spec", obj.get("spec"), &mut errs),
+        "Lease" => {
+            // `pkg/apis/coordination/validation/validation.go` `ValidateLeaseSpec`.
+            let number = |f: &str| obj.ptr(&format!("/spec/{f}")).and_then(Value::as_i64);
+            if let Some(d) = number("leaseDurationSeconds")
+                && d <= 0
+            {
+                errs.push(FieldError::invalid(
+                    "spec.leaseDurationSeconds",
+                    &d.to_string(),
+                    "must be greater than 0",
+                ));
+            }
+            if let Some(t) = number("leaseTransitions")
+                && t < 0
+            {
+                errs.push(FieldError::invalid(
+                    "spec.leaseTransitions",
+                    &t.to_string(),
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
         _ => {}
     }
     errs

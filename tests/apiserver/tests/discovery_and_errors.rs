@@ -47,7 +47,10 @@ async fn legacy_discovery() {
         .iter()
         .filter_map(|g| g["name"].as_str())
         .collect();
-    assert_eq!(names, vec!["apps", "batch", "networking.k8s.io"]);
+    assert_eq!(
+        names,
+        vec!["apps", "batch", "networking.k8s.io", "coordination.k8s.io"]
+    );
     assert_eq!(
         apis.body["groups"][0]["preferredVersion"],
         json!({"groupVersion":"apps/v1","version":"v1"})
