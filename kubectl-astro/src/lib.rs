@@ -80,7 +80,7 @@ pub use list::{ListOptions, list};
 pub use lock::LockOptions;
 pub use plan::Plan;
 pub use status::{AgentStatus, StatusOptions, status};
-pub use trigger::{TriggerOptions, trigger};
+pub use trigger::{TriggerOptions, trigger, trigger_in};
 pub use undeploy::{UndeployOptions, undeploy};
 
 /// The default field manager of our applies, and the `app.kubernetes.io/managed-by` label

@@ -65,8 +65,72 @@ pub async fn trigger(
     agent::check(account, name)?;
     let ns = agent::namespace(account, name, options.namespace.as_deref());
     agent::find(cluster, account, name, &ns).await?;
-    let ns = ns.as_str();
-    let cron_job = ingestion_cron_job(cluster, account, name, ns, ingestion).await?;
+    run(
+        cluster,
+        &ns,
+        &naming::agent_label(account, name),
+        name,
+        ingestion,
+        options,
+    )
+    .await
+}
+
+/// The same for the deployment of `account` in namespace `namespace`, as the platform's API
+/// names it (`POST /deployments/{namespace}/ingestion/{ingestion}/trigger?account=`): the
+/// namespace must be one kubectl-astro made for an agent of that account.
+pub async fn trigger_in(
+    cluster: &Cluster,
+    account: &str,
+    namespace: &str,
+    ingestion: &str,
+    options: &TriggerOptions,
+) -> Result<TriggerResponse, Error> {
+    naming::check_account(account).map_err(|m| Error::InvalidInput(format!("account: {m}")))?;
+    if !naming::is_dns_label(namespace) {
+        return Err(Error::InvalidInput(format!(
+            "namespace: {namespace:?} is not a namespace name (DNS-1123 label)"
+        )));
+    }
+    let missing = |why: String| Error::NotFound {
+        missing: Missing::Deployment,
+        details: format!("no deployment of account {account} in namespace {namespace}: {why}"),
+    };
+    let live = match cluster.get(Kind::Namespace, "", namespace).await {
+        Ok(r) => r.value(),
+        Err(e) if e.is_not_found() => return Err(missing("it does not exist".into())),
+        Err(e) => return Err(Error::call(format!("Namespace/{namespace}"), e)),
+    };
+    let label = |k: &str| {
+        live.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+    };
+    let agent_label = label(naming::AGENT_LABEL);
+    let (Some(agent_label), Some(crate::FIELD_MANAGER), Some(a)) = (
+        agent_label,
+        label("app.kubernetes.io/managed-by"),
+        label("astro.dev/account"),
+    ) else {
+        return Err(missing("kubectl-astro did not create it".into()));
+    };
+    if a != account {
+        return Err(missing(format!("it belongs to account {a}")));
+    }
+    let name = label("app.kubernetes.io/name").unwrap_or(agent_label);
+    run(cluster, namespace, agent_label, name, ingestion, options).await
+}
+
+/// Triggers `ingestion` of the agent labelled `agent_label` (`name` in messages) in `ns`.
+async fn run(
+    cluster: &Cluster,
+    ns: &str,
+    agent_label: &str,
+    name: &str,
+    ingestion: &str,
+    options: &TriggerOptions,
+) -> Result<TriggerResponse, Error> {
+    let cron_job = ingestion_cron_job(cluster, agent_label, name, ns, ingestion).await?;
     let job = job_from(&cron_job)?;
     let job_name = job["metadata"]["name"]
         .as_str()
@@ -90,16 +154,12 @@ pub async fn trigger(
 /// the component `ingestion-{name}`), so the naming rules stay in one place.
 async fn ingestion_cron_job(
     cluster: &Cluster,
-    account: &str,
+    agent_label: &str,
     name: &str,
     ns: &str,
     ingestion: &str,
 ) -> Result<Value, Error> {
-    let selector = format!(
-        "{}={}",
-        naming::AGENT_LABEL,
-        naming::agent_label(account, name)
-    );
+    let selector = format!("{}={agent_label}", naming::AGENT_LABEL);
     let cron_jobs = cluster
         .list(Kind::CronJob, ns, &selector)
         .await

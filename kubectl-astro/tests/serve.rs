@@ -1096,3 +1096,80 @@ async fn viewers_read_deployments_an_agents_status_and_its_history() {
     );
     server.assert_no_token_printed();
 }
+
+/// `POST /api/v1/deployments/{namespace}/ingestion/{ingestion}/trigger?account=`: a deployer
+/// of the account runs a manual ingestion (golden case 10's agent, deployed as astro-team's)
+/// and gets `kubectl astro trigger`'s answer; a viewer may not; a namespace of another account
+/// or an unknown ingestion is 404.
+#[tokio::test]
+async fn deployers_trigger_an_ingestion_of_a_deployment_by_its_namespace() {
+    let env = Env::new().await;
+    let case = support::repo_root().join("tests/golden/10-ingestion-all-triggers");
+    let as_ours = |file: &str| {
+        let text = std::fs::read_to_string(case.join(file)).expect("case 10");
+        let path = env.dir.path().join(file);
+        std::fs::write(&path, text.replace("account: flags", "account: astro-team"))
+            .expect("written");
+        path.display().to_string()
+    };
+    let (request, build) = (as_ours("request.yaml"), as_ours("build.yaml"));
+    let (code, out, err) = env
+        .run(&["deploy", "-f", &request, "--build", &build])
+        .await;
+    assert_eq!(code, 0, "{out} {err}");
+    let ns = "astro-astro-team-feature-flag-assistant";
+    let server = Server::start(&env, &[]).await;
+    let path = |ingestion: &str, account: &str| {
+        format!("/api/v1/deployments/{ns}/ingestion/{ingestion}/trigger?account={account}")
+    };
+    let post = |path: String, token: &'static str| {
+        let server = &server;
+        async move {
+            let auth = format!("Bearer {token}");
+            server
+                .send(
+                    "POST",
+                    &path,
+                    &[("Authorization", auth.as_str())],
+                    Vec::new(),
+                )
+                .await
+        }
+    };
+    let answer = post(path("reindex", "astro-team"), DEPLOYER).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "triggered");
+    assert_eq!(answer.body["namespace"], ns);
+    let job = answer.body["job_name"].as_str().unwrap_or_default();
+    assert!(
+        job.starts_with("feature-flag-assistant-ingestion-reindex-"),
+        "{job}"
+    );
+    assert!(
+        env.get(&format!("/apis/batch/v1/namespaces/{ns}/jobs/{job}"))
+            .await
+            .is_some(),
+        "the Job exists"
+    );
+
+    let answer = post(path("reindex", "astro-team"), VIEWER).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let answer = post(path("reindex", "other-team"), OTHER).await;
+    assert_eq!(
+        answer.status, 404,
+        "another account's namespace: {}",
+        answer.body
+    );
+    let answer = post(path("warmup", "astro-team"), DEPLOYER).await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    assert_eq!(answer.body["error"], "ingestion not found");
+    let answer = post(
+        format!("/api/v1/deployments/{ns}/ingestion/reindex/trigger"),
+        DEPLOYER,
+    )
+    .await;
+    assert_eq!(answer.status, 400, "no account: {}", answer.body);
+    let answer = post(path("reindex", "astro-team"), "").await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    server.assert_no_token_printed();
+}

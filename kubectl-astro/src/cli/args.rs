@@ -192,6 +192,8 @@ Routes (every /api/v1 route needs `Authorization: Bearer <token>`, every POST a 
   GET  /api/v1/deployments?account=A                   {deployments, count}, as list -o json
   GET  /api/v1/agents/{account}/{name}/deployment          as status -o json
   GET  /api/v1/agents/{account}/{name}/deployment/history  {deployments, count}, as history -o json
+  POST /api/v1/deployments/{namespace}/ingestion/{ingestion}/trigger?account=A
+                                no body -> {status: \"triggered\", job_name, namespace}, as trigger prints
   GET  /api/v1/openapi.yaml     the OpenAPI document of these routes
   GET  /healthz                 200 while the server runs
   GET  /readyz                  200 when the cluster answers, else 503

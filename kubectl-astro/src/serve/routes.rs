@@ -25,7 +25,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kubectl_astro::{
     DeployOptions, ErrorKind, HistoryOptions, ListOptions, LockOptions, Plan, StatusOptions,
-    UndeployOptions,
+    TriggerOptions, UndeployOptions,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -63,6 +63,11 @@ pub const ROUTES: &[Route] = &[
         Method::GET,
         "/api/v1/agents/{account}/{name}/deployment/history",
         |m| on(m, agent_history),
+    ),
+    (
+        Method::POST,
+        "/api/v1/deployments/{namespace}/ingestion/{ingestion}/trigger",
+        |m| on(m, trigger),
     ),
     (Method::GET, "/api/v1/openapi.yaml", |m| on(m, openapi)),
     (Method::GET, "/healthz", |m| on(m, healthz)),
@@ -598,6 +603,33 @@ fn viewer_of_agent(
     logged.account = Some(account.to_string());
     inputs::check_agent(account, name)?;
     authorize(&caller, account, Role::Viewer)
+}
+
+/// `POST /api/v1/deployments/{namespace}/ingestion/{ingestion}/trigger?account=A`: runs the
+/// ingestion now, as `kubectl astro trigger` does (no body; deployer of `A`).
+async fn trigger(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((namespace, ingestion)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let mut logged = Logged::default();
+    let result = async {
+        let caller = authenticate(&app, &headers, &mut logged)?;
+        let account = query_param(uri.query(), "account")
+            .ok_or_else(|| Failure::invalid("account: the query parameter is required"))?;
+        logged.account = Some(account.clone());
+        astro_deploy::naming::check_account(&account)
+            .map_err(|m| Failure::invalid(format!("account: {m}")))?;
+        authorize(&caller, &account, Role::Deployer)?;
+        let options = TriggerOptions::default();
+        let response =
+            kubectl_astro::trigger_in(&app.cluster, &account, &namespace, &ingestion, &options)
+                .await?;
+        Ok(json(StatusCode::OK, &response))
+    }
+    .await;
+    answer(logged, result)
 }
 
 /// `GET /api/v1/openapi.yaml`: [`OPENAPI`], for any valid token.
