@@ -257,13 +257,6 @@ async fn body_text(headers: &HeaderMap, body: Body) -> Result<String, Problem> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported media type",
-            "Content-Type must be application/json",
-        ));
-    }
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -275,12 +268,25 @@ async fn body_text(headers: &HeaderMap, body: Body) -> Result<String, Problem> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
-        return Err(too_large());
+    let declared_too_large = declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64);
+    // The body is read (up to the limit) even when it is refused for its type, so the client,
+    // still sending it, is not cut off before it reads the answer.
+    let read = if declared_too_large {
+        None
+    } else {
+        Some(Limited::new(body, MAX_DOCUMENT_BYTES).collect().await)
+    };
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported media type",
+            "Content-Type must be application/json",
+        ));
     }
-    let bytes = Limited::new(body, MAX_DOCUMENT_BYTES)
-        .collect()
-        .await
+    let Some(read) = read else {
+        return Err(too_large());
+    };
+    let bytes = read
         .map_err(|e| {
             if e.downcast_ref::<LengthLimitError>().is_some() {
                 too_large()
