@@ -170,32 +170,18 @@ fn rolling_status(kind: &str, obj: &Value, name: &str) -> Option<Value> {
     let (gen_, replicas) = (generation(obj), replicas(obj));
     let rev = format!("{name}-{}", short_hash(obj));
     Some(match kind {
-        "Deployment" => {
-            let mut s = json!({"observedGeneration": gen_});
-            if replicas > 0 {
-                s["replicas"] = json!(replicas);
-                s["updatedReplicas"] = json!(replicas);
-                s["unavailableReplicas"] = json!(replicas);
-            }
-            s["conditions"] = json!([
-                condition_with_status(
-                    "Available",
-                    "False",
-                    "MinimumReplicasUnavailable",
-                    "Deployment does not have minimum availability.",
-                    &now,
-                    true
-                ),
-                condition(
-                    "Progressing",
-                    "ReplicaSetUpdated",
-                    &format!("ReplicaSet \"{rev}\" is progressing."),
-                    &now,
-                    true
-                ),
-            ]);
-            s
-        }
+        "Deployment" => unavailable_deployment(
+            gen_,
+            replicas,
+            &now,
+            condition(
+                "Progressing",
+                "ReplicaSetUpdated",
+                &format!("ReplicaSet \"{rev}\" is progressing."),
+                &now,
+                true,
+            ),
+        ),
         "StatefulSet" => {
             let current = obj
                 .ptr("/status/currentRevision")
@@ -211,45 +197,49 @@ fn rolling_status(kind: &str, obj: &Value, name: &str) -> Option<Value> {
     })
 }
 
+/// A Deployment whose new pods are not available yet, with `progressing` as its
+/// Progressing condition (rolling out, or past its deadline).
+fn unavailable_deployment(generation: i64, replicas: i64, now: &str, progressing: Value) -> Value {
+    let mut s = json!({"observedGeneration": generation});
+    if replicas > 0 {
+        s["replicas"] = json!(replicas);
+        s["updatedReplicas"] = json!(replicas);
+        s["unavailableReplicas"] = json!(replicas);
+    }
+    s["conditions"] = json!([
+        condition_with_status(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            now,
+            true
+        ),
+        progressing,
+    ]);
+    s
+}
+
 /// The final status: healthy (ready, complete) or, `stalled`, failed.
 fn final_status(res: &ResourceDef, obj: &Value, name: &str, stalled: bool) -> Option<Value> {
     let now = now_rfc3339();
-    let gen_ = obj
-        .ptr("/metadata/generation")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
-    let replicas = obj
-        .ptr("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let (gen_, replicas) = (generation(obj), replicas(obj));
     let status = match res.kind {
         "Deployment" if stalled => {
             let rs = format!("{name}-{}", short_hash(obj));
-            let mut s = json!({"observedGeneration": gen_});
-            if replicas > 0 {
-                s["replicas"] = json!(replicas);
-                s["updatedReplicas"] = json!(replicas);
-                s["unavailableReplicas"] = json!(replicas);
-            }
-            s["conditions"] = json!([
-                condition_with_status(
-                    "Available",
-                    "False",
-                    "MinimumReplicasUnavailable",
-                    "Deployment does not have minimum availability.",
-                    &now,
-                    true
-                ),
+            unavailable_deployment(
+                gen_,
+                replicas,
+                &now,
                 condition_with_status(
                     "Progressing",
                     "False",
                     "ProgressDeadlineExceeded",
                     &format!("ReplicaSet \"{rs}\" has timed out progressing."),
                     &now,
-                    true
+                    true,
                 ),
-            ]);
-            s
+            )
         }
         "StatefulSet" if stalled => {
             let rev = format!("{name}-{}", short_hash(obj));
