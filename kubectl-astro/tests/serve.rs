@@ -1448,7 +1448,8 @@ async fn the_auth_matrix() {
     let bearer = |t: &str| Some(format!("Bearer {t}"));
     // (case, method, path, Authorization, body, (status, error, details prefix))
     type Want = (u16, &'static str, &'static str);
-    let cases: Vec<(&str, &str, &str, Option<String>, Value, Want)> = vec![
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<String>, Value, Want);
+    let cases: Vec<Case> = vec![
         (
             "no header",
             "POST",
