@@ -105,8 +105,18 @@ pub async fn register(
     Ok(Registered::Created)
 }
 
+/// What [`publish`] did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Published {
+    /// The build's record, with its version.
+    pub record: BuildRecord,
+    /// Whether it was published now (`false`: it already had that version).
+    pub changed: bool,
+}
+
 /// Gives build `build_id` of `account`/`name` the semantic version `version`, which makes it
-/// deployable from other accounts; returns the updated record. A published version never
+/// deployable from other accounts; returns the record. A published version never
 /// changes: publishing a build again under its own version changes nothing, while a build
 /// published under another version, or a version another build of the agent has, is a
 /// conflict. Check and write are two requests: callers serialize publishes of one agent.
@@ -116,7 +126,7 @@ pub async fn publish(
     name: &str,
     build_id: &str,
     version: &semver::Version,
-) -> Result<BuildRecord, Error> {
+) -> Result<Published, Error> {
     let listing = list(cluster, Some(account), Some(name)).await?;
     let Some(found) = listing.records.iter().find(|r| r.build_id == build_id) else {
         return Err(Error::Render(astro_deploy::Error::BuildNotFound(format!(
@@ -125,7 +135,12 @@ pub async fn publish(
     };
     let wanted = version.to_string();
     match found.version.as_deref() {
-        Some(v) if v == wanted => return Ok(found.clone()),
+        Some(v) if v == wanted => {
+            return Ok(Published {
+                record: found.clone(),
+                changed: false,
+            });
+        }
         Some(v) => {
             return Err(Error::Conflict(format!(
                 "build {build_id} of {account}/{name} is already published as {v}; a published \
@@ -151,7 +166,10 @@ pub async fn publish(
     record.published_at = Some(now());
     let build = record.into_build()?;
     write(cluster, &build, readme.as_deref()).await?;
-    Ok(build.record)
+    Ok(Published {
+        record: build.record,
+        changed: true,
+    })
 }
 
 /// The time now, as the catalog records it (RFC 3339, UTC, seconds).

@@ -1352,6 +1352,10 @@ async fn register_publish_and_deploy_from_another_account() {
     assert_eq!(v["readme"], "# Weather\n", "publishing keeps the readme");
     let again = server.post(PUBLISH, ADMIN, &publish).await;
     assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(
+        again.body["message"],
+        "build build-7 of astro-team/weather-agent was already published as 1.0.0: nothing changed"
+    );
     let moved = server
         .post(
             PUBLISH,

@@ -67,29 +67,25 @@ pub async fn agent(
     let mut logged = Logged::default();
     let result = async {
         viewer_of_agent(&app, &headers, &account, &name, &mut logged)?;
-        let (mut records, readmes) = match &app.catalog {
-            Some(dir) => (
-                inputs::catalog_records(dir, &account, &name)?,
-                Default::default(),
-            ),
+        // Each build with its README (a directory catalog has none).
+        let mut versions: Vec<(BuildRecord, Option<String>)> = match &app.catalog {
+            Some(dir) => inputs::catalog_records(dir, &account, &name)?
+                .into_iter()
+                .map(|r| (r, None))
+                .collect(),
             None => {
                 let listing =
                     cluster_catalog::list(&app.cluster, Some(&account), Some(&name)).await?;
                 for p in &listing.problems {
                     err_line(format_args!("warning: build catalog: {p}"));
                 }
-                let readmes: Vec<Option<String>> = listing
+                listing
                     .records
                     .iter()
-                    .map(|r| listing.readme(r).map(str::to_string))
-                    .collect();
-                (listing.records, readmes)
+                    .map(|r| (r.clone(), listing.readme(r).map(str::to_string)))
+                    .collect()
             }
         };
-        let mut versions: Vec<(BuildRecord, Option<String>)> = records
-            .drain(..)
-            .zip(readmes.into_iter().chain(std::iter::repeat(None)))
-            .collect();
         if versions.is_empty() {
             return Err(Problem::new(
                 StatusCode::NOT_FOUND,
@@ -197,22 +193,17 @@ pub async fn publish(
         authorize(&caller, &account, Role::Admin)?;
         writable(&app)?;
         let _held = hold_catalog(&app, &account, &name).await?;
-        let before = cluster_catalog::list(&app.cluster, Some(&account), Some(&name))
-            .await?
-            .records
-            .into_iter()
-            .find(|r| r.build_id == req.build_id)
-            .and_then(|r| r.version);
-        let record =
+        let published =
             cluster_catalog::publish(&app.cluster, &account, &name, &req.build_id, &version)
                 .await?;
-        let id = &record.build_id;
-        let message = if before.is_some() {
-            format!(
-                "build {id} of {account}/{name} was already published as {version}: nothing changed"
-            )
-        } else {
+        let id = &published.record.build_id;
+        let message = if published.changed {
             format!("build {id} of {account}/{name} published as {version}")
+        } else {
+            format!(
+                "build {id} of {account}/{name} was already published as {version}: nothing \
+                 changed"
+            )
         };
         Ok(json(
             StatusCode::CREATED,
