@@ -151,6 +151,9 @@ impl CallError {
 pub enum ErrorKind {
     /// The request, build record, spec, templates or options are invalid.
     InvalidInput,
+    /// The cluster-wide settings (ConfigMap `astro-system/astro-settings`) are invalid: the
+    /// cluster operator's to fix, not the caller's.
+    InvalidSettings,
     /// The cluster rejected the credentials (401).
     Unauthorized,
     /// The cluster denied the permission (403).
@@ -210,6 +213,10 @@ pub enum Error {
     /// An input the engine was given is invalid; the message names the field.
     #[error("{0}")]
     InvalidInput(String),
+    /// The cluster-wide settings ConfigMap is invalid; the message names it, the key and
+    /// what is wrong.
+    #[error("{0}")]
+    InvalidSettings(String),
     /// A request the operation needed failed; `context` names the object or the step.
     #[error("{context}: {}", call_detail(.source))]
     Call {
@@ -275,6 +282,7 @@ impl Error {
         match self {
             Error::Render(astro_deploy::Error::BuildNotFound(_)) => ErrorKind::NotFound,
             Error::Render(_) | Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::InvalidSettings(_) => ErrorKind::InvalidSettings,
             Error::Call { source, .. } => match source {
                 CallError::Transport(_) => ErrorKind::Transport,
                 CallError::Tls(_) => ErrorKind::Tls,
@@ -320,6 +328,7 @@ impl Error {
                 _ => "invalid request",
             },
             Error::InvalidInput(_) => "invalid request",
+            Error::InvalidSettings(_) => "invalid cluster settings",
             Error::Call { source, .. } => match source {
                 CallError::Transport(_) | CallError::Tls(_) | CallError::Timeout(_) => {
                     "cluster unreachable"

@@ -179,10 +179,14 @@ fn check_faulted(code: i32, resp: &Value, stderr: &str, what: &str, tally: &mut 
         }
         1 => {
             let details = resp["details"].as_str().unwrap_or("");
-            // The deploy stops at its first step: the Lease or the Namespace.
+            // The deploy stops at its first step: the settings read, the Lease or the
+            // Namespace.
             assert!(
                 details.starts_with(&format!("Namespace/{NS}: "))
-                    || details.starts_with(&format!("Lease astro-system/{NS}: ")),
+                    || details.starts_with(&format!("Lease astro-system/{NS}: "))
+                    || details.starts_with(
+                        "reading the cluster settings ConfigMap astro-system/astro-settings: "
+                    ),
                 "{what}: {resp}"
             );
             match resp["error"].as_str() {

@@ -325,9 +325,9 @@ async fn sigint_and_sigterm_print_the_partial_result_and_exit_130() {
             .spawn()
             .expect("kubectl-astro starts");
         let pid = child.id().expect("pid");
-        // Wait until the deploy is applying objects (the Namespace apply is done).
+        // Wait until the deploy is applying objects (past the settings read and the Lease).
         let started = Instant::now();
-        while env.server.request_log().len() < 2 && started.elapsed() < Duration::from_secs(30) {
+        while env.server.request_log().len() < 3 && started.elapsed() < Duration::from_secs(30) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         send(signal, pid);

@@ -13,7 +13,10 @@
 mod support;
 
 use serde_json::Value;
-use support::{APPLY, Env, NS, examples, patch_as_another_client, repo_root, weather_agent};
+use support::{
+    APPLY, Env, NS, SETTINGS, examples, patch_as_another_client, put_settings, repo_root,
+    weather_agent,
+};
 use test_apiserver::{AllowRule, ServerOptions, TestApiServer};
 
 /// `(verbs, resources)` of each rule of docs/rbac.yaml.
@@ -243,9 +246,17 @@ fn steps() -> Vec<Step> {
     ]
 }
 
-/// Runs every step; then a deploy into a namespace without an inventory. Returns the first
-/// step that ended otherwise than expected: `(label, exit code, stdout)`.
+/// The cluster settings the operator (the admin) wrote: every command that renders reads
+/// them as the deployer.
+fn cluster_settings() -> Value {
+    serde_json::json!({"storage-class": "fast-ssd", "ingress-class": "nginx"})
+}
+
+/// Writes the cluster settings, runs every step, then a deploy into a namespace without an
+/// inventory. Returns the first step that ended otherwise than expected: `(label, exit code,
+/// stdout)`.
 async fn scenario(env: &Env) -> Result<(), (String, i32, String)> {
+    put_settings(&env.server, cluster_settings()).await;
     for step in steps() {
         let (code, out, err) = env.run(&step.args).await;
         if code != step.code {
@@ -285,6 +296,24 @@ async fn every_command_works_with_exactly_the_documented_rules() {
     if let Err((step, code, out)) = scenario(&env).await {
         panic!("{step}: exit {code}\n{out}");
     }
+    // The deployer read the cluster settings — once in each of the 6 deploys, 2 diffs, the
+    // rollback and the last deploy — and the objects carry them.
+    let log = env.server.request_log();
+    let reads = log
+        .iter()
+        .filter(|r| r.path == SETTINGS && r.user == "deployer" && r.status == 200)
+        .count();
+    assert_eq!(reads, 10, "settings reads");
+    let cache = env
+        .get(&format!(
+            "/apis/apps/v1/namespaces/{NS}/statefulsets/weather-agent-knowledge-cache"
+        ))
+        .await
+        .expect("StatefulSet");
+    assert_eq!(
+        cache["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"], "fast-ssd",
+        "{cache}"
+    );
     // Nothing but the documented verbs was used (no watch, update, …).
     let allowed: Vec<&str> = rules
         .iter()

@@ -12,6 +12,7 @@ use astro_deploy::render::Templates;
 use astro_deploy::resolve::Stage;
 use astro_deploy::resolve::{CertIssuer, ResolveOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kubectl_astro::settings::{self, Settings, Tls};
 use kubectl_astro::{Cluster, ConnectOptions, DeployStep, Event, Observer};
 
 use super::exit::Failure;
@@ -42,7 +43,12 @@ Examples:
   kubectl astro deploy --dry-run -f request.json --build build.yaml -o json
 
   # A named build of the in-cluster catalog instead of the latest
-  kubectl astro deploy -f request.json --build-id build-20240601-0900";
+  kubectl astro deploy -f request.json --build-id build-20240601-0900
+
+Render flags not given take their value from the ConfigMap astro-system/astro-settings
+(keys: the flag names without --, e.g. ingress-domain, cluster-issuer, network-policy), then
+from the built-in default; -v prints each setting and where it came from. --dry-run reads
+no cluster: flags and built-in defaults only.";
 
 /// Deploy Astropods agents to Kubernetes.
 #[derive(Debug, Parser)]
@@ -305,17 +311,21 @@ pub struct RenderArgs {
     /// Namespace to deploy into (default astro-{account}-{name}).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
-    /// Domain of agent and web-chat ingress hosts.
-    #[arg(long, default_value = "agents.localtest.me")]
-    pub ingress_domain: String,
-    /// Domain of webhook ingestion hosts.
-    #[arg(long, default_value = "ingestion.localtest.me")]
-    pub ingestion_domain: String,
-    /// IngressClass of every Ingress (controller default when unset).
-    #[arg(long)]
+    /// Domain of agent and web-chat ingress hosts [default: the cluster settings, else
+    /// agents.localtest.me].
+    #[arg(long, value_name = "DOMAIN")]
+    pub ingress_domain: Option<String>,
+    /// Domain of webhook ingestion hosts [default: the cluster settings, else
+    /// ingestion.localtest.me].
+    #[arg(long, value_name = "DOMAIN")]
+    pub ingestion_domain: Option<String>,
+    /// IngressClass of every Ingress [default: the cluster settings, else the controller's
+    /// default class].
+    #[arg(long, value_name = "NAME")]
     pub ingress_class: Option<String>,
     /// TLS Secret of every Ingress (no TLS block when unset); it must exist in the agent's
-    /// namespace: deploy warns when it does not.
+    /// namespace: deploy warns when it does not. Any TLS flag replaces the cluster settings'
+    /// tls-secret, cluster-issuer and issuer.
     #[arg(long, value_name = "SECRET", conflicts_with_all = ["cluster_issuer", "issuer"])]
     pub tls_secret: Option<String>,
     /// cert-manager ClusterIssuer giving each Ingress its own certificate, stored in the
@@ -327,22 +337,24 @@ pub struct RenderArgs {
     #[arg(long, value_name = "NAME")]
     pub issuer: Option<String>,
     /// NetworkPolicies isolating the namespace: deny ingress except from the namespace and,
-    /// on their backend ports, to the pods behind an Ingress (`--network-policy=false`: none).
+    /// on their backend ports, to the pods behind an Ingress (`--network-policy=false`: none)
+    /// [default: the cluster settings, else true].
     #[arg(
         long,
         value_name = "BOOL",
-        default_value_t = true,
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
         action = clap::ArgAction::Set
     )]
-    pub network_policy: bool,
-    /// Image of the messaging sidecar (default: the platform's pinned digest).
-    #[arg(long, default_value = astro_deploy::resolve::DEFAULT_MESSAGING_IMAGE)]
-    pub messaging_image: String,
-    /// StorageClass of persistent volumes (cluster default when unset).
-    #[arg(long)]
+    pub network_policy: Option<bool>,
+    /// Image of the messaging sidecar [default: the cluster settings, else the platform's
+    /// pinned digest].
+    #[arg(long, value_name = "IMAGE")]
+    pub messaging_image: Option<String>,
+    /// StorageClass of persistent volumes [default: the cluster settings, else the
+    /// cluster's default class].
+    #[arg(long, value_name = "NAME")]
     pub storage_class: Option<String>,
     /// Leave the agent's replica count to an autoscaler (do not send `replicas`).
     #[arg(long)]
@@ -623,26 +635,54 @@ pub enum BuildCommand {
 }
 
 impl RenderArgs {
-    /// The resolve options these flags ask for.
-    pub fn resolve_options(&self) -> ResolveOptions {
-        ResolveOptions {
-            namespace: self.namespace.clone(),
+    /// What these flags say of the cluster-wide settings (`None` where no flag was given).
+    pub fn settings(&self) -> Settings {
+        let issuer = self
+            .cluster_issuer
+            .clone()
+            .map(CertIssuer::Cluster)
+            .or_else(|| self.issuer.clone().map(CertIssuer::Namespaced));
+        Settings {
             ingress_domain: self.ingress_domain.clone(),
             ingestion_domain: self.ingestion_domain.clone(),
             ingress_class: self.ingress_class.clone(),
-            tls_secret: self.tls_secret.clone(),
-            cert_issuer: self
-                .cluster_issuer
+            tls: self
+                .tls_secret
                 .clone()
-                .map(CertIssuer::Cluster)
-                .or_else(|| self.issuer.clone().map(CertIssuer::Namespaced)),
+                .map(Tls::Secret)
+                .or(issuer.map(Tls::Issuer)),
             network_policy: self.network_policy,
             messaging_image: self.messaging_image.clone(),
-            omit_replicas: self.no_replicas,
             storage_class: self.storage_class.clone(),
-            store_passwords: Default::default(),
-            missing_passwords: Default::default(),
         }
+    }
+
+    /// The per-deploy resolve options these flags ask for (namespace, replicas), with the
+    /// built-in defaults for the settings.
+    pub fn base_options(&self) -> ResolveOptions {
+        ResolveOptions {
+            namespace: self.namespace.clone(),
+            omit_replicas: self.no_replicas,
+            ..ResolveOptions::default()
+        }
+    }
+
+    /// The resolve options without a cluster (`--dry-run`): the flags over the built-in
+    /// defaults; `-v` logs each setting and that the cluster settings were not read.
+    pub fn offline_options(&self) -> ResolveOptions {
+        let (options, origins) = settings::resolve(&self.settings(), None, self.base_options());
+        settings::log(&origins, false);
+        options
+    }
+
+    /// The resolve options of a deploy to `cluster`: the flags over its settings ConfigMap
+    /// (one GET) over the built-in defaults; `-v` logs where each setting came from.
+    pub async fn cluster_options(&self, cluster: &Cluster) -> Result<ResolveOptions, Failure> {
+        let read = settings::read(cluster).await?;
+        let (options, origins) =
+            settings::resolve(&self.settings(), Some(&read), self.base_options());
+        settings::log(&origins, true);
+        Ok(options)
     }
 
     /// The embedded templates, with `--templates DIR` over them.

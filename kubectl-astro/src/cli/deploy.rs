@@ -17,7 +17,7 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
     let templates = args.render.templates()?;
     if args.dry_run {
         let build = inputs::build(&args.request, &req)?;
-        let resolved = resolve(&req, &build, &args.render.resolve_options())?;
+        let resolved = resolve(&req, &build, &args.render.offline_options())?;
         apply::warn(&resolved);
         let manifests = render(&resolved, &templates)?;
         let text = match args.output {
@@ -33,8 +33,14 @@ pub fn run(args: &DeployArgs) -> Result<i32, Failure> {
         let interrupt = apply::on_signal();
         let cluster = args.cluster.connect().await?;
         let build_id = args.request.build_id.as_deref();
-        let build = inputs::build_for_cluster(local, &cluster, &req, build_id).await?;
-        let plan = Plan::new(&req, &build, &args.render.resolve_options(), &templates)?;
+        // Both reads at once; a bad settings ConfigMap is reported first, whatever the
+        // catalog answered.
+        let (build, options) = tokio::join!(
+            inputs::build_for_cluster(local, &cluster, &req, build_id),
+            args.render.cluster_options(&cluster),
+        );
+        let (options, build) = (options?, build?);
+        let plan = Plan::new(&req, &build, &options, &templates)?;
         apply::deploy(&cluster, &plan, &args.apply, interrupt).await
     })
 }

@@ -16,10 +16,15 @@ pub fn run(args: &DiffArgs) -> Result<i32, Failure> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let build =
-            inputs::build_for_cluster(local, &cluster, &req, args.request.build_id.as_deref())
-                .await?;
-        let plan = Plan::new(&req, &build, &args.render.resolve_options(), &templates)?;
+        let build_id = args.request.build_id.as_deref();
+        // Both reads at once; a bad settings ConfigMap is reported first, whatever the
+        // catalog answered.
+        let (build, options) = tokio::join!(
+            inputs::build_for_cluster(local, &cluster, &req, build_id),
+            args.render.cluster_options(&cluster),
+        );
+        let (options, build) = (options?, build?);
+        let plan = Plan::new(&req, &build, &options, &templates)?;
         let options = DiffOptions::default().concurrency(args.concurrency);
         let diffs = kubectl_astro::diff(&cluster, &plan, &options).await?;
         let changed: Vec<_> = diffs

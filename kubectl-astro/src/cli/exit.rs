@@ -12,7 +12,8 @@ pub mod code {
     pub const FAILURE: i32 = 1;
     /// Some objects failed (HTTP 207 in the platform).
     pub const PARTIAL: i32 = 2;
-    /// The request, build record, spec, templates or flags are invalid (HTTP 400).
+    /// The request, build record, spec, templates or flags are invalid (HTTP 400), or the
+    /// cluster settings ConfigMap is (HTTP 500: the server's operator's to fix).
     pub const INVALID: i32 = 3;
     /// The cluster refused our credentials or permissions (HTTP 401/403).
     pub const DENIED: i32 = 4;
@@ -27,7 +28,7 @@ pub mod code {
 /// The exit code of an engine error.
 fn code_of(kind: ErrorKind) -> i32 {
     match kind {
-        ErrorKind::InvalidInput | ErrorKind::Refused => code::INVALID,
+        ErrorKind::InvalidInput | ErrorKind::InvalidSettings | ErrorKind::Refused => code::INVALID,
         ErrorKind::Unauthorized | ErrorKind::Forbidden => code::DENIED,
         ErrorKind::NotFound => code::NOT_FOUND,
         ErrorKind::Busy => code::BUSY,

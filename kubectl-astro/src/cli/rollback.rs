@@ -41,7 +41,8 @@ pub fn run(args: &RollbackArgs) -> Result<i32, Failure> {
         }
         let request = target.request.with_credentials(credentials);
         let build = target.checked_build()?;
-        let plan = Plan::new(&request, &build, &args.render.resolve_options(), &templates)?;
+        let options = args.render.cluster_options(&cluster).await?;
+        let plan = Plan::new(&request, &build, &options, &templates)?;
         apply::deploy(&cluster, &plan, &args.apply, interrupt).await
     })
 }

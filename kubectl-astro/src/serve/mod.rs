@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use astro_deploy::render::Templates;
 use astro_deploy::resolve::ResolveOptions;
-use kubectl_astro::Cluster;
+use kubectl_astro::{Cluster, Settings, settings};
 
 use crate::cli::args::ServeArgs;
 use crate::cli::exit::{Failure, code};
@@ -37,8 +37,11 @@ pub struct App {
     pub cluster: Cluster,
     /// The templates (embedded, with `--templates` over them).
     pub templates: Templates,
-    /// The render flags, as resolve options.
+    /// The per-deploy render flags (namespace, replicas) over the built-in defaults.
     pub resolve: ResolveOptions,
+    /// What the render flags say of the cluster-wide settings; the rest comes from the
+    /// settings ConfigMap, read again for every deploy and validation.
+    pub settings: Settings,
     /// `--catalog DIR`; the in-cluster catalog when `None`.
     pub catalog: Option<PathBuf>,
     /// `--namespace`, which undeploy needs too.
@@ -51,6 +54,20 @@ pub struct App {
     pub lock_wait: Duration,
     /// What `GET /metrics` answers.
     pub metrics: Arc<metrics::Metrics>,
+}
+
+impl App {
+    /// The resolve options of one request: the flags over the cluster's settings ConfigMap
+    /// (one GET per request, so a changed ConfigMap applies without a restart) over the
+    /// built-in defaults. An invalid ConfigMap is the operator's to fix: its error kind
+    /// answers 500, naming the ConfigMap and the key.
+    pub async fn resolve_options(&self) -> Result<ResolveOptions, kubectl_astro::Error> {
+        let read = settings::read(&self.cluster).await?;
+        let (options, origins) =
+            settings::resolve(&self.settings, Some(&read), self.resolve.clone());
+        settings::log(&origins, true);
+        Ok(options)
+    }
 }
 
 /// Runs `serve` until SIGINT or SIGTERM; returns the exit code.
@@ -98,7 +115,8 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         let app = Arc::new(App {
             cluster,
             templates,
-            resolve: args.render.resolve_options(),
+            resolve: args.render.base_options(),
+            settings: args.render.settings(),
             catalog: args.catalog.clone(),
             namespace: args.render.namespace.clone(),
             tokens,

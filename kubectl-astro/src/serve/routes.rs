@@ -109,13 +109,15 @@ pub fn router(app: Arc<App>) -> Router {
 /// Invalid input and the engine's refusals (a prune over budget, a namespace it did not
 /// create) are the caller's to fix: 400. The cluster rejecting *the server's* credentials or
 /// permissions is not the caller's doing, so it is a 500 like any other cluster failure (a
-/// 401/403 here means the caller's token).
+/// 401/403 here means the caller's token). So is an invalid cluster settings ConfigMap
+/// (`astro-system/astro-settings`): the server's operator's to fix, not the caller's.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidInput | ErrorKind::Refused => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict | ErrorKind::Busy => StatusCode::CONFLICT,
         ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::InvalidSettings => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -419,8 +421,9 @@ async fn locked_deploy(
     _held: Held,
     lock: LockOptions,
 ) -> Result<kubectl_astro::Deployed, Problem> {
+    let options = app.resolve_options().await?;
     let build = build(&app, &req).await?;
-    let plan = Plan::new(&req, &build, &app.resolve, &app.templates)?;
+    let plan = Plan::new(&req, &build, &options, &app.templates)?;
     for w in &plan.resolved.warnings {
         err_line(format_args!(
             "warning: {}/{}: spec: {w}",
@@ -465,8 +468,11 @@ async fn validate_request(
         Ok(req) => {
             logged.account = Some(req.account.clone());
             authorize(&caller, &req.account, Role::Viewer)?;
+            // Not part of the outcome: a bad settings ConfigMap is no answer about the
+            // request (500, not `valid: false`).
+            let options = app.resolve_options().await?;
             match build(app, &req).await {
-                Ok(build) => resolve(&req, &build, &app.resolve)
+                Ok(build) => resolve(&req, &build, &options)
                     .map(|_| build)
                     .map_err(Failure::from),
                 Err(f) => Err(f),

@@ -262,6 +262,43 @@ pub fn split_lease_requests(
         .partition(|r| r.path.starts_with(LEASES) || r.path == "/api/v1/namespaces/astro-system")
 }
 
+/// The path of the cluster settings ConfigMap (`kubectl_astro::settings`).
+pub const SETTINGS: &str = "/api/v1/namespaces/astro-system/configmaps/astro-settings";
+
+/// The requests of `log` but the GET of the cluster settings that a deploy or a diff sends,
+/// which must have been sent exactly once.
+pub fn without_settings_read(
+    log: Vec<test_apiserver::LoggedRequest>,
+) -> Vec<test_apiserver::LoggedRequest> {
+    let (settings, rest): (Vec<_>, Vec<_>) = log.into_iter().partition(|r| r.path == SETTINGS);
+    let verbs: Vec<&str> = settings.iter().map(|r| r.verb.as_str()).collect();
+    assert_eq!(verbs, ["get"], "one read of the settings: {settings:#?}");
+    rest
+}
+
+/// Writes the cluster settings ConfigMap with `data` (and its namespace), as the cluster's
+/// operator would, replacing the keys written before.
+pub async fn put_settings(server: &TestApiServer, data: Value) {
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "astro-system"}});
+    patch_as_another_client(
+        server,
+        "/api/v1/namespaces/astro-system?fieldManager=operator",
+        APPLY,
+        &ns,
+    )
+    .await;
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "astro-settings", "namespace": "astro-system"}, "data": data});
+    patch_as_another_client(
+        server,
+        &format!("{SETTINGS}?fieldManager=operator"),
+        APPLY,
+        &cm,
+    )
+    .await;
+}
+
 /// Content type of a server-side apply.
 pub const APPLY: &str = "application/apply-patch+yaml";
 /// Content type of a JSON merge patch.
