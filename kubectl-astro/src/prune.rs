@@ -44,8 +44,13 @@ pub fn check_budget(stale: &[InventoryKey], max: usize) -> Result<(), Error> {
     })
 }
 
+/// How often prune reads an object again when it changed between the read and the delete.
+const PRUNE_ATTEMPTS: usize = 3;
+
 /// Deletes one stale object — only if it still carries this deployment's labels, and only
-/// the version read (a resourceVersion precondition).
+/// the version read (a resourceVersion precondition). When the object changed in between (a
+/// controller updating a Job's status answers the precondition with 409), it is read and
+/// checked again, a few times.
 pub async fn prune_one(
     cluster: &Cluster,
     resolved: &ResolvedDeployment,
@@ -63,26 +68,31 @@ pub async fn prune_one(
     };
     let failed =
         |message: String| object_result(kind, name, ns, ResourceAction::Failed, Some(message));
-    let live = match cluster.get(kind, ns, name).await {
-        Ok(r) => r.value(),
-        Err(e) if e.is_not_found() => return done(Some("already gone")),
-        Err(e) => return failed(format!("not pruned: {}", e.describe())),
-    };
-    let labels = live
-        .pointer("/metadata/labels")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let ours = resolved
-        .common_labels
-        .iter()
-        .all(|(k, v)| labels.get(k).and_then(Value::as_str) == Some(v.as_str()));
-    if !ours {
-        return failed("not pruned: it no longer carries this deployment's labels".into());
-    }
-    let rv = resource_version(&live).map(str::to_string);
-    match cluster.delete(kind, ns, name, rv.as_deref()).await {
-        Ok(_) => done(None),
-        Err(e) if e.is_not_found() => done(Some("already gone")),
-        Err(e) => failed(format!("not pruned: {}", e.describe())),
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let live = match cluster.get(kind, ns, name).await {
+            Ok(r) => r.value(),
+            Err(e) if e.is_not_found() => return done(Some("already gone")),
+            Err(e) => return failed(format!("not pruned: {}", e.describe())),
+        };
+        let labels = live
+            .pointer("/metadata/labels")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let ours = resolved
+            .common_labels
+            .iter()
+            .all(|(k, v)| labels.get(k).and_then(Value::as_str) == Some(v.as_str()));
+        if !ours {
+            return failed("not pruned: it no longer carries this deployment's labels".into());
+        }
+        let rv = resource_version(&live).map(str::to_string);
+        match cluster.delete(kind, ns, name, rv.as_deref()).await {
+            Ok(_) => return done(None),
+            Err(e) if e.is_not_found() => return done(Some("already gone")),
+            Err(e) if e.code() == 409 && attempt < PRUNE_ATTEMPTS => continue,
+            Err(e) => return failed(format!("not pruned: {}", e.describe())),
+        }
     }
 }

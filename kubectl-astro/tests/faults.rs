@@ -445,6 +445,19 @@ async fn pinned(full: bool) -> Vec<String> {
             Want::Any,
         ),
         (
+            "409 on the prune DELETE of Service/weather-agent-messaging (changed since read), once",
+            // A controller writing the object between prune's GET and its DELETE fails the
+            // resourceVersion precondition; prune reads it again and deletes that version.
+            vec![
+                Fault::status(409, "Conflict", "fault: precondition failed")
+                    .verb("delete")
+                    .kind("Service")
+                    .name("weather-agent-messaging")
+                    .times(1),
+            ],
+            Want::Absorbed(0),
+        ),
+        (
             "answer lost after commit on the Namespace create (the first request), once",
             vec![
                 Fault::drop_after_commit()
