@@ -1184,14 +1184,20 @@ async fn raw(server: &Server) -> tokio::net::TcpStream {
 
 /// Everything `stream` receives until the server closes it, and how long that took; panics
 /// after `limit`.
-async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> (String, Duration) {
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> (String, Duration) {
     let started = std::time::Instant::now();
     let mut got = Vec::new();
     tokio::time::timeout(limit, stream.read_to_end(&mut got))
         .await
         .expect("the server closed the connection in time")
         .ok();
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 #[tokio::test]
@@ -1299,7 +1305,11 @@ async fn sigterm_interrupts_a_deploy_past_the_shutdown_grace_which_answers_its_p
         .expect("wait");
     assert_eq!(exit.code(), Some(0));
     // The delayed apply (3 s) plus the last answer, well within grace + FINISH.
-    assert!(started.elapsed() < Duration::from_secs(12), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     let out = server.output();
     assert!(out.contains("interrupting the deploys in flight"), "{out}");
@@ -1307,7 +1317,10 @@ async fn sigterm_interrupts_a_deploy_past_the_shutdown_grace_which_answers_its_p
         out.contains("stopped: the requests still in flight were interrupted and answered"),
         "{out}"
     );
-    assert!(out.contains("access: POST /api/v1/deploy status=207"), "{out}");
+    assert!(
+        out.contains("access: POST /api/v1/deploy status=207"),
+        "{out}"
+    );
     // The next deploy converges.
     let again = Server::start(&env, &[]).await;
     let answer = again.post("/api/v1/deploy", DEPLOYER, &weather()).await;
@@ -1334,7 +1347,11 @@ async fn a_request_past_its_deadline_is_interrupted_or_answers_504() {
         answer.body
     );
     // The Deployment's apply in flight finished (3 s); nothing was sent after it.
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A read past the deadline: 504 with an Error.
     env.server.faults().add(
@@ -1384,7 +1401,9 @@ async fn every_answer_names_its_request_id_which_the_access_log_prints() {
         .to_string();
     assert_eq!(id.len(), 32, "{id}");
     // An id that could break a log line is replaced.
-    let forged = get(Some("x status=200 caller=admin")).await.expect("answer");
+    let forged = get(Some("x status=200 caller=admin"))
+        .await
+        .expect("answer");
     let replaced = forged.headers()["x-request-id"].to_str().expect("text");
     assert_eq!(replaced.len(), 32, "{replaced}");
     tokio::time::sleep(Duration::from_millis(100)).await;

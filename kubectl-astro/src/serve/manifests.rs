@@ -101,7 +101,7 @@ pub fn render(manifests: &ManifestArgs, serve: &ServeArgs) -> Result<String, Fai
 /// `d` as the flag value `serve` reads back: whole seconds as `20s`, else milliseconds.
 fn duration_flag(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -655,7 +655,10 @@ async fn undeploy_request(
     logged.account = Some(req.account.clone());
     inputs::check_agent(&req.account, &req.name)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = tokio::select! {
+        held = hold_agent(app, &req.account, &req.name) => held?,
+        () = app.stopping.triggered() => return Err(shutting_down("; nothing was deleted")),
+    };
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
     // cut it short.
     let app = app.clone();
