@@ -1547,3 +1547,33 @@ async fn the_printed_manifests_apply_server_side_and_grant_every_rule_of_docs_rb
         .expect("stored");
     assert_eq!(rule_set(&stored), granted);
 }
+
+/// The manifests `--print-manifests` prints, byte for byte, as reviewed in
+/// `tests/serve-manifests.expected.yaml` (`UPDATE_GOLDEN=1` rewrites it; read every changed
+/// line before committing it).
+#[tokio::test]
+async fn the_printed_manifests_are_the_reviewed_ones() {
+    let env = Env::new().await;
+    let (code, text, stderr) = env
+        .run(&[
+            "serve",
+            "--print-manifests",
+            "--image",
+            "registry.example.com/kubectl-astro:golden",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let path = support::repo_root().join("kubectl-astro/tests/serve-manifests.expected.yaml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &text).expect("written");
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if text != expected {
+        let diff = similar::TextDiff::from_lines(expected.as_str(), text.as_str())
+            .unified_diff()
+            .header("expected", "printed")
+            .to_string();
+        panic!("the manifests differ (UPDATE_GOLDEN=1 regenerates after review):\n{diff}");
+    }
+}
