@@ -1577,3 +1577,44 @@ async fn the_printed_manifests_are_the_reviewed_ones() {
         panic!("the manifests differ (UPDATE_GOLDEN=1 regenerates after review):\n{diff}");
     }
 }
+
+#[tokio::test]
+async fn a_stop_waits_for_a_deploy_whose_client_hung_up() {
+    let env = Env::new().await;
+    let mut server = Server::start(&env, &["--shutdown-grace", "20s"]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(2))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    // The client gives up while the deploy runs; the deploy goes on in the server.
+    let body = weather();
+    let hung_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        server.post("/api/v1/deploy", DEPLOYER, &body),
+    );
+    let ((), gave_up) = tokio::join!(terminate_during_the_apply(&env, &server), hung_up);
+    assert!(gave_up.is_err(), "the deploy answered too soon");
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("serve exits")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0));
+    // It finished: a redeploy changes nothing.
+    let again = Server::start(&env, &[]).await;
+    let answer = again.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        with_action(&answer.body, "unchanged").len(),
+        actions(&answer.body).len(),
+        "{}",
+        answer.body
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = server.output();
+    assert!(
+        out.contains("stopped: every request in flight finished"),
+        "{out}"
+    );
+}

@@ -224,8 +224,9 @@ At SIGTERM or SIGINT the server accepts nothing new and lets the requests in fli
 503 when nothing was applied yet). A second signal stops at once (exit 130). A request past
 --request-deadline: a deploy is interrupted the same way (207, or 504); others answer 504.
 
-Exit codes: 0 stopped by SIGINT/SIGTERM after every request in flight was answered, 1 failure,
-3 invalid flags or tokens file, 130 stopped at once by a second signal.";
+Exit codes: 0 stopped by SIGINT/SIGTERM after every request in flight was answered, 1 failure
+(or a deploy still running 10 s after its interrupt), 3 invalid flags or tokens file, 130
+stopped at once by a second signal.";
 
 /// `serve` flags: where to listen, who may call, and the server-wide render and cluster
 /// settings every deploy uses.

@@ -16,6 +16,42 @@ use hyper_util::service::TowerToHyperService;
 /// deploy finishes the API-server requests it has in flight, then answers).
 pub const FINISH: Duration = Duration::from_secs(10);
 
+/// The work running outside any connection (a deploy goes on when its client hangs up):
+/// counted, so that a stop waits for it as for the connections. Clones share the count.
+#[derive(Debug, Clone)]
+pub struct Tasks(tokio::sync::watch::Sender<usize>);
+
+impl Default for Tasks {
+    fn default() -> Self {
+        Tasks(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+impl Tasks {
+    /// Counts one task until the returned guard is dropped.
+    pub fn start(&self) -> Running {
+        self.0.send_modify(|n| *n += 1);
+        Running(self.0.clone())
+    }
+
+    /// Resolves once no task runs.
+    pub async fn idle(&self) {
+        let mut count = self.0.subscribe();
+        // The sender lives in `self`: the channel cannot close while this waits.
+        let _ = count.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// One running task of [`Tasks`]; dropping it ends the task's count.
+#[derive(Debug)]
+pub struct Running(tokio::sync::watch::Sender<usize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// How the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -23,8 +59,8 @@ pub enum Stopped {
     Finished,
     /// The grace period passed; the requests still in flight were asked to stop and answered.
     Interrupted,
-    /// Some requests had not answered [`FINISH`] after being asked to stop: their
-    /// connections were closed.
+    /// Some requests or tasks had not ended [`FINISH`] after being asked to stop: they are
+    /// abandoned.
     Abandoned,
 }
 
@@ -40,12 +76,13 @@ pub struct Limits {
 }
 
 /// Serves `router` on every connection of `listener` until `stop` completes; then accepts
-/// nothing more (the listener is closed), lets the requests in flight finish within
-/// `limits.grace`, calls `interrupt` and waits up to [`FINISH`] for the rest.
+/// nothing more (the listener is closed), lets the requests in flight and `tasks` finish
+/// within `limits.grace`, calls `interrupt` and waits up to [`FINISH`] for the rest.
 pub async fn serve<L>(
     mut listener: L,
     router: Router,
     limits: Limits,
+    tasks: &Tasks,
     stop: impl Future<Output = ()>,
     interrupt: impl FnOnce(),
 ) -> Stopped
@@ -73,7 +110,10 @@ where
     }
     drop(listener);
     // Idle keep-alive connections close now; the others after their response.
-    let drained = graceful.shutdown();
+    let drained = async {
+        graceful.shutdown().await;
+        tasks.idle().await;
+    };
     tokio::pin!(drained);
     if tokio::time::timeout(limits.grace, &mut drained)
         .await

@@ -60,6 +60,9 @@ pub struct App {
     /// Set when the shutdown grace period has passed: the deploys in flight stop and answer
     /// their partial result.
     pub stopping: Interrupt,
+    /// The deploys and undeploys running, which a stop waits for even when their clients
+    /// have hung up.
+    pub tasks: listen::Tasks,
 }
 
 /// Runs `serve` until SIGINT or SIGTERM; returns the exit code.
@@ -124,6 +127,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             request_deadline: args.request_deadline,
             read_timeout: args.read_timeout,
             stopping: Interrupt::new(),
+            tasks: listen::Tasks::default(),
         });
         let failed = |what: &str, e: std::io::Error| {
             Failure::from(kubectl_astro::Error::Failed(format!(
@@ -143,6 +147,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             grace: args.shutdown_grace,
         };
         let grace = args.shutdown_grace;
+        let tasks = app.tasks.clone();
         let interrupt = move || {
             err_line(format_args!(
                 "shutting down: --shutdown-grace {} ms passed: interrupting the deploys in flight, which answer their partial result",
@@ -155,23 +160,29 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
                 let listener =
                     tls::TlsListener::new(listener, config).map_err(|e| failed("TLS", e))?;
                 err_line(format_args!("serving the Deploy API on https://{bound}"));
-                listen::serve(listener, router, limits, shutdown(), interrupt).await
+                listen::serve(listener, router, limits, &tasks, shutdown(), interrupt).await
             }
             None => {
                 err_line(format_args!("serving the Deploy API on http://{bound}"));
-                listen::serve(listener, router, limits, shutdown(), interrupt).await
+                listen::serve(listener, router, limits, &tasks, shutdown(), interrupt).await
             }
         };
-        err_line(match stopped {
-            listen::Stopped::Finished => "stopped: every request in flight finished",
-            listen::Stopped::Interrupted => {
-                "stopped: the requests still in flight were interrupted and answered"
-            }
-            listen::Stopped::Abandoned => {
-                "stopped: some requests in flight did not answer in time after the interrupt; their connections were closed"
-            }
-        });
-        Ok(code::SUCCESS)
+        let (line, exit) = match stopped {
+            listen::Stopped::Finished => (
+                "stopped: every request in flight finished",
+                code::SUCCESS,
+            ),
+            listen::Stopped::Interrupted => (
+                "stopped: the requests still in flight were interrupted and answered",
+                code::SUCCESS,
+            ),
+            listen::Stopped::Abandoned => (
+                "stopped: some requests in flight did not answer in time after the interrupt; they were abandoned (deploy those agents again to converge)",
+                code::FAILURE,
+            ),
+        };
+        err_line(line);
+        Ok(exit)
     })
 }
 

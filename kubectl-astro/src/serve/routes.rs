@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 
 use super::App;
 use super::auth::{Caller, Role};
+use super::listen::Running;
 use super::locks::Held;
 use crate::cli::exit::Failure;
 use crate::cli::output::err_line;
@@ -520,10 +521,11 @@ async fn deploy_request(
     // does not cut it short between two requests to the cluster. Stopping it goes through
     // its interrupt, so it always answers what it applied.
     let interrupt = Interrupt::new();
+    let running = app.tasks.start();
     let mut task = tokio::spawn(locked_deploy(
         app.clone(),
         req,
-        held,
+        (held, running),
         lock,
         interrupt.clone(),
     ));
@@ -562,13 +564,13 @@ async fn deploy_request(
     Ok(json(status, &deployed.response))
 }
 
-/// The deploy of `req` while `_held` holds its agent's lock: the build, the plan and the
-/// engine's deploy with `deploy`'s defaults, taking the agent's Lease as `lock` says and
-/// stopping when `interrupt` is triggered.
+/// The deploy of `req` while `_held` holds its agent's lock and counts as running: the
+/// build, the plan and the engine's deploy with `deploy`'s defaults, taking the agent's Lease
+/// as `lock` says and stopping when `interrupt` is triggered.
 async fn locked_deploy(
     app: Arc<App>,
     req: DeployRequest,
-    _held: Held,
+    _held: (Held, Running),
     lock: LockOptions,
     interrupt: Interrupt,
 ) -> Result<kubectl_astro::Deployed, Problem> {
@@ -580,9 +582,20 @@ async fn locked_deploy(
             req.account, req.name
         ));
     }
-    let options = DeployOptions::default().lock(lock).interrupt(interrupt);
+    let options = DeployOptions::default()
+        .lock(lock)
+        .interrupt(interrupt.clone());
     let started = Instant::now();
-    let deployed = kubectl_astro::deploy(&app.cluster, &plan, &options).await;
+    let deploy = kubectl_astro::deploy(&app.cluster, &plan, &options);
+    tokio::pin!(deploy);
+    // Interrupted at shutdown here too: its client may have hung up.
+    let deployed = tokio::select! {
+        deployed = &mut deploy => deployed,
+        () = app.stopping.triggered() => {
+            interrupt.trigger();
+            deploy.await
+        }
+    };
     let response = deployed.as_ref().ok().map(|d| &d.response);
     app.metrics.deploy(started.elapsed(), response);
     Ok(deployed?)
@@ -662,8 +675,9 @@ async fn undeploy_request(
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
     // cut it short.
     let app = app.clone();
+    let running = app.tasks.start();
     let task = tokio::spawn(async move {
-        let _held = held;
+        let _held = (held, running);
         let options = UndeployOptions::default()
             .namespace(app.namespace.clone())
             .lock(lock);
