@@ -27,6 +27,10 @@ pub struct BuildRecord {
     /// Semver, set when the build is published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// When the build was published (RFC 3339); absent for builds published before this
+    /// field existed and for unpublished ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
     /// The `astropods.yml` document as a mapping.
     pub spec: serde_json::Value,
 }
@@ -82,6 +86,14 @@ impl BuildRecord {
             errors.push(FieldError::new(
                 "registered_at",
                 format!("'{}' is not an RFC 3339 timestamp", self.registered_at),
+            ));
+        }
+        if let Some(at) = &self.published_at
+            && chrono::DateTime::parse_from_rfc3339(at).is_err()
+        {
+            errors.push(FieldError::new(
+                "published_at",
+                format!("'{at}' is not an RFC 3339 timestamp"),
             ));
         }
         if let Some(v) = &self.version
@@ -213,6 +225,7 @@ mod tests {
             registry: "reg".into(),
             registered_at: at.into(),
             version: version.map(Into::into),
+            published_at: None,
             spec: serde_json::Value::Null,
         }
     }

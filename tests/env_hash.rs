@@ -19,6 +19,7 @@ fn render_with(hf_token: &str, redis_password: &str) -> Vec<Manifest> {
         registry: "registry.example.test/ml".into(),
         registered_at: "2026-01-01T00:00:00Z".into(),
         version: None,
+        published_at: None,
         spec: json!({
             "spec": "blueprint/v1",
             "name": "hash-agent",

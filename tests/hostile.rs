@@ -198,6 +198,7 @@ fn inputs(hostile_mode: bool) -> Inputs {
         registry: "registry.example.test/acme".into(),
         registered_at: "2026-01-01T00:00:00Z".into(),
         version: None,
+        published_at: None,
         spec,
     };
     let mut user_credentials = secrets.clone();

@@ -160,7 +160,8 @@ pub enum ErrorKind {
     /// The engine would not do it: more objects to prune than allowed, a namespace it did
     /// not create.
     Refused,
-    /// Another field manager owns fields this apply would set (409 with the fields).
+    /// Another field manager owns fields this apply would set (409 with the fields), or the
+    /// build catalog already holds something else under that build id or version.
     Conflict,
     /// Any other answer of the API server.
     Api,
@@ -237,6 +238,10 @@ pub enum Error {
     /// message names the holder.
     #[error("{0}")]
     Busy(String),
+    /// The build catalog already holds something else under that build id or version;
+    /// the message names both.
+    #[error("{0}")]
+    Conflict(String),
     /// The operation was interrupted.
     #[error("{0}")]
     Interrupted(String),
@@ -286,6 +291,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Refused { .. } => ErrorKind::Refused,
             Error::Busy(_) => ErrorKind::Busy,
+            Error::Conflict(_) => ErrorKind::Conflict,
             Error::Interrupted(_) => ErrorKind::Interrupted,
             Error::Failed(_) => ErrorKind::Failed,
         }
@@ -331,6 +337,7 @@ impl Error {
                 Refusal::Undeploy => "refused",
             },
             Error::Busy(_) => "busy",
+            Error::Conflict(_) => "conflict",
             Error::Interrupted(_) => "interrupted",
             Error::Failed(_) => "deployment failed",
         }

@@ -332,6 +332,7 @@ mod tests {
                 registry: "r".into(),
                 registered_at: "2026-12-06T12:00:00Z".into(),
                 version: None,
+                published_at: None,
                 spec: Value::Null,
             },
         }

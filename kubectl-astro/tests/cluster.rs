@@ -388,6 +388,33 @@ async fn cluster_catalog_picks_latest_and_published_builds() {
     let resp: Value = serde_json::from_str(&out).expect("response");
     assert_eq!(resp["build_id"], "build-20240601-0900");
     assert_eq!(resp["k8s_namespace"], "astro-other-team-weather-agent");
+    // A published version never changes: the same again is a no-op; another version for
+    // the build, or the version for another build, is a conflict naming them.
+    let publish = |build: &str, version: &str| {
+        weather_agent(
+            &["build", "publish"],
+            &["--build-id", build, "--version", version],
+        )
+    };
+    let (code, _, err) = env.run(&publish("build-20240601-0900", "1.0.0")).await;
+    assert_eq!(code, 0, "{err}");
+    for (build, version, says) in [
+        ("build-20240601-0900", "1.1.0", "already published as 1.0.0"),
+        (
+            "build-20240612-1530",
+            "1.0.0",
+            "version 1.0.0 of astro-team/weather-agent is already build build-20240601-0900",
+        ),
+    ] {
+        let (code, out, _) = env.run(&publish(build, version)).await;
+        assert_eq!(code, 1, "{out}");
+        let error: Value = serde_json::from_str(&out).expect("error JSON");
+        assert_eq!(error["error"], "conflict", "{error}");
+        assert!(
+            error["details"].as_str().is_some_and(|d| d.contains(says)),
+            "{error}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

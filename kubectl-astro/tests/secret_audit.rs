@@ -533,9 +533,19 @@ async fn every_command_path(logs: Logs) {
     assert!(r.code <= 1, "{}", r.stderr);
     faults.clear();
 
-    // The build catalog.
-    let record =
+    // The build catalog: the example build, unpublished (a published version never changes,
+    // so `build publish` below gives it its first one).
+    let example =
         examples().join("catalog/astro-team/engineering-assistant/build-20260410-0800.yaml");
+    let text = std::fs::read_to_string(example).expect("example record");
+    assert!(
+        text.contains("\nversion: 1.2.0\n"),
+        "the example is published"
+    );
+    let record = a.input(
+        "build-20260410-0800.yaml",
+        &text.replace("\nversion: 1.2.0\n", "\n"),
+    );
     let r = run!(
         "build push",
         vec!["build".into(), "push".into(), record.display().to_string()]

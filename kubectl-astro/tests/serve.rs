@@ -26,6 +26,7 @@ const DEPLOYER: &str = "deployer-s3cr3t-marker-1";
 const VIEWER: &str = "viewer-s3cr3t-marker-2";
 const OTHER: &str = "other-s3cr3t-marker-3";
 const UNKNOWN: &str = "unknown-s3cr3t-marker-4";
+const ADMIN: &str = "admin-s3cr3t-marker-5";
 
 fn sha(token: &str) -> String {
     Sha256::digest(token.as_bytes())
@@ -34,17 +35,19 @@ fn sha(token: &str) -> String {
         .collect()
 }
 
-/// A tokens file in `env`'s temp dir: a deployer and a viewer of astro-team, and an admin of
-/// another account only.
+/// A tokens file in `env`'s temp dir: a deployer, a viewer and an admin of astro-team, and an
+/// admin of another account only.
 fn tokens_file(env: &Env) -> PathBuf {
     let text = format!(
         "tokens:\n\
          - name: ci\n  sha256: {}\n  accounts: {{astro-team: deployer}}\n\
          - name: dashboard\n  sha256: {}\n  accounts: {{astro-team: viewer}}\n\
-         - name: other-team\n  sha256: {}\n  accounts: {{other-team: admin}}\n",
+         - name: other-team\n  sha256: {}\n  accounts: {{other-team: admin}}\n\
+         - name: release\n  sha256: {}\n  accounts: {{astro-team: admin}}\n",
         sha(DEPLOYER),
         sha(VIEWER),
-        sha(OTHER)
+        sha(OTHER),
+        sha(ADMIN)
     );
     let path = env.dir.path().join("tokens.yaml");
     std::fs::write(&path, text).expect("tokens file written");
@@ -69,16 +72,25 @@ impl Server {
     /// Starts `serve` against `env` with the example catalog and `extra` flags; waits until
     /// it prints the address it listens on.
     async fn start(env: &Env, extra: &[&str]) -> Server {
+        let catalog = examples().join("catalog").display().to_string();
+        let mut args = vec!["--catalog", catalog.as_str()];
+        args.extend_from_slice(extra);
+        Server::launch(env, &args).await
+    }
+
+    /// Starts `serve` against `env` with the in-cluster catalog and `extra` flags.
+    async fn start_in_cluster(env: &Env, extra: &[&str]) -> Server {
+        Server::launch(env, extra).await
+    }
+
+    async fn launch(env: &Env, extra: &[&str]) -> Server {
         let tokens = tokens_file(env);
-        let catalog = examples().join("catalog");
         let mut args: Vec<String> = vec![
             "serve".into(),
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--tokens".into(),
             tokens.display().to_string(),
-            "--catalog".into(),
-            catalog.display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = env.command(&args).spawn().expect("serve starts");
@@ -1617,4 +1629,584 @@ async fn a_stop_waits_for_a_deploy_whose_client_hung_up() {
         out.contains("stopped: every request in flight finished"),
         "{out}"
     );
+}
+/// The spec of the weather agent's newest example build, as a value.
+fn weather_spec() -> Value {
+    let path = examples().join("catalog/astro-team/weather-agent/build-20240612-1530.yaml");
+    let text = std::fs::read_to_string(path).expect("example record");
+    let record = astro_deploy::input::parse_value("record", &text).expect("record parses");
+    record["spec"].clone()
+}
+
+/// A `RegisterAgentRequest` of the weather agent's spec as YAML text.
+fn register_body(build_id: &str, readme: &str) -> Value {
+    let spec_content = astro_deploy::render::yaml_document(&weather_spec()).expect("YAML");
+    json!({
+        "build_id": build_id,
+        "registry": "registry.example.test/astro-team/",
+        "spec_content": spec_content,
+        "readme": readme,
+    })
+}
+
+const AGENT: &str = "/api/v1/agents/astro-team/weather-agent";
+const REGISTER: &str = "/api/v1/agents/astro-team/weather-agent/register";
+const PUBLISH: &str = "/api/v1/agents/astro-team/weather-agent/publish";
+
+/// register → GET shows the build → publish → GET shows the version → a deploy from another
+/// account with `source_account` takes it. Builds and versions never change: the same
+/// request again is a no-op, a different one 409; bad input is 400 naming the field.
+#[tokio::test]
+async fn register_publish_and_deploy_from_another_account() {
+    let env = Env::new().await;
+    let server = Server::start_in_cluster(&env, &[]).await;
+    let none = server.get(AGENT, VIEWER).await;
+    assert_eq!(none.status, 404, "{}", none.body);
+    assert_eq!(
+        none.body,
+        json!({"error": "agent not found",
+               "details": "no build of agent 'weather-agent' in account 'astro-team'"})
+    );
+
+    let body = register_body("build-7", "# Weather\n");
+    let created = server.post(REGISTER, ADMIN, &body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.body,
+        json!({"message": "build build-7 of astro-team/weather-agent registered",
+               "account": "astro-team", "name": "weather-agent", "build_id": "build-7",
+               "validation_warnings": []})
+    );
+    let agent = server.get(AGENT, VIEWER).await;
+    assert_eq!(agent.status, 200, "{}", agent.body);
+    assert_eq!(agent.body["registry"], "registry.example.test/astro-team/");
+    let versions = agent.body["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 1, "{}", agent.body);
+    let v = &versions[0];
+    assert_eq!(v["build_id"], "build-7");
+    assert_eq!(v["version"], Value::Null);
+    assert_eq!(v["published_at"], Value::Null);
+    assert_eq!(v["readme"], "# Weather\n");
+    assert_eq!(v["spec"], weather_spec());
+    assert_eq!(
+        v["image"],
+        "registry.example.test/astro-team/weather-agent:build-7"
+    );
+    assert!(
+        v["registered_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+
+    // The same build again is a retry; a changed one is refused, naming the build.
+    let again = server.post(REGISTER, ADMIN, &body).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert!(
+        again.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing changed")),
+        "{}",
+        again.body
+    );
+    let changed = server
+        .post(REGISTER, ADMIN, &register_body("build-7", "# Other\n"))
+        .await;
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    assert_eq!(changed.body["error"], "conflict");
+    assert!(
+        changed.body["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("build build-7 of astro-team/weather-agent")),
+        "{}",
+        changed.body
+    );
+    assert_eq!(
+        server.get(AGENT, VIEWER).await.body["versions"][0]["readme"],
+        "# Weather\n"
+    );
+
+    // Bad input names the field.
+    let mut no_agent = weather_spec();
+    no_agent["agent"] = json!({});
+    let bad_spec = json!({"build_id": "build-8", "registry": "r.example.test",
+        "spec_content": no_agent.to_string()});
+    let other_name = json!({"build_id": "build-8", "registry": "r.example.test",
+        "spec_content": weather_spec().to_string().replace("\"weather-agent\"", "\"rain-agent\"")});
+    let cases = [
+        (REGISTER, bad_spec, "spec_content.agent"),
+        (
+            REGISTER,
+            json!({"build_id": "build-8", "registry": "r.example.test",
+            "spec_content": "agent: [unclosed"}),
+            "spec_content",
+        ),
+        (REGISTER, other_name, "spec_content.name"),
+        (
+            REGISTER,
+            json!({"build_id": "build 8", "registry": "r.example.test",
+            "spec_content": weather_spec().to_string()}),
+            "build_id",
+        ),
+        (
+            REGISTER,
+            json!({"build_id": "build-8", "spec_content": "{}"}),
+            "registry",
+        ),
+        (
+            PUBLISH,
+            json!({"build_id": "build-7", "version": "1.0"}),
+            "version",
+        ),
+        (
+            PUBLISH,
+            json!({"build_id": "build-7", "version": "1.0.0", "tag": "x"}),
+            "tag",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let answer = server.post(path, ADMIN, &body).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
+        assert_eq!(answer.body["error"], "invalid request", "{}", answer.body);
+        let details = answer.body["details"].as_str().unwrap_or("");
+        assert!(details.contains(field), "{field}: {details}");
+    }
+    let missing = server
+        .post(
+            PUBLISH,
+            ADMIN,
+            &json!({"build_id": "build-9", "version": "1.0.0"}),
+        )
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert_eq!(missing.body["error"], "build not found");
+
+    // Publish: GET shows the version; the same again is a no-op, another version 409.
+    let publish = json!({"build_id": "build-7", "version": "1.0.0"});
+    let published = server.post(PUBLISH, ADMIN, &publish).await;
+    assert_eq!(published.status, 201, "{}", published.body);
+    assert_eq!(
+        published.body,
+        json!({"message": "build build-7 of astro-team/weather-agent published as 1.0.0",
+               "account": "astro-team", "name": "weather-agent", "build_id": "build-7",
+               "version": "1.0.0"})
+    );
+    let v = server.get(AGENT, VIEWER).await.body["versions"][0].clone();
+    assert_eq!(v["version"], "1.0.0");
+    assert!(v["published_at"].is_string(), "{v}");
+    assert_eq!(v["readme"], "# Weather\n", "publishing keeps the readme");
+    let again = server.post(PUBLISH, ADMIN, &publish).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(
+        again.body["message"],
+        "build build-7 of astro-team/weather-agent was already published as 1.0.0: nothing changed"
+    );
+    let moved = server
+        .post(
+            PUBLISH,
+            ADMIN,
+            &json!({"build_id": "build-7", "version": "2.0.0"}),
+        )
+        .await;
+    assert_eq!(moved.status, 409, "{}", moved.body);
+    assert!(
+        moved.body["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("already published as 1.0.0")),
+        "{}",
+        moved.body
+    );
+
+    // Another account deploys the published build.
+    let cross = json!({"account": "other-team", "name": "weather-agent",
+                       "source_account": "astro-team"});
+    let deployed = server.post("/api/v1/deploy", OTHER, &cross).await;
+    assert_eq!(deployed.status, 200, "{}", deployed.body);
+    assert_eq!(deployed.body["build_id"], "build-7");
+    assert_eq!(
+        deployed.body["k8s_namespace"],
+        "astro-other-team-weather-agent"
+    );
+
+    // `kubectl astro build list` sees what the server registered.
+    let (code, out, err) = env.run(&["build", "list", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let listed: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(listed[0]["build_id"], "build-7", "{listed}");
+    assert_eq!(listed[0]["version"], "1.0.0", "{listed}");
+    server.assert_no_token_printed();
+}
+
+/// With `--catalog DIR`, GET reads the directory (newest build first) and register and
+/// publish answer 409: the directory is never written.
+#[tokio::test]
+async fn a_directory_catalog_is_read_but_never_written() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let agent = server.get(AGENT, VIEWER).await;
+    assert_eq!(agent.status, 200, "{}", agent.body);
+    let ids: Vec<&str> = agent.body["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["build_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["build-20240612-1530", "build-20240601-0900"]);
+    assert_eq!(agent.body["registry"], "registry.astropods.com/astro-team");
+    for (path, body) in [
+        (REGISTER, register_body("build-7", "")),
+        (
+            PUBLISH,
+            json!({"build_id": "build-20240612-1530", "version": "1.0.0"}),
+        ),
+    ] {
+        let answer = server.post(path, ADMIN, &body).await;
+        assert_eq!(answer.status, 409, "{path}: {}", answer.body);
+        assert_eq!(answer.body["error"], "read-only catalog", "{}", answer.body);
+        assert!(
+            answer.body["details"]
+                .as_str()
+                .is_some_and(|d| d.contains("without --catalog")),
+            "{}",
+            answer.body
+        );
+    }
+    assert!(
+        env.get("/api/v1/namespaces/astro-system").await.is_none(),
+        "nothing was written to the cluster"
+    );
+}
+
+/// Issue 15's auth matrix, one row per case in the order sent: no header, malformed headers,
+/// an unknown token, a token of another account, and each role trying what it may not (and
+/// what it may). Every refusal is an `Error {error, details}` with the right status; no
+/// token appears in any body or in anything the server printed.
+#[tokio::test]
+async fn the_auth_matrix() {
+    let env = Env::new().await;
+    let server = Server::start_in_cluster(&env, &[]).await;
+    let deploy = "/api/v1/deploy";
+    let register = register_body("build-1", "");
+    let publish = json!({"build_id": "build-1", "version": "1.0.0"});
+    let unauthorized = |details: &'static str| (401, "unauthorized", details);
+    let forbidden = (
+        403,
+        "forbidden",
+        "insufficient permissions for account astro-team",
+    );
+    let bearer = |t: &str| Some(format!("Bearer {t}"));
+    // (case, method, path, Authorization, body, (status, error, details prefix))
+    type Want = (u16, &'static str, &'static str);
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<String>, Value, Want);
+    let cases: Vec<Case> = vec![
+        (
+            "no header",
+            "POST",
+            deploy,
+            None,
+            weather(),
+            unauthorized("missing Authorization header"),
+        ),
+        (
+            "no header, GET",
+            "GET",
+            AGENT,
+            None,
+            Value::Null,
+            unauthorized("missing Authorization header"),
+        ),
+        (
+            "Basic scheme",
+            "POST",
+            deploy,
+            Some(format!("Basic {DEPLOYER}")),
+            weather(),
+            unauthorized("malformed Authorization header"),
+        ),
+        (
+            "no scheme",
+            "POST",
+            deploy,
+            Some(DEPLOYER.into()),
+            weather(),
+            unauthorized("malformed Authorization header"),
+        ),
+        (
+            "two words",
+            "POST",
+            REGISTER,
+            Some(format!("Bearer {ADMIN} {ADMIN}")),
+            register.clone(),
+            unauthorized("malformed Authorization header"),
+        ),
+        (
+            "unknown token",
+            "POST",
+            deploy,
+            bearer(UNKNOWN),
+            weather(),
+            unauthorized("unknown token"),
+        ),
+        (
+            "unknown token, publish",
+            "POST",
+            PUBLISH,
+            bearer(UNKNOWN),
+            publish.clone(),
+            unauthorized("unknown token"),
+        ),
+        (
+            "wrong account, deploy",
+            "POST",
+            deploy,
+            bearer(OTHER),
+            weather(),
+            forbidden,
+        ),
+        (
+            "wrong account, read",
+            "GET",
+            AGENT,
+            bearer(OTHER),
+            Value::Null,
+            forbidden,
+        ),
+        (
+            "wrong account, register",
+            "POST",
+            REGISTER,
+            bearer(OTHER),
+            register.clone(),
+            forbidden,
+        ),
+        (
+            "viewer deploying",
+            "POST",
+            deploy,
+            bearer(VIEWER),
+            weather(),
+            forbidden,
+        ),
+        (
+            "viewer undeploying",
+            "POST",
+            "/api/v1/undeploy",
+            bearer(VIEWER),
+            weather(),
+            forbidden,
+        ),
+        (
+            "viewer registering",
+            "POST",
+            REGISTER,
+            bearer(VIEWER),
+            register.clone(),
+            forbidden,
+        ),
+        (
+            "deployer registering",
+            "POST",
+            REGISTER,
+            bearer(DEPLOYER),
+            register.clone(),
+            forbidden,
+        ),
+        (
+            "deployer publishing",
+            "POST",
+            PUBLISH,
+            bearer(DEPLOYER),
+            publish.clone(),
+            forbidden,
+        ),
+        (
+            "viewer reading, nothing yet",
+            "GET",
+            AGENT,
+            bearer(VIEWER),
+            Value::Null,
+            (404, "agent not found", "no build of agent 'weather-agent'"),
+        ),
+        (
+            "admin registering",
+            "POST",
+            REGISTER,
+            bearer(ADMIN),
+            register.clone(),
+            (201, "", ""),
+        ),
+        (
+            "viewer reading",
+            "GET",
+            AGENT,
+            bearer(VIEWER),
+            Value::Null,
+            (200, "", ""),
+        ),
+        (
+            "deployer publishing, registered",
+            "POST",
+            PUBLISH,
+            bearer(DEPLOYER),
+            publish.clone(),
+            forbidden,
+        ),
+        (
+            "admin publishing",
+            "POST",
+            PUBLISH,
+            bearer(ADMIN),
+            publish.clone(),
+            (201, "", ""),
+        ),
+        (
+            "deployer deploying",
+            "POST",
+            deploy,
+            bearer(DEPLOYER),
+            weather(),
+            (200, "", ""),
+        ),
+        (
+            "admin deploying",
+            "POST",
+            deploy,
+            bearer(ADMIN),
+            weather(),
+            (200, "", ""),
+        ),
+    ];
+    let mut bodies = String::new();
+    for (case, method, path, auth, body, (status, error, details)) in cases {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        let bytes = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let answer = server.send(method, path, &headers, bytes).await;
+        bodies.push_str(&answer.body.to_string());
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+        if status >= 400 {
+            let mut keys: Vec<&String> = answer
+                .body
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            keys.sort();
+            assert_eq!(keys, ["details", "error"], "{case}: {}", answer.body);
+            assert_eq!(answer.body["error"], error, "{case}");
+            let got = answer.body["details"].as_str().unwrap_or("");
+            assert!(got.starts_with(details), "{case}: {got}");
+        }
+    }
+    assert!(!bodies.contains(MARKER), "a token was answered: {bodies}");
+    let out = server.output();
+    for line in [
+        "access: POST /api/v1/deploy status=401 caller=- account=-",
+        "access: POST /api/v1/agents/{account}/{name}/publish status=403 caller=ci account=astro-team",
+        "access: POST /api/v1/agents/{account}/{name}/register status=201 caller=release account=astro-team",
+    ] {
+        assert!(out.contains(line), "no `{line}` in\n{out}");
+    }
+    server.assert_no_token_printed();
+}
+
+/// The tokens file is read again when it changes — here swapped through a symlink, as the
+/// kubelet updates a mounted Secret: a new token works, a removed one is 401; then a file
+/// that does not load keeps the tokens in force and is reported once, naming the file and
+/// the field.
+#[tokio::test]
+async fn the_tokens_file_is_read_again_when_it_changes() {
+    const ROTATED: &str = "rotated-s3cr3t-marker-6";
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let path = env.dir.path().join("tokens.yaml");
+    let swap = |name: &str, text: String| {
+        let target = env.dir.path().join(name);
+        std::fs::write(&target, text).expect("written");
+        let next = env.dir.path().join("tokens.next");
+        std::os::unix::fs::symlink(&target, &next).expect("symlink");
+        std::fs::rename(&next, &path).expect("swapped");
+    };
+    let validate = |token: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .post("/api/v1/deploy/validate", token, &weather())
+                .await
+                .status
+        }
+    };
+    assert_eq!(validate(DEPLOYER).await, 200);
+    swap(
+        "v2.yaml",
+        format!(
+            "tokens:\n- {{name: dashboard, sha256: {}, accounts: {{astro-team: viewer}}}}\n\
+             - {{name: ci, sha256: {}, accounts: {{astro-team: deployer}}}}\n",
+            sha(VIEWER),
+            sha(ROTATED)
+        ),
+    );
+    let started = std::time::Instant::now();
+    while validate(ROTATED).await != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the new token was not taken: {}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "new tokens in force after {} ms",
+        started.elapsed().as_millis()
+    );
+    let removed = server
+        .post("/api/v1/deploy/validate", DEPLOYER, &weather())
+        .await;
+    assert_eq!(removed.status, 401, "{}", removed.body);
+    assert_eq!(removed.body["details"], "unknown token");
+    assert_eq!(validate(VIEWER).await, 200);
+    let file = path.display().to_string();
+    assert!(
+        server.output().contains(&format!(
+            "--tokens {file}: changed: 2 token(s) now in force"
+        )),
+        "{}",
+        server.output()
+    );
+
+    swap(
+        "v3.yaml",
+        format!(
+            "tokens:\n- {{name: ci, sha256: {}, accounts: {{astro-team: owner}}}}\n",
+            sha(DEPLOYER)
+        ),
+    );
+    let warning = format!("warning: --tokens {file}: changed but not loaded");
+    let started = std::time::Instant::now();
+    while !server.output().contains(&warning) {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no warning: {}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(validate(ROTATED).await, 200, "the tokens in force stay");
+    assert_eq!(
+        validate(DEPLOYER).await,
+        401,
+        "the broken file gave nothing"
+    );
+    // Two more reads of the same broken file: still one line.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let out = server.output();
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&warning)).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].contains("keeping the 2 token(s)"), "{}", lines[0]);
+    assert!(lines[0].contains("tokens[0].accounts"), "{}", lines[0]);
+    server.assert_no_token_printed();
 }

@@ -173,6 +173,16 @@ fn read_record(path: &Path) -> Result<BuildRecord, Failure> {
         .map_err(|e| Failure::from(e).with_context(&path.display().to_string()))
 }
 
+/// Every record of `<dir>/<account>/<agent>/*.yaml|yml|json`: the builds of one agent in a
+/// directory catalog (none when the agent has no directory).
+pub fn catalog_records(
+    dir: &Path,
+    account: &str,
+    agent: &str,
+) -> Result<Vec<BuildRecord>, Failure> {
+    read_catalog(dir, account, agent)
+}
+
 /// Every record of `<dir>/<account>/<agent>/*.yaml|yml|json`.
 fn read_catalog(dir: &Path, account: &str, agent: &str) -> Result<Vec<BuildRecord>, Failure> {
     let sub = dir.join(account).join(agent);

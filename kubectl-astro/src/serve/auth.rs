@@ -4,10 +4,15 @@
 //! A presented token is hashed and its digest compared with every known digest in constant
 //! time. No token value is ever stored, logged or echoed: errors name the file, the field
 //! and the token's `name`.
+//!
+//! [`TokenFile`] reads the file again when its content changes (a mounted Secret is updated
+//! by swapping a symlink, which only a read of the path sees), keeping the tokens it had when
+//! the new content does not load.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use astro_deploy::input::{MAX_DOCUMENT_BYTES, parse_document};
 use serde::{Deserialize, Serialize};
@@ -15,6 +20,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::cli::exit::Failure;
+use crate::cli::output::err_line;
 
 /// What a token may do in an account; each role may do what the ones before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,17 +118,18 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Reads the tokens file at `path`; an error names the file and the field.
-    pub fn load(path: &Path) -> Result<Tokens, Failure> {
-        let fail = |m: String| Failure::invalid(format!("--tokens {}: {m}", path.display()));
-        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    /// Reads a tokens file's bytes; an error names the field.
+    fn from_bytes(bytes: &[u8]) -> Result<Tokens, String> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
-            return Err(fail(format!(
-                "larger than the {MAX_DOCUMENT_BYTES}-byte limit"
-            )));
+            return Err(format!("larger than the {MAX_DOCUMENT_BYTES}-byte limit"));
         }
-        let text = String::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))?;
-        Tokens::parse(&text).map_err(fail)
+        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+        Tokens::parse(text)
+    }
+
+    /// How many tokens there are.
+    pub fn count(&self) -> usize {
+        self.known.len()
     }
 
     /// Reads a tokens file's text; an error names the field.
@@ -191,6 +198,111 @@ impl Tokens {
             }
         }
         found.cloned().ok_or(Unauthenticated::Unknown)
+    }
+}
+
+/// How often [`watch`] reads the tokens file again.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
+
+/// The tokens file of `--tokens`, and the tokens it held when it last loaded.
+#[derive(Debug)]
+pub struct TokenFile {
+    path: PathBuf,
+    current: RwLock<Arc<Tokens>>,
+    /// SHA-256 of what the last read found (the content, or the read error): a change is
+    /// acted on, and logged, once.
+    seen: Mutex<[u8; 32]>,
+}
+
+/// What a new read of the tokens file did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// The content is what the last read found.
+    Unchanged,
+    /// New content, loaded: this many tokens now.
+    Loaded(usize),
+    /// New content that does not load (or no file): the tokens stay as they were; why.
+    Kept(String),
+}
+
+impl TokenFile {
+    /// Reads the tokens file at `path`; an error names the file and the field.
+    pub fn load(path: &Path) -> Result<TokenFile, Failure> {
+        let fail = |m: String| Failure::invalid(format!("--tokens {}: {m}", path.display()));
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let tokens = Tokens::from_bytes(&bytes).map_err(fail)?;
+        Ok(TokenFile {
+            path: path.to_path_buf(),
+            current: RwLock::new(Arc::new(tokens)),
+            seen: Mutex::new(Sha256::digest(&bytes).into()),
+        })
+    }
+
+    /// The file's path, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tokens now in force.
+    pub fn current(&self) -> Arc<Tokens> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The caller an `Authorization` header value authenticates, by the tokens now in force.
+    pub fn caller(&self, header: Option<&[u8]>) -> Result<Arc<Caller>, Unauthenticated> {
+        self.current().caller(header)
+    }
+
+    /// Reads the file again; new content that loads replaces the tokens, new content that
+    /// does not load (or a file that cannot be read) leaves them as they were.
+    pub fn reload(&self) -> Reload {
+        let read = std::fs::read(&self.path).map_err(|e| e.to_string());
+        let digest: [u8; 32] = match &read {
+            Ok(bytes) => Sha256::digest(bytes).into(),
+            Err(e) => Sha256::digest(format!("unreadable: {e}")).into(),
+        };
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if *seen == digest {
+                return Reload::Unchanged;
+            }
+            *seen = digest;
+        }
+        match read.and_then(|bytes| Tokens::from_bytes(&bytes)) {
+            Ok(tokens) => {
+                let n = tokens.count();
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(tokens);
+                Reload::Loaded(n)
+            }
+            Err(e) => Reload::Kept(e),
+        }
+    }
+}
+
+/// Reads the tokens file again every `every`, for as long as the server runs; writes one line
+/// on stderr when new content loads or does not (naming the file and the field, never a
+/// token: the file holds only digests).
+pub async fn watch(file: Arc<TokenFile>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let path = file.path().display().to_string();
+        match file.reload() {
+            Reload::Unchanged => {}
+            Reload::Loaded(n) => err_line(format_args!(
+                "--tokens {path}: changed: {n} token(s) now in force"
+            )),
+            Reload::Kept(e) => err_line(format_args!(
+                "warning: --tokens {path}: changed but not loaded, keeping the {} token(s) \
+                 loaded before: {e}",
+                file.current().count()
+            )),
+        }
     }
 }
 
@@ -274,6 +386,66 @@ mod tests {
         for (header, want) in cases {
             assert_eq!(tokens.caller(header).err(), Some(want), "{header:?}");
         }
+    }
+
+    fn file_text(entries: &[(&str, &str)]) -> String {
+        let mut text = "tokens:\n".to_string();
+        for (name, token) in entries {
+            text.push_str(&format!(
+                "  - {{name: {name}, sha256: {}, accounts: {{astro-team: viewer}}}}\n",
+                sha(token)
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn a_changed_file_replaces_the_tokens_and_a_broken_one_keeps_them() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            path
+        };
+        // The path is a symlink, swapped as the kubelet updates a mounted Secret.
+        let link = dir.path().join("tokens.yaml");
+        let first = write("v1.yaml", &file_text(&[("a", "token-a")]));
+        std::os::unix::fs::symlink(&first, &link).unwrap_or_else(|e| panic!("{e}"));
+        let file = TokenFile::load(&link).unwrap_or_else(|e| panic!("{:?}", e.body));
+        let known = |token: &str| {
+            file.caller(Some(format!("Bearer {token}").as_bytes()))
+                .is_ok()
+        };
+        assert_eq!(file.reload(), Reload::Unchanged);
+        assert!(known("token-a"));
+
+        let swap = |target: &Path| {
+            let next = dir.path().join("next");
+            std::os::unix::fs::symlink(target, &next).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::rename(&next, &link).unwrap_or_else(|e| panic!("{e}"));
+        };
+        swap(&write(
+            "v2.yaml",
+            &file_text(&[("b", "token-b"), ("c", "token-c")]),
+        ));
+        assert_eq!(file.reload(), Reload::Loaded(2));
+        assert!(!known("token-a") && known("token-b") && known("token-c"));
+        assert_eq!(file.reload(), Reload::Unchanged);
+
+        swap(&write(
+            "v3.yaml",
+            "tokens: [{name: d, sha256: nothex, accounts: {x: viewer}}]",
+        ));
+        match file.reload() {
+            Reload::Kept(e) => assert!(e.starts_with("tokens[0].sha256:"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(known("token-b"), "the tokens loaded before still work");
+        assert_eq!(file.reload(), Reload::Unchanged, "one report per change");
+
+        std::fs::remove_file(&link).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(file.reload(), Reload::Kept(_)));
+        assert!(known("token-c"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! route authenticates, reads its JSON body, calls the engine and answers its typed result.
 //!
 //! * [`auth`]: the tokens file and bearer tokens (digests compared in constant time).
+//! * [`catalog`]: the build catalog routes (an agent's builds, register, publish).
 //! * [`locks`]: one deploy or undeploy per agent at a time in this process.
 //! * [`metrics`]: the Prometheus metrics of `GET /metrics`.
 //! * [`tls`]: HTTPS with `--tls-cert`/`--tls-key`.
@@ -13,6 +14,7 @@
 //!   becomes an HTTP status.
 
 pub mod auth;
+pub mod catalog;
 pub mod listen;
 pub mod locks;
 pub mod manifests;
@@ -45,8 +47,8 @@ pub struct App {
     pub catalog: Option<PathBuf>,
     /// `--namespace`, which undeploy needs too.
     pub namespace: Option<String>,
-    /// Who may call.
-    pub tokens: auth::Tokens,
+    /// Who may call: the tokens file, read again when it changes.
+    pub tokens: Arc<auth::TokenFile>,
     /// One deploy or undeploy per agent at a time.
     pub locks: locks::AgentLocks,
     /// How long a request waits for its agent's lock (`--lock-wait`).
@@ -88,7 +90,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             args.listen
         )));
     }
-    let tokens = auth::Tokens::load(tokens)?;
+    let tokens = Arc::new(auth::TokenFile::load(tokens)?);
     let templates = args.render.templates()?;
     if let Some(dir) = &args.catalog
         && !dir.is_dir()
@@ -107,6 +109,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             )))
         })?;
     runtime.block_on(async {
+        tokio::spawn(auth::watch(tokens.clone(), auth::RELOAD_EVERY));
         let cluster = args.cluster.connect().await?;
         let metrics = Arc::new(metrics::Metrics::default());
         let counting = metrics::Counting {

@@ -30,10 +30,10 @@ use kubectl_astro::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::App;
 use super::auth::{Caller, Role};
 use super::listen::Running;
 use super::locks::Held;
+use super::{App, catalog};
 use crate::cli::exit::Failure;
 use crate::cli::output::err_line;
 use crate::cli::{inputs, validate};
@@ -55,6 +55,19 @@ pub const ROUTES: &[Route] = &[
     (Method::POST, "/api/v1/deploy/validate", |m| on(m, validate)),
     (Method::POST, "/api/v1/undeploy", |m| on(m, undeploy)),
     (Method::GET, "/api/v1/deployments", |m| on(m, deployments)),
+    (Method::GET, "/api/v1/agents/{account}/{name}", |m| {
+        on(m, catalog::agent)
+    }),
+    (
+        Method::POST,
+        "/api/v1/agents/{account}/{name}/register",
+        |m| on(m, catalog::register),
+    ),
+    (
+        Method::POST,
+        "/api/v1/agents/{account}/{name}/publish",
+        |m| on(m, catalog::publish),
+    ),
     (
         Method::GET,
         "/api/v1/agents/{account}/{name}/deployment",
@@ -150,13 +163,13 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 /// A request that ends in an `Error {error, details}` answer.
 #[derive(Debug)]
 pub struct Problem {
-    status: StatusCode,
-    body: api::Error,
+    pub(super) status: StatusCode,
+    pub(super) body: api::Error,
 }
 
 impl Problem {
     /// A problem with `status`, `error` and `details`.
-    fn new(status: StatusCode, error: &str, details: impl Into<String>) -> Problem {
+    pub(super) fn new(status: StatusCode, error: &str, details: impl Into<String>) -> Problem {
         Problem {
             status,
             body: api::Error {
@@ -204,7 +217,7 @@ impl IntoResponse for Problem {
 }
 
 /// `value` as a JSON answer with `status`.
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -212,11 +225,11 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 /// What the access log line tells of a request beyond its method, route and status: set by
 /// the handlers as a response extension.
 #[derive(Debug, Clone, Default)]
-struct Logged {
+pub(super) struct Logged {
     /// The token's name (never the token).
-    caller: Option<String>,
+    pub(super) caller: Option<String>,
     /// The request's account, once read.
-    account: Option<String>,
+    pub(super) account: Option<String>,
 }
 
 /// The header that names a request in the access log and in its answer.
@@ -292,14 +305,14 @@ async fn access_log(State(app): State<Arc<App>>, request: Request, next: Next) -
 }
 
 /// The answer of a handler, with what the access log needs.
-fn answer(logged: Logged, result: Result<Response, Problem>) -> Response {
+pub(super) fn answer(logged: Logged, result: Result<Response, Problem>) -> Response {
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
     response.extensions_mut().insert(logged);
     response
 }
 
 /// The caller of a request, from its bearer token (401 otherwise).
-fn authenticate(
+pub(super) fn authenticate(
     app: &App,
     headers: &HeaderMap,
     logged: &mut Logged,
@@ -316,7 +329,7 @@ fn authenticate(
 }
 
 /// 403 unless `caller` holds `needed` in `account`.
-fn authorize(caller: &Caller, account: &str, needed: Role) -> Result<(), Problem> {
+pub(super) fn authorize(caller: &Caller, account: &str, needed: Role) -> Result<(), Problem> {
     if caller.may(account, needed) {
         Ok(())
     } else {
@@ -330,7 +343,11 @@ fn authorize(caller: &Caller, account: &str, needed: Role) -> Result<(), Problem
 
 /// The body as text: JSON (415 otherwise) of at most 1 MiB (413 otherwise), UTF-8, sent
 /// within `timeout` (408 otherwise).
-async fn body_text(headers: &HeaderMap, body: Body, timeout: Duration) -> Result<String, Problem> {
+pub(super) async fn body_text(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<String, Problem> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -402,7 +419,7 @@ async fn body_text(headers: &HeaderMap, body: Body, timeout: Duration) -> Result
 
 /// Reads a JSON document of type `T`; the error names the field (the library's reader, as
 /// `-f FILE` uses).
-fn parse<T: DeserializeOwned + Serialize>(text: &str) -> Result<T, Failure> {
+pub(super) fn parse<T: DeserializeOwned + Serialize>(text: &str) -> Result<T, Failure> {
     let trimmed = text.trim_start();
     if !trimmed.starts_with('{') {
         return Err(Failure::invalid(
@@ -421,7 +438,7 @@ async fn build(app: &App, req: &DeployRequest) -> Result<Build, Failure> {
 }
 
 /// The key of an agent's lock.
-fn agent_key(account: &str, name: &str) -> String {
+pub(super) fn agent_key(account: &str, name: &str) -> String {
     format!("{account}/{name}")
 }
 
@@ -781,7 +798,7 @@ async fn agent_history(
 
 /// The checks of a `GET` of one agent: the caller (401), the names (400), a viewer role in
 /// the account (403).
-fn viewer_of_agent(
+pub(super) fn viewer_of_agent(
     app: &App,
     headers: &HeaderMap,
     account: &str,
