@@ -308,6 +308,46 @@ fn every_pod_meets_the_level_its_namespace_enforces() {
     assert!(seen.contains(&Level::Restricted) && seen.contains(&Level::Baseline));
 }
 
+/// The pod of `kubectl astro serve --print-manifests` is restricted, and its Namespace
+/// enforces restricted.
+#[test]
+fn the_servers_pod_is_restricted() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
+        .args(["serve", "--print-manifests"])
+        .output()
+        .expect("kubectl-astro runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let docs: Vec<Value> = text
+        .split("\n---\n")
+        .map(|d| astro_deploy::input::parse_value("manifests", d).expect("parses"))
+        .collect();
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let pod = pod_spec(deployment).expect("a pod template");
+    assert_eq!(
+        level(pod),
+        Level::Restricted,
+        "{:?} {:?}",
+        baseline_violations(pod),
+        restricted_violations(pod)
+    );
+    let ns = docs
+        .iter()
+        .find(|d| d["kind"] == "Namespace")
+        .expect("a Namespace");
+    for mode in ["enforce", "warn", "audit"] {
+        let key = format!("pod-security.kubernetes.io/{mode}");
+        assert_eq!(ns["metadata"]["labels"][&key], Level::Restricted.label());
+    }
+}
+
 /// The checks themselves: each rule of the two tables is caught on a pod that breaks it.
 #[test]
 fn the_checks_catch_each_rule() {

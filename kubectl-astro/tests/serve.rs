@@ -1186,6 +1186,450 @@ async fn deployers_trigger_an_ingestion_of_a_deployment_by_its_namespace() {
     server.assert_no_token_printed();
 }
 
+/// A raw connection to `server`, for clients that misbehave.
+async fn raw(server: &Server) -> tokio::net::TcpStream {
+    let addr = server.base.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects")
+}
+
+/// Everything `stream` receives until the server closes it, and how long that took; panics
+/// after `limit`.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut got))
+        .await
+        .expect("the server closed the connection in time")
+        .ok();
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn a_client_stalling_in_its_headers_is_cut_off_while_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let env = Env::new().await;
+    let server = Server::start(&env, &["--read-timeout", "1s"]).await;
+    let mut slow = raw(&server).await;
+    slow.write_all(b"POST /api/v1/deploy HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+        .await
+        .expect("half a header sent");
+    // Others are served meanwhile.
+    for _ in 0..3 {
+        let answer = server.send("GET", "/healthz", &[], Vec::new()).await;
+        assert_eq!(answer.status, 200);
+    }
+    let (got, took) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(took >= Duration::from_millis(800), "closed after {took:?}");
+    assert!(!got.contains("200"), "{got}");
+    // Still serving after it.
+    let answer = server.send("GET", "/healthz", &[], Vec::new()).await;
+    assert_eq!(answer.status, 200);
+}
+
+#[tokio::test]
+async fn a_body_trickling_past_the_read_timeout_answers_408() {
+    use tokio::io::AsyncWriteExt;
+    let env = Env::new().await;
+    let server = Server::start(&env, &["--read-timeout", "1s"]).await;
+    let mut slow = raw(&server).await;
+    let head = format!(
+        "POST /api/v1/deploy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEPLOYER}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"account\""
+    );
+    slow.write_all(head.as_bytes()).await.expect("head sent");
+    let trickle = async {
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if slow.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    trickle.await;
+    let (got, took) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("--read-timeout"), "{got}");
+    assert!(got.to_lowercase().contains("connection: close"), "{got}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        server
+            .output()
+            .contains("access: POST /api/v1/deploy status=408 caller=ci"),
+        "{}",
+        server.output()
+    );
+    server.assert_no_token_printed();
+}
+
+/// Sends SIGTERM to `server` once test-apiserver has seen a PATCH.
+async fn terminate_during_the_apply(env: &Env, server: &Server) {
+    for _ in 0..200 {
+        if env.server.request_log().iter().any(|r| r.method == "PATCH") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = server.child.id().expect("pid").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sigterm_interrupts_a_deploy_past_the_shutdown_grace_which_answers_its_partial_result() {
+    let env = Env::new().await;
+    let mut server = Server::start(&env, &["--shutdown-grace", "300ms"]).await;
+    // The Deployment's apply takes 3 s: longer than the grace.
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(3))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let body = weather();
+    let deploy = server.post("/api/v1/deploy", DEPLOYER, &body);
+    let (answer, ()) = tokio::join!(deploy, terminate_during_the_apply(&env, &server));
+    assert_eq!(answer.status, 207, "{}", answer.body);
+    let resp = &answer.body;
+    assert_eq!(resp["status"], "partial", "{resp}");
+    let first = resp["errors"][0].as_str().unwrap_or_default();
+    assert!(
+        first.starts_with("interrupted: the server is shutting down"),
+        "{resp}"
+    );
+    // What was applied is listed: the namespace at least.
+    assert!(!actions(resp).is_empty(), "{resp}");
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("serve exits")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0));
+    // The delayed apply (3 s) plus the last answer, well within grace + FINISH.
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = server.output();
+    assert!(out.contains("interrupting the deploys in flight"), "{out}");
+    assert!(
+        out.contains("stopped: the requests still in flight were interrupted and answered"),
+        "{out}"
+    );
+    assert!(
+        out.contains("access: POST /api/v1/deploy status=207"),
+        "{out}"
+    );
+    // The next deploy converges.
+    let again = Server::start(&env, &[]).await;
+    let answer = again.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_interrupted_or_answers_504() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &["--request-deadline", "1s"]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(3))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let answer = server.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 207, "{}", answer.body);
+    let first = answer.body["errors"][0].as_str().unwrap_or_default();
+    assert!(
+        first.starts_with("interrupted: the request ran past its deadline"),
+        "{}",
+        answer.body
+    );
+    // The Deployment's apply in flight finished (3 s); nothing was sent after it.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A read past the deadline: 504 with an Error.
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(3))
+            .verb("list")
+            .kind("Namespace")
+            .times(1),
+    );
+    let auth = format!("Bearer {VIEWER}");
+    let answer = server
+        .send(
+            "GET",
+            "/api/v1/deployments?account=astro-team",
+            &[("Authorization", &auth)],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(answer.status, 504, "{}", answer.body);
+    assert_eq!(answer.body["error"], "timeout", "{}", answer.body);
+    assert!(
+        answer.body["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("--request-deadline")),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn every_answer_names_its_request_id_which_the_access_log_prints() {
+    let env = Env::new().await;
+    let server = Server::start(&env, &[]).await;
+    let get = |id: Option<&'static str>| {
+        let mut req = hyper::Request::get(format!("{}/healthz", server.base));
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        let req = req.body(Full::new(Bytes::new())).expect("request");
+        server.client.request(req)
+    };
+    let given = get(Some("trace-42.a:b_c")).await.expect("answer");
+    assert_eq!(given.headers()["x-request-id"], "trace-42.a:b_c");
+    let new = get(None).await.expect("answer");
+    let id = new.headers()["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_string();
+    assert_eq!(id.len(), 32, "{id}");
+    // An id that could break a log line is replaced.
+    let forged = get(Some("x status=200 caller=admin"))
+        .await
+        .expect("answer");
+    let replaced = forged.headers()["x-request-id"].to_str().expect("text");
+    assert_eq!(replaced.len(), 32, "{replaced}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = server.output();
+    assert!(
+        out.contains("access: GET /healthz status=200 caller=- account=- duration_ms="),
+        "{out}"
+    );
+    for id in ["trace-42.a:b_c", id.as_str(), replaced] {
+        assert!(out.contains(&format!(" request_id={id}\n")), "{id}: {out}");
+    }
+    assert!(!out.contains("caller=admin"), "{out}");
+}
+
+/// The documents of a multi-document YAML text.
+fn documents(text: &str) -> Vec<Value> {
+    text.split("\n---\n")
+        .map(|doc| {
+            astro_deploy::input::parse_value("manifests", doc)
+                .unwrap_or_else(|e| panic!("a document does not parse: {e}\n{doc}"))
+        })
+        .collect()
+}
+
+/// `(apiGroups, resources, verbs)` of each rule of a ClusterRole, as sorted string lists.
+fn rule_set(role: &Value) -> Vec<Value> {
+    role["rules"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_printed_manifests_apply_server_side_and_grant_every_rule_of_docs_rbac() {
+    let env = Env::new().await;
+    // No tokens file, no cluster needed.
+    let (code, text, stderr) = env
+        .run(&[
+            "serve",
+            "--print-manifests",
+            "--image",
+            "registry.example.com/astro/kubectl-astro:1.2.3",
+            "--replicas",
+            "3",
+            "--shutdown-grace",
+            "25s",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let docs = documents(&text);
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service"
+        ]
+    );
+    let deployment = &docs[4];
+    assert_eq!(deployment["metadata"]["namespace"], "astro-system");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"],
+        "registry.example.com/astro/kubectl-astro:1.2.3"
+    );
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--shutdown-grace", "25s"]),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--insecure-listen"), "{args:?}");
+    // The kubelet waits for preStop, the grace, the last answers (10 s) before it kills.
+    let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        .as_u64()
+        .expect("preStop sleep");
+    let termination = pod["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("terminationGracePeriodSeconds");
+    assert!(termination > pre_stop + 25 + 10, "{termination}");
+    // The tokens Secret is mounted read-only, never printed.
+    assert_eq!(container["volumeMounts"][0]["readOnly"], true);
+    assert_eq!(
+        pod["volumes"][0]["secret"]["secretName"],
+        "kubectl-astro-serve-tokens"
+    );
+    assert!(!text.contains("kind: Secret"), "{text}");
+
+    // Every rule of docs/rbac.yaml is granted as it is written there.
+    let rbac = std::fs::read_to_string(support::repo_root().join("docs/rbac.yaml"))
+        .expect("docs/rbac.yaml");
+    let rbac = astro_deploy::input::parse_value("rbac", &rbac).expect("rbac.yaml parses");
+    let granted = rule_set(&docs[2]);
+    let needed = rule_set(&rbac);
+    assert!(!needed.is_empty());
+    for rule in &needed {
+        assert!(granted.contains(rule), "{rule} is not granted: {granted:?}");
+    }
+    assert_eq!(docs[3]["subjects"][0]["name"], docs[1]["metadata"]["name"]);
+    assert_eq!(docs[3]["roleRef"]["name"], docs[2]["metadata"]["name"]);
+
+    // kubectl's server-side apply of the whole text is accepted, every object stored.
+    let file = env.dir.path().join("serve.yaml");
+    std::fs::write(&file, &text).expect("written");
+    let out = tokio::process::Command::new("kubectl")
+        .args(["apply", "--server-side", "-f"])
+        .arg(&file)
+        .env("KUBECONFIG", env.kubeconfig())
+        .env("KUBECACHEDIR", env.dir.path().join("kube-cache"))
+        .output()
+        .await
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for path in [
+        "/api/v1/namespaces/astro-system",
+        "/api/v1/namespaces/astro-system/serviceaccounts/kubectl-astro-serve",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/kubectl-astro-serve",
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubectl-astro-serve",
+        "/apis/apps/v1/namespaces/astro-system/deployments/kubectl-astro-serve",
+        "/api/v1/namespaces/astro-system/services/kubectl-astro-serve",
+    ] {
+        assert!(env.get(path).await.is_some(), "{path} was not stored");
+    }
+    let stored = env
+        .get("/apis/rbac.authorization.k8s.io/v1/clusterroles/kubectl-astro-serve")
+        .await
+        .expect("stored");
+    assert_eq!(rule_set(&stored), granted);
+}
+
+/// The manifests `--print-manifests` prints, byte for byte, as reviewed in
+/// `tests/serve-manifests.expected.yaml` (`UPDATE_GOLDEN=1` rewrites it; read every changed
+/// line before committing it).
+#[tokio::test]
+async fn the_printed_manifests_are_the_reviewed_ones() {
+    let env = Env::new().await;
+    let (code, text, stderr) = env
+        .run(&[
+            "serve",
+            "--print-manifests",
+            "--image",
+            "registry.example.com/kubectl-astro:golden",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let path = support::repo_root().join("kubectl-astro/tests/serve-manifests.expected.yaml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &text).expect("written");
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if text != expected {
+        let diff = similar::TextDiff::from_lines(expected.as_str(), text.as_str())
+            .unified_diff()
+            .header("expected", "printed")
+            .to_string();
+        panic!("the manifests differ (UPDATE_GOLDEN=1 regenerates after review):\n{diff}");
+    }
+}
+
+#[tokio::test]
+async fn a_stop_waits_for_a_deploy_whose_client_hung_up() {
+    let env = Env::new().await;
+    let mut server = Server::start(&env, &["--shutdown-grace", "20s"]).await;
+    env.server.faults().add(
+        Fault::delay_only(Duration::from_secs(2))
+            .verb("patch")
+            .kind("Deployment")
+            .times(1),
+    );
+    // The client gives up while the deploy runs; the deploy goes on in the server.
+    let body = weather();
+    let hung_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        server.post("/api/v1/deploy", DEPLOYER, &body),
+    );
+    let ((), gave_up) = tokio::join!(terminate_during_the_apply(&env, &server), hung_up);
+    assert!(gave_up.is_err(), "the deploy answered too soon");
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("serve exits")
+        .expect("wait");
+    assert_eq!(exit.code(), Some(0));
+    // It finished: a redeploy changes nothing.
+    let again = Server::start(&env, &[]).await;
+    let answer = again.post("/api/v1/deploy", DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        with_action(&answer.body, "unchanged").len(),
+        actions(&answer.body).len(),
+        "{}",
+        answer.body
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = server.output();
+    assert!(
+        out.contains("stopped: every request in flight finished"),
+        "{out}"
+    );
+}
 /// The spec of the weather agent's newest example build, as a value.
 fn weather_spec() -> Value {
     let path = examples().join("catalog/astro-team/weather-agent/build-20240612-1530.yaml");

@@ -206,8 +206,10 @@ Routes (every /api/v1 route needs `Authorization: Bearer <token>`, every POST a 
   GET  /metrics                 Prometheus metrics (OpenMetrics text)
 Errors answer {\"error\", \"details\"}: 400 invalid request, 401 no or unknown token,
 403 no role for the account, 404 no such build or deployment, 409 the agent is busy
-(another deploy or undeploy of it past --lock-wait), 413 body over 1 MiB, 415 not JSON,
-500 cluster failures.
+(another deploy or undeploy of it past --lock-wait), 408 body not sent within --read-timeout,
+413 body over 1 MiB, 415 not JSON, 500 cluster failures, 503 shutting down, 504 past
+--request-deadline. Every answer carries an x-request-id header (the client's, or a new one),
+which the access log line on stderr names.
 
 Tokens file (YAML; each token known by the SHA-256 of its value, \"*\" = every account):
   tokens:
@@ -220,8 +222,17 @@ Examples:
   kubectl astro serve --tokens tokens.yaml --listen 127.0.0.1:0   # any free port, printed at start
   kubectl astro serve --tokens tokens.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key
 
-Exit codes: 0 stopped by SIGINT/SIGTERM after the requests in flight finished, 1 failure,
-3 invalid flags or tokens file.";
+  # The manifests that run the server in a cluster (docs/server.md)
+  kubectl astro serve --print-manifests --image registry.example.com/kubectl-astro:0.1.0 | kubectl apply -f -
+
+At SIGTERM or SIGINT the server accepts nothing new and lets the requests in flight finish for
+--shutdown-grace; then it interrupts their deploys, which answer their partial result (207, or
+503 when nothing was applied yet). A second signal stops at once (exit 130). A request past
+--request-deadline: a deploy is interrupted the same way (207, or 504); others answer 504.
+
+Exit codes: 0 stopped by SIGINT/SIGTERM after every request in flight was answered, 1 failure
+(or a deploy still running 10 s after its interrupt), 3 invalid flags or tokens file, 130
+stopped at once by a second signal.";
 
 /// `serve` flags: where to listen, who may call, and the server-wide render and cluster
 /// settings every deploy uses.
@@ -242,8 +253,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Tokens file (YAML): each caller's token digest and role per account.
-    #[arg(long, value_name = "FILE")]
-    pub tokens: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "print_manifests")]
+    pub tokens: Option<PathBuf>,
     /// Build catalog directory DIR/ACCOUNT/AGENT/BUILD_ID.yaml (default: the in-cluster
     /// catalog, as deploy uses).
     #[arg(long, value_name = "DIR")]
@@ -252,10 +263,43 @@ pub struct ServeArgs {
     /// server, or holding the agent's Lease elsewhere), before answering 409 (30s, 500ms, …).
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Duration,
+    /// At SIGTERM or SIGINT, how long the requests in flight may still run before their
+    /// deploys are interrupted and answer their partial result.
+    #[arg(long, default_value = "20s", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// The deadline of every HTTP request to the server: past it a deploy is interrupted and
+    /// answers its partial result (207), any other request answers 504. (--request-timeout is
+    /// kubectl's: each request to the cluster.)
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub request_deadline: Duration,
+    /// How long a client may take to send a request's headers, and then its body; past it
+    /// the connection is closed (headers) or the request answers 408 (body).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+    /// Print the manifests that run this server in a cluster (Namespace, ServiceAccount,
+    /// ClusterRole and binding, Deployment, Service) and exit; needs no tokens file or cluster.
+    #[arg(long)]
+    pub print_manifests: bool,
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
     #[command(flatten)]
     pub render: RenderArgs,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// What `serve --print-manifests` fills in.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// The server's container image (with --print-manifests).
+    #[arg(long, value_name = "IMAGE", default_value = concat!("ghcr.io/astropods/kubectl-astro:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+    /// The namespace the server runs in (with --print-manifests).
+    #[arg(long, value_name = "NS", default_value = "astro-system")]
+    pub server_namespace: String,
+    /// How many replicas of the server run (with --print-manifests).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub replicas: u16,
 }
 
 /// Where the request and the build come from.

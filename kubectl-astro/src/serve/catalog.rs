@@ -134,7 +134,7 @@ pub async fn register(
     let mut logged = Logged::default();
     let result = async {
         let caller = authenticate(&app, &headers, &mut logged)?;
-        let text = body_text(&headers, body).await?;
+        let text = body_text(&headers, body, app.read_timeout).await?;
         let req: RegisterAgentRequest = parse(&text)?;
         logged.account = Some(account.clone());
         inputs::check_agent(&account, &name)?;
@@ -179,7 +179,7 @@ pub async fn publish(
     let mut logged = Logged::default();
     let result = async {
         let caller = authenticate(&app, &headers, &mut logged)?;
-        let text = body_text(&headers, body).await?;
+        let text = body_text(&headers, body, app.read_timeout).await?;
         let req: PublishAgentRequest = parse(&text)?;
         logged.account = Some(account.clone());
         inputs::check_agent(&account, &name)?;

@@ -8,12 +8,16 @@
 //! * [`locks`]: one deploy or undeploy per agent at a time in this process.
 //! * [`metrics`]: the Prometheus metrics of `GET /metrics`.
 //! * [`tls`]: HTTPS with `--tls-cert`/`--tls-key`.
+//! * [`listen`]: the connections, plain or TLS: header and body deadlines, the graceful stop.
+//! * [`manifests`]: `--print-manifests`, the objects that run the server in a cluster.
 //! * [`routes`]: the routes, the access log, and the one place where an engine error kind
 //!   becomes an HTTP status.
 
 pub mod auth;
 pub mod catalog;
+pub mod listen;
 pub mod locks;
+pub mod manifests;
 pub mod metrics;
 pub mod routes;
 pub mod tls;
@@ -24,7 +28,7 @@ use std::time::Duration;
 
 use astro_deploy::render::Templates;
 use astro_deploy::resolve::ResolveOptions;
-use kubectl_astro::{Cluster, Settings, settings};
+use kubectl_astro::{Cluster, Interrupt, Settings, settings};
 
 use crate::cli::args::ServeArgs;
 use crate::cli::exit::{Failure, code};
@@ -54,6 +58,16 @@ pub struct App {
     pub lock_wait: Duration,
     /// What `GET /metrics` answers.
     pub metrics: Arc<metrics::Metrics>,
+    /// Each request's deadline (`--request-deadline`).
+    pub request_deadline: Duration,
+    /// How long a client may take to send a request body (`--read-timeout`).
+    pub read_timeout: Duration,
+    /// Set when the shutdown grace period has passed: the deploys in flight stop and answer
+    /// their partial result.
+    pub stopping: Interrupt,
+    /// The deploys and undeploys running, which a stop waits for even when their clients
+    /// have hung up.
+    pub tasks: listen::Tasks,
 }
 
 impl App {
@@ -72,6 +86,14 @@ impl App {
 
 /// Runs `serve` until SIGINT or SIGTERM; returns the exit code.
 pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
+    if args.print_manifests {
+        let text = manifests::render(&args.manifests, args)?;
+        crate::cli::output::out(&text)?;
+        return Ok(code::SUCCESS);
+    }
+    let Some(tokens) = &args.tokens else {
+        return Err(Failure::invalid("--tokens FILE is required"));
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::config(cert, key).map_err(Failure::invalid)?),
         _ => None,
@@ -85,7 +107,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             args.listen
         )));
     }
-    let tokens = Arc::new(auth::TokenFile::load(&args.tokens)?);
+    let tokens = Arc::new(auth::TokenFile::load(tokens)?);
     let templates = args.render.templates()?;
     if let Some(dir) = &args.catalog
         && !dir.is_dir()
@@ -123,6 +145,10 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             locks: locks::AgentLocks::default(),
             lock_wait: args.lock_wait,
             metrics,
+            request_deadline: args.request_deadline,
+            read_timeout: args.read_timeout,
+            stopping: Interrupt::new(),
+            tasks: listen::Tasks::default(),
         });
         let failed = |what: &str, e: std::io::Error| {
             Failure::from(kubectl_astro::Error::Failed(format!(
@@ -136,26 +162,48 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         let bound = listener
             .local_addr()
             .map_err(|e| failed("no local address", e))?;
-        let router = routes::router(app);
-        match tls {
+        let router = routes::router(app.clone());
+        let limits = listen::Limits {
+            header_timeout: args.read_timeout,
+            grace: args.shutdown_grace,
+        };
+        let grace = args.shutdown_grace;
+        let tasks = app.tasks.clone();
+        let interrupt = move || {
+            err_line(format_args!(
+                "shutting down: --shutdown-grace {} ms passed: interrupting the deploys in flight, which answer their partial result",
+                grace.as_millis()
+            ));
+            app.stopping.trigger();
+        };
+        let stopped = match tls {
             Some(config) => {
                 let listener =
                     tls::TlsListener::new(listener, config).map_err(|e| failed("TLS", e))?;
                 err_line(format_args!("serving the Deploy API on https://{bound}"));
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown())
-                    .await
+                listen::serve(listener, router, limits, &tasks, shutdown(), interrupt).await
             }
             None => {
                 err_line(format_args!("serving the Deploy API on http://{bound}"));
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown())
-                    .await
+                listen::serve(listener, router, limits, &tasks, shutdown(), interrupt).await
             }
-        }
-        .map_err(|e| failed("serving", e))?;
-        err_line("stopped: every request in flight finished");
-        Ok(code::SUCCESS)
+        };
+        let (line, exit) = match stopped {
+            listen::Stopped::Finished => (
+                "stopped: every request in flight finished",
+                code::SUCCESS,
+            ),
+            listen::Stopped::Interrupted => (
+                "stopped: the requests still in flight were interrupted and answered",
+                code::SUCCESS,
+            ),
+            listen::Stopped::Abandoned => (
+                "stopped: some requests in flight did not answer in time after the interrupt; they were abandoned (deploy those agents again to converge)",
+                code::FAILURE,
+            ),
+        };
+        err_line(line);
+        Ok(exit)
     })
 }
 
@@ -167,7 +215,7 @@ async fn shutdown() {
         std::future::pending::<()>().await;
     }
     err_line(
-        "shutting down: accepting nothing new, finishing the requests in flight; interrupt again to stop at once",
+        "shutting down: accepting nothing new, letting the requests in flight finish within --shutdown-grace; interrupt again to stop at once",
     );
     tokio::spawn(async {
         if signals::next().await {

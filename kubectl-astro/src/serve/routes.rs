@@ -24,13 +24,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kubectl_astro::{
-    DeployOptions, ErrorKind, HistoryOptions, ListOptions, LockOptions, Plan, StatusOptions,
-    TriggerOptions, UndeployOptions,
+    DeployOptions, ErrorKind, HistoryOptions, Interrupt, ListOptions, LockOptions, Plan,
+    StatusOptions, TriggerOptions, UndeployOptions,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::auth::{Caller, Role};
+use super::listen::Running;
 use super::locks::Held;
 use super::{App, catalog};
 use crate::cli::exit::Failure;
@@ -101,7 +102,46 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app.clone())
+        .layer(middleware::from_fn_with_state(app.clone(), deadline))
         .layer(middleware::from_fn_with_state(app, access_log))
+}
+
+/// The path of the deploy route, which keeps its own deadline (it interrupts the deploy).
+const DEPLOY: &str = "/api/v1/deploy";
+
+/// Every route but deploy within `--request-deadline`: past it, 504 (the work a handler
+/// spawned, an undeploy's namespace deletion, still ends on its own).
+async fn deadline(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>();
+    if route.is_some_and(|r| r.as_str() == DEPLOY) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(app.request_deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => past_deadline(app.request_deadline, "").into_response(),
+    }
+}
+
+/// 504: the request ran past `--request-deadline`; `what` says what became of it.
+fn past_deadline(timeout: Duration, what: &str) -> Problem {
+    Problem::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "timeout",
+        format!(
+            "the request ran past its deadline (--request-deadline {} ms){what}",
+            timeout.as_millis()
+        ),
+    )
+}
+
+/// 503: the server is stopping and its grace period passed; `what` says what became of the
+/// request.
+fn shutting_down(what: &str) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "shutting down",
+        format!("the server is shutting down and its --shutdown-grace passed{what}"),
+    )
 }
 
 /// The HTTP status of an engine failure: the only place an [`ErrorKind`] becomes one.
@@ -162,7 +202,9 @@ impl IntoResponse for Problem {
         let mut response = json(self.status, &self.body);
         // The body was not read to its end, so the connection cannot carry another request:
         // say so, or a client may send its next request down a closing connection.
-        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE
+            || self.status == StatusCode::REQUEST_TIMEOUT
+        {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -192,9 +234,41 @@ pub(super) struct Logged {
     pub(super) account: Option<String>,
 }
 
+/// The header that names a request in the access log and in its answer.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The request id of `headers`' `x-request-id` when it is a plain one (1 to 128 letters,
+/// digits, `-`, `_`, `.`, `:`), else a new one: 16 random bytes in hex. Nothing a client
+/// sends can forge or break a log line.
+fn request_id(headers: &HeaderMap) -> String {
+    let plain = |id: &&str| {
+        (1..=128).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    if let Some(id) = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(plain)
+    {
+        return id.to_string();
+    }
+    let mut bytes = [0u8; 16];
+    // Without randomness, a time-based id still tells requests apart in the log.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = nanos.to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Writes one line per request on stderr: method, route, status, caller, account, duration,
-/// and counts it in the metrics. No header, body or token is ever part of it; the route is
-/// the matched pattern, not the path the client sent.
+/// request id, and counts it in the metrics; answers the request id in `x-request-id`. No
+/// other header, no body or token is ever part of it; the route is the matched pattern, not
+/// the path the client sent.
 async fn access_log(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -202,7 +276,11 @@ async fn access_log(State(app): State<Arc<App>>, request: Request, next: Next) -
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "-".to_string(), |m| m.as_str().to_string());
-    let response = next.run(request).await;
+    let id = request_id(request.headers());
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     let logged = response
         .extensions()
         .get::<Logged>()
@@ -215,7 +293,7 @@ async fn access_log(State(app): State<Arc<App>>, request: Request, next: Next) -
         .filter(|a| astro_deploy::naming::check_account(a).is_ok())
         .unwrap_or_else(|| "-".into());
     err_line(format_args!(
-        "access: {method} {route} status={} caller={} account={account} duration_ms={}",
+        "access: {method} {route} status={} caller={} account={account} duration_ms={} request_id={id}",
         response.status().as_u16(),
         logged.caller.as_deref().unwrap_or("-"),
         started.elapsed().as_millis()
@@ -265,8 +343,13 @@ pub(super) fn authorize(caller: &Caller, account: &str, needed: Role) -> Result<
     }
 }
 
-/// The body as text: JSON (415 otherwise) of at most 1 MiB (413 otherwise), UTF-8.
-pub(super) async fn body_text(headers: &HeaderMap, body: Body) -> Result<String, Problem> {
+/// The body as text: JSON (415 otherwise) of at most 1 MiB (413 otherwise), UTF-8, sent
+/// within `timeout` (408 otherwise).
+pub(super) async fn body_text(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<String, Problem> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -289,7 +372,20 @@ pub(super) async fn body_text(headers: &HeaderMap, body: Body) -> Result<String,
     let read = if declared_too_large {
         None
     } else {
-        Some(Limited::new(body, MAX_DOCUMENT_BYTES).collect().await)
+        let read = Limited::new(body, MAX_DOCUMENT_BYTES).collect();
+        match tokio::time::timeout(timeout, read).await {
+            Ok(read) => Some(read),
+            Err(_) => {
+                return Err(Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request timeout",
+                    format!(
+                        "the body was not sent within --read-timeout ({} ms)",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+        }
     };
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(Problem::new(
@@ -378,11 +474,48 @@ fn busy(account: &str, name: &str, waited: Duration) -> Problem {
 }
 
 /// `POST /api/v1/deploy`: a `DeployRequest` → the engine's deploy → `DeployResponse` (200
-/// success, 207 partial).
+/// success, 207 partial). Past `--request-deadline`, or once the shutdown grace has passed,
+/// the deploy is interrupted and answers its partial result (207), or 504/503 when it had
+/// applied nothing yet.
 async fn deploy(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let mut logged = Logged::default();
     let result = deploy_request(&app, &headers, body, &mut logged).await;
     answer(logged, result)
+}
+
+/// Why a deploy was interrupted.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// `--request-deadline` passed.
+    Deadline,
+    /// The server is shutting down and `--shutdown-grace` passed.
+    Shutdown,
+}
+
+impl Stop {
+    /// The `Error` answer of a request stopped before its deploy applied anything.
+    fn problem(self, app: &App) -> Problem {
+        let what = "; nothing was applied";
+        match self {
+            Stop::Deadline => past_deadline(app.request_deadline, what),
+            Stop::Shutdown => shutting_down(what),
+        }
+    }
+
+    /// The first error of an interrupted deploy's partial result.
+    fn error(self, app: &App) -> String {
+        let why = match self {
+            Stop::Deadline => format!(
+                "the request ran past its deadline (--request-deadline {} ms)",
+                app.request_deadline.as_millis()
+            ),
+            Stop::Shutdown => "the server is shutting down and its --shutdown-grace passed".into(),
+        };
+        format!(
+            "interrupted: {why}: the objects listed as failed were not applied and nothing was \
+             pruned; deploy again to converge"
+        )
+    }
 }
 
 async fn deploy_request(
@@ -391,21 +524,58 @@ async fn deploy_request(
     body: Body,
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
+    let deadline = tokio::time::Instant::now() + app.request_deadline;
     let caller = authenticate(app, headers, logged)?;
-    let text = body_text(headers, body).await?;
+    let text = body_text(headers, body, app.read_timeout).await?;
     let req: DeployRequest = parse(&text)?;
     logged.account = Some(req.account.clone());
     inputs::check_names(&req)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = tokio::select! {
+        held = hold_agent(app, &req.account, &req.name) => held?,
+        () = tokio::time::sleep_until(deadline) => return Err(Stop::Deadline.problem(app)),
+        () = app.stopping.triggered() => return Err(Stop::Shutdown.problem(app)),
+    };
     // The deploy runs in a task of its own, holding the agent's lock: a client that hangs up
-    // does not cut it short between two requests to the cluster.
-    let task = tokio::spawn(locked_deploy(app.clone(), req, held, lock));
-    let deployed = task.await.map_err(|e| {
+    // does not cut it short between two requests to the cluster. Stopping it goes through
+    // its interrupt, so it always answers what it applied.
+    let interrupt = Interrupt::new();
+    let running = app.tasks.start();
+    let mut task = tokio::spawn(locked_deploy(
+        app.clone(),
+        req,
+        (held, running),
+        lock,
+        interrupt.clone(),
+    ));
+    let stop = tokio::select! {
+        joined = &mut task => Ok(joined),
+        () = tokio::time::sleep_until(deadline) => Err(Stop::Deadline),
+        () = app.stopping.triggered() => Err(Stop::Shutdown),
+    };
+    let (joined, stop) = match stop {
+        Ok(joined) => (joined, None),
+        Err(stop) => {
+            interrupt.trigger();
+            (task.await, Some(stop))
+        }
+    };
+    let deployed = joined.map_err(|e| {
         Problem::from(kubectl_astro::Error::Failed(format!(
             "the deploy task failed: {e}"
         )))
-    })??;
+    })?;
+    let mut deployed = match (deployed, stop) {
+        (Err(p), Some(stop)) if p.status == status_of(ErrorKind::Interrupted) => {
+            return Err(stop.problem(app));
+        }
+        (deployed, _) => deployed?,
+    };
+    if let Some(stop) = stop
+        && deployed.interrupted
+    {
+        deployed.response.errors.insert(0, stop.error(app));
+    }
     let status = match deployed.response.status {
         DeployResponseStatus::Success => StatusCode::OK,
         DeployResponseStatus::Partial => StatusCode::MULTI_STATUS,
@@ -413,13 +583,15 @@ async fn deploy_request(
     Ok(json(status, &deployed.response))
 }
 
-/// The deploy of `req` while `_held` holds its agent's lock: the build, the plan and the
-/// engine's deploy with `deploy`'s defaults, taking the agent's Lease as `lock` says.
+/// The deploy of `req` while `_held` holds its agent's lock and counts as running: the
+/// build, the plan and the engine's deploy with `deploy`'s defaults, taking the agent's Lease
+/// as `lock` says and stopping when `interrupt` is triggered.
 async fn locked_deploy(
     app: Arc<App>,
     req: DeployRequest,
-    _held: Held,
+    _held: (Held, Running),
     lock: LockOptions,
+    interrupt: Interrupt,
 ) -> Result<kubectl_astro::Deployed, Problem> {
     let options = app.resolve_options().await?;
     let build = build(&app, &req).await?;
@@ -430,9 +602,20 @@ async fn locked_deploy(
             req.account, req.name
         ));
     }
-    let options = DeployOptions::default().lock(lock);
+    let options = DeployOptions::default()
+        .lock(lock)
+        .interrupt(interrupt.clone());
     let started = Instant::now();
-    let deployed = kubectl_astro::deploy(&app.cluster, &plan, &options).await;
+    let deploy = kubectl_astro::deploy(&app.cluster, &plan, &options);
+    tokio::pin!(deploy);
+    // Interrupted at shutdown here too: its client may have hung up.
+    let deployed = tokio::select! {
+        deployed = &mut deploy => deployed,
+        () = app.stopping.triggered() => {
+            interrupt.trigger();
+            deploy.await
+        }
+    };
     let response = deployed.as_ref().ok().map(|d| &d.response);
     app.metrics.deploy(started.elapsed(), response);
     Ok(deployed?)
@@ -455,7 +638,7 @@ async fn validate_request(
     let caller = authenticate(app, headers, logged)?;
     // A body that cannot be read as text is an invalid request too: its 400 answers
     // `valid: false` like any other.
-    let text = match body_text(headers, body).await {
+    let text = match body_text(headers, body, app.read_timeout).await {
         Err(p) if p.status == StatusCode::BAD_REQUEST => Err(Failure::invalid(p.body.details)),
         other => Ok(other?),
     };
@@ -503,17 +686,21 @@ async fn undeploy_request(
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
     let caller = authenticate(app, headers, logged)?;
-    let text = body_text(headers, body).await?;
+    let text = body_text(headers, body, app.read_timeout).await?;
     let req: UndeployRequest = parse(&text)?;
     logged.account = Some(req.account.clone());
     inputs::check_agent(&req.account, &req.name)?;
     authorize(&caller, &req.account, Role::Deployer)?;
-    let (held, lock) = hold_agent(app, &req.account, &req.name).await?;
+    let (held, lock) = tokio::select! {
+        held = hold_agent(app, &req.account, &req.name) => held?,
+        () = app.stopping.triggered() => return Err(shutting_down("; nothing was deleted")),
+    };
     // In a task of its own holding the lock, as a deploy: a client that hangs up does not
     // cut it short.
     let app = app.clone();
+    let running = app.tasks.start();
     let task = tokio::spawn(async move {
-        let _held = held;
+        let _held = (held, running);
         let options = UndeployOptions::default()
             .namespace(app.namespace.clone())
             .lock(lock);

@@ -63,8 +63,13 @@ impl TlsListener {
         let (done, ready) = tokio::sync::mpsc::channel(QUEUE);
         let acceptor = TlsAcceptor::from(config);
         tokio::spawn(async move {
-            while !done.is_closed() {
-                let (stream, peer) = match tcp.accept().await {
+            loop {
+                // The listener dropped (the server stopping): close the port at once.
+                let accepted = tokio::select! {
+                    accepted = tcp.accept() => accepted,
+                    () = done.closed() => break,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     // Out of file descriptors and the like: wait, as axum's own listener does.
                     Err(_) => {

@@ -272,10 +272,42 @@ pub static RESOURCES: &[ResourceDef] = &[
         false,
         false
     ),
+    // The server's own objects (`kubectl astro serve --print-manifests`): stored and
+    // validated by their types, not enforced (the authorizer has its own allow-list).
+    res!(
+        "rbac.authorization.k8s.io",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false
+    ),
 ];
 
 /// Served API groups in discovery order (core excluded).
-pub static GROUPS: &[&str] = &["apps", "batch", "networking.k8s.io", "coordination.k8s.io"];
+pub static GROUPS: &[&str] = &[
+    "apps",
+    "batch",
+    "networking.k8s.io",
+    "coordination.k8s.io",
+    "rbac.authorization.k8s.io",
+];
 
 /// Finds a resource by group/version/plural.
 pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {

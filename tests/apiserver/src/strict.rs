@@ -36,7 +36,7 @@ fn has_numeric_quantity(v: &Value, in_quantity_map: bool) -> bool {
 }
 
 fn typed_roundtrip(kind: &str, v: &Value) -> Option<Result<Value, String>> {
-    use k8s_openapi::api::{apps, batch, coordination, core, networking};
+    use k8s_openapi::api::{apps, batch, coordination, core, networking, rbac};
     Some(match kind {
         "Namespace" => roundtrip::<core::v1::Namespace>(v),
         "ConfigMap" => roundtrip::<core::v1::ConfigMap>(v),
@@ -53,6 +53,8 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Option<Result<Value, String>> {
         "Ingress" => roundtrip::<networking::v1::Ingress>(v),
         "NetworkPolicy" => roundtrip::<networking::v1::NetworkPolicy>(v),
         "Lease" => roundtrip::<coordination::v1::Lease>(v),
+        "ClusterRole" => roundtrip::<rbac::v1::ClusterRole>(v),
+        "ClusterRoleBinding" => roundtrip::<rbac::v1::ClusterRoleBinding>(v),
         _ => return None,
     })
 }

@@ -49,7 +49,13 @@ async fn legacy_discovery() {
         .collect();
     assert_eq!(
         names,
-        vec!["apps", "batch", "networking.k8s.io", "coordination.k8s.io"]
+        vec![
+            "apps",
+            "batch",
+            "networking.k8s.io",
+            "coordination.k8s.io",
+            "rbac.authorization.k8s.io"
+        ]
     );
     assert_eq!(
         apis.body["groups"][0]["preferredVersion"],
