@@ -386,10 +386,15 @@ impl Env {
     /// without server bookkeeping, generated store passwords masked, the Namespace without its
     /// inventory annotation, its deployment records left out; plus the inventory's keys.
     pub async fn state(&self) -> State {
+        self.state_of(NS).await
+    }
+
+    /// [`Env::state`] of the deployment in namespace `ns`.
+    pub async fn state_of(&self, ns: &str) -> State {
         let mut objects = BTreeMap::new();
         for kind in Kind::ALL.into_iter().filter(|k| k.namespaced()) {
             let list = self
-                .get(&kind.collection_path(NS))
+                .get(&kind.collection_path(ns))
                 .await
                 .unwrap_or(Value::Null);
             for item in list["items"].as_array().cloned().unwrap_or_default() {
@@ -399,7 +404,7 @@ impl Env {
                 }
                 let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
                 // GET each object (not only the list item): what a client really reads.
-                let path = kind.object_path(NS, &name);
+                let path = kind.object_path(ns, &name);
                 let obj = self.get(&path).await.expect("listed object can be read");
                 let mut obj = strip_bookkeeping(obj);
                 if kind == Kind::Secret && name.contains("-knowledge-") {
@@ -409,7 +414,7 @@ impl Env {
             }
         }
         let mut inventory = BTreeSet::new();
-        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{NS}")).await {
+        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{ns}")).await {
             let text = ns["metadata"]["annotations"]["astro.dev/inventory"]
                 .as_str()
                 .unwrap_or("{}")
@@ -423,7 +428,7 @@ impl Env {
             if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
                 a.remove("astro.dev/inventory");
             }
-            objects.insert(format!("Namespace/{NS}"), ns);
+            objects.insert(format!("Namespace/{ns}"), ns);
         }
         (objects, inventory)
     }
@@ -431,7 +436,7 @@ impl Env {
 
 /// A generated store password differs between clusters by design: check its shape (32 hex
 /// characters, base64-encoded) and replace it with `<generated>`.
-fn mask_generated(secret: &mut Value, name: &str) {
+pub fn mask_generated(secret: &mut Value, name: &str) {
     use base64::Engine;
     if let Some(data) = secret["data"].as_object_mut() {
         for (k, v) in data.iter_mut() {
