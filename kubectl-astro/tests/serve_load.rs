@@ -47,8 +47,13 @@ const CREDENTIAL: &str = "sk-ant-s3cr3t-marker-credential";
 const AGENTS: usize = 100;
 const CLIENTS: usize = 16;
 
-/// Long enough that no deploy of these tests answers 409 `busy`.
-const LOCK_WAIT: &str = "300s";
+/// `--lock-wait` long enough that no deploy of one agent answers 409 `busy` while another
+/// deploy of it runs (or while a Lease whose release failed under faults expires).
+const LOCK_WAIT: [&str; 2] = ["--lock-wait", "300s"];
+
+/// `--lock-wait` for deploys of distinct agents, which never wait for each other's lock: a
+/// tenth of a second, less than a deploy takes, so a lock shared by two agents shows as 409.
+const NO_WAIT: [&str; 2] = ["--lock-wait", "100ms"];
 
 /// A tokens file in `dir`: one deployer of astro-team.
 fn tokens_file(dir: &Path) -> PathBuf {
@@ -79,13 +84,14 @@ struct Answer {
 }
 
 impl Server {
-    /// Starts `serve` with `kubeconfig`, the tokens file in `dir`, `catalog` and `extra` flags;
+    /// Starts `serve` with `kubeconfig`, the tokens file in `dir`, `catalog` and `extra` flags
+    /// (among them `--lock-wait`);
     /// waits until it prints the address it listens on.
     async fn start(kubeconfig: &Path, dir: &Path, catalog: &Path, extra: &[&str]) -> Server {
         let tokens = tokens_file(dir);
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-astro"))
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--lock-wait", LOCK_WAIT])
+            .args(["--listen", "127.0.0.1:0"])
             .arg("--tokens")
             .arg(&tokens)
             .arg("--catalog")
@@ -341,7 +347,7 @@ async fn twenty_deploys_of_one_agent_through_two_servers_serialize() {
     // The reference: a single deploy on a fresh cluster, then a second one (what each later
     // deploy applies).
     let fresh = Env::new().await;
-    let single = Server::start(&fresh.kubeconfig(), fresh.dir.path(), &catalog, &[]).await;
+    let single = Server::start(&fresh.kubeconfig(), fresh.dir.path(), &catalog, &LOCK_WAIT).await;
     let first = single.deploy(&weather()).await;
     assert_eq!(first.status, 200, "{}", first.body);
     let first_applies = applies(&fresh.server.request_log(), NS);
@@ -374,8 +380,8 @@ async fn twenty_deploys_of_one_agent_through_two_servers_serialize() {
     .expect("kubeconfig written");
     let kubeconfig_a = env.kubeconfig();
     let (a, b) = tokio::join!(
-        Server::start(&kubeconfig_a, env.dir.path(), &catalog, &[]),
-        Server::start(&kubeconfig_b, env.dir.path(), &catalog, &[]),
+        Server::start(&kubeconfig_a, env.dir.path(), &catalog, &LOCK_WAIT),
+        Server::start(&kubeconfig_b, env.dir.path(), &catalog, &LOCK_WAIT),
     );
     let started = Instant::now();
     let body = weather();
@@ -391,11 +397,6 @@ async fn twenty_deploys_of_one_agent_through_two_servers_serialize() {
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(answer.body["status"], "success", "{}", answer.body);
     }
-    // Exactly one deploy wrote; the others found everything as it left it.
-    let created: Vec<&Answer> = answers.iter().filter(|a| !all_unchanged(&a.body)).collect();
-    assert_eq!(created.len(), 1, "deploys that changed something");
-    assert_eq!(actions(&created[0].body), actions(&first.body));
-
     // Serialized: each segment of the log between two Lease writes applies exactly one
     // deploy's objects, all through the server that wrote the Lease on both ends.
     let parts = segments(&log, NS);
@@ -440,6 +441,11 @@ async fn twenty_deploys_of_one_agent_through_two_servers_serialize() {
             ("serve-b".to_string(), DEPLOYS / 2)
         ])
     );
+
+    // Exactly one deploy wrote; the others found everything as it left it.
+    let created: Vec<&Answer> = answers.iter().filter(|a| !all_unchanged(&a.body)).collect();
+    assert_eq!(created.len(), 1, "deploys that changed something");
+    assert_eq!(actions(&created[0].body), actions(&first.body));
 
     // The final objects are a single deploy's.
     assert_same_state(&env.state().await, &want, "after 20 deploys");
@@ -571,7 +577,7 @@ fn renamed(v: Value, from: &str, to: &str, mask: bool) -> Value {
 /// The objects of a single deploy of load agent 0 on a fresh cluster ([`agent_states`]).
 async fn single_agent_state(dir: &Path, catalog: &Path) -> State {
     let fresh = Env::new().await;
-    let server = Server::start(&fresh.kubeconfig(), dir, catalog, &[]).await;
+    let server = Server::start(&fresh.kubeconfig(), dir, catalog, &LOCK_WAIT).await;
     let answer = server.deploy(&load_request(0)).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let mut states = agent_states(&fresh).await;
@@ -603,13 +609,14 @@ async fn assert_every_agent_deployed(env: &Env, want: &State, what: &str) {
 }
 
 /// A hundred first deploys of a hundred agents through one server, sixteen clients at once:
-/// all `success`, and the cluster holds every agent's objects.
+/// all `success` although no deploy may wait 100 ms for another's lock, and the cluster
+/// holds every agent's objects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_agents_with_sixteen_clients_all_succeed() {
     let env = Env::new().await;
     let catalog = load_catalog(env.dir.path(), AGENTS);
     let want = single_agent_state(env.dir.path(), &catalog).await;
-    let server = Server::start(&env.kubeconfig(), env.dir.path(), &catalog, &[]).await;
+    let server = Server::start(&env.kubeconfig(), env.dir.path(), &catalog, &NO_WAIT).await;
     let bodies: Vec<Value> = (0..AGENTS).map(load_request).collect();
     let started = Instant::now();
     let answers = server.deploy_all(&bodies).await;
@@ -650,11 +657,15 @@ fn failed_request(r: &LoggedRequest) -> bool {
 }
 
 /// The objects of namespace `ns` whose last request in `log` failed, and those with any
-/// failed request.
+/// failed request. Last in the order the requests came in: the log is in the order they
+/// finished, and a request the client gave up on (`--request-timeout`) and sent again can
+/// finish after its retry.
 fn failures_in_log(log: &[LoggedRequest], ns: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut last: BTreeMap<String, bool> = BTreeMap::new();
     let mut any = BTreeSet::new();
-    for r in log {
+    let mut in_order: Vec<&LoggedRequest> = log.iter().collect();
+    in_order.sort_by_key(|r| r.arrived);
+    for r in in_order {
         if let Some(id) = object_id(&r.path, ns) {
             let failed = failed_request(r);
             if failed {
@@ -717,13 +728,30 @@ fn check_faulted_answer(i: usize, answer: &Answer, log: &[LoggedRequest], seen: 
     let what = format!("{} ({} ms)", agent(i), answer.took.as_millis());
     let body = &answer.body;
     let (last_failed, any_failed) = failures_in_log(log, &ns);
+    // The requests of an object, for the messages.
+    let requests_of = |id: &str| -> Vec<String> {
+        log.iter()
+            .filter(|r| object_id(&r.path, &ns).as_deref() == Some(id))
+            .map(|r| {
+                let dropped = if r.dropped { " dropped" } else { "" };
+                format!(
+                    "#{} {} {} {}{dropped}",
+                    r.arrived, r.method, r.verb, r.status
+                )
+            })
+            .collect()
+    };
     match answer.status {
         200 => {
             assert_eq!(body["status"], "success", "{what}: {body}");
             assert_eq!(body["errors"], json!([]), "{what}: {body}");
             assert!(
                 last_failed.is_empty(),
-                "{what}: success, but the last request of {last_failed:?} failed"
+                "{what}: success, but the last request of {last_failed:?} failed: {:?}",
+                last_failed
+                    .iter()
+                    .map(|id| requests_of(id))
+                    .collect::<Vec<_>>()
             );
             seen.success += 1;
         }
@@ -777,7 +805,8 @@ fn check_faulted_answer(i: usize, answer: &Answer, log: &[LoggedRequest], seen: 
             for id in &last_failed {
                 assert!(
                     errors.iter().any(|e| e.starts_with(&format!("{id}: "))),
-                    "{what}: the last request of {id} failed, not named: {body}"
+                    "{what}: the last request of {id} failed, not named: {body}\n{:?}",
+                    requests_of(id)
                 );
             }
             seen.partial += 1;
@@ -797,7 +826,8 @@ fn check_faulted_answer(i: usize, answer: &Answer, log: &[LoggedRequest], seen: 
             for id in &last_failed {
                 assert!(
                     details.starts_with(&format!("{id}: ")),
-                    "{what}: the last request of {id} failed, not named: {body}"
+                    "{what}: the last request of {id} failed, not named: {body}\n{:?}",
+                    requests_of(id)
                 );
             }
             seen.failed += 1;
@@ -835,7 +865,7 @@ async fn faults_at_20_percent_under_load_are_named_and_converge() {
         &env.kubeconfig(),
         env.dir.path(),
         &catalog,
-        &["--request-timeout", "1s"],
+        &[LOCK_WAIT[0], LOCK_WAIT[1], "--request-timeout", "1s"],
     )
     .await;
     let bodies: Vec<Value> = (0..AGENTS).map(load_request).collect();
@@ -880,9 +910,20 @@ async fn faults_at_20_percent_under_load_are_named_and_converge() {
     created_once_by_path(&env.server.request_log());
     server.assert_nothing_secret_printed();
 
+    // Requests of an object that finished after a later one of it came in: what a client gave
+    // up on and sent again.
+    let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut overtaken = 0;
+    for r in &log {
+        let seen = newest.entry(r.path.as_str()).or_default();
+        if r.arrived < *seen {
+            overtaken += 1;
+        }
+        *seen = (*seen).max(r.arrived);
+    }
     let resource_requests = log.iter().filter(|r| !r.verb.is_empty()).count();
     println!(
-        "{}; {hits} faults in {resource_requests} API-server requests ({:.1} %); {seen:?}",
+        "{}; {hits} faults in {resource_requests} API-server requests ({:.1} %), {overtaken} finished after a later request of their object; {seen:?}",
         figures("100 agents, 16 clients, faults", &faulted, faulted_wall),
         100.0 * f64::from(hits) / resource_requests.max(1) as f64
     );

@@ -386,15 +386,10 @@ impl Env {
     /// without server bookkeeping, generated store passwords masked, the Namespace without its
     /// inventory annotation, its deployment records left out; plus the inventory's keys.
     pub async fn state(&self) -> State {
-        self.state_of(NS).await
-    }
-
-    /// [`Env::state`] of the deployment in namespace `ns`.
-    pub async fn state_of(&self, ns: &str) -> State {
         let mut objects = BTreeMap::new();
         for kind in Kind::ALL.into_iter().filter(|k| k.namespaced()) {
             let list = self
-                .get(&kind.collection_path(ns))
+                .get(&kind.collection_path(NS))
                 .await
                 .unwrap_or(Value::Null);
             for item in list["items"].as_array().cloned().unwrap_or_default() {
@@ -404,7 +399,7 @@ impl Env {
                 }
                 let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
                 // GET each object (not only the list item): what a client really reads.
-                let path = kind.object_path(ns, &name);
+                let path = kind.object_path(NS, &name);
                 let obj = self.get(&path).await.expect("listed object can be read");
                 let mut obj = strip_bookkeeping(obj);
                 if kind == Kind::Secret && name.contains("-knowledge-") {
@@ -414,7 +409,7 @@ impl Env {
             }
         }
         let mut inventory = BTreeSet::new();
-        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{ns}")).await {
+        if let Some(ns) = self.get(&format!("/api/v1/namespaces/{NS}")).await {
             let text = ns["metadata"]["annotations"]["astro.dev/inventory"]
                 .as_str()
                 .unwrap_or("{}")
@@ -428,7 +423,7 @@ impl Env {
             if let Some(a) = ns["metadata"]["annotations"].as_object_mut() {
                 a.remove("astro.dev/inventory");
             }
-            objects.insert(format!("Namespace/{ns}"), ns);
+            objects.insert(format!("Namespace/{NS}"), ns);
         }
         (objects, inventory)
     }
