@@ -468,7 +468,7 @@ impl Env {
 
 /// A generated store password differs between clusters by design: check its shape (32 hex
 /// characters, base64-encoded) and replace it with `<generated>`.
-fn mask_generated(secret: &mut Value, name: &str) {
+pub fn mask_generated(secret: &mut Value, name: &str) {
     use base64::Engine;
     if let Some(data) = secret["data"].as_object_mut() {
         for (k, v) in data.iter_mut() {

@@ -35,6 +35,11 @@ pub struct LoggedRequest {
     /// Which connection carried the request: the server numbers accepted TCP connections
     /// from 1 ([`crate::TestApiServer::connections`] counts them).
     pub connection: u64,
+    /// When the request came in, relative to the others: the server numbers requests from 1
+    /// in the order their handling starts. The log is in the order they finish, so a request
+    /// its client gave up on (a client-side timeout, then a retry) may be logged after the
+    /// retry; sorting by `arrived` gives the order the client sent them.
+    pub arrived: u64,
 }
 
 /// What a fault does.

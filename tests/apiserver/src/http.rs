@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub notify: tokio::sync::Notify,
     /// TCP connections accepted so far (the last connection's number).
     pub connections: AtomicU64,
+    /// Requests whose handling started so far (the last request's number).
+    pub requests: AtomicU64,
 }
 
 /// Streams one HTTP/2 connection may carry at once: Go's default, which kube-apiserver keeps
@@ -264,6 +266,7 @@ async fn handle(
     connection: u64,
     req: Request<Incoming>,
 ) -> Result<Response<RespBody>, Dropped> {
+    let arrived = inner.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let method = req.method().as_str().to_string();
     let protocol = format!("{:?}", req.version());
     let path = req.uri().path().to_string();
@@ -309,6 +312,7 @@ async fn handle(
         user: String::new(),
         protocol,
         connection,
+        arrived,
     };
     let finish = |log: &mut LoggedRequest, resp: Response<RespBody>| {
         log.status = resp.status().as_u16();

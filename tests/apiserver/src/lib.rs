@@ -156,6 +156,7 @@ impl TestApiServer {
             host: format!("127.0.0.1:{port}"),
             notify: tokio::sync::Notify::new(),
             connections: std::sync::atomic::AtomicU64::new(0),
+            requests: std::sync::atomic::AtomicU64::new(0),
         });
         if opts.bootstrap {
             let mut st = inner
