@@ -85,6 +85,13 @@ pub struct ServerOptions {
     /// With `tls`, offer `http/1.1` alone by ALPN: every connection is HTTP/1.1
     /// (kube-apiserver's `--disable-http2-serving`).
     pub disable_http2: bool,
+    /// A network round trip added to every exchange, as a cluster that is not on loopback
+    /// has one (zero, the default: loopback). Every answer — a get, a list, the first bytes of
+    /// a watch, an error, a fault's status — is held this long after the request was handled
+    /// before it is sent, and every new connection waits this long before its first request
+    /// is read (the TCP handshake; over TLS, once more after the TLS handshake). The request
+    /// itself takes effect when it arrives; events of a watch already open are not delayed.
+    pub rtt: std::time::Duration,
 }
 
 impl Default for ServerOptions {
@@ -101,6 +108,7 @@ impl Default for ServerOptions {
             keep_terminating_namespaces: false,
             tls: false,
             disable_http2: false,
+            rtt: std::time::Duration::ZERO,
         }
     }
 }
@@ -156,6 +164,7 @@ impl TestApiServer {
             host: format!("127.0.0.1:{port}"),
             notify: tokio::sync::Notify::new(),
             connections: std::sync::atomic::AtomicU64::new(0),
+            rtt: opts.rtt,
         });
         if opts.bootstrap {
             let mut st = inner
