@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub connections: AtomicU64,
     /// The simulated network round trip ([`crate::ServerOptions::rtt`]).
     pub rtt: Duration,
+    /// Times the round trips (when `rtt` is not zero).
+    pub delay: Option<crate::delay::DelayLine>,
 }
 
 /// Streams one HTTP/2 connection may carry at once: Go's default, which kube-apiserver keeps
@@ -205,14 +207,14 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             // The TCP handshake's round trip: the client's first bytes arrive one rtt later.
-            round_trip(inner.rtt).await;
+            round_trip(&inner).await;
             match tls {
                 // A failed handshake (a client that does not trust us, or a malformed client
                 // certificate) just closes.
                 Some(tls) => {
                     if let Ok(stream) = tls.acceptor.accept(stream).await {
                         // The TLS 1.3 handshake's round trip, before the first request.
-                        round_trip(inner.rtt).await;
+                        round_trip(&inner).await;
                         let session = stream.get_ref().1;
                         let cert = tls.identify(session.peer_certificates());
                         let h2 = session.alpn_protocol() == Some(b"h2");
@@ -265,10 +267,12 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// Waits one simulated round trip `rtt` (nothing when it is zero).
-async fn round_trip(rtt: Duration) {
-    if !rtt.is_zero() {
-        tokio::time::sleep(rtt).await;
+/// Waits one simulated round trip (nothing when it is zero).
+async fn round_trip(inner: &Inner) {
+    match &inner.delay {
+        Some(line) if !inner.rtt.is_zero() => line.wait(inner.rtt).await,
+        _ if !inner.rtt.is_zero() => tokio::time::sleep(inner.rtt).await,
+        _ => {}
     }
 }
 
@@ -280,9 +284,8 @@ async fn handle(
     connection: u64,
     req: Request<Incoming>,
 ) -> Result<Response<RespBody>, Dropped> {
-    let rtt = inner.rtt;
-    let answer = handle_now(inner, cert, connection, req).await;
-    round_trip(rtt).await;
+    let answer = handle_now(inner.clone(), cert, connection, req).await;
+    round_trip(&inner).await;
     answer
 }
 

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod controller;
 pub mod defaults;
+mod delay;
 pub mod deletion;
 pub mod discovery;
 pub mod faults;
@@ -91,6 +92,8 @@ pub struct ServerOptions {
     /// before it is sent, and every new connection waits this long before its first request
     /// is read (the TCP handshake; over TLS, once more after the TLS handshake). The request
     /// itself takes effect when it arrives; events of a watch already open are not delayed.
+    /// The waits are timed by a thread of their own to within tens of microseconds (tokio's
+    /// timer would add up to a millisecond).
     pub rtt: std::time::Duration,
 }
 
@@ -165,6 +168,11 @@ impl TestApiServer {
             notify: tokio::sync::Notify::new(),
             connections: std::sync::atomic::AtomicU64::new(0),
             rtt: opts.rtt,
+            delay: if opts.rtt.is_zero() {
+                None
+            } else {
+                Some(delay::DelayLine::start()?)
+            },
         });
         if opts.bootstrap {
             let mut st = inner
