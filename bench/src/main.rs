@@ -921,10 +921,10 @@ fn measure_more(b: &mut Bench, rt: &tokio::runtime::Runtime, rounds: &Rounds) ->
             requests(&p.kubectl),
         )
     };
-    row("first deploy", "≥ 10× faster", &first);
-    row("no-op redeploy", "≤ 1 request/object, no write", &noop);
-    row("diff", "≥ 10× faster", &diff);
-    row("diff, one object changed", "(no target)", &diff_changed);
+    row("first deploy", "≥ 10× faster", first);
+    row("no-op redeploy", "≤ 1 request/object, no write", noop);
+    row("diff", "≥ 10× faster", diff);
+    row("diff, one object changed", "(no target)", diff_changed);
     row(
         "start-up (`--version` / `version --client`)",
         "≤ 10 ms",
