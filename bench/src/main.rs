@@ -91,8 +91,10 @@ fn usage() -> &'static str {
      [--kubectl-astro PATH] [--kubectl PATH] [--examples DIR] [--check] \
      [--tls [--client-cert USER] [--disable-http2-serving]] [--rtt LIST] [--clients N] \
      [--batches N] [--batch-agents N]\n\
-     --check: exit 1 when a functional target (exit codes, no-op writes nothing but its \
-     Lease, at most one request per object on a no-op besides the Lease's) is not met; \
+     --check: exit 1 when a functional target (exit codes, every deploy through the service \
+     or the in-process engine ends in 200 success, a no-op of the CLI or the service writes \
+     nothing but its Lease and sends at most one request per object besides the Lease's) is \
+     not met; \
      timings are reported, not judged\n\
      --tls: serve HTTPS; both tools authenticate with a client certificate for USER (alice)\n\
      --rtt LIST: test-apiserver holds every answer this long, e.g. 2ms, or 0,2ms,5ms for one \
