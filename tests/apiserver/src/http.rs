@@ -25,6 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
@@ -40,6 +41,10 @@ pub(crate) struct Inner {
     pub connections: AtomicU64,
     /// Requests whose handling started so far (the last request's number).
     pub requests: AtomicU64,
+    /// The simulated network round trip ([`crate::ServerOptions::rtt`]).
+    pub rtt: Duration,
+    /// Times the round trips (when `rtt` is not zero).
+    pub delay: Option<crate::delay::DelayLine>,
 }
 
 /// Streams one HTTP/2 connection may carry at once: Go's default, which kube-apiserver keeps
@@ -203,11 +208,15 @@ pub(crate) async fn serve(
         let inner = inner.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            // The TCP handshake's round trip: the client's first bytes arrive one rtt later.
+            round_trip(&inner).await;
             match tls {
                 // A failed handshake (a client that does not trust us, or a malformed client
                 // certificate) just closes.
                 Some(tls) => {
                     if let Ok(stream) = tls.acceptor.accept(stream).await {
+                        // The TLS 1.3 handshake's round trip, before the first request.
+                        round_trip(&inner).await;
                         let session = stream.get_ref().1;
                         let cert = tls.identify(session.peer_certificates());
                         let h2 = session.alpn_protocol() == Some(b"h2");
@@ -260,7 +269,29 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// Waits one simulated round trip (nothing when it is zero).
+async fn round_trip(inner: &Inner) {
+    match &inner.delay {
+        Some(line) if !inner.rtt.is_zero() => line.wait(inner.rtt).await,
+        _ if !inner.rtt.is_zero() => tokio::time::sleep(inner.rtt).await,
+        _ => {}
+    }
+}
+
+/// Handles `req`, then holds its answer (or the dropped connection) for one round trip
+/// ([`crate::ServerOptions::rtt`]).
 async fn handle(
+    inner: Arc<Inner>,
+    cert: Arc<ClientCert>,
+    connection: u64,
+    req: Request<Incoming>,
+) -> Result<Response<RespBody>, Dropped> {
+    let answer = handle_now(inner.clone(), cert, connection, req).await;
+    round_trip(&inner).await;
+    answer
+}
+
+async fn handle_now(
     inner: Arc<Inner>,
     cert: Arc<ClientCert>,
     connection: u64,

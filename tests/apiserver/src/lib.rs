@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod controller;
 pub mod defaults;
+mod delay;
 pub mod deletion;
 pub mod discovery;
 pub mod faults;
@@ -85,6 +86,15 @@ pub struct ServerOptions {
     /// With `tls`, offer `http/1.1` alone by ALPN: every connection is HTTP/1.1
     /// (kube-apiserver's `--disable-http2-serving`).
     pub disable_http2: bool,
+    /// A network round trip added to every exchange, as a cluster that is not on loopback
+    /// has one (zero, the default: loopback). Every answer — a get, a list, the first bytes of
+    /// a watch, an error, a fault's status — is held this long after the request was handled
+    /// before it is sent, and every new connection waits this long before its first request
+    /// is read (the TCP handshake; over TLS, once more after the TLS handshake). The request
+    /// itself takes effect when it arrives; events of a watch already open are not delayed.
+    /// The waits are timed by a thread of their own to within tens of microseconds (tokio's
+    /// timer would add up to a millisecond).
+    pub rtt: std::time::Duration,
 }
 
 impl Default for ServerOptions {
@@ -101,6 +111,7 @@ impl Default for ServerOptions {
             keep_terminating_namespaces: false,
             tls: false,
             disable_http2: false,
+            rtt: std::time::Duration::ZERO,
         }
     }
 }
@@ -157,6 +168,12 @@ impl TestApiServer {
             notify: tokio::sync::Notify::new(),
             connections: std::sync::atomic::AtomicU64::new(0),
             requests: std::sync::atomic::AtomicU64::new(0),
+            rtt: opts.rtt,
+            delay: if opts.rtt.is_zero() {
+                None
+            } else {
+                Some(delay::DelayLine::start()?)
+            },
         });
         if opts.bootstrap {
             let mut st = inner

@@ -4,8 +4,10 @@ use test_apiserver::{ServerOptions, TestApiServer};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: test-apiserver [--port PORT] [--kubeconfig-out FILE] [--controller] [--tls \
-         [--client-cert USER] [--disable-http2-serving]]\n\
+        "usage: test-apiserver [--port PORT] [--kubeconfig-out FILE] [--controller] \
+         [--rtt DURATION] [--tls [--client-cert USER] [--disable-http2-serving]]\n\
+         --rtt DURATION (2ms, 500us, 0) holds every answer that long, and every new \
+         connection once more per handshake: the round trip of a cluster not on loopback\n\
          --tls serves HTTPS with a fresh CA (the kubeconfig trusts it), HTTP/2 or HTTP/1.1 as \
          the client chooses by ALPN; --client-cert USER makes the kubeconfig authenticate as \
          USER with a certificate that CA signed; --disable-http2-serving offers HTTP/1.1 only"
@@ -29,6 +31,13 @@ async fn main() -> anyhow::Result<()> {
             }
             "--kubeconfig-out" => kubeconfig_out = Some(args.next().unwrap_or_else(|| usage())),
             "--controller" => opts.controller = true,
+            "--rtt" => {
+                let value = args.next().unwrap_or_else(|| usage());
+                opts.rtt = humantime::parse_duration(&value).unwrap_or_else(|e| {
+                    eprintln!("--rtt {value:?}: {e} (a duration like 2ms, 500us or 0)");
+                    usage()
+                })
+            }
             "--tls" => opts.tls = true,
             "--disable-http2-serving" => opts.disable_http2 = true,
             "--client-cert" => client_cert_user = Some(args.next().unwrap_or_else(|| usage())),
