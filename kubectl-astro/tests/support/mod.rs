@@ -512,3 +512,53 @@ pub fn assert_same_state(got: &State, want: &State, what: &str) {
     }
     assert_eq!(inventory, want_inventory, "{what}: inventory differs");
 }
+
+/// Checks a `partial` DeployResponse of the agent in namespace `ns`: it has errors, every
+/// failed object has a message and is named in `errors` with it, and every error names a
+/// failed object, the inventory write or the deployment history. Returns each failed
+/// object's `Kind/name` and message, for the caller's own checks.
+pub fn partial_failures(resp: &Value, ns: &str, what: &str) -> Vec<(String, String)> {
+    assert_eq!(resp["status"], "partial", "{what}: {resp}");
+    let errors: Vec<&str> = resp["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(!errors.is_empty(), "{what}: partial without errors: {resp}");
+    let failed: Vec<(String, String)> = resp["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["action"] == "failed")
+                .map(|r| {
+                    let id = format!(
+                        "{}/{}",
+                        r["kind"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or("")
+                    );
+                    (id, r["message"].as_str().unwrap_or("").to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (id, msg) in &failed {
+        assert!(!msg.is_empty(), "{what}: {id} failed without a message");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{id}: ")) && e.contains(msg.as_str())),
+            "{what}: {id} not named in errors with its message: {errors:?}"
+        );
+    }
+    // Every error names a failed object, the inventory write, or the deployment history
+    // (read, written, or an old record deleted).
+    for e in &errors {
+        let named = failed
+            .iter()
+            .any(|(id, _)| e.starts_with(&format!("{id}: ")))
+            || e.starts_with(&format!("Namespace/{ns}: recording the inventory failed"))
+            || e.starts_with(&format!("Namespace/{ns}: reading the deployment history: "))
+            || e.starts_with("ConfigMap/astro.deployment-record.");
+        assert!(named, "{what}: error names no failed object: {e}");
+    }
+    failed
+}
