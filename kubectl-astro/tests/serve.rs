@@ -2333,7 +2333,9 @@ async fn token_review_maps_kubernetes_users_and_groups_to_roles() {
 
     let out = server.output();
     assert!(
-        out.contains("status=200 caller=kubernetes:system:serviceaccount:ci:deployer account=astro-team"),
+        out.contains(
+            "status=200 caller=kubernetes:system:serviceaccount:ci:deployer account=astro-team"
+        ),
         "{out}"
     );
     assert!(
@@ -2366,7 +2368,11 @@ async fn a_token_review_that_fails_answers_500_or_503_without_the_token() {
     let server = serve_kubernetes_tokens(&env, &["--token-review"]).await;
     let answer = server.post("/api/v1/deploy", SA_DEPLOYER, &weather()).await;
     assert_eq!(answer.status, 500, "{}", answer.body);
-    assert_eq!(answer.body["error"], "token review failed", "{}", answer.body);
+    assert_eq!(
+        answer.body["error"], "token review failed",
+        "{}",
+        answer.body
+    );
     let details = answer.body["details"].as_str().unwrap_or("");
     assert!(details.contains("403"), "{details}");
     assert!(!details.contains(MARKER), "{details}");

@@ -563,28 +563,47 @@ mod tests {
         assert_eq!(bot.role("a"), Some(Role::Deployer), "the user's own entry");
         assert_eq!(bot.role("b"), Some(Role::Admin), "the group's, higher");
         assert_eq!(bot.role("z"), Some(Role::Viewer), "the group's `*`");
-        assert_eq!(bot.role("c"), Some(Role::Viewer), "the group's `*`: not in group other");
-        assert_eq!(tokens.kubernetes_caller("bob", &["other".into()]).role("z"), None);
+        assert_eq!(
+            bot.role("c"),
+            Some(Role::Viewer),
+            "the group's `*`: not in group other"
+        );
+        assert_eq!(
+            tokens.kubernetes_caller("bob", &["other".into()]).role("z"),
+            None
+        );
         let member = tokens.kubernetes_caller("alice", &groups);
         assert_eq!(member.role("a"), Some(Role::Viewer));
         let nobody = tokens.kubernetes_caller("mallory\nx", &[]);
         assert_eq!(nobody.role("a"), None);
         assert_eq!(nobody.name, "kubernetes:mallory?x");
         // A known token never matches a Kubernetes identity, nor the other way round.
-        assert_eq!(tokens.caller(Some(b"Bearer x")).err(), Some(Unauthenticated::Unknown));
+        assert_eq!(
+            tokens.caller(Some(b"Bearer x")).err(),
+            Some(Unauthenticated::Unknown)
+        );
     }
 
     #[test]
     fn a_bad_kubernetes_section_names_the_field() {
         let cases = [
             ("kubernetes: []", "no token given"),
-            ("kubernetes: [{accounts: {x: viewer}}]", "kubernetes[0]: give exactly one"),
+            (
+                "kubernetes: [{accounts: {x: viewer}}]",
+                "kubernetes[0]: give exactly one",
+            ),
             (
                 "kubernetes: [{user: a, group: b, accounts: {x: viewer}}]",
                 "kubernetes[0]: give exactly one",
             ),
-            ("kubernetes: [{user: '', accounts: {x: viewer}}]", "kubernetes[0].user:"),
-            ("kubernetes: [{group: g, accounts: {}}]", "kubernetes[0].accounts:"),
+            (
+                "kubernetes: [{user: '', accounts: {x: viewer}}]",
+                "kubernetes[0].user:",
+            ),
+            (
+                "kubernetes: [{group: g, accounts: {}}]",
+                "kubernetes[0].accounts:",
+            ),
             (
                 "kubernetes: [{group: g, accounts: {Bad_Account: viewer}}]",
                 "kubernetes[0].accounts.Bad_Account:",

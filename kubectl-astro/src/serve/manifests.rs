@@ -21,9 +21,9 @@ const RBAC: &str = include_str!("../../../docs/rbac.yaml");
 
 /// What `--token-review` adds to the ClusterRole: sending the callers' tokens to the cluster
 /// as TokenReviews.
-static TOKEN_REVIEW_RULE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-    json!({"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]})
-});
+static TOKEN_REVIEW_RULE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+    || json!({"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}),
+);
 
 /// The name of every object, and the label that selects the server's pods.
 const NAME: &str = "kubectl-astro-serve";

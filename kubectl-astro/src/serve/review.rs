@@ -203,8 +203,8 @@ mod tests {
 
     #[test]
     fn an_answer_without_authenticated_is_a_rejection() {
-        let review: Review = serde_json::from_str(r#"{"status": {"user": {}}}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let review: Review =
+            serde_json::from_str(r#"{"status": {"user": {}}}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(!review.status.authenticated);
     }
 }

@@ -31,9 +31,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::auth::{Caller, Role, Unauthenticated, bearer};
-use super::review::Identity;
 use super::listen::Running;
 use super::locks::Held;
+use super::review::Identity;
 use super::{App, catalog};
 use crate::cli::exit::Failure;
 use crate::cli::output::err_line;
@@ -325,8 +325,9 @@ pub(super) async fn authenticate(
     let header = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let unauthorized =
-        |why: Unauthenticated| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", why.details());
+    let unauthorized = |why: Unauthenticated| {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", why.details())
+    };
     let caller = match app.tokens.caller(header) {
         Ok(caller) => caller,
         Err(Unauthenticated::Unknown) => {

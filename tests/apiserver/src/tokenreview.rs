@@ -74,7 +74,10 @@ mod tests {
     fn auth() -> AuthConfig {
         AuthConfig {
             tokens: BTreeMap::from([
-                ("reviewer".into(), "system:serviceaccount:astro-system:astro".into()),
+                (
+                    "reviewer".into(),
+                    "system:serviceaccount:astro-system:astro".into(),
+                ),
                 ("sa".into(), "system:serviceaccount:ci:bot".into()),
             ]),
             allow_anonymous: false,
@@ -99,12 +102,20 @@ mod tests {
         let Some(reviewer) = auth.token_user("reviewer") else {
             panic!("reviewer unknown")
         };
-        let known = review(&auth, &reviewer, "POST", &body("sa")).unwrap_or_else(|e| panic!("{e:?}"));
+        let known =
+            review(&auth, &reviewer, "POST", &body("sa")).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(known["status"]["authenticated"], true);
-        assert_eq!(known["status"]["user"]["username"], "system:serviceaccount:ci:bot");
+        assert_eq!(
+            known["status"]["user"]["username"],
+            "system:serviceaccount:ci:bot"
+        );
         assert_eq!(
             known["status"]["user"]["groups"],
-            json!(["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"])
+            json!([
+                "system:serviceaccounts",
+                "system:serviceaccounts:ci",
+                "system:authenticated"
+            ])
         );
         let unknown =
             review(&auth, &reviewer, "POST", &body("nope")).unwrap_or_else(|e| panic!("{e:?}"));
@@ -124,7 +135,11 @@ mod tests {
         let Some(reviewer) = auth.token_user("reviewer") else {
             panic!("reviewer unknown")
         };
-        for (method, bad, code) in [("GET", body("sa"), 405), ("POST", body(""), 400), ("POST", b"{".to_vec(), 400)] {
+        for (method, bad, code) in [
+            ("GET", body("sa"), 405),
+            ("POST", body(""), 400),
+            ("POST", b"{".to_vec(), 400),
+        ] {
             match review(&auth, &reviewer, method, &bad) {
                 Err(e) => assert_eq!(e.code, code, "{method}"),
                 Ok(v) => panic!("{method}: {v}"),
