@@ -21,9 +21,13 @@ const RBAC: &str = include_str!("../../../docs/rbac.yaml");
 
 /// What `--token-review` adds to the ClusterRole: sending the callers' tokens to the cluster
 /// as TokenReviews.
-static TOKEN_REVIEW_RULE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
-    || json!({"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}),
-);
+fn token_review_rule() -> Value {
+    json!({
+        "apiGroups": ["authentication.k8s.io"],
+        "resources": ["tokenreviews"],
+        "verbs": ["create"],
+    })
+}
 
 /// The name of every object, and the label that selects the server's pods.
 const NAME: &str = "kubectl-astro-serve";
@@ -64,7 +68,7 @@ pub fn render(manifests: &ManifestArgs, serve: &ServeArgs) -> Result<String, Fai
     if serve.token_review
         && let Some(list) = rules.as_array_mut()
     {
-        list.push(TOKEN_REVIEW_RULE.clone());
+        list.push(token_review_rule());
     }
     let grace = serve.shutdown_grace;
     let termination = PRE_STOP + grace + FINISH + MARGIN;
