@@ -2412,6 +2412,7 @@ async fn the_manifests_with_token_review_grant_creating_tokenreviews() {
         .expect("a ClusterRole");
     let rule = json!({"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]});
     assert!(rule_set(role).contains(&rule), "{role}");
+    assert!(text.contains("and creating TokenReviews (--token-review)"));
     let deployment = docs
         .iter()
         .find(|d| d["kind"] == "Deployment")

@@ -162,9 +162,9 @@ impl Tokens {
         Tokens::parse(text)
     }
 
-    /// How many tokens and `kubernetes` entries there are.
+    /// How many tokens there are (not counting the `kubernetes` entries).
     pub fn count(&self) -> usize {
-        self.known.len() + self.kubernetes.len()
+        self.known.len()
     }
 
     /// Whether the file has a `kubernetes` section (which only `--token-review` uses).

@@ -92,6 +92,7 @@ pub fn render(manifests: &ManifestArgs, serve: &ServeArgs) -> Result<String, Fai
         "image": image,
         "replicas": manifests.replicas,
         "rules": rules,
+        "token_review": serve.token_review,
         "args": args,
         "port": PORT,
         "tokens_secret": TOKENS_SECRET,
