@@ -84,7 +84,11 @@ impl Server {
     }
 
     async fn launch(env: &Env, extra: &[&str]) -> Server {
-        let tokens = tokens_file(env);
+        Server::launch_with_tokens(env, tokens_file(env), extra).await
+    }
+
+    /// Starts `serve` against `env` with the tokens file `tokens` and `extra` flags.
+    async fn launch_with_tokens(env: &Env, tokens: PathBuf, extra: &[&str]) -> Server {
         let mut args: Vec<String> = vec![
             "serve".into(),
             "--listen".into(),
@@ -2209,4 +2213,217 @@ async fn the_tokens_file_is_read_again_when_it_changes() {
     assert!(lines[0].contains("keeping the 2 token(s)"), "{}", lines[0]);
     assert!(lines[0].contains("tokens[0].accounts"), "{}", lines[0]);
     server.assert_no_token_printed();
+}
+
+// --token-review: Kubernetes identities. test-apiserver knows the server's own token (the
+// first one, which its kubeconfig carries) and three ServiceAccount tokens; its TokenReview
+// answers as kube-apiserver does.
+
+/// The server's own token in test-apiserver (sorts first: the kubeconfig carries it).
+const SERVER_TOKEN: &str = "0-server-s3cr3t-marker-6";
+/// ServiceAccount ci/deployer: mapped by user to deployer of astro-team.
+const SA_DEPLOYER: &str = "sa-deployer-s3cr3t-marker-7";
+/// ServiceAccount dashboards/reader: mapped by its group to viewer of astro-team.
+const SA_READER: &str = "sa-reader-s3cr3t-marker-8";
+/// ServiceAccount misc/nobody: authenticated, but no entry maps it.
+const SA_NOBODY: &str = "sa-nobody-s3cr3t-marker-9";
+const SERVER_USER: &str = "system:serviceaccount:astro-system:kubectl-astro-serve";
+
+/// A test-apiserver that knows the tokens above; `review` says whether the server's own
+/// identity may create TokenReviews (it may do everything else either way).
+async fn token_review_env(review: bool) -> Env {
+    let tokens = [
+        (SERVER_TOKEN, SERVER_USER),
+        (SA_DEPLOYER, "system:serviceaccount:ci:deployer"),
+        (SA_READER, "system:serviceaccount:dashboards:reader"),
+        (SA_NOBODY, "system:serviceaccount:misc:nobody"),
+    ];
+    let verbs: &[&str] = if review {
+        &["*"]
+    } else {
+        &["get", "list", "watch", "patch", "update", "delete"]
+    };
+    Env::start(test_apiserver::ServerOptions {
+        tokens: tokens
+            .iter()
+            .map(|(t, u)| (t.to_string(), u.to_string()))
+            .collect(),
+        allow: Some(vec![test_apiserver::AllowRule::new(
+            SERVER_USER,
+            verbs,
+            &["*"],
+        )]),
+        ..Default::default()
+    })
+    .await
+}
+
+/// The usual tokens file plus a `kubernetes` section: ci/deployer by user, the dashboards
+/// namespace's ServiceAccounts by group.
+fn kubernetes_tokens_file(env: &Env) -> PathBuf {
+    let path = tokens_file(env);
+    let mut text = std::fs::read_to_string(&path).expect("tokens file read");
+    text.push_str(
+        "kubernetes:\n\
+         - user: system:serviceaccount:ci:deployer\n  accounts: {astro-team: deployer}\n\
+         - group: system:serviceaccounts:dashboards\n  accounts: {astro-team: viewer, other-team: viewer}\n",
+    );
+    std::fs::write(&path, text).expect("tokens file written");
+    path
+}
+
+/// `serve` against `env` with the example catalog, the tokens file with a `kubernetes`
+/// section, and `extra` flags.
+async fn serve_kubernetes_tokens(env: &Env, extra: &[&str]) -> Server {
+    let catalog = examples().join("catalog").display().to_string();
+    let mut args = vec!["--catalog", catalog.as_str()];
+    args.extend_from_slice(extra);
+    Server::launch_with_tokens(env, kubernetes_tokens_file(env), &args).await
+}
+
+/// The TokenReviews test-apiserver answered so far.
+fn token_reviews(env: &Env) -> usize {
+    env.server
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/apis/authentication.k8s.io/v1/tokenreviews")
+        .count()
+}
+
+#[tokio::test]
+async fn token_review_maps_kubernetes_users_and_groups_to_roles() {
+    let env = token_review_env(true).await;
+    let server = serve_kubernetes_tokens(&env, &["--token-review"]).await;
+    let validate = "/api/v1/deploy/validate";
+
+    // By group: a viewer, who validates but may not deploy.
+    let answer = server.post(validate, SA_READER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = server.post("/api/v1/deploy", SA_READER, &weather()).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert_eq!(
+        answer.body,
+        json!({"error": "forbidden", "details": "insufficient permissions for account astro-team"})
+    );
+    // Two requests, one review: the answer is cached.
+    assert_eq!(token_reviews(&env), 1);
+
+    // By user: a deployer, who deploys.
+    let answer = server.post("/api/v1/deploy", SA_DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "success", "{}", answer.body);
+    assert!(env.get(&format!("/api/v1/namespaces/{NS}")).await.is_some());
+
+    // Authenticated, but no entry: no role anywhere.
+    let answer = server.post(validate, SA_NOBODY, &weather()).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+
+    // Not authenticated by the cluster either: 401, also cached.
+    for _ in 0..2 {
+        let answer = server.post(validate, UNKNOWN, &weather()).await;
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert_eq!(answer.body["details"], "unknown token", "{}", answer.body);
+    }
+    assert_eq!(token_reviews(&env), 4, "one review per token");
+
+    // A token of the file is never sent for review.
+    let answer = server.post(validate, VIEWER, &weather()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(token_reviews(&env), 4);
+
+    let out = server.output();
+    assert!(
+        out.contains(
+            "status=200 caller=kubernetes:system:serviceaccount:ci:deployer account=astro-team"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("status=403 caller=kubernetes:system:serviceaccount:misc:nobody"),
+        "{out}"
+    );
+    server.assert_no_token_printed();
+}
+
+#[tokio::test]
+async fn without_token_review_a_kubernetes_token_is_unknown() {
+    let env = token_review_env(true).await;
+    let server = serve_kubernetes_tokens(&env, &[]).await;
+    let answer = server.post("/api/v1/deploy", SA_DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert_eq!(answer.body["details"], "unknown token", "{}", answer.body);
+    assert_eq!(token_reviews(&env), 0);
+    let out = server.output();
+    assert!(
+        out.contains("the kubernetes section is used only with --token-review"),
+        "{out}"
+    );
+    server.assert_no_token_printed();
+}
+
+#[tokio::test]
+async fn a_token_review_that_fails_answers_500_or_503_without_the_token() {
+    // The server may not create TokenReviews: its operator's to fix, 500.
+    let env = token_review_env(false).await;
+    let server = serve_kubernetes_tokens(&env, &["--token-review"]).await;
+    let answer = server.post("/api/v1/deploy", SA_DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"], "token review failed",
+        "{}",
+        answer.body
+    );
+    let details = answer.body["details"].as_str().unwrap_or("");
+    assert!(details.contains("403"), "{details}");
+    assert!(!details.contains(MARKER), "{details}");
+    server.assert_no_token_printed();
+
+    // The cluster does not answer: 503, worth trying again.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = env.server.base_url();
+    let host = url.rsplit_once(':').map_or(url.as_str(), |(host, _)| host);
+    let kubeconfig = env
+        .server
+        .kubeconfig_yaml()
+        .replace(&url, &format!("{host}:{closed}"));
+    let down = Env::with_kubeconfig(token_review_env(true).await.server, &kubeconfig);
+    let server = serve_kubernetes_tokens(&down, &["--token-review"]).await;
+    let answer = server.post("/api/v1/deploy", SA_DEPLOYER, &weather()).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    let details = answer.body["details"].as_str().unwrap_or("");
+    assert!(!details.contains(MARKER), "{details}");
+    server.assert_no_token_printed();
+}
+
+#[tokio::test]
+async fn the_manifests_with_token_review_grant_creating_tokenreviews() {
+    let env = Env::new().await;
+    let (code, text, stderr) = env
+        .run(&["serve", "--print-manifests", "--token-review"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let docs = documents(&text);
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("a ClusterRole");
+    let rule = json!({"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]});
+    assert!(rule_set(role).contains(&rule), "{role}");
+    assert!(text.contains("and creating TokenReviews (--token-review)"));
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "--token-review")),
+        "{args}"
+    );
+    // Without the flag, neither.
+    let (_, plain, _) = env.run(&["serve", "--print-manifests"]).await;
+    assert!(!plain.contains("tokenreviews") && !plain.contains("--token-review"));
 }

@@ -255,6 +255,12 @@ pub struct ServeArgs {
     /// Tokens file (YAML): each caller's token digest and role per account.
     #[arg(long, value_name = "FILE", required_unless_present = "print_manifests")]
     pub tokens: Option<PathBuf>,
+    /// Also accept Kubernetes identities: a bearer token the tokens file does not know is
+    /// sent to the cluster as a TokenReview, and the user or groups it authenticates get the
+    /// roles of the tokens file's `kubernetes` section (the server needs `create` on
+    /// `tokenreviews.authentication.k8s.io`).
+    #[arg(long)]
+    pub token_review: bool,
     /// Build catalog directory DIR/ACCOUNT/AGENT/BUILD_ID.yaml (default: the in-cluster
     /// catalog, as deploy uses).
     #[arg(long, value_name = "DIR")]

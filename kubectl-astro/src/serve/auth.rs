@@ -5,6 +5,10 @@
 //! time. No token value is ever stored, logged or echoed: errors name the file, the field
 //! and the token's `name`.
 //!
+//! With `--token-review`, a token the file does not know may still be a Kubernetes identity's
+//! (see [`super::review`]); the file's `kubernetes` section gives the users and groups the
+//! cluster authenticates their roles ([`Tokens::kubernetes_caller`]).
+//!
 //! [`TokenFile`] reads the file again when its content changes (a mounted Secret is updated
 //! by swapping a symlink, which only a read of the path sees), keeping the tokens it had when
 //! the new content does not load.
@@ -39,7 +43,34 @@ pub enum Role {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokensFile {
+    #[serde(default)]
     tokens: Vec<TokenEntry>,
+    /// Roles of Kubernetes identities (used with `--token-review`).
+    #[serde(default)]
+    kubernetes: Vec<KubernetesEntry>,
+}
+
+/// One entry of the tokens file's `kubernetes` section: a user or a group the cluster
+/// authenticates, and its role per account.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KubernetesEntry {
+    /// A user name as TokenReview answers it (`system:serviceaccount:NS:NAME` for a
+    /// ServiceAccount).
+    #[serde(default)]
+    user: Option<String>,
+    /// A group the user is in (`system:serviceaccounts:NS`, an OIDC group, …).
+    #[serde(default)]
+    group: Option<String>,
+    /// Role per account; `*` stands for every account.
+    accounts: BTreeMap<String, Role>,
+}
+
+/// Whom a `kubernetes` entry names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Subject {
+    User(String),
+    Group(String),
 }
 
 /// One entry of the tokens file.
@@ -57,21 +88,24 @@ struct TokenEntry {
 /// The account key standing for every account.
 const EVERY_ACCOUNT: &str = "*";
 
-/// An authenticated caller: the name of its token and its roles.
+/// An authenticated caller: its name and its roles.
 #[derive(Debug)]
 pub struct Caller {
-    /// The token's `name` in the tokens file.
+    /// The token's `name` in the tokens file, or `kubernetes:USER` for a Kubernetes identity.
     pub name: String,
-    accounts: BTreeMap<String, Role>,
+    /// The `accounts` of each entry that grants the caller roles: one for a token, any number
+    /// for a Kubernetes identity (its user's entry and its groups').
+    grants: Vec<BTreeMap<String, Role>>,
 }
 
 impl Caller {
-    /// The caller's role in `account`: the account's own entry, else the `*` entry.
+    /// The caller's role in `account`: in each grant, the account's own entry, else the `*`
+    /// entry; the highest of the grants'.
     pub fn role(&self, account: &str) -> Option<Role> {
-        self.accounts
-            .get(account)
-            .or_else(|| self.accounts.get(EVERY_ACCOUNT))
-            .copied()
+        self.grants
+            .iter()
+            .filter_map(|g| g.get(account).or_else(|| g.get(EVERY_ACCOUNT)).copied())
+            .max()
     }
 
     /// Whether the caller holds at least `needed` in `account`.
@@ -111,10 +145,11 @@ struct Known {
     caller: Arc<Caller>,
 }
 
-/// Every token the server accepts.
+/// Every token the server accepts, and the roles of Kubernetes identities.
 #[derive(Debug)]
 pub struct Tokens {
     known: Vec<Known>,
+    kubernetes: Vec<(Subject, BTreeMap<String, Role>)>,
 }
 
 impl Tokens {
@@ -127,16 +162,24 @@ impl Tokens {
         Tokens::parse(text)
     }
 
-    /// How many tokens there are.
+    /// How many tokens there are (not counting the `kubernetes` entries).
     pub fn count(&self) -> usize {
         self.known.len()
+    }
+
+    /// Whether the file has a `kubernetes` section (which only `--token-review` uses).
+    pub fn has_kubernetes(&self) -> bool {
+        !self.kubernetes.is_empty()
     }
 
     /// Reads a tokens file's text; an error names the field.
     pub fn parse(text: &str) -> Result<Tokens, String> {
         let file: TokensFile = parse_document("tokens file", text).map_err(|e| e.to_string())?;
-        if file.tokens.is_empty() {
-            return Err("tokens: no token given: nobody could call the server".into());
+        if file.tokens.is_empty() && file.kubernetes.is_empty() {
+            return Err(
+                "tokens: no token given (and no kubernetes entry): nobody could call the server"
+                    .into(),
+            );
         }
         let mut known: Vec<Known> = Vec::with_capacity(file.tokens.len());
         for (i, entry) in file.tokens.into_iter().enumerate() {
@@ -157,16 +200,7 @@ impl Tokens {
                     "must be the 64 hex digits of the SHA-256 of the token",
                 )
             })?;
-            if entry.accounts.is_empty() {
-                return Err(at("accounts", "must give a role in at least one account"));
-            }
-            for account in entry.accounts.keys() {
-                if account != EVERY_ACCOUNT
-                    && let Err(m) = astro_deploy::naming::check_account(account)
-                {
-                    return Err(at(&format!("accounts.{account}"), &m));
-                }
-            }
+            check_accounts(&entry.accounts).map_err(|(f, m)| at(&f, &m))?;
             if let Some(j) = known.iter().position(|k| k.caller.name == entry.name) {
                 return Err(at("name", &format!("the same name as tokens[{j}]")));
             }
@@ -177,11 +211,60 @@ impl Tokens {
                 digest,
                 caller: Arc::new(Caller {
                     name: entry.name,
-                    accounts: entry.accounts,
+                    grants: vec![entry.accounts],
                 }),
             });
         }
-        Ok(Tokens { known })
+        let mut kubernetes: Vec<(Subject, BTreeMap<String, Role>)> = Vec::new();
+        for (i, entry) in file.kubernetes.into_iter().enumerate() {
+            let at = |field: &str, m: &str| format!("kubernetes[{i}].{field}: {m}");
+            let (field, subject) = match (entry.user, entry.group) {
+                (Some(user), None) => ("user", Subject::User(user)),
+                (None, Some(group)) => ("group", Subject::Group(group)),
+                _ => {
+                    return Err(format!(
+                        "kubernetes[{i}]: give exactly one of `user` and `group`"
+                    ));
+                }
+            };
+            let (Subject::User(name) | Subject::Group(name)) = &subject;
+            if name.trim().is_empty() {
+                return Err(at(field, "must not be empty"));
+            }
+            if name.chars().any(char::is_control) {
+                return Err(at(field, "must not hold control characters"));
+            }
+            check_accounts(&entry.accounts).map_err(|(f, m)| at(&f, &m))?;
+            if let Some(j) = kubernetes.iter().position(|(s, _)| *s == subject) {
+                return Err(at(field, &format!("the same {field} as kubernetes[{j}]")));
+            }
+            kubernetes.push((subject, entry.accounts));
+        }
+        Ok(Tokens { known, kubernetes })
+    }
+
+    /// The caller a Kubernetes identity is: its roles from the `kubernetes` entries of its
+    /// user and of each of its groups (the highest per account). With no entry it holds no
+    /// role, and every account answers 403.
+    pub fn kubernetes_caller(&self, user: &str, groups: &[String]) -> Caller {
+        let grants = self
+            .kubernetes
+            .iter()
+            .filter(|(subject, _)| match subject {
+                Subject::User(u) => u == user,
+                Subject::Group(g) => groups.iter().any(|ug| ug == g),
+            })
+            .map(|(_, accounts)| accounts.clone())
+            .collect();
+        // The access log prints the name: only printable characters of it.
+        let printable: String = user
+            .chars()
+            .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+            .collect();
+        Caller {
+            name: format!("kubernetes:{printable}"),
+            grants,
+        }
     }
 
     /// The caller an `Authorization` header value authenticates.
@@ -199,6 +282,25 @@ impl Tokens {
         }
         found.cloned().ok_or(Unauthenticated::Unknown)
     }
+}
+
+/// Checks an entry's `accounts`: at least one, each an account name or `*`; an error names
+/// the field under the entry and what is wrong.
+fn check_accounts(accounts: &BTreeMap<String, Role>) -> Result<(), (String, String)> {
+    if accounts.is_empty() {
+        return Err((
+            "accounts".into(),
+            "must give a role in at least one account".into(),
+        ));
+    }
+    for account in accounts.keys() {
+        if account != EVERY_ACCOUNT
+            && let Err(m) = astro_deploy::naming::check_account(account)
+        {
+            return Err((format!("accounts.{account}"), m));
+        }
+    }
+    Ok(())
 }
 
 /// How often [`watch`] reads the tokens file again.
@@ -307,7 +409,7 @@ pub async fn watch(file: Arc<TokenFile>, every: Duration) {
 }
 
 /// The token of `Bearer <token>` (the scheme in any case, one or more spaces after it).
-fn bearer(header: &[u8]) -> Option<&[u8]> {
+pub fn bearer(header: &[u8]) -> Option<&[u8]> {
     let scheme = header.get(..7)?;
     if !scheme.eq_ignore_ascii_case(b"bearer ") {
         return None;
@@ -446,6 +548,78 @@ mod tests {
         std::fs::remove_file(&link).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(file.reload(), Reload::Kept(_)));
         assert!(known("token-c"));
+    }
+
+    #[test]
+    fn kubernetes_identities_get_the_highest_role_of_their_entries() {
+        let text = "kubernetes:\n\
+            - {user: 'system:serviceaccount:ci:bot', accounts: {a: deployer, b: viewer}}\n\
+            - {group: platform, accounts: {'*': viewer, b: admin}}\n\
+            - {group: other, accounts: {c: admin}}\n";
+        let tokens = Tokens::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let groups = ["platform".to_string(), "system:authenticated".to_string()];
+        let bot = tokens.kubernetes_caller("system:serviceaccount:ci:bot", &groups);
+        assert_eq!(bot.name, "kubernetes:system:serviceaccount:ci:bot");
+        assert_eq!(bot.role("a"), Some(Role::Deployer), "the user's own entry");
+        assert_eq!(bot.role("b"), Some(Role::Admin), "the group's, higher");
+        assert_eq!(bot.role("z"), Some(Role::Viewer), "the group's `*`");
+        assert_eq!(
+            bot.role("c"),
+            Some(Role::Viewer),
+            "the group's `*`: not in group other"
+        );
+        assert_eq!(
+            tokens.kubernetes_caller("bob", &["other".into()]).role("z"),
+            None
+        );
+        let member = tokens.kubernetes_caller("alice", &groups);
+        assert_eq!(member.role("a"), Some(Role::Viewer));
+        let nobody = tokens.kubernetes_caller("mallory\nx", &[]);
+        assert_eq!(nobody.role("a"), None);
+        assert_eq!(nobody.name, "kubernetes:mallory?x");
+        // A known token never matches a Kubernetes identity, nor the other way round.
+        assert_eq!(
+            tokens.caller(Some(b"Bearer x")).err(),
+            Some(Unauthenticated::Unknown)
+        );
+    }
+
+    #[test]
+    fn a_bad_kubernetes_section_names_the_field() {
+        let cases = [
+            ("kubernetes: []", "no token given"),
+            (
+                "kubernetes: [{accounts: {x: viewer}}]",
+                "kubernetes[0]: give exactly one",
+            ),
+            (
+                "kubernetes: [{user: a, group: b, accounts: {x: viewer}}]",
+                "kubernetes[0]: give exactly one",
+            ),
+            (
+                "kubernetes: [{user: '', accounts: {x: viewer}}]",
+                "kubernetes[0].user:",
+            ),
+            (
+                "kubernetes: [{group: g, accounts: {}}]",
+                "kubernetes[0].accounts:",
+            ),
+            (
+                "kubernetes: [{group: g, accounts: {Bad_Account: viewer}}]",
+                "kubernetes[0].accounts.Bad_Account:",
+            ),
+            (
+                "kubernetes: [{group: g, accounts: {x: viewer}}, {group: g, accounts: {y: admin}}]",
+                "kubernetes[1].group: the same group as kubernetes[0]",
+            ),
+            ("kubernetes: [{users: a, accounts: {x: viewer}}]", "users"),
+        ];
+        for (text, want) in cases {
+            match Tokens::parse(text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert!(e.contains(want), "{text}: {e}"),
+            }
+        }
     }
 
     #[test]

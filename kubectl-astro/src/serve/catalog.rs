@@ -66,7 +66,7 @@ pub async fn agent(
 ) -> Response {
     let mut logged = Logged::default();
     let result = async {
-        viewer_of_agent(&app, &headers, &account, &name, &mut logged)?;
+        viewer_of_agent(&app, &headers, &account, &name, &mut logged).await?;
         // Each build with its README (a directory catalog has none).
         let mut versions: Vec<(BuildRecord, Option<String>)> = match &app.catalog {
             Some(dir) => inputs::catalog_records(dir, &account, &name)?
@@ -133,7 +133,7 @@ pub async fn register(
 ) -> Response {
     let mut logged = Logged::default();
     let result = async {
-        let caller = authenticate(&app, &headers, &mut logged)?;
+        let caller = authenticate(&app, &headers, &mut logged).await?;
         let text = body_text(&headers, body, app.read_timeout).await?;
         let req: RegisterAgentRequest = parse(&text)?;
         logged.account = Some(account.clone());
@@ -178,7 +178,7 @@ pub async fn publish(
 ) -> Response {
     let mut logged = Logged::default();
     let result = async {
-        let caller = authenticate(&app, &headers, &mut logged)?;
+        let caller = authenticate(&app, &headers, &mut logged).await?;
         let text = body_text(&headers, body, app.read_timeout).await?;
         let req: PublishAgentRequest = parse(&text)?;
         logged.account = Some(account.clone());

@@ -19,6 +19,16 @@ const TEMPLATE: &str = include_str!("manifests.yaml");
 /// same engine functions): the ClusterRole copies them, so the two cannot drift apart.
 const RBAC: &str = include_str!("../../../docs/rbac.yaml");
 
+/// What `--token-review` adds to the ClusterRole: sending the callers' tokens to the cluster
+/// as TokenReviews.
+fn token_review_rule() -> Value {
+    json!({
+        "apiGroups": ["authentication.k8s.io"],
+        "resources": ["tokenreviews"],
+        "verbs": ["create"],
+    })
+}
+
 /// The name of every object, and the label that selects the server's pods.
 const NAME: &str = "kubectl-astro-serve";
 
@@ -54,26 +64,35 @@ pub fn render(manifests: &ManifestArgs, serve: &ServeArgs) -> Result<String, Fai
         )));
     }
     let rbac = astro_deploy::input::parse_value("docs/rbac.yaml", RBAC).map_err(Failure::from)?;
-    let rules = rbac.get("rules").cloned().unwrap_or(Value::Null);
+    let mut rules = rbac.get("rules").cloned().unwrap_or(Value::Null);
+    if serve.token_review
+        && let Some(list) = rules.as_array_mut()
+    {
+        list.push(token_review_rule());
+    }
     let grace = serve.shutdown_grace;
     let termination = PRE_STOP + grace + FINISH + MARGIN;
     let tokens_file = format!("{TOKENS_DIR}/tokens.yaml");
-    let args = json!([
-        "serve",
-        "--listen",
+    let mut args = vec![
+        "serve".to_string(),
+        "--listen".into(),
         format!("0.0.0.0:{PORT}"),
-        "--insecure-listen",
-        "--tokens",
+        "--insecure-listen".into(),
+        "--tokens".into(),
         tokens_file,
-        "--shutdown-grace",
+        "--shutdown-grace".into(),
         duration_flag(grace),
-    ]);
+    ];
+    if serve.token_review {
+        args.push("--token-review".into());
+    }
     let ctx = json!({
         "name": NAME,
         "namespace": manifests.server_namespace,
         "image": image,
         "replicas": manifests.replicas,
         "rules": rules,
+        "token_review": serve.token_review,
         "args": args,
         "port": PORT,
         "tokens_secret": TOKENS_SECRET,

@@ -4,6 +4,7 @@
 //! route authenticates, reads its JSON body, calls the engine and answers its typed result.
 //!
 //! * [`auth`]: the tokens file and bearer tokens (digests compared in constant time).
+//! * [`review`]: `--token-review`, Kubernetes identities through TokenReviews.
 //! * [`catalog`]: the build catalog routes (an agent's builds, register, publish).
 //! * [`locks`]: one deploy or undeploy per agent at a time in this process.
 //! * [`metrics`]: the Prometheus metrics of `GET /metrics`.
@@ -19,6 +20,7 @@ pub mod listen;
 pub mod locks;
 pub mod manifests;
 pub mod metrics;
+pub mod review;
 pub mod routes;
 pub mod tls;
 
@@ -52,6 +54,8 @@ pub struct App {
     pub namespace: Option<String>,
     /// Who may call: the tokens file, read again when it changes.
     pub tokens: Arc<auth::TokenFile>,
+    /// With `--token-review`: who the cluster says an unknown token is.
+    pub reviewer: Option<review::Reviewer>,
     /// One deploy or undeploy per agent at a time.
     pub locks: locks::AgentLocks,
     /// How long a request waits for its agent's lock (`--lock-wait`).
@@ -108,6 +112,12 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         )));
     }
     let tokens = Arc::new(auth::TokenFile::load(tokens)?);
+    if tokens.current().has_kubernetes() && !args.token_review {
+        err_line(format_args!(
+            "warning: --tokens {}: the kubernetes section is used only with --token-review",
+            tokens.path().display()
+        ));
+    }
     let templates = args.render.templates()?;
     if let Some(dir) = &args.catalog
         && !dir.is_dir()
@@ -134,6 +144,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             inner: cluster.observer.clone(),
         };
         let cluster = cluster.observer(Arc::new(counting));
+        let reviewer = args.token_review.then(|| review::Reviewer::new(&cluster));
         let app = Arc::new(App {
             cluster,
             templates,
@@ -142,6 +153,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             catalog: args.catalog.clone(),
             namespace: args.render.namespace.clone(),
             tokens,
+            reviewer,
             locks: locks::AgentLocks::default(),
             lock_wait: args.lock_wait,
             metrics,

@@ -30,9 +30,10 @@ use kubectl_astro::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::auth::{Caller, Role};
+use super::auth::{Caller, Role, Unauthenticated, bearer};
 use super::listen::Running;
 use super::locks::Held;
+use super::review::Identity;
 use super::{App, catalog};
 use crate::cli::exit::Failure;
 use crate::cli::output::err_line;
@@ -313,8 +314,10 @@ pub(super) fn answer(logged: Logged, result: Result<Response, Problem>) -> Respo
     response
 }
 
-/// The caller of a request, from its bearer token (401 otherwise).
-pub(super) fn authenticate(
+/// The caller of a request, from its bearer token (401 otherwise): a token of the tokens
+/// file, else — with `--token-review` — the Kubernetes identity the cluster says it is (503
+/// when the cluster cannot say, 500 when the server may not ask).
+pub(super) async fn authenticate(
     app: &App,
     headers: &HeaderMap,
     logged: &mut Logged,
@@ -322,10 +325,40 @@ pub(super) fn authenticate(
     let header = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let caller = app
-        .tokens
-        .caller(header)
-        .map_err(|why| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", why.details()))?;
+    let unauthorized = |why: Unauthenticated| {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", why.details())
+    };
+    let caller = match app.tokens.caller(header) {
+        Ok(caller) => caller,
+        Err(Unauthenticated::Unknown) => {
+            let (Some(reviewer), Some(token)) = (&app.reviewer, header.and_then(bearer)) else {
+                return Err(unauthorized(Unauthenticated::Unknown));
+            };
+            match reviewer.review(token).await {
+                Ok(Identity::User { user, groups }) => {
+                    Arc::new(app.tokens.current().kubernetes_caller(&user, &groups))
+                }
+                Ok(Identity::Rejected) => return Err(unauthorized(Unauthenticated::Unknown)),
+                Err(failed) => {
+                    let status = if failed.transient {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    };
+                    return Err(Problem::new(
+                        status,
+                        "token review failed",
+                        format!(
+                            "the token is not in the tokens file, and the cluster could not \
+                             say whose it is: {}",
+                            failed.message
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(why) => return Err(unauthorized(why)),
+    };
     logged.caller = Some(caller.name.clone());
     Ok(caller)
 }
@@ -525,7 +558,7 @@ async fn deploy_request(
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
     let deadline = tokio::time::Instant::now() + app.request_deadline;
-    let caller = authenticate(app, headers, logged)?;
+    let caller = authenticate(app, headers, logged).await?;
     let text = body_text(headers, body, app.read_timeout).await?;
     let req: DeployRequest = parse(&text)?;
     logged.account = Some(req.account.clone());
@@ -635,7 +668,7 @@ async fn validate_request(
     body: Body,
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
-    let caller = authenticate(app, headers, logged)?;
+    let caller = authenticate(app, headers, logged).await?;
     // A body that cannot be read as text is an invalid request too: its 400 answers
     // `valid: false` like any other.
     let text = match body_text(headers, body, app.read_timeout).await {
@@ -685,7 +718,7 @@ async fn undeploy_request(
     body: Body,
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
-    let caller = authenticate(app, headers, logged)?;
+    let caller = authenticate(app, headers, logged).await?;
     let text = body_text(headers, body, app.read_timeout).await?;
     let req: UndeployRequest = parse(&text)?;
     logged.account = Some(req.account.clone());
@@ -735,7 +768,7 @@ async fn deployments_request(
     uri: &Uri,
     logged: &mut Logged,
 ) -> Result<Response, Problem> {
-    let caller = authenticate(app, headers, logged)?;
+    let caller = authenticate(app, headers, logged).await?;
     let account = query_param(uri.query(), "account");
     if let Some(account) = &account {
         logged.account = Some(account.clone());
@@ -765,7 +798,7 @@ async fn agent_status(
 ) -> Response {
     let mut logged = Logged::default();
     let result = async {
-        viewer_of_agent(&app, &headers, &account, &name, &mut logged)?;
+        viewer_of_agent(&app, &headers, &account, &name, &mut logged).await?;
         let options = StatusOptions::default().namespace(app.namespace.clone());
         let status = kubectl_astro::status(&app.cluster, &account, &name, &options).await?;
         Ok(json(StatusCode::OK, &status))
@@ -784,7 +817,7 @@ async fn agent_history(
 ) -> Response {
     let mut logged = Logged::default();
     let result = async {
-        viewer_of_agent(&app, &headers, &account, &name, &mut logged)?;
+        viewer_of_agent(&app, &headers, &account, &name, &mut logged).await?;
         let options = HistoryOptions::default().namespace(app.namespace.clone());
         let history = kubectl_astro::history(&app.cluster, &account, &name, &options).await?;
         for p in &history.problems {
@@ -804,14 +837,14 @@ async fn agent_history(
 
 /// The checks of a `GET` of one agent: the caller (401), the names (400), a viewer role in
 /// the account (403).
-pub(super) fn viewer_of_agent(
+pub(super) async fn viewer_of_agent(
     app: &App,
     headers: &HeaderMap,
     account: &str,
     name: &str,
     logged: &mut Logged,
 ) -> Result<(), Problem> {
-    let caller = authenticate(app, headers, logged)?;
+    let caller = authenticate(app, headers, logged).await?;
     logged.account = Some(account.to_string());
     inputs::check_agent(account, name)?;
     authorize(&caller, account, Role::Viewer)
@@ -827,7 +860,7 @@ async fn trigger(
 ) -> Response {
     let mut logged = Logged::default();
     let result = async {
-        let caller = authenticate(&app, &headers, &mut logged)?;
+        let caller = authenticate(&app, &headers, &mut logged).await?;
         let account = query_param(uri.query(), "account")
             .ok_or_else(|| Failure::invalid("account: the query parameter is required"))?;
         logged.account = Some(account.clone());
@@ -848,6 +881,7 @@ async fn trigger(
 async fn openapi(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let mut logged = Logged::default();
     let result = authenticate(&app, &headers, &mut logged)
+        .await
         .map(|_| ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response());
     answer(logged, result)
 }

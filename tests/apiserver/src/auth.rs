@@ -148,8 +148,8 @@ impl AuthConfig {
             header.and_then(|h| h.strip_prefix("Bearer "))
         };
         match token {
-            Some(t) => match self.tokens.get(t.trim()) {
-                Some(u) => Authn::User(UserInfo::authenticated(u, &[])),
+            Some(t) => match self.token_user(t) {
+                Some(u) => Authn::User(u),
                 None => Authn::Unauthorized,
             },
             None if cert_failed => Authn::Unauthorized,
@@ -158,6 +158,26 @@ impl AuthConfig {
             }
             None => Authn::Unauthorized,
         }
+    }
+    /// The user a bearer token authenticates, if the server knows it: the token's user, in
+    /// `system:authenticated`, and — for a service account's user name
+    /// `system:serviceaccount:NS:NAME` — in `system:serviceaccounts` and
+    /// `system:serviceaccounts:NS`, as the service-account token authenticator puts it
+    /// (`pkg/serviceaccount/util.go` `MakeGroupNames`). What a bearer token authenticates as,
+    /// and what `POST /apis/authentication.k8s.io/v1/tokenreviews` answers for it.
+    pub fn token_user(&self, token: &str) -> Option<UserInfo> {
+        let name = self.tokens.get(token.trim())?;
+        let groups: Vec<String> = match name.strip_prefix("system:serviceaccount:") {
+            Some(rest) => match rest.split_once(':') {
+                Some((ns, _)) => vec![
+                    "system:serviceaccounts".into(),
+                    format!("system:serviceaccounts:{ns}"),
+                ],
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        Some(UserInfo::authenticated(name, &groups))
     }
     /// Whether the user may do `verb` on `resource` in `ns`.
     pub fn authorize(&self, user: &UserInfo, verb: &str, resource: &str, ns: &str) -> bool {
@@ -235,6 +255,37 @@ mod tests {
             name(AuthConfig::default().authenticate(&none, Some("Bearer x"))),
             "system:anonymous"
         );
+    }
+
+    #[test]
+    fn a_service_account_token_is_in_the_service_account_groups() {
+        let cfg = AuthConfig {
+            tokens: BTreeMap::from([
+                ("sa".to_string(), "system:serviceaccount:ci:bot".to_string()),
+                ("u".to_string(), "alice".to_string()),
+            ]),
+            ..AuthConfig::default()
+        };
+        let want = |name: &str, groups: &[&str]| UserInfo {
+            name: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        assert_eq!(
+            cfg.authenticate(&ClientCert::None, Some("Bearer sa")),
+            Authn::User(want(
+                "system:serviceaccount:ci:bot",
+                &[
+                    "system:serviceaccounts",
+                    "system:serviceaccounts:ci",
+                    "system:authenticated"
+                ]
+            ))
+        );
+        assert_eq!(
+            cfg.token_user("u"),
+            Some(want("alice", &["system:authenticated"]))
+        );
+        assert_eq!(cfg.token_user("nobody"), None);
     }
 
     #[test]

@@ -72,6 +72,8 @@ enum Route<'a> {
         sub: Option<&'a str>,
     },
     UnknownResource,
+    /// `authentication.k8s.io/v1` `tokenreviews` (see [`crate::tokenreview`]).
+    TokenReview,
     NotFound,
 }
 
@@ -102,6 +104,7 @@ fn route<'a>(segs: &[&'a str], accept: &str, host: &str) -> Route<'a> {
             Some(d) => Route::Json(d, JSON),
             None => Route::NotFound,
         },
+        ["apis", "authentication.k8s.io", "v1", "tokenreviews"] => Route::TokenReview,
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis", g, v, rest @ ..] => resource_route(g, v, rest),
         _ => Route::NotFound,
@@ -330,6 +333,7 @@ async fn handle_now(
             *ns,
             *name,
         ),
+        Route::TokenReview => ("create", None, "", ""),
         _ => ("", None, "", ""),
     };
     let mut log = LoggedRequest {
@@ -430,6 +434,12 @@ async fn handle_now(
             .body(full(Bytes::from_static(b"404 page not found\n")))
             .unwrap_or_else(|_| empty()),
         Route::UnknownResource => error_response(&ApiError::unknown_resource()),
+        Route::TokenReview => {
+            match crate::tokenreview::review(&inner.auth, &user, &method, &body) {
+                Ok(review) => json_response(201, JSON, &review, &[]),
+                Err(e) => error_response(&e),
+            }
+        }
         Route::Resource { res, ns, name, sub } => {
             let resource_for_rbac = match sub {
                 Some(s) => format!("{}/{s}", res.plural),

@@ -33,6 +33,7 @@ pub mod store;
 pub mod strict;
 pub mod table;
 pub mod tls;
+pub mod tokenreview;
 pub mod typed;
 pub mod util;
 pub mod validation;
