@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::{Env, NS, actions, examples, with_action};
@@ -132,7 +132,13 @@ impl Server {
                 output.lock().unwrap_or_else(|e| e.into_inner())
             ),
         };
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        // The server closes a connection idle for --read-timeout (1 s in some tests); a client
+        // that reuses one that long idle races that close and loses its request. Drop them
+        // sooner, as a client of any server with an idle timeout should.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_millis(500))
+            .pool_timer(TokioTimer::new())
+            .build_http();
         Server {
             child,
             base,
