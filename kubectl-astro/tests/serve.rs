@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Env, NS, actions, examples, with_action};
+use support::{Env, NS, ServeOutput, actions, examples, serve_started, with_action};
 use test_apiserver::Fault;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
@@ -58,7 +58,7 @@ fn tokens_file(env: &Env) -> PathBuf {
 struct Server {
     child: tokio::process::Child,
     base: String,
-    output: Arc<Mutex<String>>,
+    output: ServeOutput,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -98,40 +98,7 @@ impl Server {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = env.command(&args).spawn().expect("serve starts");
-        let output = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr piped");
-        let mut stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let seen = output.clone();
-        tokio::spawn(async move {
-            let mut tx = Some(tx);
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(addr) = line.strip_prefix("serving the Deploy API on ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(addr.to_string());
-                }
-                let mut out = seen.lock().unwrap_or_else(|e| e.into_inner());
-                out.push_str(&line);
-                out.push('\n');
-            }
-        });
-        let seen = output.clone();
-        tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = stdout.read_to_string(&mut text).await;
-            seen.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_str(&text);
-        });
-        let base = match tokio::time::timeout(Duration::from_secs(30), rx).await {
-            Ok(Ok(base)) => base,
-            _ => panic!(
-                "serve did not start: {}",
-                output.lock().unwrap_or_else(|e| e.into_inner())
-            ),
-        };
+        let (base, output) = serve_started(&mut child, Duration::from_secs(30)).await;
         // The server closes a connection idle for --read-timeout (1 s in some tests); a client
         // that reuses one that long idle races that close and loses its request. Drop them
         // sooner, as a client of any server with an idle timeout should.

@@ -33,10 +33,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::{
     Env, LEASES, NS, State, actions, assert_same_state, examples, mask_generated, partial_failures,
-    strip_bookkeeping,
+    serve_started, strip_bookkeeping,
 };
 use test_apiserver::{Fault, LoggedRequest, ServerOptions};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 /// The token and every credential hold this string: it must never appear in an answer or in
 /// what a server prints.
@@ -105,40 +104,7 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("serve starts");
-        let output = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr piped");
-        let mut stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let seen = output.clone();
-        tokio::spawn(async move {
-            let mut tx = Some(tx);
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(addr) = line.strip_prefix("serving the Deploy API on ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(addr.to_string());
-                }
-                let mut out = seen.lock().unwrap_or_else(|e| e.into_inner());
-                out.push_str(&line);
-                out.push('\n');
-            }
-        });
-        let seen = output.clone();
-        tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = stdout.read_to_string(&mut text).await;
-            seen.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_str(&text);
-        });
-        let base = match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(Ok(base)) => base,
-            _ => panic!(
-                "serve did not start: {}",
-                output.lock().unwrap_or_else(|e| e.into_inner())
-            ),
-        };
+        let (base, output) = serve_started(&mut child, Duration::from_secs(60)).await;
         Server {
             _child: child,
             base,

@@ -13,8 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Env, NS, SETTINGS, examples, put_settings, without_settings_read};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::{Env, NS, SETTINGS, examples, put_settings, serve_started, without_settings_read};
 
 const INGRESS: &str = "weather-agent-ingress-messaging";
 
@@ -359,19 +358,7 @@ async fn serve_reads_the_configmap_for_every_request() {
         ])
         .spawn()
         .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = line.strip_prefix("serving the Deploy API on ") {
-                return addr.to_string();
-            }
-        }
-        panic!("serve ended before listening");
-    })
-    .await
-    .expect("serve listens within 30s");
-    // Keep reading its stderr so that it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (base, _output) = serve_started(&mut child, Duration::from_secs(30)).await;
     let request = json!({"account": "astro-team", "name": "weather-agent", "interfaces": ["web"]});
     let deploy = format!("{base}/api/v1/deploy");
 

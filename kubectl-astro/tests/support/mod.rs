@@ -562,3 +562,52 @@ pub fn partial_failures(resp: &Value, ns: &str, what: &str) -> Vec<(String, Stri
     }
     failed
 }
+
+/// A `kubectl-astro serve` process's output, read as it comes: stdout and stderr, line by
+/// line, shared with the test.
+pub type ServeOutput = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// Reads the stdout and stderr of a spawned `serve` (both piped) into a [`ServeOutput`] and
+/// waits until it prints the address it listens on; returns that base URL and the output.
+/// Panics with what it printed when it does not listen within `wait`.
+pub async fn serve_started(
+    child: &mut tokio::process::Child,
+    wait: std::time::Duration,
+) -> (String, ServeOutput) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let output = ServeOutput::default();
+    let stderr = child.stderr.take().expect("stderr piped");
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let seen = output.clone();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.strip_prefix("serving the Deploy API on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.to_string());
+            }
+            let mut out = seen.lock().unwrap_or_else(|e| e.into_inner());
+            out.push_str(&line);
+            out.push('\n');
+        }
+    });
+    let seen = output.clone();
+    tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text).await;
+        seen.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_str(&text);
+    });
+    let base = match tokio::time::timeout(wait, rx).await {
+        Ok(Ok(base)) => base,
+        _ => panic!(
+            "serve did not start: {}",
+            output.lock().unwrap_or_else(|e| e.into_inner())
+        ),
+    };
+    (base, output)
+}
